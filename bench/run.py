@@ -1,0 +1,223 @@
+"""`make bench`: load a real idplus process with wrk and report ratios to the RS256 sign rate.
+
+The server runs as one worker pinned to core 0 (taskset) over a fresh SQLite database; wrk
+runs pinned to core 1 on loopback. The yardstick is `openssl speed rsa2048` on core 0 in the
+same run, so numbers from different machines compare as ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVER_CORE = "0"
+LOAD_CORE = "1"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: str
+    # wrk Lua script (POST bodies, headers); None for a plain GET.
+    lua: str | None = None
+    # Ratio of the sign rate this path should reach (None: no target set yet).
+    target: float | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    scenario: Scenario
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_request: float
+
+
+def scenarios(seed: dict[str, object]) -> list[Scenario]:
+    del seed  # token scenarios will take their client credentials from it
+    return [
+        Scenario("jwks", "/.well-known/jwks.json", target=1.0),
+        Scenario("discovery", "/.well-known/openid-configuration", target=1.0),
+    ]
+
+
+def ensure_tools() -> None:
+    if shutil.which("wrk") is None and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
+    for tool in ("wrk", "taskset", "openssl"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench: {tool} is missing (apt-get install -y wrk util-linux openssl)")
+
+
+def rs256_sign_rate(seconds: int) -> float:
+    done = subprocess.run(
+        ["taskset", "-c", SERVER_CORE, "openssl", "speed", "-seconds", str(seconds), "rsa2048"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    match = re.search(r"^rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)", done.stdout, re.MULTILINE)
+    if match is None:
+        sys.exit(f"bench: cannot read openssl speed output:\n{done.stdout}")
+    return float(match.group(1))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def idplus(env: dict[str, str], *argv: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-m", "idplus", *argv], env=env, capture_output=True, text=True, check=True
+    )
+    parsed: dict[str, object] = json.loads(done.stdout)
+    return parsed
+
+
+def wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit("bench: the server exited during start-up")
+        try:
+            with urllib.request.urlopen(f"{base_url}/readyz", timeout=1):  # noqa: S310
+                return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("bench: the server did not become ready")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(
+    base_url: str, scenario: Scenario, workdir: Path, seconds: int, connections: int
+) -> tuple[int, float, float, float]:
+    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
+    command += ["--latency"]
+    if scenario.lua:
+        script = workdir / f"{scenario.name}.lua"
+        script.write_text(scenario.lua)
+        command += ["-s", str(script)]
+    output = subprocess.run(
+        [*command, base_url + scenario.path], capture_output=True, text=True, check=True
+    ).stdout
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    if "Non-2xx" in output:
+        sys.exit(f"bench: {scenario.name} answered errors:\n{output}")
+    return requests, rps, _latency_ms(output, "50%"), _latency_ms(output, "99%")
+
+
+def _latency_ms(output: str, percentile: str) -> float:
+    match = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+    if match is None:
+        return float("nan")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
+def measure(
+    args: argparse.Namespace, workdir: Path, make_scenarios: Callable[..., list[Scenario]]
+) -> tuple[float, list[Result]]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.update(
+        {
+            "IDPLUS_ISSUER": base_url,
+            "IDPLUS_DATABASE_URL": args.database_url or f"sqlite:///{workdir / 'bench.db'}",
+            "IDPLUS_OUTBOX": str(workdir / "outbox.jsonl"),
+        }
+    )
+    idplus(env, "db", "upgrade")
+    seed = idplus(env, "demo", "seed")
+    sign_rate = rs256_sign_rate(args.openssl_seconds)
+    with (workdir / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "idplus", "serve",
+             "--port", str(port), "--workers", str(args.workers)],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            wait_ready(base_url, server)
+            results = [
+                _measure_one(base_url, scenario, workdir, args, server.pid)
+                for scenario in make_scenarios(seed)
+                if not args.only or scenario.name in args.only
+            ]
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+    return sign_rate, results
+
+
+def _measure_one(
+    base_url: str, scenario: Scenario, workdir: Path, args: argparse.Namespace, pid: int
+) -> Result:
+    run_wrk(base_url, scenario, workdir, 2, args.connections)  # warm-up
+    before = _tree_cpu_seconds(pid)
+    requests, rps, p50, p99 = run_wrk(base_url, scenario, workdir, args.seconds, args.connections)
+    cpu = _tree_cpu_seconds(pid) - before
+    return Result(scenario, rps, p50, p99, 1000 * cpu / max(requests, 1))
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU of the server and its worker processes (uvicorn forks workers for --workers > 1)."""
+    total = cpu_seconds(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        for child in children.read_text().split():
+            total += _tree_cpu_seconds(int(child))
+    return total
+
+
+def print_table(sign_rate: float, results: list[Result], args: argparse.Namespace) -> None:
+    print(f"\nRS256 sign rate, one core (openssl speed rsa2048): {sign_rate:,.0f}/s")
+    print(f"idplus: {args.workers} worker(s) on core {SERVER_CORE}; wrk on core {LOAD_CORE}, "
+          f"{args.connections} connections, {args.seconds} s\n")  # fmt: skip
+    header = f"{'path':<14}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}"
+    print(header + f"{'ratio':>8}{'target':>8}")
+    for r in results:
+        ratio = r.requests_per_second / sign_rate
+        target = f"{r.scenario.target:.2f}" if r.scenario.target is not None else "-"
+        mark = "" if r.scenario.target is None or ratio >= r.scenario.target else "  below"
+        print(
+            f"{r.scenario.name:<14}{r.requests_per_second:>10,.0f}{r.p50_ms:>9.2f}"
+            f"{r.p99_ms:>9.2f}{r.cpu_ms_per_request:>12.3f}{ratio:>8.2f}{target:>8}{mark}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--openssl-seconds", type=int, default=3)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--only", nargs="*", help="scenario names to run")
+    args = parser.parse_args()
+    ensure_tools()
+    with tempfile.TemporaryDirectory(prefix="idplus-bench-") as tmp:
+        sign_rate, results = measure(args, Path(tmp), scenarios)
+    print_table(sign_rate, results, args)
+
+
+if __name__ == "__main__":
+    main()

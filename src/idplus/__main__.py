@@ -1,0 +1,5 @@
+"""`python -m idplus` is the `idplus` command."""
+
+from idplus.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `idplus` command line."""

@@ -1,0 +1,299 @@
+"""`idplus …`: JSON on stdout on success; one line on stderr and a non-zero exit on error.
+
+Exit codes: 0 success, 2 bad input (unknown type, bad URI, duplicate id, unknown user …),
+1 an environment problem (database unreachable or not migrated).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import Any, NoReturn
+
+import click
+import pydantic
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+
+from idplus.clock import SystemClock
+from idplus.config import Settings
+from idplus.errors import IdplusError
+from idplus.manage import api_products, clients, demo, keys, users
+from idplus.store.sql.engine import Database
+
+EXIT_BAD_INPUT = 2
+EXIT_ENVIRONMENT = 1
+
+
+class Context:
+    """Settings and database, opened only by the commands that need them."""
+
+    clock = SystemClock()
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings()
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.database_url)
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+def emit(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@click.group()
+def cli() -> None:
+    """idplus: OpenID Connect provider and OAuth 2.0 authorization server."""
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(ctx: Context) -> None:
+    """Create or migrate the schema (idempotent)."""
+    from idplus.store.migrations import current_revision, upgrade_to_head
+
+    before = current_revision(ctx.settings.database_url)
+    upgrade_to_head(ctx.settings.database_url)
+    after = current_revision(ctx.settings.database_url)
+    emit({"revision": after, "changed": before != after})
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@pass_context
+def serve(ctx: Context, host: str, port: int, workers: int) -> None:
+    """Serve HTTP (uvicorn)."""
+    import uvicorn
+
+    from idplus.logs import configure_logging
+    from idplus.manage.server_secrets import load_server_secrets
+
+    configure_logging(ctx.settings.log_level, json=ctx.settings.log_json)
+    # Before any worker starts, so that workers never race to create them.
+    load_server_secrets(ctx.db, ctx.settings, ctx.clock)
+    keys.ensure_signing_key(ctx.db, ctx.settings, ctx.clock)
+    ctx.db.dispose()
+    uvicorn.run(
+        "idplus.web.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+@cli.group()
+def client() -> None:
+    """Client registry."""
+
+
+@client.command("add")
+@click.option("--client-id", required=True)
+@click.option("--type", "client_type", required=True, help="Public, PublicWithRefresh, …")
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
+@click.option("--scope", "scopes", multiple=True)
+@click.option("--grant-type", "grant_types", multiple=True)
+@click.option("--secret")
+@click.option("--api-access", is_flag=True)
+@click.option("--silent-sso", is_flag=True)
+@click.option("--one-telenor", is_flag=True)
+@click.option("--update-at-claims", is_flag=True)
+@click.option("--ciba-enabled", is_flag=True)
+@click.option("--backchannel-logout-uri")
+@click.option("--environment", default="test", show_default=True)
+@click.option("--name")
+@pass_context
+def client_add(ctx: Context, /, **options: Any) -> None:
+    """Register a client; prints its secret once (Confidential clients only)."""
+    registered = clients.add_client(ctx.db, ctx.clock, clients.ClientRegistration(**options))
+    emit({"client_id": registered.client.client_id, "client_secret": registered.client_secret})
+
+
+@client.command("show")
+@click.argument("client_id")
+@pass_context
+def client_show(ctx: Context, client_id: str) -> None:
+    emit(clients.describe_client(clients.get_client(ctx.db, client_id)))
+
+
+@client.command("list")
+@pass_context
+def client_list(ctx: Context) -> None:
+    emit([clients.describe_client(c) for c in clients.list_clients(ctx.db)])
+
+
+@client.command("rotate-secret")
+@click.argument("client_id")
+@click.option("--secret", help="Use this secret instead of generating one.")
+@pass_context
+def client_rotate_secret(ctx: Context, client_id: str, secret: str | None) -> None:
+    """Add a new secret; the previous one keeps working until the next rotation."""
+    registered = clients.rotate_client_secret(ctx.db, ctx.clock, client_id, secret)
+    emit({"client_id": client_id, "client_secret": registered.client_secret})
+
+
+@client.command("remove")
+@click.argument("client_id")
+@pass_context
+def client_remove(ctx: Context, client_id: str) -> None:
+    """Remove a client and every grant and token it holds."""
+    clients.remove_client(ctx.db, ctx.clock, client_id)
+    emit({"client_id": client_id, "removed": True})
+
+
+@cli.group()
+def user() -> None:
+    """User accounts."""
+
+
+@user.command("add")
+@click.option("--username", required=True, help="Mobile number or e-mail address.")
+@click.option("--password", required=True)
+@click.option("--phone-number")
+@click.option("--email")
+@click.option("--given-name")
+@click.option("--family-name")
+@click.option("--birthdate", help="YYYY-MM-DD")
+@click.option("--ial", default=0, type=click.IntRange(0, 3), show_default=True)
+@click.option("--kurtid")
+@click.option("--tnuid", "tnuids", multiple=True)
+@click.option("--otp", "otp_required", is_flag=True, help="Require the SMS code at login.")
+@pass_context
+def user_add(ctx: Context, /, **options: Any) -> None:
+    created = users.add_user(ctx.db, ctx.clock, users.UserRegistration(**options))
+    emit(
+        {
+            "id": created.id,
+            "username": created.username,
+            "kurtid": created.kurtid,
+            "tnuid": list(created.tnuids),
+        }
+    )
+
+
+@user.command("show")
+@click.argument("username")
+@pass_context
+def user_show(ctx: Context, username: str) -> None:
+    emit(users.describe_user(users.get_user(ctx.db, username)))
+
+
+@user.command("set-password")
+@click.argument("username")
+@click.option("--password", required=True)
+@pass_context
+def user_set_password(ctx: Context, username: str, password: str) -> None:
+    users.set_password(ctx.db, ctx.clock, username, password)
+    emit({"username": username, "password_changed": True})
+
+
+@user.command("remove")
+@click.argument("username")
+@pass_context
+def user_remove(ctx: Context, username: str) -> None:
+    users.remove_user(ctx.db, ctx.clock, username)
+    emit({"username": username, "removed": True})
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Signing keys."""
+
+
+@keys_group.command("rotate")
+@pass_context
+def keys_rotate(ctx: Context) -> None:
+    """Publish a new key now; it signs after two key-cache periods."""
+    key = keys.rotate_signing_key(ctx.db, ctx.settings, ctx.clock)
+    emit({"kid": key.kid, "activate_at": key.activate_at.isoformat()})
+
+
+@keys_group.command("list")
+@pass_context
+def keys_list(ctx: Context) -> None:
+    emit(keys.list_signing_keys(ctx.db, ctx.clock))
+
+
+@cli.group("api-product")
+def api_product() -> None:
+    """The gateway's API-product registry."""
+
+
+@api_product.command("add")
+@click.option("--scope", required=True, help="api:NAME")
+@click.option("--client-id", "client_ids", multiple=True)
+@click.option("--name")
+@pass_context
+def api_product_add(ctx: Context, scope: str, client_ids: Sequence[str], name: str | None) -> None:
+    """Register an API product (if new) and subscribe clients to it."""
+    product = api_products.add_api_product(ctx.db, ctx.clock, scope, client_ids, name)
+    emit(api_products.describe_api_product(product))
+
+
+@api_product.command("list")
+@pass_context
+def api_product_list(ctx: Context) -> None:
+    emit([api_products.describe_api_product(p) for p in api_products.list_api_products(ctx.db)])
+
+
+@cli.group("demo")
+def demo_group() -> None:
+    """Demo data for `make run`."""
+
+
+@demo_group.command("seed")
+@pass_context
+def demo_seed(ctx: Context) -> None:
+    """Create the demo clients and user on an empty database; print their credentials once."""
+    created = demo.seed_demo(ctx.db, ctx.settings, ctx.clock)
+    emit(created if created is not None else {"seeded": False})
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"idplus: {message}", err=True)
+    sys.exit(code)
+
+
+def _describe_database_error(exc: SQLAlchemyError) -> str:
+    text = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).splitlines()[0]
+    if "no such table" in text or ("does not exist" in text and "relation" in text):
+        return "the database has no schema yet: run `idplus db upgrade`"
+    return f"database error: {text}"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run: Callable[..., Any] = cli.main
+    try:
+        run(args=argv, prog_name="idplus", standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("aborted", 1)
+    except click.ClickException as exc:
+        fail(exc.format_message().replace("\n", " "), EXIT_BAD_INPUT)
+    except IdplusError as exc:
+        fail(exc.description, EXIT_BAD_INPUT)
+    except pydantic.ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        fail(f"configuration: {errors}", EXIT_BAD_INPUT)
+    except (OperationalError, ProgrammingError) as exc:
+        fail(_describe_database_error(exc), EXIT_ENVIRONMENT)
+    except SQLAlchemyError as exc:
+        fail(f"database error: {type(exc).__name__}", EXIT_ENVIRONMENT)
+    except ValueError as exc:
+        fail(str(exc).splitlines()[0], EXIT_BAD_INPUT)

@@ -1,0 +1,1 @@
+"""Keys, JWKS and hashing, built on `cryptography`, `joserfc` and `argon2-cffi`."""

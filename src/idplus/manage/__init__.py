@@ -1,0 +1,1 @@
+"""Administrative use-cases shared by the CLI, the admin surface and self-service."""

@@ -1,0 +1,260 @@
+"""Client registration, secret rotation and removal, driven by the tables in `policies`."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from idplus.clock import Clock
+from idplus.crypto.hashing import hash_client_secret, new_client_secret
+from idplus.errors import NotFoundError, ValidationError
+from idplus.manage.uris import validate_registered_uri
+from idplus.models import AuditEvent, Client, ClientSecret
+from idplus.policies import (
+    CLIENT_TYPE_RULES,
+    CONFIDENTIAL_ONLY_GRANTS,
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_REFRESH_TOKEN,
+    IDENTITY_SCOPES,
+    KNOWN_GRANT_TYPES,
+    ClientType,
+    ClientTypeRules,
+    is_api_scope,
+)
+from idplus.store.sql import audit
+from idplus.store.sql import clients as client_store
+from idplus.store.sql.engine import Database
+
+MAX_SECRETS = 2
+CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
+BASE_SCOPES = ("openid", "profile", "email", "phone")
+ENVIRONMENTS = ("test", "prod")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRegistration:
+    client_id: str
+    client_type: str
+    name: str | None = None
+    redirect_uris: Sequence[str] = ()
+    post_logout_redirect_uris: Sequence[str] = ()
+    scopes: Sequence[str] = ()
+    grant_types: Sequence[str] = ()
+    secret: str | None = None
+    api_access: bool = False
+    silent_sso: bool = False
+    one_telenor: bool = False
+    update_at_claims: bool = False
+    ciba_enabled: bool = False
+    backchannel_logout_uri: str | None = None
+    environment: str = "test"
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredClient:
+    client: Client
+    # The plaintext secret, shown once; None for clients without one.
+    client_secret: str | None
+
+
+def parse_client_type(value: str) -> ClientType:
+    try:
+        client_type = ClientType(value)
+    except ValueError:
+        choices = ", ".join(t.value for t in CLIENT_TYPE_RULES)
+        raise ValidationError(f"unknown client type {value!r} (choose {choices})") from None
+    if client_type not in CLIENT_TYPE_RULES:
+        raise ValidationError("client type Undefined is reserved and never valid")
+    return client_type
+
+
+def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
+    """Validate a registration into a Client (pure apart from generating the secret)."""
+    if not CLIENT_ID_PATTERN.match(reg.client_id):
+        raise ValidationError(
+            "client_id must be 1-200 characters of letters, digits and . _ ~ - "
+            "starting with a letter or digit"
+        )
+    client_type = parse_client_type(reg.client_type)
+    rules = CLIENT_TYPE_RULES[client_type]
+    if reg.environment not in ENVIRONMENTS:
+        raise ValidationError(f"environment must be one of {', '.join(ENVIRONMENTS)}")
+    if reg.secret is not None and not rules.is_confidential:
+        raise ValidationError(f"only Confidential clients have a secret, not {client_type}")
+    if reg.ciba_enabled and not rules.is_confidential:
+        raise ValidationError("only Confidential clients may use CIBA")
+    secret = (reg.secret or new_client_secret()) if rules.is_confidential else None
+    if secret is not None and len(secret) < 16:
+        raise ValidationError("a client secret must be at least 16 characters")
+    client = Client(
+        client_id=reg.client_id,
+        name=reg.name or reg.client_id,
+        client_type=client_type,
+        redirect_uris=_validate_uris(reg.redirect_uris, "redirect URI", rules),
+        post_logout_redirect_uris=_validate_uris(
+            reg.post_logout_redirect_uris, "post-logout redirect URI", rules
+        ),
+        scopes=_validate_scopes(reg.scopes, rules, api_access=reg.api_access),
+        grant_types=_validate_grant_types(reg.grant_types, client_type, rules),
+        api_access=reg.api_access,
+        silent_sso=reg.silent_sso,
+        one_telenor=reg.one_telenor,
+        update_at_claims=reg.update_at_claims,
+        ciba_enabled=reg.ciba_enabled,
+        backchannel_logout_uri=_validate_backchannel_uri(reg.backchannel_logout_uri),
+        environment=reg.environment,
+        secrets=(_new_secret_record(secret, clock),) if secret else (),
+    )
+    return RegisteredClient(client=client, client_secret=secret)
+
+
+def _validate_uris(uris: Sequence[str], what: str, rules: ClientTypeRules) -> tuple[str, ...]:
+    allow_private = rules.allows_private_use_redirects
+    return tuple(
+        dict.fromkeys(
+            validate_registered_uri(uri, what=what, allow_private_use=allow_private) for uri in uris
+        )
+    )
+
+
+def _validate_backchannel_uri(uri: str | None) -> str | None:
+    if uri is None:
+        return None
+    return validate_registered_uri(uri, what="back-channel logout URI", allow_private_use=False)
+
+
+def _validate_scopes(
+    scopes: Sequence[str], rules: ClientTypeRules, *, api_access: bool
+) -> tuple[str, ...]:
+    if not scopes:
+        defaults: tuple[str, ...] = BASE_SCOPES
+        if rules.refresh_policy.issues_refresh_token:
+            defaults += ("offline_access",)
+        return defaults
+    for scope in scopes:
+        if is_api_scope(scope):
+            if not api_access:
+                raise ValidationError(f"scope {scope!r} needs an --api-access client")
+        elif scope not in IDENTITY_SCOPES:
+            raise ValidationError(
+                f"unknown scope {scope!r} (identity scopes: {' '.join(IDENTITY_SCOPES)}; "
+                "API scopes start with api:)"
+            )
+    if "offline_access" in scopes and not rules.refresh_policy.issues_refresh_token:
+        raise ValidationError(
+            f"scope offline_access: the {rules.refresh_policy.name} policy never issues "
+            "refresh tokens"
+        )
+    return tuple(dict.fromkeys(scopes))
+
+
+def _validate_grant_types(
+    grant_types: Sequence[str], client_type: ClientType, rules: ClientTypeRules
+) -> tuple[str, ...]:
+    if not grant_types:
+        defaults = [GRANT_AUTHORIZATION_CODE]
+        if rules.refresh_policy.issues_refresh_token:
+            defaults.append(GRANT_REFRESH_TOKEN)
+        return tuple(defaults)
+    for grant in grant_types:
+        if grant not in KNOWN_GRANT_TYPES:
+            raise ValidationError(
+                f"unknown grant type {grant!r} (known: {', '.join(sorted(KNOWN_GRANT_TYPES))})"
+            )
+        if grant in CONFIDENTIAL_ONLY_GRANTS and not rules.is_confidential:
+            raise ValidationError(f"grant type {grant} is only for Confidential clients")
+        if grant == GRANT_REFRESH_TOKEN and not rules.refresh_policy.issues_refresh_token:
+            raise ValidationError(
+                f"grant type refresh_token: {client_type} clients follow the "
+                f"{rules.refresh_policy.name} policy and never get refresh tokens"
+            )
+    return tuple(dict.fromkeys(grant_types))
+
+
+def _new_secret_record(secret: str, clock: Clock) -> ClientSecret:
+    return ClientSecret(
+        id=str(uuid.uuid4()), secret_hash=hash_client_secret(secret), created_at=clock.now()
+    )
+
+
+def add_client(db: Database, clock: Clock, reg: ClientRegistration) -> RegisteredClient:
+    registered = build_client(reg, clock)
+    with db.transaction() as conn:
+        if client_store.client_exists(conn, reg.client_id):
+            raise ValidationError(f"client {reg.client_id!r} already exists")
+        client_store.insert_client(conn, registered.client, clock.now())
+        audit.record_event(conn, AuditEvent("client.added", clock.now(), client_id=reg.client_id))
+    return registered
+
+
+def get_client(db: Database, client_id: str) -> Client:
+    with db.reading() as conn:
+        client = client_store.find_client(conn, client_id)
+    if client is None:
+        raise NotFoundError(f"unknown client {client_id!r}")
+    return client
+
+
+def list_clients(db: Database) -> list[Client]:
+    with db.reading() as conn:
+        return client_store.list_clients(conn)
+
+
+def remove_client(db: Database, clock: Clock, client_id: str) -> None:
+    with db.transaction() as conn:
+        if not client_store.delete_client(conn, client_id):
+            raise NotFoundError(f"unknown client {client_id!r}")
+        audit.record_event(conn, AuditEvent("client.removed", clock.now(), client_id=client_id))
+
+
+def rotate_client_secret(
+    db: Database, clock: Clock, client_id: str, secret: str | None = None
+) -> RegisteredClient:
+    """Add a new secret; the newest previous one keeps working until the next rotation."""
+    with db.transaction() as conn:
+        client = client_store.find_client(conn, client_id)
+        if client is None:
+            raise NotFoundError(f"unknown client {client_id!r}")
+        if not client.rules.is_confidential:
+            raise ValidationError(f"only Confidential clients have a secret, not {client_id!r}")
+        plaintext = secret or new_client_secret()
+        if len(plaintext) < 16:
+            raise ValidationError("a client secret must be at least 16 characters")
+        record = _new_secret_record(plaintext, clock)
+        client_store.insert_secret(conn, client_id, record)
+        kept = (*client.secrets, record)[-MAX_SECRETS:]
+        dropped = [s.id for s in client.secrets if s not in kept]
+        client_store.delete_secrets(conn, dropped)
+        audit.record_event(
+            conn, AuditEvent("client.secret_rotated", clock.now(), client_id=client_id)
+        )
+    return RegisteredClient(client=replace(client, secrets=kept), client_secret=plaintext)
+
+
+def describe_client(client: Client) -> dict[str, Any]:
+    """The operator's view of a client: everything but secret hashes."""
+    rules = client.rules
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "type": client.client_type.value,
+        "oauth_client_type": rules.oauth_type.value,
+        "refresh_policy": rules.refresh_policy.name.value,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "scopes": list(client.scopes),
+        "grant_types": list(client.grant_types),
+        "response_types": list(client.response_types),
+        "api_access": client.api_access,
+        "silent_sso": client.silent_sso,
+        "one_telenor": client.one_telenor,
+        "update_at_claims": client.update_at_claims,
+        "ciba_enabled": client.ciba_enabled,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "environment": client.environment,
+        "secrets": [{"id": s.id, "created_at": s.created_at.isoformat()} for s in client.secrets],
+        "created_at": client.created_at.isoformat() if client.created_at else None,
+    }

@@ -1,0 +1,67 @@
+"""The demo seed `make run` applies to an empty database."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from idplus.clock import Clock
+from idplus.config import Settings
+from idplus.manage.clients import ClientRegistration, add_client
+from idplus.manage.users import UserRegistration, add_user
+from idplus.store.sql import clients as client_store
+from idplus.store.sql import users as user_store
+from idplus.store.sql.engine import Database
+
+DEMO_USERNAME = "+4799999999"
+
+
+def seed_demo(db: Database, settings: Settings, clock: Clock) -> dict[str, Any] | None:
+    """Create the demo clients and user when the database has neither; None when it had."""
+    with db.reading() as conn:
+        if client_store.count_clients(conn) or user_store.count_users(conn):
+            return None
+    callback = f"{settings.issuer}/debugger/callback"
+    web = add_client(
+        db,
+        clock,
+        ClientRegistration(
+            client_id="demo-web",
+            client_type="Confidential",
+            name="Demo web app",
+            redirect_uris=[callback],
+            post_logout_redirect_uris=[f"{settings.issuer}/debugger"],
+            grant_types=["authorization_code", "refresh_token", "client_credentials"],
+        ),
+    )
+    add_client(
+        db,
+        clock,
+        ClientRegistration(
+            client_id="demo-spa",
+            client_type="Public",
+            name="Demo single-page app",
+            redirect_uris=[callback],
+            post_logout_redirect_uris=[f"{settings.issuer}/debugger"],
+        ),
+    )
+    password = secrets.token_urlsafe(12)
+    add_user(
+        db,
+        clock,
+        UserRegistration(
+            username=DEMO_USERNAME,
+            password=password,
+            email="demo@example.com",
+            given_name="Demo",
+            family_name="Bruker",
+            ial=2,
+        ),
+    )
+    return {
+        "clients": [
+            {"client_id": "demo-web", "client_secret": web.client_secret, "redirect_uri": callback},
+            {"client_id": "demo-spa", "redirect_uri": callback},
+        ],
+        "user": {"username": DEMO_USERNAME, "password": password},
+    }

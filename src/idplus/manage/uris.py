@@ -1,0 +1,57 @@
+"""Validation of registered redirect and logout URIs (RFC 6749 §3.1.2, RFC 8252 §7)."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from idplus.errors import ValidationError
+
+LOOPBACK_HOSTS = frozenset({"localhost"})
+# Schemes that could run code or read local data in the user agent are never redirect targets.
+FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "about", "blob"})
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_registered_uri(uri: str, *, what: str, allow_private_use: bool) -> str:
+    """Raise ValidationError unless `uri` may be registered as a redirect target."""
+    try:
+        parts = urlsplit(uri)
+        _ = parts.port  # a malformed port raises here
+    except ValueError as exc:
+        raise ValidationError(f"{what} {uri!r} is not a valid URI") from exc
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise ValidationError(f"{what} {uri!r} must be an absolute URI")
+    if "#" in uri:
+        raise ValidationError(f"{what} {uri!r} must not contain a fragment")
+    if scheme in FORBIDDEN_SCHEMES:
+        raise ValidationError(f"{what} {uri!r} uses the forbidden scheme {scheme!r}")
+    if scheme == "https":
+        if not parts.hostname:
+            raise ValidationError(f"{what} {uri!r} has no host")
+        return uri
+    if scheme == "http":
+        if is_loopback_host(parts.hostname):
+            return uri
+        raise ValidationError(f"{what} {uri!r} must use https (plain http only for loopback hosts)")
+    if not allow_private_use:
+        raise ValidationError(
+            f"{what} {uri!r}: private-use URI schemes are only for MobileApp clients"
+        )
+    if "." not in scheme:
+        raise ValidationError(
+            f"{what} {uri!r}: a private-use scheme must be a reversed domain name such as "
+            "com.example.app (RFC 8252 §7.1)"
+        )
+    return uri

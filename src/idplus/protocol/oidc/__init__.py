@@ -1,0 +1,1 @@
+"""OpenID Connect specifics: discovery, ID tokens, userinfo, logout."""

@@ -1,0 +1,68 @@
+"""The discovery document (OpenID Connect Discovery 1.0 §3, RFC 8414 §2).
+
+It lists exactly the endpoints the server has: the route table hands over each endpoint's
+metadata name and path, and only those appear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from idplus.crypto.keys import ALGORITHM
+from idplus.policies import IDENTITY_SCOPES
+
+CLAIMS_SUPPORTED = (
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "idp",
+    "sid",
+    "ibis.sid",
+    "analytics_uuid",
+    "given_name",
+    "family_name",
+    "birthdate",
+    "preferred_username",
+    "email",
+    "phone_number",
+    "kurtid",
+    "tnuid",
+    "extsub",
+    "ial",
+    "legacy_username",
+    "legacy_usertype",
+    "legacy_status",
+    "legacy_roles",
+)
+
+
+def build_discovery_document(issuer: str, endpoints: Mapping[str, str]) -> dict[str, Any]:
+    """`endpoints` maps metadata names (e.g. `jwks_uri`) to paths under the issuer."""
+    document: dict[str, Any] = {"issuer": issuer}
+    for name, path in sorted(endpoints.items()):
+        document[name] = issuer + path
+    document.update(
+        {
+            "scopes_supported": list(IDENTITY_SCOPES),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": [ALGORITHM],
+            "claims_supported": list(CLAIMS_SUPPORTED),
+            "acr_values_supported": [
+                "urn:telenor.identity.aal.1",
+                "urn:telenor.identity.aal.2",
+                "urn:telenor.identity.aal.3",
+            ],
+            "ui_locales_supported": ["en", "no"],
+        }
+    )
+    return document

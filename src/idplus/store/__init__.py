@@ -1,0 +1,1 @@
+"""Persistence. SQL lives only under `store.sql`; callers get `idplus.models` records back."""

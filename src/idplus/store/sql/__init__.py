@@ -1,0 +1,1 @@
+"""SQLAlchemy Core implementation of the stores (SQLite and PostgreSQL)."""

@@ -1,0 +1,138 @@
+"""Client registry rows ⇄ `models.Client`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from idplus.models import Client, ClientSecret
+from idplus.policies import ClientType
+from idplus.store.sql.tables import client_secrets, clients
+
+
+def _client_values(client: Client) -> dict[str, Any]:
+    return {
+        "name": client.name,
+        "client_type": client.client_type.value,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "scopes": list(client.scopes),
+        "grant_types": list(client.grant_types),
+        "response_types": list(client.response_types),
+        "api_access": client.api_access,
+        "silent_sso": client.silent_sso,
+        "one_telenor": client.one_telenor,
+        "update_at_claims": client.update_at_claims,
+        "ciba_enabled": client.ciba_enabled,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "environment": client.environment,
+        "providers": list(client.providers),
+        "access_token_lifetime": client.access_token_lifetime,
+        "id_token_lifetime": client.id_token_lifetime,
+    }
+
+
+def client_exists(conn: Connection, client_id: str) -> bool:
+    query = sa.select(clients.c.client_id).where(clients.c.client_id == client_id)
+    return conn.execute(query).first() is not None
+
+
+def insert_client(conn: Connection, client: Client, now: datetime) -> None:
+    values = _client_values(client)
+    conn.execute(
+        sa.insert(clients).values(
+            client_id=client.client_id, created_at=now, updated_at=now, **values
+        )
+    )
+    for secret in client.secrets:
+        insert_secret(conn, client.client_id, secret)
+
+
+def update_client(conn: Connection, client: Client, now: datetime) -> None:
+    conn.execute(
+        sa.update(clients)
+        .where(clients.c.client_id == client.client_id)
+        .values(updated_at=now, **_client_values(client))
+    )
+
+
+def insert_secret(conn: Connection, client_id: str, secret: ClientSecret) -> None:
+    conn.execute(
+        sa.insert(client_secrets).values(
+            id=secret.id,
+            client_id=client_id,
+            secret_hash=secret.secret_hash,
+            created_at=secret.created_at,
+        )
+    )
+
+
+def delete_secrets(conn: Connection, secret_ids: Sequence[str]) -> None:
+    if secret_ids:
+        conn.execute(sa.delete(client_secrets).where(client_secrets.c.id.in_(secret_ids)))
+
+
+def delete_client(conn: Connection, client_id: str) -> bool:
+    result = conn.execute(sa.delete(clients).where(clients.c.client_id == client_id))
+    return result.rowcount > 0
+
+
+def find_client(conn: Connection, client_id: str) -> Client | None:
+    row = conn.execute(sa.select(clients).where(clients.c.client_id == client_id)).first()
+    if row is None:
+        return None
+    return _client_from_row(row._mapping, _secrets_of(conn, [client_id]).get(client_id, ()))
+
+
+def list_clients(conn: Connection) -> list[Client]:
+    rows = conn.execute(sa.select(clients).order_by(clients.c.client_id)).all()
+    secrets = _secrets_of(conn, [row.client_id for row in rows])
+    return [_client_from_row(row._mapping, secrets.get(row.client_id, ())) for row in rows]
+
+
+def count_clients(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(clients)).scalar_one())
+
+
+def _secrets_of(conn: Connection, client_ids: Sequence[str]) -> dict[str, tuple[ClientSecret, ...]]:
+    if not client_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(client_secrets)
+        .where(client_secrets.c.client_id.in_(client_ids))
+        .order_by(client_secrets.c.created_at, client_secrets.c.id)
+    ).all()
+    found: dict[str, list[ClientSecret]] = {}
+    for row in rows:
+        secret = ClientSecret(id=row.id, secret_hash=row.secret_hash, created_at=row.created_at)
+        found.setdefault(row.client_id, []).append(secret)
+    return {client_id: tuple(items) for client_id, items in found.items()}
+
+
+def _client_from_row(row: Any, secrets: tuple[ClientSecret, ...]) -> Client:
+    return Client(
+        client_id=row["client_id"],
+        name=row["name"],
+        client_type=ClientType(row["client_type"]),
+        redirect_uris=tuple(row["redirect_uris"]),
+        post_logout_redirect_uris=tuple(row["post_logout_redirect_uris"]),
+        scopes=tuple(row["scopes"]),
+        grant_types=tuple(row["grant_types"]),
+        response_types=tuple(row["response_types"]),
+        api_access=row["api_access"],
+        silent_sso=row["silent_sso"],
+        one_telenor=row["one_telenor"],
+        update_at_claims=row["update_at_claims"],
+        ciba_enabled=row["ciba_enabled"],
+        backchannel_logout_uri=row["backchannel_logout_uri"],
+        environment=row["environment"],
+        providers=tuple(row["providers"]),
+        access_token_lifetime=row["access_token_lifetime"],
+        id_token_lifetime=row["id_token_lifetime"],
+        secrets=secrets,
+        created_at=row["created_at"],
+    )

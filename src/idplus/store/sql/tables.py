@@ -1,0 +1,332 @@
+"""The schema. Alembic migrations under store/migrations build exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would otherwise hand back naive ones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id(name: str = "id") -> sa.Column[str]:
+    return sa.Column(name, sa.String(64), primary_key=True)
+
+
+def _client_fk(nullable: bool = False) -> sa.Column[str]:
+    return sa.Column(
+        "client_id",
+        sa.String(200),
+        sa.ForeignKey("clients.client_id", ondelete="CASCADE"),
+        nullable=nullable,
+        index=True,
+    )
+
+
+def _user_fk(nullable: bool = False) -> sa.Column[str]:
+    return sa.Column(
+        "user_id",
+        sa.String(64),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=nullable,
+        index=True,
+    )
+
+
+def _session_fk() -> sa.Column[str]:
+    return sa.Column(
+        "session_id",
+        sa.String(64),
+        sa.ForeignKey("sso_sessions.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    )
+
+
+def _authentication() -> list[sa.Column[Any]]:
+    """What a login established, copied onto everything issued from it."""
+    return [
+        sa.Column("auth_time", UTCDateTime(), nullable=True),
+        sa.Column("acr", sa.String(100), nullable=True),
+        sa.Column("amr", sa.JSON(), nullable=False, default=list),
+        sa.Column("idp", sa.String(100), nullable=True),
+    ]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False, default=_now),
+)
+
+clients = sa.Table(
+    "clients",
+    metadata,
+    sa.Column("client_id", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("client_type", sa.String(32), nullable=False),
+    sa.Column("redirect_uris", sa.JSON(), nullable=False),
+    sa.Column("post_logout_redirect_uris", sa.JSON(), nullable=False),
+    sa.Column("scopes", sa.JSON(), nullable=False),
+    sa.Column("grant_types", sa.JSON(), nullable=False),
+    sa.Column("response_types", sa.JSON(), nullable=False),
+    sa.Column("api_access", sa.Boolean(), nullable=False, default=False),
+    sa.Column("silent_sso", sa.Boolean(), nullable=False, default=False),
+    sa.Column("one_telenor", sa.Boolean(), nullable=False, default=False),
+    sa.Column("update_at_claims", sa.Boolean(), nullable=False, default=False),
+    sa.Column("ciba_enabled", sa.Boolean(), nullable=False, default=False),
+    sa.Column("backchannel_logout_uri", sa.Text(), nullable=True),
+    sa.Column("environment", sa.String(16), nullable=False, default="test"),
+    sa.Column("providers", sa.JSON(), nullable=False),
+    sa.Column("access_token_lifetime", sa.Integer(), nullable=True),
+    sa.Column("id_token_lifetime", sa.Integer(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+client_secrets = sa.Table(
+    "client_secrets",
+    metadata,
+    _id(),
+    _client_fk(),
+    sa.Column("secret_hash", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    sa.Column("username", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text(), nullable=False),
+    sa.Column("phone_number", sa.String(32), nullable=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("given_name", sa.String(200), nullable=True),
+    sa.Column("family_name", sa.String(200), nullable=True),
+    sa.Column("birthdate", sa.Date(), nullable=True),
+    sa.Column("kurtid", sa.String(64), nullable=False, unique=True),
+    sa.Column("analytics_uuid", sa.String(64), nullable=False, unique=True),
+    sa.Column("ial", sa.SmallInteger(), nullable=False, default=0),
+    sa.Column("otp_required", sa.Boolean(), nullable=False, default=False),
+    sa.Column("legacy", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+user_profiles = sa.Table(
+    "user_profiles",
+    metadata,
+    sa.Column("tnuid", sa.String(64), primary_key=True),
+    _user_fk(),
+    # 0 is the account's main profile.
+    sa.Column("position", sa.Integer(), nullable=False),
+)
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.String(64), primary_key=True),
+    sa.Column("alg", sa.String(16), nullable=False),
+    sa.Column("private_pem", sa.LargeBinary(), nullable=False),
+    sa.Column("public_jwk", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("activate_at", UTCDateTime(), nullable=False),
+    sa.Column("publish_until", UTCDateTime(), nullable=True),
+)
+
+sso_sessions = sa.Table(
+    "sso_sessions",
+    metadata,
+    _id(),
+    _user_fk(),
+    # "one_telenor" for the shared group, otherwise "client:<client_id>".
+    sa.Column("sso_group", sa.String(220), nullable=False),
+    *_authentication(),
+    sa.Column("persistent", sa.Boolean(), nullable=False, default=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+)
+
+session_clients = sa.Table(
+    "session_clients",
+    metadata,
+    sa.Column(
+        "session_id",
+        sa.String(64),
+        sa.ForeignKey("sso_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "client_id",
+        sa.String(200),
+        sa.ForeignKey("clients.client_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("first_seen_at", UTCDateTime(), nullable=False),
+)
+
+authorization_codes = sa.Table(
+    "authorization_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    _client_fk(),
+    _user_fk(),
+    _session_fk(),
+    # Ties the code to every token its exchange issues, so a replay can revoke them.
+    sa.Column("grant_id", sa.String(64), nullable=False, index=True),
+    sa.Column("redirect_uri", sa.Text(), nullable=False),
+    sa.Column("scopes", sa.JSON(), nullable=False),
+    sa.Column("nonce", sa.Text(), nullable=True),
+    sa.Column("code_challenge", sa.String(128), nullable=True),
+    sa.Column("code_challenge_method", sa.String(16), nullable=True),
+    *_authentication(),
+    sa.Column("claims", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    _id(),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("family_id", sa.String(64), nullable=False, index=True),
+    sa.Column("parent_id", sa.String(64), nullable=True),
+    sa.Column("grant_id", sa.String(64), nullable=True, index=True),
+    _client_fk(),
+    _user_fk(),
+    _session_fk(),
+    sa.Column("scopes", sa.JSON(), nullable=False),
+    sa.Column("policy", sa.String(32), nullable=False),
+    *_authentication(),
+    sa.Column("tnuid", sa.String(64), nullable=True),
+    sa.Column("issued_at", UTCDateTime(), nullable=False),
+    # Current expiry: moves with each refresh under a sliding policy.
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    # Hard ceiling counted from the login.
+    sa.Column("absolute_expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+device_requests = sa.Table(
+    "device_requests",
+    metadata,
+    sa.Column("device_code_hash", sa.String(64), primary_key=True),
+    sa.Column("user_code", sa.String(16), nullable=False, unique=True),
+    _client_fk(),
+    _user_fk(nullable=True),
+    _session_fk(),
+    sa.Column("scopes", sa.JSON(), nullable=False),
+    # pending → approved | denied → used
+    sa.Column("status", sa.String(16), nullable=False),
+    *_authentication(),
+    sa.Column("interval", sa.Integer(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("last_polled_at", UTCDateTime(), nullable=True),
+)
+
+ciba_requests = sa.Table(
+    "ciba_requests",
+    metadata,
+    sa.Column("auth_req_id_hash", sa.String(64), primary_key=True),
+    _client_fk(),
+    _user_fk(nullable=True),
+    _session_fk(),
+    sa.Column("scopes", sa.JSON(), nullable=False),
+    sa.Column("login_hint", sa.String(320), nullable=True),
+    sa.Column("login_hint_token", sa.Text(), nullable=True),
+    sa.Column("binding_message", sa.String(200), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    *_authentication(),
+    sa.Column("interval", sa.Integer(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("last_polled_at", UTCDateTime(), nullable=True),
+)
+
+revoked_access_tokens = sa.Table(
+    "revoked_access_tokens",
+    metadata,
+    sa.Column("jti", sa.String(64), primary_key=True),
+    # Kept until the token would have expired anyway.
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("event", sa.String(64), nullable=False),
+    # No foreign keys: the trail outlives the clients and users it mentions.
+    sa.Column("client_id", sa.String(200), nullable=True),
+    sa.Column("user_id", sa.String(64), nullable=True),
+    sa.Column("detail", sa.JSON(), nullable=False),
+)
+
+api_products = sa.Table(
+    "api_products",
+    metadata,
+    sa.Column("scope", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+api_product_clients = sa.Table(
+    "api_product_clients",
+    metadata,
+    sa.Column(
+        "scope",
+        sa.String(200),
+        sa.ForeignKey("api_products.scope", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "client_id",
+        sa.String(200),
+        sa.ForeignKey("clients.client_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+)

@@ -1,0 +1,1 @@
+"""The HTTP front: ASGI app, route table and thin endpoints over `protocol`."""

@@ -1,0 +1,70 @@
+"""The ASGI application factory: `create_app(settings)` builds everything, no module globals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+
+from idplus.clock import Clock, SystemClock
+from idplus.config import Settings
+from idplus.logs import configure_logging, get_logger
+from idplus.manage.keys import KeyRingCache, ensure_signing_key
+from idplus.manage.server_secrets import load_server_secrets
+from idplus.protocol.oidc.discovery import build_discovery_document
+from idplus.store.sql.engine import Database
+from idplus.web.middleware import HttpMetrics, RequestContextMiddleware
+from idplus.web.routes import discovery_endpoints, route_labels, starlette_routes
+from idplus.web.services import Services
+
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    configure_logging(settings.log_level, json=settings.log_json)
+    clock = clock or SystemClock()
+    db = Database(settings.database_url)
+    registry = CollectorRegistry()
+    services = Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        keys=KeyRingCache(db, settings, clock),
+        metrics=registry,
+        discovery=build_discovery_document(settings.issuer, discovery_endpoints()),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(_prepare, services)
+        log.info("started", issuer=settings.issuer, database=db.dialect_name)
+        yield
+        db.dispose()
+
+    app = Starlette(
+        routes=starlette_routes(),
+        middleware=[
+            Middleware(
+                RequestContextMiddleware, metrics=HttpMetrics(registry), labels=route_labels()
+            )
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app
+
+
+def _prepare(services: Services) -> None:
+    """Secrets and a signing key exist before the first request is answered."""
+    services.secrets = load_server_secrets(services.db, services.settings, services.clock)
+    ensure_signing_key(services.db, services.settings, services.clock)
+    services.keys.current()
+
+
+def app_from_environment() -> Starlette:
+    """Entry point for `uvicorn --factory` (and so for each worker of `idplus serve`)."""
+    return create_app(Settings())

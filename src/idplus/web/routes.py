@@ -1,0 +1,45 @@
+"""The whole route table. An endpoint with a discovery name appears in discovery; no other does."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from idplus.web.endpoints import discovery, health, metrics
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    path: str
+    handler: Handler
+    methods: tuple[str, ...] = ("GET",)
+    # The discovery metadata name this endpoint is published under, if any.
+    discovery_name: str | None = None
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("/.well-known/openid-configuration", discovery.openid_configuration),
+    Endpoint("/.well-known/jwks.json", discovery.jwks, discovery_name="jwks_uri"),
+    Endpoint("/healthz", health.healthz),
+    Endpoint("/readyz", health.readyz),
+    Endpoint("/metrics", metrics.metrics),
+)
+
+
+def discovery_endpoints() -> dict[str, str]:
+    return {e.discovery_name: e.path for e in ENDPOINTS if e.discovery_name}
+
+
+def starlette_routes() -> list[Route]:
+    return [Route(e.path, e.handler, methods=list(e.methods)) for e in ENDPOINTS]
+
+
+def route_labels() -> dict[Handler, str]:
+    """Endpoint → its path template, the low-cardinality label metrics are kept under."""
+    return {e.handler: e.path for e in ENDPOINTS}

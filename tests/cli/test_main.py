@@ -1,0 +1,211 @@
+"""Every CLI command of INTERFACE.md, its JSON output and its error paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from idplus.cli.main import main
+
+
+class Cli:
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+
+    def run(self, *argv: str) -> tuple[int, str, str]:
+        code = 0
+        try:
+            main(list(argv))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def ok(self, *argv: str) -> Any:
+        code, out, err = self.run(*argv)
+        assert (code, err) == (0, ""), err
+        return json.loads(out)
+
+    def fails(self, *argv: str, code: int = 2) -> str:
+        exit_code, out, err = self.run(*argv)
+        assert exit_code == code
+        assert out == ""
+        assert err.count("\n") == 1, "one line on stderr"
+        assert "Traceback" not in err
+        return err
+
+
+@pytest.fixture
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> Cli:
+    monkeypatch.setenv("IDPLUS_DATABASE_URL", sqlite_url)
+    return Cli(capsys)
+
+
+def test_db_upgrade_on_a_migrated_database_changes_nothing(cli: Cli) -> None:
+    assert cli.ok("db", "upgrade") == {"revision": "0001", "changed": False}
+
+
+def test_db_upgrade_creates_the_schema(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IDPLUS_DATABASE_URL", f"sqlite:///{tmp_path / 'new' / 'db.sqlite'}")
+    assert cli.ok("db", "upgrade")["changed"] is True
+    assert cli.ok("db", "upgrade")["changed"] is False
+
+
+def test_commands_on_an_unmigrated_database_say_what_to_do(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IDPLUS_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert "idplus db upgrade" in cli.fails("client", "list", code=1)
+
+
+def test_client_add_show_list_rotate_remove(cli: Cli) -> None:
+    added = cli.ok(
+        "client", "add", "--client-id", "web", "--type", "Confidential",
+        "--redirect-uri", "https://rp.example/cb",
+        "--post-logout-redirect-uri", "https://rp.example/bye",
+        "--scope", "openid", "--scope", "offline_access", "--scope", "api:tv",
+        "--grant-type", "authorization_code", "--grant-type", "refresh_token",
+        "--api-access", "--silent-sso", "--one-telenor",
+        "--backchannel-logout-uri", "https://rp.example/bcl", "--name", "Web shop",
+    )  # fmt: skip
+    assert added["client_id"] == "web"
+    assert len(added["client_secret"]) >= 32
+
+    shown = cli.ok("client", "show", "web")
+    assert shown["name"] == "Web shop"
+    assert shown["type"] == "Confidential"
+    assert shown["scopes"] == ["openid", "offline_access", "api:tv"]
+    assert shown["api_access"] and shown["silent_sso"] and shown["one_telenor"]
+    assert shown["backchannel_logout_uri"] == "https://rp.example/bcl"
+    assert added["client_secret"] not in json.dumps(shown)
+
+    rotated = cli.ok("client", "rotate-secret", "web")
+    assert rotated["client_secret"] != added["client_secret"]
+    assert len(cli.ok("client", "show", "web")["secrets"]) == 2
+    assert [c["client_id"] for c in cli.ok("client", "list")] == ["web"]
+    assert cli.ok("client", "remove", "web") == {"client_id": "web", "removed": True}
+    assert cli.ok("client", "list") == []
+
+
+def test_public_client_gets_no_secret(cli: Cli) -> None:
+    added = cli.ok("client", "add", "--client-id", "spa", "--type", "Public",
+                   "--redirect-uri", "http://127.0.0.1:8000/cb")  # fmt: skip
+    assert added == {"client_id": "spa", "client_secret": None}
+
+
+def test_confidential_client_keeps_a_given_secret(cli: Cli) -> None:
+    added = cli.ok("client", "add", "--client-id", "bff", "--type", "Confidential",
+                   "--secret", "a-secret-of-decent-length")  # fmt: skip
+    assert added["client_secret"] == "a-secret-of-decent-length"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--type", "Spa"], "unknown client type"),
+        (["--type", "Undefined"], "Undefined is reserved"),
+        (["--type", "Public", "--redirect-uri", "http://rp.example/cb"], "must use https"),
+        (["--type", "Public", "--redirect-uri", "https://rp.example/cb#x"], "fragment"),
+        (["--type", "Public", "--secret", "a-secret-of-decent-length"], "only Confidential"),
+        (["--type", "Public", "--grant-type", "client_credentials"], "only for Confidential"),
+        (["--type", "Public", "--scope", "bogus"], "unknown scope"),
+    ],
+)
+def test_client_add_refuses_bad_input(cli: Cli, argv: list[str], message: str) -> None:
+    assert message in cli.fails("client", "add", "--client-id", "x", *argv)
+
+
+def test_duplicate_client_and_unknown_client(cli: Cli) -> None:
+    cli.ok("client", "add", "--client-id", "spa", "--type", "Public")
+    assert "already exists" in cli.fails("client", "add", "--client-id", "spa", "--type", "Public")
+    for argv in (["show", "nobody"], ["remove", "nobody"], ["rotate-secret", "nobody"]):
+        assert "unknown client 'nobody'" in cli.fails("client", *argv)
+
+
+def test_missing_required_option_is_one_line(cli: Cli) -> None:
+    assert "--client-id" in cli.fails("client", "add", "--type", "Public")
+
+
+def test_user_add_and_show(cli: Cli) -> None:
+    added = cli.ok(
+        "user", "add", "--username", "900 12 345", "--password", "hunter22",
+        "--phone-number", "90012345", "--email", "Kari@Example.no", "--given-name", "Kari",
+        "--family-name", "Nordmann", "--birthdate", "1990-05-17", "--ial", "2",
+        "--kurtid", "4242", "--tnuid", "t-1", "--tnuid", "t-2", "--otp",
+    )  # fmt: skip
+    assert added["kurtid"] == "4242"
+    assert added["tnuid"] == ["t-1", "t-2"]
+    assert added["id"]
+    shown = cli.ok("user", "show", "+4790012345")
+    assert shown["email"] == "kari@example.no"
+    assert shown["otp"] is True
+    assert shown["ial"] == 2
+    assert "hunter22" not in json.dumps(shown)
+    assert "argon2" not in json.dumps(shown)
+
+
+def test_user_errors(cli: Cli) -> None:
+    cli.ok("user", "add", "--username", "90012345", "--password", "hunter22")
+    assert "already exists" in cli.fails("user", "add", "--username", "+4790012345",
+                                         "--password", "hunter22")  # fmt: skip
+    assert "unknown user" in cli.fails("user", "show", "91111111")
+    assert "mobile number or an e-mail" in cli.fails("user", "add", "--username", "kari",
+                                                     "--password", "hunter22")  # fmt: skip
+    assert "--ial" in cli.fails("user", "add", "--username", "91111111", "--password",
+                                "hunter22", "--ial", "7")  # fmt: skip
+
+
+def test_user_set_password_and_remove(cli: Cli) -> None:
+    cli.ok("user", "add", "--username", "90012345", "--password", "hunter22")
+    assert cli.ok("user", "set-password", "90012345", "--password", "hunter33")
+    assert cli.ok("user", "remove", "90012345")["removed"] is True
+    assert "unknown user" in cli.fails("user", "remove", "90012345")
+
+
+def test_keys_rotate_and_list(cli: Cli) -> None:
+    first = cli.ok("keys", "rotate")
+    second = cli.ok("keys", "rotate")
+    states = {k["kid"]: k["state"] for k in cli.ok("keys", "list")}
+    assert states == {first["kid"]: "signing", second["kid"]: "next"}
+
+
+def test_api_product_add(cli: Cli) -> None:
+    cli.ok("client", "add", "--client-id", "partner", "--type", "Confidential",
+           "--grant-type", "client_credentials", "--api-access")  # fmt: skip
+    product = cli.ok("api-product", "add", "--scope", "api:tv", "--client-id", "partner")
+    assert product == {"scope": "api:tv", "name": "tv", "client_ids": ["partner"]}
+    assert cli.ok("api-product", "list") == [product]
+    assert "unknown client" in cli.fails("api-product", "add", "--scope", "api:tv",
+                                         "--client-id", "ghost")  # fmt: skip
+    assert "api:NAME" in cli.fails("api-product", "add", "--scope", "tv")
+
+
+def test_demo_seed_prints_credentials_once(cli: Cli) -> None:
+    created = cli.ok("demo", "seed")
+    assert {c["client_id"] for c in created["clients"]} == {"demo-web", "demo-spa"}
+    assert created["user"]["password"]
+    assert cli.ok("demo", "seed") == {"seeded": False}
+
+
+def test_bad_configuration_is_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDPLUS_ISSUER", "ftp://nope")
+    assert "issuer" in cli.fails("client", "list")
+
+
+def test_console_script_runs_as_a_process(sqlite_url: str) -> None:
+    env = {"IDPLUS_DATABASE_URL": sqlite_url, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-m", "idplus", "client", "show", "ghost"],
+        capture_output=True, text=True, env=env, check=False, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == "idplus: unknown client 'ghost'\n"

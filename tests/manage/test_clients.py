@@ -1,0 +1,159 @@
+"""Client registration follows the SPEC tables and refuses what they forbid."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from idplus.clock import FrozenClock
+from idplus.crypto.hashing import verify_client_secret
+from idplus.errors import NotFoundError, ValidationError
+from idplus.manage.clients import (
+    ClientRegistration,
+    add_client,
+    build_client,
+    describe_client,
+    get_client,
+    list_clients,
+    remove_client,
+    rotate_client_secret,
+)
+from idplus.store.sql import audit
+from idplus.store.sql.engine import Database
+
+
+def _build(**fields: Any) -> Any:
+    fields.setdefault("client_id", "app")
+    return build_client(ClientRegistration(**fields), FrozenClock())
+
+
+def test_confidential_client_gets_a_generated_secret_stored_hashed() -> None:
+    registered = _build(client_type="Confidential")
+    assert registered.client_secret
+    (stored,) = registered.client.secrets
+    assert registered.client_secret not in stored.secret_hash
+    assert verify_client_secret(stored.secret_hash, registered.client_secret)
+
+
+@pytest.mark.parametrize("client_type", ["Public", "PublicWithRefresh", "MobileApp"])
+def test_public_clients_never_hold_a_secret(client_type: str) -> None:
+    assert _build(client_type=client_type).client_secret is None
+    with pytest.raises(ValidationError, match="only Confidential clients have a secret"):
+        _build(client_type=client_type, secret="a-long-enough-secret")
+
+
+def test_undefined_and_unknown_types_are_refused() -> None:
+    with pytest.raises(ValidationError, match="Undefined is reserved"):
+        _build(client_type="Undefined")
+    with pytest.raises(ValidationError, match="unknown client type 'Spa'"):
+        _build(client_type="Spa")
+
+
+@pytest.mark.parametrize(
+    ("client_type", "grants"),
+    [
+        ("Public", ("authorization_code",)),
+        ("PublicWithRefresh", ("authorization_code", "refresh_token")),
+        ("Confidential", ("authorization_code", "refresh_token")),
+        ("MobileApp", ("authorization_code", "refresh_token")),
+    ],
+)
+def test_default_grant_types_follow_the_refresh_policy(
+    client_type: str, grants: tuple[str, ...]
+) -> None:
+    assert _build(client_type=client_type).client.grant_types == grants
+
+
+@pytest.mark.parametrize("client_type", ["Public", "PublicWithRefresh", "MobileApp"])
+def test_client_credentials_is_only_for_confidential_clients(client_type: str) -> None:
+    with pytest.raises(ValidationError, match="only for Confidential"):
+        _build(client_type=client_type, grant_types=["client_credentials"])
+    assert _build(client_type="Confidential", grant_types=["client_credentials"])
+
+
+def test_no_refresh_clients_cannot_ask_for_refresh_tokens() -> None:
+    with pytest.raises(ValidationError, match="NoRefresh"):
+        _build(client_type="Public", grant_types=["refresh_token"])
+    with pytest.raises(ValidationError, match="NoRefresh"):
+        _build(client_type="Public", scopes=["openid", "offline_access"])
+
+
+def test_unknown_grant_types_and_scopes_are_refused() -> None:
+    with pytest.raises(ValidationError, match="unknown grant type"):
+        _build(client_type="Confidential", grant_types=["implicit"])
+    with pytest.raises(ValidationError, match="unknown scope 'openid2'"):
+        _build(client_type="Confidential", scopes=["openid2"])
+
+
+def test_api_scopes_need_api_access() -> None:
+    with pytest.raises(ValidationError, match="api-access"):
+        _build(client_type="Confidential", scopes=["openid", "api:tv"])
+    client = _build(client_type="Confidential", scopes=["api:tv"], api_access=True).client
+    assert client.scopes == ("api:tv",)
+
+
+def test_mobile_apps_may_register_private_use_redirects_and_web_clients_may_not() -> None:
+    uri = "no.telenor.app:/callback"
+    assert _build(client_type="MobileApp", redirect_uris=[uri]).client.redirect_uris == (uri,)
+    with pytest.raises(ValidationError, match="private-use"):
+        _build(client_type="PublicWithRefresh", redirect_uris=[uri])
+    with pytest.raises(ValidationError, match="post-logout redirect URI"):
+        _build(client_type="Public", post_logout_redirect_uris=["http://rp.example/bye"])
+
+
+def test_bad_client_ids_are_refused() -> None:
+    for client_id in ["", "has space", "colon:id", "-leading"]:
+        with pytest.raises(ValidationError, match="client_id"):
+            _build(client_id=client_id, client_type="Public")
+
+
+def test_duplicate_client_id_is_refused(db: Database, clock: FrozenClock) -> None:
+    add_client(db, clock, ClientRegistration(client_id="app", client_type="Public"))
+    with pytest.raises(ValidationError, match="already exists"):
+        add_client(db, clock, ClientRegistration(client_id="app", client_type="Confidential"))
+
+
+def test_rotation_keeps_two_secrets(db: Database, clock: FrozenClock) -> None:
+    first = add_client(db, clock, ClientRegistration(client_id="bff", client_type="Confidential"))
+    clock.advance(timedelta(days=1))
+    second = rotate_client_secret(db, clock, "bff")
+    clock.advance(timedelta(days=1))
+    third = rotate_client_secret(db, clock, "bff", "a-chosen-secret-of-length")
+    stored = get_client(db, "bff").secrets
+    assert len(stored) == 2
+
+    def accepted(secret: str | None) -> bool:
+        return any(verify_client_secret(s.secret_hash, secret or "") for s in stored)
+
+    assert not accepted(first.client_secret)
+    assert accepted(second.client_secret)
+    assert accepted(third.client_secret)
+
+
+def test_rotation_refuses_public_and_unknown_clients(db: Database, clock: FrozenClock) -> None:
+    add_client(db, clock, ClientRegistration(client_id="spa", client_type="Public"))
+    with pytest.raises(ValidationError):
+        rotate_client_secret(db, clock, "spa")
+    with pytest.raises(NotFoundError):
+        rotate_client_secret(db, clock, "nobody")
+
+
+def test_remove_client_and_audit_trail(db: Database, clock: FrozenClock) -> None:
+    add_client(db, clock, ClientRegistration(client_id="spa", client_type="Public"))
+    remove_client(db, clock, "spa")
+    assert list_clients(db) == []
+    with pytest.raises(NotFoundError):
+        remove_client(db, clock, "spa")
+    with db.reading() as conn:
+        events = [e.event for e in audit.list_events(conn)]
+    assert events == ["client.removed", "client.added"]
+
+
+def test_description_never_shows_secret_hashes(db: Database, clock: FrozenClock) -> None:
+    add_client(db, clock, ClientRegistration(client_id="bff", client_type="Confidential"))
+    described = describe_client(get_client(db, "bff"))
+    assert described["refresh_policy"] == "Confidential"
+    assert described["oauth_client_type"] == "confidential"
+    assert "sha256$" not in str(described)

@@ -1,0 +1,87 @@
+"""User registration: normalised usernames, generated identifiers, argon2id passwords."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from idplus.clock import FrozenClock
+from idplus.crypto.hashing import verify_password
+from idplus.errors import NotFoundError, ValidationError
+from idplus.manage.users import (
+    UserRegistration,
+    add_user,
+    build_user,
+    get_user,
+    remove_user,
+    set_password,
+)
+from idplus.store.sql.engine import Database
+
+
+def test_generated_identifiers_and_normalised_username() -> None:
+    user = build_user(UserRegistration(username="900 12 345", password="password1"))
+    assert user.username == "+4790012345"
+    assert user.phone_number == "+4790012345"
+    assert user.kurtid.isdigit()
+    assert len(user.tnuids) == 1
+    assert user.analytics_uuid
+    assert user.password_hash.startswith("$argon2id$")
+    assert verify_password(user.password_hash, "password1")
+
+
+def test_given_identifiers_are_kept() -> None:
+    user = build_user(
+        UserRegistration(
+            username="Kari@Example.NO",
+            password="password1",
+            kurtid="123",
+            tnuids=["t1", "t2", "t1"],
+            ial=2,
+            birthdate="1990-05-17",
+            phone_number="41234567",
+        )
+    )
+    assert (user.username, user.email) == ("kari@example.no", "kari@example.no")
+    assert (user.kurtid, user.tnuids, user.ial) == ("123", ("t1", "t2"), 2)
+    assert user.birthdate == date(1990, 5, 17)
+    assert user.phone_number == "+4741234567"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"password": "short"}, "at least 8"),
+        ({"ial": 4}, "ial"),
+        ({"birthdate": "17.05.1990"}, "YYYY-MM-DD"),
+        ({"username": "kari@example.no", "otp_required": True}, "phone number"),
+        ({"username": "kari"}, "mobile number or an e-mail"),
+    ],
+)
+def test_invalid_registrations_are_refused(fields: dict[str, object], message: str) -> None:
+    values: dict[str, object] = {"username": "90012345", "password": "password1", **fields}
+    with pytest.raises(ValidationError, match=message):
+        build_user(UserRegistration(**values))  # type: ignore[arg-type]
+
+
+def test_duplicates_are_refused(db: Database, clock: FrozenClock) -> None:
+    add_user(db, clock, UserRegistration("90012345", "password1", kurtid="k1", tnuids=["t1"]))
+    with pytest.raises(ValidationError, match="already exists"):
+        add_user(db, clock, UserRegistration("+47 900 12 345", "password1"))
+    with pytest.raises(ValidationError, match="kurtid"):
+        add_user(db, clock, UserRegistration("90012346", "password1", kurtid="k1"))
+    with pytest.raises(ValidationError, match="tnuid t1"):
+        add_user(db, clock, UserRegistration("90012347", "password1", tnuids=["t1"]))
+
+
+def test_lookup_password_change_and_removal(db: Database, clock: FrozenClock) -> None:
+    added = add_user(db, clock, UserRegistration("90012345", "password1"))
+    assert get_user(db, "0047 900 12 345").id == added.id
+    set_password(db, clock, "90012345", "password2")
+    assert verify_password(get_user(db, "90012345").password_hash, "password2")
+    remove_user(db, clock, "90012345")
+    with pytest.raises(NotFoundError, match="unknown user"):
+        get_user(db, "90012345")
+    with pytest.raises(NotFoundError, match="unknown user"):
+        get_user(db, "not a username")

@@ -1,0 +1,51 @@
+"""Settings come from IDPLUS_* variables and an optional TOML file, validated at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from idplus.config import Settings
+
+
+def test_defaults_match_the_interface() -> None:
+    settings = Settings()
+    assert settings.issuer == "http://127.0.0.1:8000"
+    assert settings.database_url == "sqlite:///var/idplus.db"
+    assert settings.outbox == Path("var/outbox.jsonl")
+    assert settings.secret_key is None
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDPLUS_ISSUER", "https://id.example.no/")
+    monkeypatch.setenv("IDPLUS_DATABASE_URL", "postgresql://db/idplus")
+    settings = Settings()
+    assert settings.issuer == "https://id.example.no"
+    assert settings.issuer_is_https
+    assert settings.database_url == "postgresql://db/idplus"
+
+
+def test_toml_file_holds_the_same_keys_and_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "idplus.toml"
+    config.write_text('issuer = "https://from-file.example"\naccess_token_lifetime = 600\n')
+    monkeypatch.setenv("IDPLUS_CONFIG_FILE", str(config))
+    assert Settings().issuer == "https://from-file.example"
+    assert Settings().access_token_lifetime == 600
+    monkeypatch.setenv("IDPLUS_ISSUER", "https://from-env.example")
+    assert Settings().issuer == "https://from-env.example"
+
+
+@pytest.mark.parametrize("issuer", ["ftp://x.example", "https://x.example/?a=b", "not a url"])
+def test_issuer_must_be_a_plain_http_url(issuer: str) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        Settings(issuer=issuer)
+
+
+def test_secrets_are_not_shown_in_the_settings_repr() -> None:
+    settings = Settings(secret_key="very-secret-value", key_encryption_key="kek-value")
+    assert "very-secret-value" not in repr(settings)
+    assert "kek-value" not in repr(settings)

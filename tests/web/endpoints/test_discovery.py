@@ -1,0 +1,62 @@
+"""Discovery lists exactly the endpoints that exist; the JWKS publishes RS256 signing keys."""
+
+from __future__ import annotations
+
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from starlette.testclient import TestClient
+
+from idplus.clock import FrozenClock
+from idplus.config import Settings
+from idplus.manage.keys import KeyRingCache, activation_delay, rotate_signing_key
+from idplus.store.sql.engine import Database
+from idplus.web.routes import ENDPOINTS
+
+
+def test_discovery_document_names_the_issuer_and_its_jwks(
+    client: TestClient, settings: Settings
+) -> None:
+    response = client.get("/.well-known/openid-configuration")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["issuer"] == settings.issuer
+    assert document["jwks_uri"] == f"{settings.issuer}/.well-known/jwks.json"
+    assert document["subject_types_supported"] == ["pairwise"]
+    assert document["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert "openid" in document["scopes_supported"]
+    assert not any(s.startswith("api:") for s in document["scopes_supported"])
+
+
+def test_every_advertised_endpoint_is_served(client: TestClient, settings: Settings) -> None:
+    document = client.get("/.well-known/openid-configuration").json()
+    advertised = {k: v for k, v in document.items() if k.endswith(("_uri", "_endpoint"))}
+    served = {settings.issuer + e.path for e in ENDPOINTS}
+    assert advertised
+    assert set(advertised.values()) <= served
+
+
+def test_jwks_publishes_an_rsa_signing_key(client: TestClient) -> None:
+    response = client.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/jwk-set+json")
+    (key,) = response.json()["keys"]
+    assert (key["kty"], key["use"], key["alg"]) == ("RSA", "sig", "RS256")
+    assert key["kid"]
+    assert "d" not in key
+
+
+def test_token_of_the_old_key_verifies_against_the_jwks_after_rotation(
+    client: TestClient, settings: Settings, clock: FrozenClock
+) -> None:
+    db = Database(settings.database_url)
+    try:
+        old_token = KeyRingCache(db, settings, clock).current().sign({"sub": "alice"})
+        rotate_signing_key(db, settings, clock)
+    finally:
+        db.dispose()
+    clock.advance(activation_delay(settings))
+
+    jwks = client.get("/.well-known/jwks.json").json()
+
+    assert len(jwks["keys"]) == 2
+    assert jwt.decode(old_token, KeySet.import_key_set(jwks)).claims == {"sub": "alice"}
