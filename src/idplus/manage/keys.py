@@ -131,10 +131,9 @@ class KeyRingCache:
     def fresh(self) -> KeyRing | None:
         """The cached ring if it is still fresh: no I/O, safe on the event loop."""
         ring, loaded_at = self._ring, self._loaded_at
-        if ring is not None and loaded_at is not None:
-            if self._clock.now() - loaded_at < self._max_age:
-                return ring
-        return None
+        if ring is None or loaded_at is None or self._clock.now() - loaded_at >= self._max_age:
+            return None
+        return ring
 
     def current(self) -> KeyRing:
         """The ring, reloaded from the database when stale (blocking: run off the loop)."""

@@ -16,7 +16,9 @@ async def openid_configuration(request: Request) -> JSONResponse:
 
 async def jwks(request: Request) -> Response:
     services = services_of(request)
-    ring = services.keys.fresh() or await run_in_threadpool(services.keys.current)
+    ring = services.keys.fresh()
+    if ring is None:
+        ring = await run_in_threadpool(services.keys.current)
     max_age = services.settings.key_cache_seconds
     return Response(
         ring.jwks_json,
