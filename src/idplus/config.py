@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     access_token_lifetime: int = Field(3600, gt=0, description="Default access-token seconds.")
     id_token_lifetime: int = Field(3600, gt=0, description="Default ID-token seconds.")
     authorization_code_lifetime: int = Field(60, gt=0, description="Authorization-code seconds.")
+    sso_session_lifetime: int = Field(
+        36000,
+        gt=0,
+        description="Seconds a browser-session SSO session lives server-side without use "
+        "(remember-me and MobileApp sessions use SPEC §6's 14 and 90 days).",
+    )
+    interaction_lifetime: int = Field(
+        900, gt=0, description="Seconds a user has to finish the login pages."
+    )
     key_cache_seconds: int = Field(
         10,
         gt=0,

@@ -71,3 +71,20 @@ class ServerError(OAuthError):
 
 class FatalAuthorizeError(IdplusError):
     """A problem with client_id or redirect_uri: show an error page, never redirect."""
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+    status_code = 403
+
+
+class LoginRequired(OAuthError):
+    error = "login_required"
+
+
+class InteractionRequired(OAuthError):
+    error = "interaction_required"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from idplus.policies import ClientType, ClientTypeRules, rules_for
 
@@ -78,6 +79,18 @@ class SigningKey:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerSecrets:
+    """Secrets the server generates once and keeps in its database."""
+
+    # Signs cookies and CSRF tokens (IDPLUS_SECRET_KEY when set).
+    cookie_key: bytes
+    # Salts pairwise subject identifiers; must never change, or every `sub` would.
+    pairwise_salt: bytes
+    # Keys the HMAC under which bearer handles are stored.
+    handle_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class ApiProduct:
     scope: str
     name: str
@@ -92,3 +105,114 @@ class AuditEvent:
     client_id: str | None = None
     user_id: str | None = None
     detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """A validated authorization request (OIDC Core §3.1.2.1), as the login pages carry it."""
+
+    client_id: str
+    redirect_uri: str
+    response_type: str
+    response_mode: str
+    scopes: tuple[str, ...]
+    state: str | None = None
+    nonce: str | None = None
+    prompt: tuple[str, ...] = ()
+    max_age: int | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    login_hint: str | None = None
+    ui_locale: str = "en"
+    acr_values: tuple[str, ...] = ()
+    # Assurance level asked for through acr_values (0 = none asked).
+    requested_aal: int = 0
+    # Upstream or local provider chosen through `idp:` in acr_values.
+    requested_idp: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AuthorizationRequest:
+        fields = dict(data)
+        for name in ("scopes", "prompt", "acr_values"):
+            fields[name] = tuple(fields.get(name) or ())
+        return cls(**fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    """What a login established about the user (OIDC Core §2 auth_time, amr, acr)."""
+
+    user_id: str
+    auth_time: datetime
+    amr: tuple[str, ...]
+    acr: str
+    idp: str
+
+
+@dataclass(frozen=True, slots=True)
+class SsoSession:
+    id: str
+    user_id: str
+    sso_group: str
+    auth_time: datetime
+    acr: str
+    amr: tuple[str, ...]
+    idp: str
+    persistent: bool
+    lifetime_seconds: int
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+
+    def is_active(self, now: datetime) -> bool:
+        return self.ended_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """An authorization request waiting for the user (login, code, choice or confirmation)."""
+
+    id_hash: str
+    browser_hash: str
+    client_id: str
+    request: AuthorizationRequest
+    stage: str
+    created_at: datetime
+    expires_at: datetime
+    provider: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    remember_me: bool = False
+    amr: tuple[str, ...] = ()
+    otp_hash: str | None = None
+    otp_expires_at: datetime | None = None
+    otp_attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CodeGrant:
+    """What an authorization code stands for; the code itself is only kept as a hash."""
+
+    code_hash: str
+    grant_id: str
+    client_id: str
+    user_id: str
+    session_id: str | None
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    auth_time: datetime
+    acr: str
+    amr: tuple[str, ...]
+    idp: str
+    created_at: datetime
+    expires_at: datetime
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    # Login details the tokens repeat, e.g. preferred_username.
+    claims: dict[str, object] = field(default_factory=dict)
+    used_at: datetime | None = None

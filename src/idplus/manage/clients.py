@@ -11,7 +11,6 @@ from typing import Any
 from idplus.clock import Clock
 from idplus.crypto.hashing import hash_client_secret, new_client_secret
 from idplus.errors import NotFoundError, ValidationError
-from idplus.manage.uris import validate_registered_uri
 from idplus.models import AuditEvent, Client, ClientSecret
 from idplus.policies import (
     CLIENT_TYPE_RULES,
@@ -27,6 +26,7 @@ from idplus.policies import (
 from idplus.store.sql import audit
 from idplus.store.sql import clients as client_store
 from idplus.store.sql.engine import Database
+from idplus.uris import validate_registered_uri
 
 MAX_SECRETS = 2
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 from idplus.clock import Clock
 from idplus.config import Settings
+from idplus.models import ServerSecrets
 from idplus.store.sql.engine import Database
 from idplus.store.sql.server_secrets import find_or_create_secret
-
-
-@dataclass(frozen=True, slots=True)
-class ServerSecrets:
-    # Signs cookies and CSRF tokens (IDPLUS_SECRET_KEY when set).
-    cookie_key: bytes
-    # Salts pairwise subject identifiers; must never change, or every `sub` would.
-    pairwise_salt: bytes
-    # Keys the HMAC under which bearer handles are stored.
-    handle_key: bytes
 
 
 def load_server_secrets(db: Database, settings: Settings, clock: Clock) -> ServerSecrets:

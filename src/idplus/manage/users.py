@@ -12,7 +12,7 @@ from typing import Any
 from idplus.clock import Clock
 from idplus.crypto.hashing import hash_password
 from idplus.errors import NotFoundError, ValidationError
-from idplus.manage.identifiers import normalise_email, normalise_phone_number, normalise_username
+from idplus.identifiers import normalise_email, normalise_phone_number, normalise_username
 from idplus.models import AuditEvent, User
 from idplus.store.sql import audit
 from idplus.store.sql import users as user_store

@@ -10,13 +10,17 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
+from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry
+from idplus.auth.sender import OutboxSender, Sender
 from idplus.clock import Clock, SystemClock
 from idplus.config import Settings
 from idplus.logs import configure_logging, get_logger
 from idplus.manage.keys import KeyRingCache, ensure_signing_key
 from idplus.manage.server_secrets import load_server_secrets
+from idplus.protocol.context import ServerContext
 from idplus.protocol.oidc.discovery import build_discovery_document
 from idplus.store.sql.engine import Database
+from idplus.ui.pages import Pages
 from idplus.web.middleware import HttpMetrics, RequestContextMiddleware
 from idplus.web.routes import discovery_endpoints, route_labels, starlette_routes
 from idplus.web.services import Services
@@ -24,7 +28,13 @@ from idplus.web.services import Services
 log = get_logger(__name__)
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    providers: ProviderRegistry | None = None,
+    sender: Sender | None = None,
+) -> Starlette:
     configure_logging(settings.log_level, json=settings.log_json)
     clock = clock or SystemClock()
     db = Database(settings.database_url)
@@ -39,8 +49,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     )
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await run_in_threadpool(_prepare, services)
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.server = await run_in_threadpool(
+            _prepare,
+            services,
+            providers or ProviderRegistry([LOCAL_PROVIDER]),
+            sender or OutboxSender(settings.outbox),
+        )
         log.info("started", issuer=settings.issuer, database=db.dialect_name)
         yield
         db.dispose()
@@ -55,14 +70,24 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.pages = Pages()
     return app
 
 
-def _prepare(services: Services) -> None:
+def _prepare(services: Services, providers: ProviderRegistry, sender: Sender) -> ServerContext:
     """Secrets and a signing key exist before the first request is answered."""
-    services.secrets = load_server_secrets(services.db, services.settings, services.clock)
+    secrets = load_server_secrets(services.db, services.settings, services.clock)
     ensure_signing_key(services.db, services.settings, services.clock)
     services.keys.current()
+    return ServerContext(
+        settings=services.settings,
+        clock=services.clock,
+        db=services.db,
+        keys=services.keys,
+        secrets=secrets,
+        providers=providers,
+        sender=sender,
+    )
 
 
 def app_from_environment() -> Starlette:

@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from idplus.web.endpoints import discovery, health, metrics
+from idplus.ui import login
+from idplus.web.endpoints import authorize, discovery, health, metrics
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -26,6 +27,14 @@ class Endpoint:
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/.well-known/openid-configuration", discovery.openid_configuration),
     Endpoint("/.well-known/jwks.json", discovery.jwks, discovery_name="jwks_uri"),
+    Endpoint(
+        "/connect/authorize",
+        authorize.authorize,
+        ("GET", "POST"),
+        discovery_name="authorization_endpoint",
+    ),
+    Endpoint(login.LOGIN_PATH, login.show_login),
+    Endpoint(login.LOGIN_PATH, login.submit_login, ("POST",)),
     Endpoint("/healthz", health.healthz),
     Endpoint("/readyz", health.readyz),
     Endpoint("/metrics", metrics.metrics),

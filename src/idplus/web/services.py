@@ -1,4 +1,4 @@
-"""Everything an endpoint needs, built once by `create_app` and kept on `app.state`."""
+"""What the operational endpoints need, built once by `create_app` and kept on `app.state`."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from starlette.requests import Request
 from idplus.clock import Clock
 from idplus.config import Settings
 from idplus.manage.keys import KeyRingCache
-from idplus.manage.server_secrets import ServerSecrets
 from idplus.store.sql.engine import Database
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
     clock: Clock
@@ -23,8 +22,6 @@ class Services:
     keys: KeyRingCache
     metrics: CollectorRegistry
     discovery: dict[str, Any]
-    # Loaded at start-up (lifespan), when the database is known to be migrated.
-    secrets: ServerSecrets | None = None
 
 
 def services_of(request: Request) -> Services:

@@ -180,6 +180,8 @@ sso_sessions = sa.Table(
     sa.Column("sso_group", sa.String(220), nullable=False),
     *_authentication(),
     sa.Column("persistent", sa.Boolean(), nullable=False, default=False),
+    # Each use moves expires_at to now + lifetime (never backwards).
+    sa.Column("lifetime_seconds", sa.Integer(), nullable=False, server_default="36000"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("last_seen_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=True),
@@ -329,4 +331,37 @@ api_product_clients = sa.Table(
         sa.ForeignKey("clients.client_id", ondelete="CASCADE"),
         primary_key=True,
     ),
+)
+
+interactions = sa.Table(
+    "interactions",
+    metadata,
+    # HMAC of the interaction handle carried in the login pages' URLs.
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    # HMAC of the browser cookie that started it: another browser cannot continue it.
+    sa.Column("browser_hash", sa.String(64), nullable=False),
+    _client_fk(),
+    sa.Column("request", sa.JSON(), nullable=False),
+    # select_provider → login → otp → done; or continue / step_up for a known session
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("provider", sa.String(100), nullable=True),
+    _user_fk(nullable=True),
+    _session_fk(),
+    sa.Column("remember_me", sa.Boolean(), nullable=False, default=False),
+    sa.Column("amr", sa.JSON(), nullable=False),
+    sa.Column("otp_hash", sa.String(64), nullable=True),
+    sa.Column("otp_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("otp_attempts", sa.Integer(), nullable=False, default=0),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    # "username:<normalised>" or "ip:<address>"; unknown usernames are counted the same way.
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    sa.Column("window_started_at", UTCDateTime(), nullable=False),
+    sa.Column("locked_until", UTCDateTime(), nullable=True),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from idplus.errors import ValidationError
-from idplus.manage.identifiers import normalise_phone_number, normalise_username
+from idplus.identifiers import normalise_phone_number, normalise_username
 
 
 @pytest.mark.parametrize(

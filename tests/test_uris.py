@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from idplus.errors import ValidationError
-from idplus.manage.uris import validate_registered_uri
+from idplus.uris import validate_registered_uri
 
 
 @pytest.mark.parametrize(

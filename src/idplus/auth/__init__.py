@@ -1,0 +1,1 @@
+"""Authentication providers (local password + SMS code; upstream OIDC later) and the sender."""

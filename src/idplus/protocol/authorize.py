@@ -1,0 +1,208 @@
+"""The authorization endpoint's request validation (RFC 6749 §4.1.1, OIDC Core §3.1.2.1-2).
+
+Problems with client_id or redirect_uri raise FatalAuthorizeError: the user sees a page and
+is never redirected to an unverified URI. Every later problem is an OAuthError that goes back
+to the (now verified) redirect URI, wrapped in RedirectableError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from idplus.errors import (
+    FatalAuthorizeError,
+    InvalidRequest,
+    OAuthError,
+    UnauthorizedClient,
+    UnsupportedResponseType,
+)
+from idplus.models import AuthorizationRequest, Client
+from idplus.policies import ClientType
+from idplus.protocol import pkce
+from idplus.protocol.assurance import IDP_PREFIX, level_of_acr
+from idplus.protocol.params import Params, split_space_list
+from idplus.protocol.scopes import validate_requested_scopes
+from idplus.uris import is_loopback_host
+
+RESPONSE_MODES = ("query", "fragment", "form_post")
+# OAuth 2.0 Multiple Response Type Encoding Practices §5, normalised to sorted words.
+KNOWN_RESPONSE_TYPES = frozenset(
+    {"code", "token", "id_token", "code id_token", "code token", "id_token token",
+     "code id_token token"}
+)  # fmt: skip
+PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+NORWEGIAN_LOCALES = frozenset({"no", "nb", "nn"})
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectTarget:
+    redirect_uri: str
+    response_mode: str
+    state: str | None
+
+
+class RedirectableError(Exception):
+    """An OAuth error to be sent to the client's verified redirect URI."""
+
+    def __init__(self, error: OAuthError, target: RedirectTarget) -> None:
+        super().__init__(error.description)
+        self.error = error
+        self.target = target
+
+
+def normalise_response_type(value: str) -> str:
+    return " ".join(sorted(value.split()))
+
+
+def validate_client_and_redirect(params: Params, client: Client | None) -> str:
+    """The checks whose failure must never redirect; returns the verified redirect URI."""
+    if "client_id" in params.repeated or "redirect_uri" in params.repeated:
+        raise FatalAuthorizeError("client_id and redirect_uri must be given once")
+    if params.get("client_id") is None:
+        raise FatalAuthorizeError("client_id is missing")
+    if client is None:
+        raise FatalAuthorizeError("unknown client_id")
+    if client.ciba_enabled:
+        raise FatalAuthorizeError("this client uses CIBA and cannot use browser login")
+    redirect_uri = params.get("redirect_uri")
+    if redirect_uri is None:
+        raise FatalAuthorizeError("redirect_uri is missing")
+    if not redirect_uri_is_registered(client, redirect_uri):
+        raise FatalAuthorizeError("redirect_uri is not registered for this client")
+    return redirect_uri
+
+
+def redirect_uri_is_registered(client: Client, redirect_uri: str) -> bool:
+    """Exact string match; native apps' loopback IP redirects may vary the port (RFC 8252 §7.3)."""
+    if redirect_uri in client.redirect_uris:
+        return True
+    if client.client_type is not ClientType.MOBILE_APP:
+        return False
+    return any(_same_but_port(registered, redirect_uri) for registered in client.redirect_uris)
+
+
+def _same_but_port(registered: str, requested: str) -> bool:
+    try:
+        a, b = urlsplit(registered), urlsplit(requested)
+        a_port, b_port = a.port, b.port  # noqa: F841 - raises on a malformed port
+    except ValueError:
+        return False
+    if a.scheme != "http" or not is_loopback_host(a.hostname) or a.hostname == "localhost":
+        return False
+    return (a.scheme, a.hostname, a.path, a.query) == (b.scheme, b.hostname, b.path, b.query)
+
+
+def validate_authorization_request(
+    params: Params, client: Client, redirect_uri: str, providers: Sequence[str]
+) -> AuthorizationRequest:
+    """Everything after the redirect URI is known; errors are redirectable."""
+    response_type = normalise_response_type(params.get("response_type") or "")
+    default_mode = "query" if response_type == "code" else "fragment"
+    mode = params.get("response_mode") or default_mode
+    target = RedirectTarget(
+        redirect_uri, mode if mode in RESPONSE_MODES else default_mode, params.get("state")
+    )
+    try:
+        return _validate(params, client, redirect_uri, response_type, mode, providers)
+    except OAuthError as error:
+        raise RedirectableError(error, target) from error
+
+
+def _validate(
+    params: Params,
+    client: Client,
+    redirect_uri: str,
+    response_type: str,
+    response_mode: str,
+    providers: Sequence[str],
+) -> AuthorizationRequest:
+    params.require_single()
+    if params.get("request") is not None:
+        raise OAuthError("request objects are not supported", error="request_not_supported")
+    if params.get("request_uri") is not None:
+        raise OAuthError("request_uri is not supported", error="request_uri_not_supported")
+    _validate_response_type(response_type, client)
+    if response_mode not in RESPONSE_MODES:
+        raise InvalidRequest(f"response_mode must be one of {', '.join(RESPONSE_MODES)}")
+    if response_mode == "query" and response_type != "code":
+        raise InvalidRequest("tokens must not be returned in the query (use fragment)")
+    scope = params.get("scope")
+    if scope is None:
+        raise InvalidRequest("scope is required")
+    scopes = validate_requested_scopes(split_space_list(scope), client)
+    prompt = _validate_prompt(params.get("prompt"))
+    pkce.validate_challenge(
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+        required=not client.rules.is_confidential and "code" in response_type.split(),
+    )
+    if "id_token" in response_type.split() and params.get("nonce") is None:
+        raise InvalidRequest("nonce is required when an ID token is returned from here")
+    acr_values = split_space_list(params.get("acr_values"))
+    return AuthorizationRequest(
+        client_id=client.client_id,
+        redirect_uri=redirect_uri,
+        response_type=response_type,
+        response_mode=response_mode,
+        scopes=scopes,
+        state=params.get("state"),
+        nonce=params.get("nonce"),
+        prompt=prompt,
+        max_age=_validate_max_age(params.get("max_age")),
+        code_challenge=params.get("code_challenge"),
+        code_challenge_method=params.get("code_challenge_method") and pkce.S256,
+        login_hint=params.get("login_hint"),
+        ui_locale=choose_ui_locale(params.get("ui_locales")),
+        acr_values=acr_values,
+        requested_aal=max((level_of_acr(v) for v in acr_values), default=0),
+        requested_idp=_validate_idp(acr_values, providers),
+    )
+
+
+def _validate_response_type(response_type: str, client: Client) -> None:
+    if not response_type:
+        raise InvalidRequest("response_type is required")
+    if response_type not in KNOWN_RESPONSE_TYPES:
+        raise UnsupportedResponseType(f"response_type {response_type} is not supported")
+    if response_type not in client.response_types:
+        raise UnauthorizedClient(f"this client may not use response_type {response_type}")
+
+
+def _validate_prompt(value: str | None) -> tuple[str, ...]:
+    prompt = split_space_list(value)
+    unknown = [p for p in prompt if p not in PROMPTS]
+    if unknown:
+        raise InvalidRequest(f"prompt value {unknown[0]} is not supported")
+    if "none" in prompt and len(prompt) > 1:
+        raise InvalidRequest("prompt=none cannot be combined with other values")
+    return prompt
+
+
+def _validate_max_age(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 10:
+        raise InvalidRequest("max_age must be a non-negative integer")
+    return int(value)
+
+
+def _validate_idp(acr_values: tuple[str, ...], providers: Sequence[str]) -> str | None:
+    chosen = [v[len(IDP_PREFIX) :] for v in acr_values if v.startswith(IDP_PREFIX)]
+    if not chosen:
+        return None
+    if chosen[0] not in providers:
+        raise InvalidRequest(f"identity provider {chosen[0]} is not available for this client")
+    return chosen[0]
+
+
+def choose_ui_locale(ui_locales: str | None) -> str:
+    """`no` (or nb / nn, with or without region) gives Norwegian; everything else English."""
+    for tag in split_space_list(ui_locales):
+        language = tag.replace("_", "-").split("-")[0].lower()
+        if language in NORWEGIAN_LOCALES:
+            return "nb"
+        if language == "en":
+            return "en"
+    return "en"

@@ -1,0 +1,29 @@
+"""Everything the protocol core needs from its surroundings, passed in explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from idplus.auth.providers import ProviderRegistry
+from idplus.auth.sender import Sender
+from idplus.clock import Clock
+from idplus.config import Settings
+from idplus.crypto.keys import KeyRing
+from idplus.models import ServerSecrets
+from idplus.store.sql.engine import Database
+
+
+class KeySource(Protocol):
+    def current(self) -> KeyRing: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServerContext:
+    settings: Settings
+    clock: Clock
+    db: Database
+    keys: KeySource
+    secrets: ServerSecrets
+    providers: ProviderRegistry
+    sender: Sender

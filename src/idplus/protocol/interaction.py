@@ -1,0 +1,197 @@
+"""Deciding what an authorization request needs from the user, and starting that interaction.
+
+OIDC Core §3.1.2.3: `prompt=none` turns "needs a login" into login_required and "needs a
+page" into interaction_required; `prompt=login` and an exceeded `max_age` force a login; an
+`acr_values` level above the session's gives a step-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy.engine import Connection
+
+from idplus.crypto.hashing import hash_handle, new_handle
+from idplus.errors import InteractionRequired, LoginRequired, OAuthError
+from idplus.models import AuthorizationRequest, Client, Interaction, SsoSession, User
+from idplus.protocol.assurance import level_of_acr
+from idplus.protocol.authorization_code import issue_code
+from idplus.protocol.authorization_response import (
+    AuthorizationResponse,
+    error_response,
+    success_response,
+)
+from idplus.protocol.authorize import (
+    RedirectableError,
+    RedirectTarget,
+    validate_authorization_request,
+    validate_client_and_redirect,
+)
+from idplus.protocol.context import ServerContext
+from idplus.protocol.params import Params
+from idplus.protocol.sso import sso_group, usable_session
+from idplus.store.sql import clients as client_store
+from idplus.store.sql import interactions as interaction_store
+from idplus.store.sql import sessions as session_store
+from idplus.store.sql import users as user_store
+
+
+class Step(StrEnum):
+    COMPLETE = "complete"
+    CONTINUE = "continue"
+    LOGIN = "login"
+    STEP_UP = "step_up"
+    SELECT_PROVIDER = "select_provider"
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionStarted:
+    handle: str
+    stage: Step
+
+
+AuthorizeOutcome = AuthorizationResponse | InteractionStarted
+SessionLookup = Callable[[str], str | None]
+
+
+def target_of(request: AuthorizationRequest) -> RedirectTarget:
+    return RedirectTarget(request.redirect_uri, request.response_mode, request.state)
+
+
+def decide_step(
+    request: AuthorizationRequest,
+    client: Client,
+    session: SsoSession | None,
+    now: datetime,
+    provider_ids: Sequence[str],
+) -> Step:
+    login = _needs_login(request, session, now, provider_ids)
+    step_up = (
+        not login and session is not None and request.requested_aal > level_of_acr(session.acr)
+    )
+    if "none" in request.prompt:
+        if login or step_up:
+            raise LoginRequired("the user must log in")
+        if not client.silent_sso:
+            raise InteractionRequired("the user must confirm on a page")
+        return Step.COMPLETE
+    if login:
+        several = len(provider_ids) > 1 and request.requested_idp is None
+        return Step.SELECT_PROVIDER if several else Step.LOGIN
+    if step_up:
+        return Step.STEP_UP
+    return Step.COMPLETE if client.silent_sso else Step.CONTINUE
+
+
+def _needs_login(
+    request: AuthorizationRequest,
+    session: SsoSession | None,
+    now: datetime,
+    provider_ids: Sequence[str],
+) -> bool:
+    if session is None or "login" in request.prompt:
+        return True
+    if request.max_age is not None and now - session.auth_time > timedelta(seconds=request.max_age):
+        return True
+    if request.requested_idp is not None and session.idp != request.requested_idp:
+        return True
+    return session.idp not in provider_ids
+
+
+def start_authorization(
+    ctx: ServerContext, params: Params, browser_id: str, session_for_group: SessionLookup
+) -> AuthorizeOutcome:
+    """Validate, then complete at once or save the request for the login pages.
+
+    Raises FatalAuthorizeError for a bad client_id / redirect_uri (shown on a page).
+    """
+    issuer, now = ctx.settings.issuer, ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        client_id = params.get("client_id")
+        client = client_store.find_client(conn, client_id) if client_id else None
+        redirect_uri = validate_client_and_redirect(params, client)
+        assert client is not None
+        provider_ids = [p.id for p in ctx.providers.for_client(client)]
+        try:
+            request = validate_authorization_request(params, client, redirect_uri, provider_ids)
+        except RedirectableError as problem:
+            return error_response(problem.target, issuer, problem.error)
+        session, user = _session_of(conn, session_for_group(sso_group(client)), now)
+        try:
+            step = decide_step(request, client, session, now, provider_ids)
+        except OAuthError as error:
+            return error_response(target_of(request), issuer, error)
+        if step is Step.COMPLETE:
+            assert session is not None
+            assert user is not None
+            return complete_authorization(conn, ctx, request, session, user, now)
+        return _start_interaction(conn, ctx, request, step, session, browser_id, provider_ids)
+
+
+def _session_of(
+    conn: Connection, session_id: str | None, now: datetime
+) -> tuple[SsoSession | None, User | None]:
+    if session_id is None:
+        return None, None
+    session = usable_session(session_store.find_session(conn, session_id), now)
+    user = user_store.find_user(conn, session.user_id) if session is not None else None
+    return (session, user) if user is not None else (None, None)
+
+
+def _start_interaction(
+    conn: Connection,
+    ctx: ServerContext,
+    request: AuthorizationRequest,
+    step: Step,
+    session: SsoSession | None,
+    browser_id: str,
+    provider_ids: Sequence[str],
+) -> InteractionStarted:
+    now = ctx.clock.now()
+    handle = new_handle(32)
+    provider = request.requested_idp or (provider_ids[0] if len(provider_ids) == 1 else None)
+    if step in (Step.STEP_UP, Step.CONTINUE) and session is not None:
+        provider = session.idp
+    interaction_store.insert_interaction(
+        conn,
+        Interaction(
+            id_hash=hash_handle(ctx.secrets.handle_key, handle),
+            browser_hash=hash_handle(ctx.secrets.handle_key, f"browser:{browser_id}"),
+            client_id=request.client_id,
+            request=request,
+            stage=step.value,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ctx.settings.interaction_lifetime),
+            provider=provider,
+            user_id=session.user_id if session is not None and step is not Step.LOGIN else None,
+            session_id=session.id if session is not None else None,
+            amr=session.amr if session is not None and step is Step.STEP_UP else (),
+        ),
+    )
+    return InteractionStarted(handle, step)
+
+
+def complete_authorization(
+    conn: Connection,
+    ctx: ServerContext,
+    request: AuthorizationRequest,
+    session: SsoSession,
+    user: User,
+    now: datetime,
+) -> AuthorizationResponse:
+    """Issue the code for an authenticated session and say where it goes."""
+    session_store.touch_session(conn, session, now)
+    session_store.add_session_client(conn, session.id, request.client_id, now)
+    code = issue_code(
+        conn,
+        handle_key=ctx.secrets.handle_key,
+        request=request,
+        session=session,
+        user=user,
+        now=now,
+        lifetime=timedelta(seconds=ctx.settings.authorization_code_lifetime),
+    )
+    return success_response(target_of(request), ctx.settings.issuer, {"code": code})

@@ -1,0 +1,272 @@
+"""The login pages' steps: choose a provider, password, SMS code, "continue as …", cancel.
+
+Each step loads the interaction (bound to the browser that started it), does its part and
+either names the next stage or finishes: SSO session started or renewed, code issued, and the
+authorization response ready for the client. Slow password hashing happens outside any
+write transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Connection
+
+from idplus.auth import local, throttle
+from idplus.crypto.hashing import hash_handle
+from idplus.errors import AccessDenied
+from idplus.models import Authentication, Client, Interaction, SsoSession, User
+from idplus.protocol.assurance import AMR_PASSWORD, AMR_SMS_OTP, acr_for_level, level_of_amr
+from idplus.protocol.authorization_response import AuthorizationResponse, error_response
+from idplus.protocol.context import ServerContext
+from idplus.protocol.interaction import Step, complete_authorization, target_of
+from idplus.protocol.sso import session_lifetime, sso_group, start_or_renew_session
+from idplus.store.sql import clients as client_store
+from idplus.store.sql import interactions as interaction_store
+from idplus.store.sql import sessions as session_store
+from idplus.store.sql import users as user_store
+
+OTP_STAGE = "otp"
+
+
+class InteractionGone(Exception):
+    """Unknown, expired, finished, or started in another browser."""
+
+
+class LoginProblem(Exception):
+    """Something the user can fix on the same page; `reason` picks the message."""
+
+    def __init__(self, reason: str, *, retry_after_minutes: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_minutes = retry_after_minutes
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionView:
+    """What a page shows: the pending request, its client, and the user once known."""
+
+    handle: str
+    interaction: Interaction
+    client: Client
+    user: User | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFinished:
+    response: AuthorizationResponse
+    session: SsoSession
+    group: str
+
+
+StepResult = InteractionView | LoginFinished | AuthorizationResponse
+
+
+def load_interaction(ctx: ServerContext, handle: str, browser_id: str) -> InteractionView:
+    with ctx.db.reading() as conn:
+        return _load(conn, ctx, handle, browser_id)
+
+
+def _load(conn: Connection, ctx: ServerContext, handle: str, browser_id: str) -> InteractionView:
+    key = ctx.secrets.handle_key
+    interaction = interaction_store.find_interaction(conn, hash_handle(key, handle))
+    if interaction is None or interaction.expires_at <= ctx.clock.now():
+        raise InteractionGone("unknown or expired")
+    if interaction.browser_hash != hash_handle(key, f"browser:{browser_id}"):
+        raise InteractionGone("started in another browser")
+    client = client_store.find_client(conn, interaction.client_id)
+    if client is None:
+        raise InteractionGone("client removed")
+    user = user_store.find_user(conn, interaction.user_id) if interaction.user_id else None
+    return InteractionView(handle, interaction, client, user)
+
+
+def choose_provider(
+    ctx: ServerContext, handle: str, browser_id: str, provider_id: str
+) -> InteractionView:
+    with ctx.db.transaction() as conn:
+        view = _load(conn, ctx, handle, browser_id)
+        allowed = {p.id for p in ctx.providers.for_client(view.client)}
+        if provider_id not in allowed:
+            raise LoginProblem("unknown_provider")
+        return _save(conn, view, stage=Step.LOGIN.value, provider=provider_id)
+
+
+def submit_password(
+    ctx: ServerContext,
+    handle: str,
+    browser_id: str,
+    *,
+    username: str,
+    password: str,
+    remember_me: bool,
+    address: str | None,
+) -> StepResult:
+    now = ctx.clock.now()
+    canonical = local.canonical_username(username)
+    keys = throttle.throttle_keys(canonical, address)
+    with ctx.db.reading() as conn:
+        view = _load(conn, ctx, handle, browser_id)
+        _refuse_if_locked(conn, keys, now)
+        user = local.find_user_for_login(conn, canonical)
+    if view.interaction.stage != Step.LOGIN.value:
+        raise InteractionGone("not at the password step")
+    if not local.password_matches(user, password):
+        with ctx.db.transaction() as conn:
+            throttle.record_failure(conn, keys, now)
+        raise LoginProblem("invalid_credentials")
+    assert user is not None
+    with ctx.db.transaction() as conn:
+        throttle.record_success(conn, canonical)
+        view = _load(conn, ctx, handle, browser_id)
+        interaction = replace(
+            view.interaction, user_id=user.id, remember_me=remember_me, amr=(AMR_PASSWORD,)
+        )
+        if _needs_second_factor(user, interaction):
+            return _start_otp(conn, ctx, replace(view, interaction=interaction, user=user))
+        return _finish(conn, ctx, replace(view, interaction=interaction, user=user))
+
+
+def _refuse_if_locked(
+    conn: Connection, keys: list[tuple[throttle.ThrottleRule, str]], now: datetime
+) -> None:
+    until = throttle.locked_until(conn, keys, now)
+    if until is not None:
+        minutes = max(1, int((until - now).total_seconds() + 59) // 60)
+        raise LoginProblem("locked", retry_after_minutes=minutes)
+
+
+def _needs_second_factor(user: User, interaction: Interaction) -> bool:
+    return user.otp_required or interaction.request.requested_aal >= 2
+
+
+def start_step_up(ctx: ServerContext, handle: str, browser_id: str) -> InteractionView:
+    """A known session that must reach a higher level: straight to the SMS code."""
+    with ctx.db.transaction() as conn:
+        view = _load(conn, ctx, handle, browser_id)
+        if view.interaction.stage != Step.STEP_UP.value or view.user is None:
+            raise InteractionGone("not a step-up")
+        return _start_otp(conn, ctx, view)
+
+
+def _start_otp(conn: Connection, ctx: ServerContext, view: InteractionView) -> InteractionView:
+    user = view.user
+    assert user is not None
+    if user.phone_number is None:
+        raise LoginProblem("no_phone")
+    now = ctx.clock.now()
+    code = local.new_otp()
+    interaction = replace(
+        view.interaction,
+        stage=OTP_STAGE,
+        otp_hash=local.hash_otp(ctx.secrets.handle_key, view.interaction.id_hash, code),
+        otp_expires_at=now + local.OTP_LIFETIME,
+        otp_attempts=0,
+    )
+    interaction_store.save_interaction(conn, interaction)
+    local.send_otp(ctx.sender, user.phone_number, code, interaction.request.ui_locale, now)
+    return replace(view, interaction=interaction)
+
+
+def resend_otp(ctx: ServerContext, handle: str, browser_id: str) -> InteractionView:
+    with ctx.db.transaction() as conn:
+        view = _load(conn, ctx, handle, browser_id)
+        if view.interaction.stage != OTP_STAGE:
+            raise InteractionGone("not at the code step")
+        return _start_otp(conn, ctx, view)
+
+
+def submit_otp(ctx: ServerContext, handle: str, browser_id: str, code: str) -> StepResult:
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        view = _load(conn, ctx, handle, browser_id)
+        interaction = view.interaction
+        if interaction.stage != OTP_STAGE or interaction.otp_hash is None:
+            raise InteractionGone("not at the code step")
+        if interaction.otp_expires_at is None or interaction.otp_expires_at <= now:
+            raise LoginProblem("otp_expired")
+        if interaction.otp_attempts >= local.OTP_MAX_ATTEMPTS:
+            raise LoginProblem("otp_too_many")
+        expected = local.hash_otp(ctx.secrets.handle_key, interaction.id_hash, code.strip())
+        if expected != interaction.otp_hash:
+            attempts = interaction.otp_attempts + 1
+            interaction_store.save_interaction(conn, replace(interaction, otp_attempts=attempts))
+            raise LoginProblem("otp_invalid")
+        amr = tuple(dict.fromkeys((*interaction.amr, AMR_SMS_OTP)))
+        done = replace(interaction, otp_hash=None, amr=amr)
+        return _finish(conn, ctx, replace(view, interaction=done))
+
+
+def confirm_continue(ctx: ServerContext, handle: str, browser_id: str) -> StepResult:
+    """ "Continue as …": reuse the session as it is."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        view = _load(conn, ctx, handle, browser_id)
+        session = _session(conn, view.interaction.session_id, now)
+        if view.interaction.stage != Step.CONTINUE.value or session is None or view.user is None:
+            raise InteractionGone("the session is gone")
+        interaction_store.consume_interaction(conn, view.interaction.id_hash)
+        response = complete_authorization(
+            conn, ctx, view.interaction.request, session, view.user, now
+        )
+        return LoginFinished(response, session, sso_group(view.client))
+
+
+def switch_user(ctx: ServerContext, handle: str, browser_id: str) -> InteractionView:
+    """ "Not you?": log in afresh; a different user's login replaces the session."""
+    with ctx.db.transaction() as conn:
+        view = _load(conn, ctx, handle, browser_id)
+        several = len(ctx.providers.for_client(view.client)) > 1
+        stage = Step.SELECT_PROVIDER if several else Step.LOGIN
+        return _save(conn, view, stage=stage.value, user_id=None, amr=())
+
+
+def cancel(ctx: ServerContext, handle: str, browser_id: str) -> AuthorizationResponse:
+    with ctx.db.transaction() as conn:
+        view = _load(conn, ctx, handle, browser_id)
+        interaction_store.consume_interaction(conn, view.interaction.id_hash)
+    error = AccessDenied("the user cancelled the login")
+    return error_response(target_of(view.interaction.request), ctx.settings.issuer, error)
+
+
+def _save(conn: Connection, view: InteractionView, **changes: object) -> InteractionView:
+    interaction = replace(view.interaction, **changes)  # type: ignore[arg-type]
+    interaction_store.save_interaction(conn, interaction)
+    return replace(view, interaction=interaction)
+
+
+def _session(conn: Connection, session_id: str | None, now: datetime) -> SsoSession | None:
+    session = session_store.find_session(conn, session_id) if session_id else None
+    return session if session is not None and session.is_active(now) else None
+
+
+def _finish(conn: Connection, ctx: ServerContext, view: InteractionView) -> LoginFinished:
+    now = ctx.clock.now()
+    interaction, user = view.interaction, view.user
+    assert user is not None
+    if not interaction_store.consume_interaction(conn, interaction.id_hash):
+        raise InteractionGone("already finished")
+    authentication = Authentication(
+        user_id=user.id,
+        auth_time=now,
+        amr=interaction.amr,
+        acr=acr_for_level(level_of_amr(interaction.amr)),
+        idp=interaction.provider or "local",
+    )
+    group = sso_group(view.client)
+    lifetime = session_lifetime(
+        view.client,
+        interaction.remember_me,
+        timedelta(seconds=ctx.settings.sso_session_lifetime),
+    )
+    session = start_or_renew_session(
+        conn,
+        group=group,
+        authentication=authentication,
+        lifetime=lifetime,
+        existing=_session(conn, interaction.session_id, now),
+        now=now,
+    )
+    response = complete_authorization(conn, ctx, interaction.request, session, user, now)
+    return LoginFinished(response, session, group)

@@ -1,0 +1,127 @@
+"""SSO session rows ⇄ `models.SsoSession`, and which clients each session has served."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from idplus.models import SsoSession
+from idplus.store.sql.tables import session_clients, sso_sessions
+
+
+def insert_session(conn: Connection, session: SsoSession) -> None:
+    conn.execute(
+        sa.insert(sso_sessions).values(
+            id=session.id,
+            user_id=session.user_id,
+            sso_group=session.sso_group,
+            auth_time=session.auth_time,
+            acr=session.acr,
+            amr=list(session.amr),
+            idp=session.idp,
+            persistent=session.persistent,
+            lifetime_seconds=session.lifetime_seconds,
+            created_at=session.created_at,
+            last_seen_at=session.last_seen_at,
+            expires_at=session.expires_at,
+        )
+    )
+
+
+def find_session(conn: Connection, session_id: str) -> SsoSession | None:
+    row = conn.execute(sa.select(sso_sessions).where(sso_sessions.c.id == session_id)).first()
+    return _session_from_row(row._mapping) if row is not None else None
+
+
+def reauthenticate_session(
+    conn: Connection,
+    session_id: str,
+    *,
+    auth_time: datetime,
+    acr: str,
+    amr: tuple[str, ...],
+    now: datetime,
+) -> None:
+    """A new login (prompt=login, max_age, step-up) refreshes what the session asserts."""
+    conn.execute(
+        sa.update(sso_sessions)
+        .where(sso_sessions.c.id == session_id)
+        .values(auth_time=auth_time, acr=acr, amr=list(amr), last_seen_at=now)
+    )
+
+
+def touch_session(conn: Connection, session: SsoSession, now: datetime) -> None:
+    """Slide the session's expiry forward on use (never backwards)."""
+    expires_at = max(session.expires_at, now + timedelta(seconds=session.lifetime_seconds))
+    conn.execute(
+        sa.update(sso_sessions)
+        .where(sso_sessions.c.id == session.id, sso_sessions.c.ended_at.is_(None))
+        .values(last_seen_at=now, expires_at=expires_at)
+    )
+
+
+def end_session(conn: Connection, session_id: str, now: datetime) -> bool:
+    result = conn.execute(
+        sa.update(sso_sessions)
+        .where(sso_sessions.c.id == session_id, sso_sessions.c.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return result.rowcount > 0
+
+
+def add_session_client(conn: Connection, session_id: str, client_id: str, now: datetime) -> None:
+    exists = conn.execute(
+        sa.select(session_clients.c.client_id).where(
+            session_clients.c.session_id == session_id, session_clients.c.client_id == client_id
+        )
+    ).first()
+    if exists is None:
+        conn.execute(
+            sa.insert(session_clients).values(
+                session_id=session_id, client_id=client_id, first_seen_at=now
+            )
+        )
+
+
+def session_client_ids(conn: Connection, session_id: str) -> list[str]:
+    rows = conn.execute(
+        sa.select(session_clients.c.client_id)
+        .where(session_clients.c.session_id == session_id)
+        .order_by(session_clients.c.first_seen_at, session_clients.c.client_id)
+    ).scalars()
+    return list(rows)
+
+
+def _session_from_row(row: Any) -> SsoSession:
+    return SsoSession(
+        id=row["id"],
+        user_id=row["user_id"],
+        sso_group=row["sso_group"],
+        auth_time=row["auth_time"],
+        acr=row["acr"],
+        amr=tuple(row["amr"]),
+        idp=row["idp"],
+        persistent=row["persistent"],
+        lifetime_seconds=row["lifetime_seconds"],
+        created_at=row["created_at"],
+        last_seen_at=row["last_seen_at"],
+        expires_at=row["expires_at"],
+        ended_at=row["ended_at"],
+    )
+
+
+def extend_session(conn: Connection, session: SsoSession, now: datetime) -> None:
+    """Give the session a longer lifetime ("remember me" on a later login)."""
+    conn.execute(
+        sa.update(sso_sessions)
+        .where(sso_sessions.c.id == session.id)
+        .values(
+            persistent=session.persistent,
+            lifetime_seconds=session.lifetime_seconds,
+            last_seen_at=now,
+            expires_at=max(session.expires_at, now + timedelta(seconds=session.lifetime_seconds)),
+        )
+    )

@@ -1,0 +1,60 @@
+"""GET|POST /connect/authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2).
+
+Reads the parameters, lets the protocol core validate and decide, then either sends the
+browser to the login pages, answers the client in its response mode, or — for a bad
+client_id / redirect_uri — shows an error page without redirecting.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idplus.errors import FatalAuthorizeError, InvalidRequest
+from idplus.protocol.authorize import choose_ui_locale
+from idplus.protocol.interaction import InteractionStarted, start_authorization
+from idplus.protocol.params import parse_params
+from idplus.ui.authorization_response import authorization_response
+from idplus.ui.context import pages_of, server_of
+from idplus.ui.cookies import ensure_browser_id, set_browser_cookie, sso_session_id
+from idplus.ui.login import login_page_url
+from idplus.web.adapters import read_parameters
+
+
+async def authorize(request: Request) -> Response:
+    server, pages = server_of(request), pages_of(request)
+    try:
+        params = parse_params(await read_parameters(request))
+    except InvalidRequest as problem:
+        return pages.error(
+            request,
+            server,
+            locale="en",
+            message="The app that sent you here is not set up correctly.",
+            detail=problem.description,
+        )
+    browser, is_new = ensure_browser_id(request)
+    try:
+        outcome = await run_in_threadpool(
+            start_authorization,
+            server,
+            params,
+            browser,
+            lambda group: sso_session_id(server, request, group),
+        )
+    except FatalAuthorizeError as problem:
+        return pages.error(
+            request,
+            server,
+            locale=choose_ui_locale(params.get("ui_locales")),
+            message="The app that sent you here is not set up correctly.",
+            detail=problem.description,
+        )
+    if isinstance(outcome, InteractionStarted):
+        response: Response = RedirectResponse(login_page_url(outcome.handle), status_code=302)
+    else:
+        response = authorization_response(outcome, pages.environment)
+    if is_new:
+        set_browser_cookie(server, response, browser)
+    return response
