@@ -10,11 +10,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from starlette.testclient import TestClient
 
 from idplus.clock import FrozenClock
 from idplus.config import Settings
 from idplus.store.migrations import upgrade_to_head
 from idplus.store.sql.engine import Database
+from idplus.web.app import create_app
+from tests.harness import Harness
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "IDPLUS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -128,3 +131,16 @@ def settings(sqlite_url: str, tmp_path: Path) -> Settings:
         outbox=tmp_path / "outbox.jsonl",
         log_json=True,
     )
+
+
+@pytest.fixture
+def client(settings: Settings, clock: FrozenClock) -> Iterator[TestClient]:
+    """The whole app in-process, lifespan run, redirects left to the test."""
+    app = create_app(settings, clock=clock)
+    with TestClient(app, base_url=settings.issuer, follow_redirects=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def harness(client: TestClient, settings: Settings, clock: FrozenClock) -> Harness:
+    return Harness(client, settings, clock)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urljoin
-
-import httpx
 
 
 @dataclass
@@ -50,17 +49,18 @@ def parse_forms(html: str) -> list[Form]:
 class FormBrowser:
     """Follows redirects within the server; stops at the client's redirect URI."""
 
-    def __init__(self, client: httpx.Client, stop_prefix: str) -> None:
+    def __init__(self, client: Any, stop_prefix: str) -> None:
+        # Any httpx-style client that does not follow redirects by itself.
         self.client = client
         self.stop_prefix = stop_prefix
-        self.last: httpx.Response | None = None
+        self.last: Any = None
 
-    def get(self, url: str) -> httpx.Response:
+    def get(self, url: str) -> Any:
         return self._follow(self.client.get(url))
 
     def submit(
         self, values: dict[str, str] | None = None, button: tuple[str, str] | None = None
-    ) -> httpx.Response:
+    ) -> Any:
         assert self.last is not None
         (form,) = parse_forms(self.last.text)
         data = dict(form.fields)
@@ -71,7 +71,7 @@ class FormBrowser:
         url = urljoin(str(self.last.url), form.action)
         return self._follow(self.client.post(url, data=data))
 
-    def _follow(self, response: httpx.Response) -> httpx.Response:
+    def _follow(self, response: Any) -> Any:
         while response.is_redirect:
             location = urljoin(str(response.url), response.headers["location"])
             if location.startswith(self.stop_prefix):

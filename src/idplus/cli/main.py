@@ -118,6 +118,7 @@ def client() -> None:
 @click.option("--ciba-enabled", is_flag=True)
 @click.option("--backchannel-logout-uri")
 @click.option("--environment", default="test", show_default=True)
+@click.option("--provider", "providers", multiple=True, help="Authentication provider id.")
 @click.option("--name")
 @pass_context
 def client_add(ctx: Context, /, **options: Any) -> None:

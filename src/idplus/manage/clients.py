@@ -32,6 +32,7 @@ MAX_SECRETS = 2
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
 BASE_SCOPES = ("openid", "profile", "email", "phone")
 ENVIRONMENTS = ("test", "prod")
+PROVIDER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ class ClientRegistration:
     ciba_enabled: bool = False
     backchannel_logout_uri: str | None = None
     environment: str = "test"
+    # Authentication providers by id, in the order the selection page lists them.
+    providers: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,7 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         ciba_enabled=reg.ciba_enabled,
         backchannel_logout_uri=_validate_backchannel_uri(reg.backchannel_logout_uri),
         environment=reg.environment,
+        providers=_validate_providers(reg.providers),
         secrets=(_new_secret_record(secret, clock),) if secret else (),
     )
     return RegisteredClient(client=client, client_secret=secret)
@@ -118,6 +122,13 @@ def _validate_uris(uris: Sequence[str], what: str, rules: ClientTypeRules) -> tu
             validate_registered_uri(uri, what=what, allow_private_use=allow_private) for uri in uris
         )
     )
+
+
+def _validate_providers(providers: Sequence[str]) -> tuple[str, ...]:
+    for provider in providers:
+        if not PROVIDER_ID_PATTERN.match(provider):
+            raise ValidationError(f"provider id {provider!r} is not valid")
+    return tuple(dict.fromkeys(providers))
 
 
 def _validate_backchannel_uri(uri: str | None) -> str | None:
@@ -255,6 +266,7 @@ def describe_client(client: Client) -> dict[str, Any]:
         "ciba_enabled": client.ciba_enabled,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "environment": client.environment,
+        "providers": list(client.providers),
         "secrets": [{"id": s.id, "created_at": s.created_at.isoformat()} for s in client.secrets],
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }

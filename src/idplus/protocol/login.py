@@ -184,18 +184,26 @@ def submit_otp(ctx: ServerContext, handle: str, browser_id: str, code: str) -> S
         interaction = view.interaction
         if interaction.stage != OTP_STAGE or interaction.otp_hash is None:
             raise InteractionGone("not at the code step")
-        if interaction.otp_expires_at is None or interaction.otp_expires_at <= now:
-            raise LoginProblem("otp_expired")
-        if interaction.otp_attempts >= local.OTP_MAX_ATTEMPTS:
-            raise LoginProblem("otp_too_many")
-        expected = local.hash_otp(ctx.secrets.handle_key, interaction.id_hash, code.strip())
-        if expected != interaction.otp_hash:
+        problem = _otp_problem(interaction, now)
+        if problem is None:
+            expected = local.hash_otp(ctx.secrets.handle_key, interaction.id_hash, code.strip())
+            if expected == interaction.otp_hash:
+                amr = tuple(dict.fromkeys((*interaction.amr, AMR_SMS_OTP)))
+                done = replace(interaction, otp_hash=None, amr=amr)
+                return _finish(conn, ctx, replace(view, interaction=done))
+            # Counted in this transaction, which must commit: raise only after it.
             attempts = interaction.otp_attempts + 1
             interaction_store.save_interaction(conn, replace(interaction, otp_attempts=attempts))
-            raise LoginProblem("otp_invalid")
-        amr = tuple(dict.fromkeys((*interaction.amr, AMR_SMS_OTP)))
-        done = replace(interaction, otp_hash=None, amr=amr)
-        return _finish(conn, ctx, replace(view, interaction=done))
+            problem = "otp_invalid"
+    raise LoginProblem(problem)
+
+
+def _otp_problem(interaction: Interaction, now: datetime) -> str | None:
+    if interaction.otp_expires_at is None or interaction.otp_expires_at <= now:
+        return "otp_expired"
+    if interaction.otp_attempts >= local.OTP_MAX_ATTEMPTS:
+        return "otp_too_many"
+    return None
 
 
 def confirm_continue(ctx: ServerContext, handle: str, browser_id: str) -> StepResult:

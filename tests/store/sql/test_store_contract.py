@@ -8,9 +8,29 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from idplus.models import AuditEvent, Client, ClientSecret, SigningKey, User
+from idplus.models import (
+    AuditEvent,
+    AuthorizationRequest,
+    Client,
+    ClientSecret,
+    CodeGrant,
+    Interaction,
+    SigningKey,
+    SsoSession,
+    User,
+)
 from idplus.policies import ClientType
-from idplus.store.sql import api_products, audit, clients, server_secrets, signing_keys, users
+from idplus.store.sql import (
+    api_products,
+    audit,
+    clients,
+    codes,
+    interactions,
+    server_secrets,
+    sessions,
+    signing_keys,
+    users,
+)
 from idplus.store.sql.engine import Database
 from idplus.store.sql.tables import refresh_tokens
 
@@ -165,3 +185,103 @@ def test_foreign_keys_are_enforced(db: Database) -> None:
 def test_naive_datetimes_are_refused(db: Database) -> None:
     with pytest.raises(sa.exc.StatementError), db.transaction() as conn:
         clients.insert_client(conn, _client(), datetime(2026, 1, 1))
+
+
+def _session(session_id: str = "sid-1") -> SsoSession:
+    return SsoSession(
+        id=session_id,
+        user_id="u1",
+        sso_group="one_telenor",
+        auth_time=NOW,
+        acr="urn:telenor.identity.aal.1",
+        amr=("urn:telenor.identity.amr.td_pwd",),
+        idp="local",
+        persistent=False,
+        lifetime_seconds=600,
+        created_at=NOW,
+        last_seen_at=NOW,
+        expires_at=NOW + timedelta(seconds=600),
+    )
+
+
+def test_sessions_slide_and_end(db: Database) -> None:
+    with db.transaction() as conn:
+        users.insert_user(conn, _user(), NOW)
+        clients.insert_client(conn, _client(), NOW)
+        sessions.insert_session(conn, _session())
+        sessions.add_session_client(conn, "sid-1", "web", NOW)
+        sessions.add_session_client(conn, "sid-1", "web", NOW)
+    later = NOW + timedelta(seconds=300)
+    with db.transaction() as conn:
+        found = sessions.find_session(conn, "sid-1")
+        assert found == _session()
+        sessions.touch_session(conn, found, later)
+        assert sessions.session_client_ids(conn, "sid-1") == ["web"]
+    with db.transaction() as conn:
+        touched = sessions.find_session(conn, "sid-1")
+        assert touched is not None
+        assert touched.expires_at == later + timedelta(seconds=600)
+        assert sessions.end_session(conn, "sid-1", later)
+        assert not sessions.end_session(conn, "sid-1", later)
+        ended = sessions.find_session(conn, "sid-1")
+        assert ended is not None
+        assert not ended.is_active(later)
+
+
+def test_a_code_is_consumed_once(db: Database) -> None:
+    grant = CodeGrant(
+        code_hash="h1",
+        grant_id="g1",
+        client_id="web",
+        user_id="u1",
+        session_id=None,
+        redirect_uri="https://rp.example/cb",
+        scopes=("openid",),
+        auth_time=NOW,
+        acr="urn:telenor.identity.aal.1",
+        amr=("pwd",),
+        idp="local",
+        created_at=NOW,
+        expires_at=NOW + timedelta(seconds=60),
+        claims={"preferred_username": "+4790000001"},
+    )
+    with db.transaction() as conn:
+        users.insert_user(conn, _user(), NOW)
+        clients.insert_client(conn, _client(), NOW)
+        codes.insert_code(conn, grant)
+    with db.transaction() as conn:
+        assert codes.find_code(conn, "h1") == grant
+        assert codes.consume_code(conn, "h1", NOW)
+        assert not codes.consume_code(conn, "h1", NOW)
+        used = codes.find_code(conn, "h1")
+        assert used is not None
+        assert used.used_at == NOW
+
+
+def test_interactions_round_trip_and_are_consumed_once(db: Database) -> None:
+    request = AuthorizationRequest(
+        client_id="web",
+        redirect_uri="https://rp.example/cb",
+        response_type="code",
+        response_mode="query",
+        scopes=("openid", "profile"),
+        prompt=("login",),
+        acr_values=("urn:telenor.identity.aal.2",),
+        requested_aal=2,
+    )
+    interaction = Interaction(
+        id_hash="i1",
+        browser_hash="b1",
+        client_id="web",
+        request=request,
+        stage="login",
+        created_at=NOW,
+        expires_at=NOW + timedelta(minutes=15),
+    )
+    with db.transaction() as conn:
+        clients.insert_client(conn, _client(), NOW)
+        interactions.insert_interaction(conn, interaction)
+    with db.transaction() as conn:
+        assert interactions.find_interaction(conn, "i1") == interaction
+        assert interactions.consume_interaction(conn, "i1")
+        assert not interactions.consume_interaction(conn, "i1")

@@ -1,0 +1,96 @@
+"""Helpers for HTTP tests: register clients and users, and drive the login pages like a
+script would (an HTTP client with a cookie jar filling the forms)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from starlette.testclient import TestClient
+
+from idplus.clock import FrozenClock
+from idplus.config import Settings
+from idplus.manage.clients import ClientRegistration, add_client
+from idplus.manage.users import UserRegistration, add_user
+from idplus.store.sql.engine import Database
+from tests.flows.forms import FormBrowser
+
+RP = "https://rp.example"
+CALLBACK = f"{RP}/cb"
+PASSWORD = "correct horse 42"
+VERIFIER = "a-pkce-verifier-that-is-long-enough-to-be-valid-0123456789"
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@dataclass
+class Harness:
+    """Registers parties and walks the login pages against the in-process app."""
+
+    http: TestClient
+    settings: Settings
+    clock: FrozenClock
+
+    def db(self) -> Database:
+        return Database(self.settings.database_url)
+
+    def add_client(self, client_id: str = "spa", **fields: Any) -> str | None:
+        fields.setdefault("client_type", "Public")
+        fields.setdefault("redirect_uris", [CALLBACK])
+        db = self.db()
+        try:
+            registration = ClientRegistration(client_id=client_id, **fields)
+            return add_client(db, self.clock, registration).client_secret
+        finally:
+            db.dispose()
+
+    def add_user(self, username: str = "+4790000001", **fields: Any) -> None:
+        fields.setdefault("phone_number", username if username.startswith("+") else "+4790000009")
+        db = self.db()
+        try:
+            add_user(db, self.clock, UserRegistration(username, PASSWORD, **fields))
+        finally:
+            db.dispose()
+
+    def authorize_url(self, client_id: str = "spa", **params: str) -> str:
+        query = {
+            "client_id": client_id,
+            "redirect_uri": CALLBACK,
+            "response_type": "code",
+            "scope": "openid",
+            "state": "st-123",
+            "code_challenge": s256(VERIFIER),
+            "code_challenge_method": "S256",
+        }
+        query.update(params)
+        return "/connect/authorize?" + urlencode({k: v for k, v in query.items() if v != ""})
+
+    def browser(self) -> FormBrowser:
+        return FormBrowser(self.http, RP)
+
+    def login(self, browser: FormBrowser, username: str = "+4790000001", **extra: str) -> Any:
+        return browser.submit(
+            {"username": username, "password": PASSWORD, **extra}, ("action", "login")
+        )
+
+    def outbox(self) -> list[dict[str, str]]:
+        path = self.settings.outbox
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def redirect_params(response: Any) -> dict[str, str]:
+    """The parameters the client receives at its redirect URI (query or fragment)."""
+    assert response.status_code in (302, 303), response.text[:500]
+    location = urlsplit(response.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == CALLBACK
+    encoded = location.fragment or location.query
+    return {k: v[0] for k, v in parse_qs(encoded).items()}

@@ -1,0 +1,115 @@
+"""Authorization request validation: fatal versus redirectable errors, and the parsed request."""
+
+from __future__ import annotations
+
+import pytest
+
+from idplus.errors import FatalAuthorizeError
+from idplus.models import AuthorizationRequest, Client
+from idplus.policies import ClientType
+from idplus.protocol.authorize import (
+    RedirectableError,
+    choose_ui_locale,
+    redirect_uri_is_registered,
+    validate_authorization_request,
+    validate_client_and_redirect,
+)
+from idplus.protocol.params import parse_params
+from idplus.protocol.pkce import s256_challenge
+
+CHALLENGE = s256_challenge("v" * 43)
+
+
+def _client(**fields: object) -> Client:
+    values: dict[str, object] = {
+        "client_id": "app",
+        "name": "App",
+        "client_type": ClientType.PUBLIC,
+        "redirect_uris": ("https://rp.example/cb",),
+        "scopes": ("openid", "profile", "offline_access"),
+    }
+    values.update(fields)
+    return Client(**values)  # type: ignore[arg-type]
+
+
+def _validate(client: Client, **params: str) -> AuthorizationRequest:
+    base = {
+        "client_id": client.client_id,
+        "redirect_uri": "https://rp.example/cb",
+        "response_type": "code",
+        "scope": "openid",
+        "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256",
+    }
+    base.update(params)
+    parsed = parse_params(base.items())
+    redirect_uri = validate_client_and_redirect(parsed, client)
+    return validate_authorization_request(parsed, client, redirect_uri, ["local"])
+
+
+def test_valid_request_is_parsed() -> None:
+    request = _validate(
+        _client(),
+        scope="openid profile",
+        state="s",
+        nonce="n",
+        prompt="login",
+        max_age="60",
+        ui_locales="nb-NO en",
+        acr_values="urn:telenor.identity.aal.2 idp:local",
+        login_hint="+4790000001",
+    )
+    assert request.scopes == ("openid", "profile")
+    assert request.prompt == ("login",)
+    assert request.max_age == 60
+    assert request.ui_locale == "nb"
+    assert request.requested_aal == 2
+    assert request.requested_idp == "local"
+    assert request.response_mode == "query"
+
+
+def test_unknown_client_is_fatal() -> None:
+    with pytest.raises(FatalAuthorizeError):
+        validate_client_and_redirect(parse_params([("client_id", "x")]), None)
+
+
+def test_pkce_is_optional_for_confidential_clients_but_plain_never_allowed() -> None:
+    confidential = _client(client_type=ClientType.CONFIDENTIAL)
+    _validate(confidential, code_challenge="", code_challenge_method="")
+    with pytest.raises(RedirectableError) as caught:
+        _validate(confidential, code_challenge_method="plain")
+    assert caught.value.error.error == "invalid_request"
+
+
+def test_error_target_keeps_state_and_response_mode() -> None:
+    with pytest.raises(RedirectableError) as caught:
+        _validate(_client(), scope="email", state="s1", response_mode="form_post")
+    assert caught.value.error.error == "invalid_scope"
+    assert caught.value.target.state == "s1"
+    assert caught.value.target.response_mode == "form_post"
+
+
+def test_api_scopes_need_an_api_access_client() -> None:
+    client = _client(scopes=("openid", "api:tv"))
+    with pytest.raises(RedirectableError) as caught:
+        _validate(client, scope="openid api:tv")
+    assert caught.value.error.error == "invalid_scope"
+    _validate(_client(scopes=("openid", "api:tv"), api_access=True), scope="openid api:tv")
+
+
+def test_native_apps_may_vary_the_loopback_port_and_others_may_not() -> None:
+    registered = ("http://127.0.0.1/cb",)
+    app = _client(client_type=ClientType.MOBILE_APP, redirect_uris=registered)
+    spa = _client(redirect_uris=registered)
+    assert redirect_uri_is_registered(app, "http://127.0.0.1:51234/cb")
+    assert not redirect_uri_is_registered(app, "http://127.0.0.1:51234/other")
+    assert not redirect_uri_is_registered(app, "http://127.0.0.2:51234/cb")
+    assert not redirect_uri_is_registered(spa, "http://127.0.0.1:51234/cb")
+
+
+@pytest.mark.parametrize(
+    ("ui_locales", "locale"),
+    [("no", "nb"), ("nb", "nb"), ("nn-NO", "nb"), ("en-GB no", "en"), ("sv", "en"), (None, "en")],
+)
+def test_ui_locale_choice(ui_locales: str | None, locale: str) -> None:
+    assert choose_ui_locale(ui_locales) == locale

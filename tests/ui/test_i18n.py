@@ -1,0 +1,45 @@
+"""Every message a page can show has a Norwegian translation."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from idplus.ui import login
+from idplus.ui.i18n import gettext_for
+
+TEMPLATES = Path(login.__file__).parent / "templates"
+_CALL = re.compile(r'_\("((?:[^"\\]|\\.)*)"\)')
+
+
+def _template_messages() -> set[str]:
+    found: set[str] = set()
+    for template in TEMPLATES.glob("*.html"):
+        found.update(_CALL.findall(template.read_text()))
+    return found
+
+
+PAGE_MESSAGES = sorted(
+    _template_messages()
+    | set(login.PROBLEM_MESSAGES.values())
+    | {
+        "This login has expired or is already finished.",
+        "Go back to the app and start again.",
+        "The form could not be checked. Reload the page and try again.",
+        "The app that sent you here is not set up correctly.",
+    }
+)
+
+
+@pytest.mark.parametrize("message", PAGE_MESSAGES)
+def test_message_has_a_norwegian_translation(message: str) -> None:
+    translated = gettext_for("nb").gettext(message)
+    assert translated != message
+    assert re.findall(r"%\(\w+\)s", translated) == re.findall(r"%\(\w+\)s", message)
+
+
+def test_english_is_the_source_language() -> None:
+    assert gettext_for("en").gettext("Log in") == "Log in"
+    assert gettext_for("xx").gettext("Log in") == "Log in"
