@@ -18,6 +18,7 @@ from idplus.store.migrations import upgrade_to_head
 from idplus.store.sql.engine import Database
 from idplus.web.app import create_app
 from tests.harness import Harness
+from tests.live_server import LiveServer, RelyingParty, run_live_server, run_relying_party
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "IDPLUS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -144,3 +145,14 @@ def client(settings: Settings, clock: FrozenClock) -> Iterator[TestClient]:
 @pytest.fixture
 def harness(client: TestClient, settings: Settings, clock: FrozenClock) -> Harness:
     return Harness(client, settings, clock)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """`idplus db upgrade`, `idplus demo seed` and `idplus serve` as real processes."""
+    yield from run_live_server(tmp_path)
+
+
+@pytest.fixture
+def relying_party() -> Iterator[RelyingParty]:
+    yield from run_relying_party()

@@ -8,7 +8,7 @@ import time
 import httpx
 from joserfc.jwk import KeySet
 
-from tests.flows.conftest import LiveServer
+from tests.live_server import LiveServer
 
 
 def test_fresh_server_publishes_discovery_and_an_rs256_key(live_server: LiveServer) -> None:

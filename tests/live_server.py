@@ -1,4 +1,5 @@
-"""A real `idplus serve` process on a free loopback port, over its own fresh database."""
+"""A real `idplus serve` process on a free loopback port, over its own fresh database,
+and a tiny relying-party callback server that records what arrives at its redirect URI."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 
 
 @dataclass
@@ -30,6 +33,12 @@ class LiveServer:
             env=self.env, capture_output=True, text=True, check=True, timeout=120,
         )  # fmt: skip
         return json.loads(done.stdout)
+
+    def outbox(self) -> list[dict[str, str]]:
+        path = Path(self.env["IDPLUS_OUTBOX"])
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def _free_port() -> int:
@@ -53,8 +62,7 @@ def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path
     raise RuntimeError(f"idplus serve did not become ready: {log.read_text()[-2000:]}")
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+def run_live_server(tmp_path: Path) -> Iterator[LiveServer]:
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -78,3 +86,46 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         finally:
             process.terminate()
             process.wait(timeout=15)
+
+
+@dataclass
+class RelyingParty:
+    """Answers at /cb with a small page and keeps every query it received."""
+
+    base_url: str
+    received: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def callback(self) -> str:
+        return f"{self.base_url}/cb"
+
+
+def run_relying_party() -> Iterator[RelyingParty]:
+    party = RelyingParty("")
+
+    class Callback(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path != "/cb":
+                self.send_error(404)
+                return
+            party.received.append({k: v[0] for k, v in parse_qs(url.query).items()})
+            body = b"<!doctype html><title>RP</title><p id=done>back at the client</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Callback)
+    party.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield party
+    finally:
+        server.shutdown()
+        server.server_close()
