@@ -94,3 +94,55 @@ def redirect_params(response: Any) -> dict[str, str]:
     assert f"{location.scheme}://{location.netloc}{location.path}" == CALLBACK
     encoded = location.fragment or location.query
     return {k: v[0] for k, v in parse_qs(encoded).items()}
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    token = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def code_from_login(
+    h: Harness, client_id: str = "spa", username: str = "+4790000001", **params: str
+) -> str:
+    """Walk authorize + login pages (or SSO) and return the authorization code."""
+    browser = h.browser()
+    first = browser.get(h.authorize_url(client_id, **params))
+    if first.status_code == 200 and 'name="password"' in first.text:
+        answer = redirect_params(h.login(browser, username))
+    elif first.status_code == 200:
+        answer = redirect_params(browser.submit(button=("action", "continue")))
+    else:
+        answer = redirect_params(first)
+    return answer["code"]
+
+
+def exchange_code(
+    h: Harness,
+    code: str,
+    client_id: str = "spa",
+    secret: str | None = None,
+    **overrides: str,
+) -> Any:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": CALLBACK,
+        "code_verifier": VERIFIER,
+    }
+    headers = {}
+    if secret is None:
+        form["client_id"] = client_id
+    else:
+        headers = basic(client_id, secret)
+    form.update(overrides)
+    return h.http.post("/connect/token", data={k: v for k, v in form.items() if v}, headers=headers)
+
+
+def refresh(h: Harness, refresh_token: str, client_id: str = "spa", **extra: str) -> Any:
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
+    form.update(extra)
+    secret = form.pop("client_secret", None)
+    headers = basic(client_id, secret) if secret else {}
+    if secret:
+        form.pop("client_id")
+    return h.http.post("/connect/token", data=form, headers=headers)

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     interaction_lifetime: int = Field(
         900, gt=0, description="Seconds a user has to finish the login pages."
     )
+    client_cache_seconds: int = Field(
+        5, ge=0, description="How long a worker trusts its cached copy of a client."
+    )
     key_cache_seconds: int = Field(
         10,
         gt=0,

@@ -21,7 +21,8 @@ def _redact_secrets(
     return event
 
 
-def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+def configure_logging(level: str = "INFO", *, json: bool = True, to_stderr: bool = False) -> None:
+    """Servers log to stdout; the CLI logs to stderr, keeping stdout for its JSON answer."""
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -36,11 +37,11 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         # No file bound here: each logger writes to whatever sys.stdout is when it is made,
         # and loggers are not cached, so a redirected stdout (tests, embedding) is honoured.
-        logger_factory=structlog.PrintLoggerFactory(),
+        logger_factory=_StderrLoggerFactory() if to_stderr else structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=False,
     )
     # Libraries that use the standard library (uvicorn, alembic) go through the same renderer.
-    handler = _CurrentStdoutHandler()
+    handler = _CurrentStreamHandler(to_stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
@@ -52,13 +53,23 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root.setLevel(level)
 
 
-class _CurrentStdoutHandler(logging.Handler):
-    """Writes to whatever sys.stdout is at the time, so a replaced stdout is honoured."""
+class _StderrLoggerFactory:
+    def __call__(self, *args: object) -> structlog.PrintLogger:
+        return structlog.PrintLogger(sys.stderr)
+
+
+class _CurrentStreamHandler(logging.Handler):
+    """Writes to whatever sys.stdout / sys.stderr is at the time (tests replace them)."""
+
+    def __init__(self, to_stderr: bool) -> None:
+        super().__init__()
+        self.to_stderr = to_stderr
 
     def emit(self, record: logging.LogRecord) -> None:
+        stream = sys.stderr if self.to_stderr else sys.stdout
         try:
-            sys.stdout.write(self.format(record) + "\n")
-            sys.stdout.flush()
+            stream.write(self.format(record) + "\n")
+            stream.flush()
         except Exception:  # logging must never raise into the caller
             self.handleError(record)
 

@@ -216,3 +216,29 @@ class CodeGrant:
     # Login details the tokens repeat, e.g. preferred_username.
     claims: dict[str, object] = field(default_factory=dict)
     used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """A refresh token's record; the token itself is only kept as a hash."""
+
+    id: str
+    token_hash: str
+    family_id: str
+    client_id: str
+    user_id: str
+    scopes: tuple[str, ...]
+    policy: str
+    issued_at: datetime
+    expires_at: datetime
+    absolute_expires_at: datetime
+    auth_time: datetime | None
+    acr: str | None
+    amr: tuple[str, ...]
+    idp: str | None
+    session_id: str | None = None
+    parent_id: str | None = None
+    grant_id: str | None = None
+    tnuid: str | None = None
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None

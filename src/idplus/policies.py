@@ -122,12 +122,12 @@ def rules_for(client_type: ClientType) -> ClientTypeRules:
 # Grant types (token endpoint `grant_type` strings) and who may hold them.
 GRANT_AUTHORIZATION_CODE = "authorization_code"
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
-GRANT_REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant name
+GRANT_REFRESH_TOKEN = "refresh_token"
 GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_CIBA = "urn:openid:params:grant-type:ciba"
-GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
+GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 # The resource-owner password grant exists on the gateway front only.
-GRANT_PASSWORD = "password"  # noqa: S105 - a grant name
+GRANT_PASSWORD = "password"
 
 KNOWN_GRANT_TYPES = frozenset(
     {

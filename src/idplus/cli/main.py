@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from idplus.clock import SystemClock
 from idplus.config import Settings
 from idplus.errors import IdplusError
+from idplus.logs import configure_logging
 from idplus.manage import api_products, clients, demo, keys, users
 from idplus.store.sql.engine import Database
 
@@ -78,7 +79,6 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     """Serve HTTP (uvicorn)."""
     import uvicorn
 
-    from idplus.logs import configure_logging
     from idplus.manage.server_secrets import load_server_secrets
 
     configure_logging(ctx.settings.log_level, json=ctx.settings.log_json)
@@ -280,6 +280,8 @@ def _describe_database_error(exc: SQLAlchemyError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    # Library logs (alembic, …) go to stderr: stdout carries only the command's JSON.
+    configure_logging("WARNING", json=True, to_stderr=True)
     run: Callable[..., Any] = cli.main
     try:
         run(args=argv, prog_name="idplus", standalone_mode=False)

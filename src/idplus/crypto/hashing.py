@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _password_hasher = PasswordHasher()
-_SECRET_SCHEME = "sha256"  # noqa: S105 - the hash scheme tag
+_SECRET_SCHEME = "sha256"
 
 
 def hash_password(password: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 ACR_PREFIX = "urn:telenor.identity.aal."
-AMR_PASSWORD = "urn:telenor.identity.amr.td_pwd"  # noqa: S105 - an amr value
+AMR_PASSWORD = "urn:telenor.identity.amr.td_pwd"
 AMR_SMS_OTP = "urn:telenor.identity.amr.td_otp"
 IDP_PREFIX = "idp:"
 MAX_AAL = 3

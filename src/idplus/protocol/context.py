@@ -11,6 +11,7 @@ from idplus.clock import Clock
 from idplus.config import Settings
 from idplus.crypto.keys import KeyRing
 from idplus.models import ServerSecrets
+from idplus.protocol.client_directory import ClientDirectory
 from idplus.store.sql.engine import Database
 
 
@@ -27,3 +28,4 @@ class ServerContext:
     secrets: ServerSecrets
     providers: ProviderRegistry
     sender: Sender
+    clients: ClientDirectory

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
@@ -17,8 +18,10 @@ from idplus.config import Settings
 from idplus.logs import configure_logging, get_logger
 from idplus.manage.keys import KeyRingCache, ensure_signing_key
 from idplus.manage.server_secrets import load_server_secrets
+from idplus.protocol.client_directory import ClientDirectory
 from idplus.protocol.context import ServerContext
 from idplus.protocol.oidc.discovery import build_discovery_document
+from idplus.protocol.token_endpoint import GRANT_TYPES
 from idplus.store.sql.engine import Database
 from idplus.ui.pages import Pages
 from idplus.web.middleware import HttpMetrics, RequestContextMiddleware
@@ -45,7 +48,9 @@ def create_app(
         db=db,
         keys=KeyRingCache(db, settings, clock),
         metrics=registry,
-        discovery=build_discovery_document(settings.issuer, discovery_endpoints()),
+        discovery=build_discovery_document(
+            settings.issuer, discovery_endpoints(), GRANT_TYPES.keys()
+        ),
     )
 
     @asynccontextmanager
@@ -87,6 +92,11 @@ def _prepare(services: Services, providers: ProviderRegistry, sender: Sender) ->
         secrets=secrets,
         providers=providers,
         sender=sender,
+        clients=ClientDirectory(
+            services.db,
+            services.clock,
+            timedelta(seconds=services.settings.client_cache_seconds),
+        ),
     )
 
 

@@ -10,7 +10,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from idplus.ui import login
-from idplus.web.endpoints import authorize, discovery, health, metrics
+from idplus.web.endpoints import (
+    authorize,
+    discovery,
+    health,
+    introspection,
+    metrics,
+    revocation,
+    token,
+    userinfo,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -32,6 +41,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         authorize.authorize,
         ("GET", "POST"),
         discovery_name="authorization_endpoint",
+    ),
+    Endpoint("/connect/token", token.token, ("POST",), discovery_name="token_endpoint"),
+    Endpoint(
+        "/connect/userinfo",
+        userinfo.userinfo,
+        ("GET", "POST"),
+        discovery_name="userinfo_endpoint",
+    ),
+    Endpoint(
+        "/connect/revocation",
+        revocation.revocation,
+        ("POST",),
+        discovery_name="revocation_endpoint",
+    ),
+    Endpoint(
+        "/connect/introspect",
+        introspection.introspection,
+        ("POST",),
+        discovery_name="introspection_endpoint",
     ),
     Endpoint(login.LOGIN_PATH, login.show_login),
     Endpoint(login.LOGIN_PATH, login.submit_login, ("POST",)),

@@ -6,12 +6,13 @@ metadata name and path, and only those appear.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from idplus.crypto.keys import ALGORITHM
 from idplus.policies import IDENTITY_SCOPES
 
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 CLAIMS_SUPPORTED = (
     "sub",
     "iss",
@@ -44,8 +45,11 @@ CLAIMS_SUPPORTED = (
 )
 
 
-def build_discovery_document(issuer: str, endpoints: Mapping[str, str]) -> dict[str, Any]:
-    """`endpoints` maps metadata names (e.g. `jwks_uri`) to paths under the issuer."""
+def build_discovery_document(
+    issuer: str, endpoints: Mapping[str, str], grant_types: Iterable[str] = ()
+) -> dict[str, Any]:
+    """`endpoints` maps metadata names (e.g. `jwks_uri`) to paths under the issuer;
+    `grant_types` are those the token endpoint implements."""
     document: dict[str, Any] = {"issuer": issuer}
     for name, path in sorted(endpoints.items()):
         document[name] = issuer + path
@@ -65,4 +69,15 @@ def build_discovery_document(issuer: str, endpoints: Mapping[str, str]) -> dict[
             "ui_locales_supported": ["en", "no"],
         }
     )
+    if "authorization_endpoint" in endpoints:
+        document["authorization_response_iss_parameter_supported"] = True
+        document["code_challenge_methods_supported"] = ["S256"]
+        document["prompt_values_supported"] = ["none", "login"]
+    if "token_endpoint" in endpoints:
+        document["grant_types_supported"] = sorted(grant_types)
+        document["token_endpoint_auth_methods_supported"] = list(CLIENT_AUTH_METHODS)
+    for name in ("revocation_endpoint", "introspection_endpoint"):
+        if name in endpoints:
+            prefix = name.removesuffix("_endpoint")
+            document[f"{prefix}_endpoint_auth_methods_supported"] = list(CLIENT_AUTH_METHODS)
     return document

@@ -76,3 +76,24 @@ def _from_row(row: Any) -> CodeGrant:
         claims=dict(row["claims"]),
         used_at=row["used_at"],
     )
+
+
+def record_issued_access_token(
+    conn: Connection, code_hash: str, jti: str, expires_at: datetime
+) -> None:
+    conn.execute(
+        sa.update(authorization_codes)
+        .where(authorization_codes.c.code_hash == code_hash)
+        .values(access_token_jti=jti, access_token_expires_at=expires_at)
+    )
+
+
+def issued_access_token(conn: Connection, code_hash: str) -> tuple[str, datetime] | None:
+    row = conn.execute(
+        sa.select(
+            authorization_codes.c.access_token_jti, authorization_codes.c.access_token_expires_at
+        ).where(authorization_codes.c.code_hash == code_hash)
+    ).first()
+    if row is None or row.access_token_jti is None:
+        return None
+    return row.access_token_jti, row.access_token_expires_at

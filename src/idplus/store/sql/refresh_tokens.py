@@ -1,13 +1,81 @@
-"""Refresh-token rows."""
+"""Refresh-token rows ⇄ `models.RefreshToken`. Rotation consumes with one atomic UPDATE."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from idplus.models import RefreshToken
 from idplus.store.sql.tables import refresh_tokens
+
+
+def insert_refresh_token(conn: Connection, token: RefreshToken) -> None:
+    conn.execute(
+        sa.insert(refresh_tokens).values(
+            id=token.id,
+            token_hash=token.token_hash,
+            family_id=token.family_id,
+            parent_id=token.parent_id,
+            grant_id=token.grant_id,
+            client_id=token.client_id,
+            user_id=token.user_id,
+            session_id=token.session_id,
+            scopes=list(token.scopes),
+            policy=token.policy,
+            auth_time=token.auth_time,
+            acr=token.acr,
+            amr=list(token.amr),
+            idp=token.idp,
+            tnuid=token.tnuid,
+            issued_at=token.issued_at,
+            expires_at=token.expires_at,
+            absolute_expires_at=token.absolute_expires_at,
+        )
+    )
+
+
+def find_refresh_token(conn: Connection, token_hash: str) -> RefreshToken | None:
+    row = conn.execute(
+        sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+    ).first()
+    return _from_row(row._mapping) if row is not None else None
+
+
+def consume_refresh_token(conn: Connection, token_id: str, now: datetime) -> bool:
+    """Mark a rotating token used; True only for the one caller that did."""
+    result = conn.execute(
+        sa.update(refresh_tokens)
+        .where(
+            refresh_tokens.c.id == token_id,
+            refresh_tokens.c.used_at.is_(None),
+            refresh_tokens.c.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    return result.rowcount == 1
+
+
+def revoke_family(conn: Connection, family_id: str, now: datetime) -> int:
+    result = conn.execute(
+        sa.update(refresh_tokens)
+        .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount
+
+
+def revoke_grant_refresh_tokens(conn: Connection, grant_id: str, now: datetime) -> int:
+    """Every token descended from one authorization code (they share its families)."""
+    families = sa.select(refresh_tokens.c.family_id).where(refresh_tokens.c.grant_id == grant_id)
+    result = conn.execute(
+        sa.update(refresh_tokens)
+        .where(refresh_tokens.c.family_id.in_(families), refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount
 
 
 def revoke_session_refresh_tokens(conn: Connection, session_id: str, now: datetime) -> int:
@@ -17,3 +85,28 @@ def revoke_session_refresh_tokens(conn: Connection, session_id: str, now: dateti
         .values(revoked_at=now)
     )
     return result.rowcount
+
+
+def _from_row(row: Any) -> RefreshToken:
+    return RefreshToken(
+        id=row["id"],
+        token_hash=row["token_hash"],
+        family_id=row["family_id"],
+        client_id=row["client_id"],
+        user_id=row["user_id"],
+        scopes=tuple(row["scopes"]),
+        policy=row["policy"],
+        issued_at=row["issued_at"],
+        expires_at=row["expires_at"],
+        absolute_expires_at=row["absolute_expires_at"],
+        auth_time=row["auth_time"],
+        acr=row["acr"],
+        amr=tuple(row["amr"]),
+        idp=row["idp"],
+        session_id=row["session_id"],
+        parent_id=row["parent_id"],
+        grant_id=row["grant_id"],
+        tnuid=row["tnuid"],
+        used_at=row["used_at"],
+        revoked_at=row["revoked_at"],
+    )

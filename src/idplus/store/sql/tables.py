@@ -225,6 +225,9 @@ authorization_codes = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("used_at", UTCDateTime(), nullable=True),
+    # The access token the exchange issued, so that a replay of the code can revoke it.
+    sa.Column("access_token_jti", sa.String(64), nullable=True),
+    sa.Column("access_token_expires_at", UTCDateTime(), nullable=True),
 )
 
 refresh_tokens = sa.Table(

@@ -1,0 +1,100 @@
+"""Reading and checking bearer access tokens (RFC 6750 §2, RFC 9068 §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from idplus.clock import epoch_seconds
+from idplus.crypto.keys import InvalidSignature, KeyRing
+from idplus.errors import InvalidRequest, OAuthError
+from idplus.protocol.access_token import ACCESS_TOKEN_TYPE
+from idplus.protocol.params import Params
+from idplus.store.sql.revoked_tokens import is_access_token_revoked
+
+# Tolerated clock difference when checking nbf / iat against our own clock.
+LEEWAY_SECONDS = 5
+
+
+class InvalidToken(OAuthError):
+    error = "invalid_token"
+    status_code = 401
+
+
+class InsufficientScope(OAuthError):
+    error = "insufficient_scope"
+    status_code = 403
+
+
+class MissingToken(OAuthError):
+    """RFC 6750 §3.1: no credentials at all get a bare challenge without an error code."""
+
+    error = "invalid_request"
+    status_code = 401
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenClaims:
+    claims: dict[str, Any]
+
+    @property
+    def jti(self) -> str:
+        return str(self.claims["jti"])
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        scope = self.claims.get("scope") or []
+        return tuple(scope) if isinstance(scope, list) else tuple(str(scope).split())
+
+    @property
+    def expires_at(self) -> int:
+        return int(self.claims["exp"])
+
+
+def read_bearer_token(authorization: str | None, params: Params | None) -> str:
+    """From the Authorization header, or the form body's access_token; never both."""
+    body_token = params.get("access_token") if params is not None else None
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidToken("the Authorization header is not a Bearer token")
+        if body_token is not None:
+            raise InvalidRequest("send the access token once")
+        return token.strip()
+    if body_token is None:
+        raise MissingToken("an access token is required")
+    return body_token
+
+
+def verify_access_token(
+    ring: KeyRing, token: str, *, issuer: str, now: datetime
+) -> AccessTokenClaims:
+    """Signature, type, issuer and time checks; revocation is `check_not_revoked`'s job."""
+    try:
+        decoded = ring.verify(token)
+    except InvalidSignature:
+        raise InvalidToken("the access token is malformed or not signed by this server") from None
+    claims = dict(decoded.claims)
+    if decoded.header.get("typ") != ACCESS_TOKEN_TYPE:
+        raise InvalidToken("not an access token")
+    if claims.get("iss") != issuer or "jti" not in claims or "exp" not in claims:
+        raise InvalidToken("not an access token of this server")
+    moment = epoch_seconds(now)
+    try:
+        expired = int(claims["exp"]) <= moment
+        early = int(claims.get("nbf", 0)) > moment + LEEWAY_SECONDS
+    except (TypeError, ValueError):
+        raise InvalidToken("malformed time claims") from None
+    if expired:
+        raise InvalidToken("the access token has expired")
+    if early:
+        raise InvalidToken("the access token is not valid yet")
+    return AccessTokenClaims(claims)
+
+
+def check_not_revoked(conn: Connection, token: AccessTokenClaims) -> None:
+    if is_access_token_revoked(conn, token.jti):
+        raise InvalidToken("the access token was revoked")

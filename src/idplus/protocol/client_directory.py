@@ -1,0 +1,51 @@
+"""Clients as the token endpoints see them: read through a short per-process cache.
+
+The token, introspection and revocation endpoints look a client up on every request; a
+few seconds of caching keeps that off the database. Registry changes (a rotated secret, a
+removed client) reach every worker within `client_cache_seconds`.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+from idplus.clock import Clock
+from idplus.models import Client
+from idplus.store.sql import clients as client_store
+from idplus.store.sql.engine import Database
+
+_MAX_ENTRIES = 10_000
+
+
+class ClientDirectory:
+    def __init__(self, db: Database, clock: Clock, ttl: timedelta) -> None:
+        self._db = db
+        self._clock = clock
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[datetime, Client | None]] = {}
+
+    def cached(self, client_id: str) -> tuple[bool, Client | None]:
+        """(True, client-or-None) when the cache can answer without I/O."""
+        entry = self._entries.get(client_id)
+        if entry is None or self._clock.now() - entry[0] >= self._ttl:
+            return False, None
+        return True, entry[1]
+
+    def find(self, client_id: str) -> Client | None:
+        """Blocking lookup (database on a miss): call it off the event loop."""
+        hit, client = self.cached(client_id)
+        if hit:
+            return client
+        with self._db.reading() as conn:
+            client = client_store.find_client(conn, client_id)
+        with self._lock:
+            if len(self._entries) >= _MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[client_id] = (self._clock.now(), client)
+        return client
+
+    def forget(self, client_id: str) -> None:
+        with self._lock:
+            self._entries.pop(client_id, None)

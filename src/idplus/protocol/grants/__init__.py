@@ -1,0 +1,1 @@
+"""One module per token-endpoint grant; each takes the authenticated client and the params."""

@@ -1,0 +1,111 @@
+"""grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3).
+
+A code works once. A second use fails and revokes what the first use issued (RFC 6749
+§4.1.2, RFC 9700 §4.2.4). Consuming, checking and issuing happen in one transaction that
+commits even when a check fails, so a failed attempt still uses the code up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.engine import Connection
+
+from idplus.crypto.hashing import hash_handle
+from idplus.crypto.keys import KeyRing
+from idplus.errors import InvalidGrant, InvalidRequest, OAuthError
+from idplus.models import Client, CodeGrant
+from idplus.protocol import pkce
+from idplus.protocol.context import ServerContext
+from idplus.protocol.grant import Grant
+from idplus.protocol.issuance import TokenResponse, issue_tokens, new_lineage
+from idplus.protocol.params import Params
+from idplus.protocol.sso import usable_session
+from idplus.store.sql import codes as code_store
+from idplus.store.sql import sessions as session_store
+from idplus.store.sql import users as user_store
+from idplus.store.sql.refresh_tokens import revoke_grant_refresh_tokens
+from idplus.store.sql.revoked_tokens import revoke_access_token
+
+USES_STORE = True
+
+
+def exchange(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) -> TokenResponse:
+    code = params.get("code")
+    if code is None:
+        raise InvalidRequest("code is required")
+    code_hash = hash_handle(ctx.secrets.handle_key, code)
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        outcome = _exchange(conn, ctx, ring, client, params, code_hash, now)
+    if isinstance(outcome, OAuthError):
+        raise outcome
+    return outcome
+
+
+def _exchange(
+    conn: Connection,
+    ctx: ServerContext,
+    ring: KeyRing,
+    client: Client,
+    params: Params,
+    code_hash: str,
+    now: datetime,
+) -> TokenResponse | OAuthError:
+    stored = code_store.find_code(conn, code_hash)
+    if stored is None or stored.client_id != client.client_id:
+        return InvalidGrant("the authorization code is invalid")
+    if not code_store.consume_code(conn, code_hash, now):
+        _revoke_what_the_code_issued(conn, stored, now)
+        return InvalidGrant("the authorization code was already used")
+    problem = _check(stored, params, now)
+    if problem is not None:
+        return problem
+    session = usable_session(
+        session_store.find_session(conn, stored.session_id) if stored.session_id else None, now
+    )
+    user = user_store.find_user(conn, stored.user_id)
+    if session is None or user is None:
+        return InvalidGrant("the user is no longer logged in")
+    grant = Grant(
+        client=client,
+        scopes=stored.scopes,
+        user=user,
+        session_id=session.id,
+        auth_time=stored.auth_time,
+        acr=stored.acr,
+        amr=stored.amr,
+        idp=stored.idp,
+        nonce=stored.nonce,
+        preferred_username=str(stored.claims.get("preferred_username") or user.username),
+        grant_id=stored.grant_id,
+    )
+    response = issue_tokens(ctx, ring, grant, now, conn=conn, lineage=new_lineage())
+    code_store.record_issued_access_token(
+        conn, code_hash, response.access_token_jti, response.access_token_expires_at
+    )
+    return response
+
+
+def _check(stored: CodeGrant, params: Params, now: datetime) -> OAuthError | None:
+    if stored.expires_at <= now:
+        return InvalidGrant("the authorization code has expired")
+    if params.get("redirect_uri") != stored.redirect_uri:
+        return InvalidGrant("redirect_uri differs from the authorization request")
+    verifier = params.get("code_verifier")
+    if stored.code_challenge is None:
+        if verifier is not None:
+            return InvalidGrant("code_verifier sent for a code issued without PKCE")
+        return None
+    if verifier is None:
+        return InvalidGrant("code_verifier is required")
+    if not pkce.verifier_matches(verifier, stored.code_challenge):
+        return InvalidGrant("code_verifier does not match the code_challenge")
+    return None
+
+
+def _revoke_what_the_code_issued(conn: Connection, stored: CodeGrant, now: datetime) -> None:
+    revoke_grant_refresh_tokens(conn, stored.grant_id, now)
+    issued = code_store.issued_access_token(conn, stored.code_hash)
+    if issued is not None:
+        revoke_access_token(conn, *issued)

@@ -1,0 +1,76 @@
+"""Token introspection (RFC 7662) for access tokens (JWT) and refresh tokens.
+
+Only Confidential clients may introspect. A refresh token is described only to the client it
+belongs to; anything unknown, expired, revoked or foreign is `{"active": false}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from idplus.clock import epoch_seconds
+from idplus.crypto.hashing import hash_handle
+from idplus.crypto.keys import KeyRing
+from idplus.errors import InvalidRequest, UnauthorizedClient
+from idplus.models import Client
+from idplus.protocol.bearer import InvalidToken, check_not_revoked, verify_access_token
+from idplus.protocol.context import ServerContext
+from idplus.protocol.params import Params
+from idplus.protocol.sso import usable_session
+from idplus.store.sql import refresh_tokens as token_store
+from idplus.store.sql import sessions as session_store
+
+INACTIVE: dict[str, Any] = {"active": False}
+_JWT_CLAIMS_SHOWN = (
+    "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "auth_time", "acr", "amr",
+    "idp", "sid", "kurtid", "tnuid", "extsub",
+)  # fmt: skip
+
+
+def introspect(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) -> dict[str, Any]:
+    if not client.rules.is_confidential:
+        raise UnauthorizedClient("introspection is only for Confidential clients")
+    token = params.get("token")
+    if token is None:
+        raise InvalidRequest("token is required")
+    if token.count(".") == 2:
+        return _introspect_access_token(ctx, ring, token)
+    return _introspect_refresh_token(ctx, client, token)
+
+
+def _introspect_access_token(ctx: ServerContext, ring: KeyRing, token: str) -> dict[str, Any]:
+    try:
+        access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=ctx.clock.now())
+        with ctx.db.reading() as conn:
+            check_not_revoked(conn, access)
+    except InvalidToken:
+        return dict(INACTIVE)
+    answer: dict[str, Any] = {
+        "active": True,
+        "token_type": "access_token",
+        "scope": " ".join(access.scopes),
+    }
+    answer.update({k: access.claims[k] for k in _JWT_CLAIMS_SHOWN if k in access.claims})
+    return answer
+
+
+def _introspect_refresh_token(ctx: ServerContext, client: Client, token: str) -> dict[str, Any]:
+    now = ctx.clock.now()
+    with ctx.db.reading() as conn:
+        record = token_store.find_refresh_token(conn, hash_handle(ctx.secrets.handle_key, token))
+        if record is None or record.client_id != client.client_id:
+            return dict(INACTIVE)
+        session = session_store.find_session(conn, record.session_id) if record.session_id else None
+    dead = record.revoked_at is not None or record.expires_at <= now
+    used = record.used_at is not None and client.rules.refresh_policy.rotates
+    if dead or used or usable_session(session, now) is None:
+        return dict(INACTIVE)
+    return {
+        "active": True,
+        "token_type": "refresh_token",
+        "scope": " ".join(record.scopes),
+        "client_id": record.client_id,
+        "exp": epoch_seconds(record.expires_at),
+        "iat": epoch_seconds(record.issued_at),
+        "iss": ctx.settings.issuer,
+    }

@@ -1,0 +1,63 @@
+"""The UserInfo endpoint (OIDC Core §5.3): the claims the access token's scopes allow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from idplus.crypto.keys import KeyRing
+from idplus.models import User
+from idplus.protocol.access_token import subject_of
+from idplus.protocol.bearer import (
+    InsufficientScope,
+    InvalidToken,
+    check_not_revoked,
+    verify_access_token,
+)
+from idplus.protocol.context import ServerContext
+from idplus.protocol.grant import Grant
+from idplus.protocol.sso import usable_session
+from idplus.store.sql import sessions as session_store
+from idplus.store.sql import users as user_store
+
+
+def scoped_claims(user: User, scopes: tuple[str, ...]) -> dict[str, Any]:
+    """SPEC §3: which claims each scope releases."""
+    claims: dict[str, Any] = {}
+    if "profile" in scopes:
+        claims.update(
+            given_name=user.given_name,
+            family_name=user.family_name,
+            birthdate=user.birthdate.isoformat() if user.birthdate else None,
+            kurtid=user.kurtid,
+            analytics_uuid=user.analytics_uuid,
+        )
+    if "email" in scopes:
+        claims["email"] = user.email
+    if "phone" in scopes:
+        claims["phone_number"] = user.phone_number
+    if "tnn.legacy" in scopes:
+        for name in ("legacy_username", "legacy_usertype", "legacy_status", "legacy_roles"):
+            claims[name] = user.legacy.get(name)
+    if "account.profiles" in scopes:
+        claims["profiles"] = list(user.tnuids)
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def userinfo(ctx: ServerContext, ring: KeyRing, token: str) -> dict[str, Any]:
+    now = ctx.clock.now()
+    access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=now)
+    if "openid" not in access.scopes:
+        raise InsufficientScope("the access token lacks the openid scope")
+    session_id = access.claims.get("sid")
+    client = ctx.clients.find(str(access.claims.get("client_id")))
+    with ctx.db.reading() as conn:
+        check_not_revoked(conn, access)
+        session = session_store.find_session(conn, str(session_id)) if session_id else None
+        session = usable_session(session, now)
+        user = user_store.find_user(conn, session.user_id) if session is not None else None
+    if user is None or client is None:
+        raise InvalidToken("the user's session has ended")
+    subject = subject_of(Grant(client=client, scopes=(), user=user), ctx.secrets.pairwise_salt)
+    if subject != access.claims.get("sub"):
+        raise InvalidToken("the access token does not belong to this session")
+    return {"sub": subject, **scoped_claims(user, access.scopes)}

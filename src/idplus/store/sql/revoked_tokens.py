@@ -1,0 +1,30 @@
+"""Revoked access-token ids (JWTs cannot be recalled, so their jti is refused until expiry)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from idplus.store.sql.tables import revoked_access_tokens
+
+
+def revoke_access_token(conn: Connection, jti: str, expires_at: datetime) -> None:
+    exists = conn.execute(
+        sa.select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == jti)
+    ).first()
+    if exists is None:
+        conn.execute(sa.insert(revoked_access_tokens).values(jti=jti, expires_at=expires_at))
+
+
+def is_access_token_revoked(conn: Connection, jti: str) -> bool:
+    query = sa.select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == jti)
+    return conn.execute(query).first() is not None
+
+
+def delete_expired(conn: Connection, now: datetime) -> int:
+    result = conn.execute(
+        sa.delete(revoked_access_tokens).where(revoked_access_tokens.c.expires_at <= now)
+    )
+    return result.rowcount

@@ -1,0 +1,34 @@
+"""POST /connect/token (RFC 6749 §3.2). Thin: read, one protocol call, render."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idplus.errors import OAuthError
+from idplus.protocol.params import parse_params
+from idplus.protocol.token_endpoint import (
+    TokenRequest,
+    answerable_without_io,
+    handle_token_request,
+)
+from idplus.ui.context import server_of
+from idplus.web.adapters import json_response, oauth_error_response, read_parameters
+from idplus.web.signing import current_key_ring
+
+
+async def token(request: Request) -> Response:
+    server = server_of(request)
+    try:
+        token_request = TokenRequest(
+            request.headers.get("authorization"), parse_params(await read_parameters(request))
+        )
+        ring = await current_key_ring(request)
+        if answerable_without_io(server.clients, token_request):
+            answer = handle_token_request(server, ring, token_request)
+        else:
+            answer = await run_in_threadpool(handle_token_request, server, ring, token_request)
+    except OAuthError as error:
+        return oauth_error_response(error)
+    return json_response(answer.to_json())

@@ -1,0 +1,17 @@
+"""The key ring for a request: the cached one without I/O, else reloaded in a worker thread."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from idplus.crypto.keys import KeyRing
+from idplus.web.services import services_of
+
+
+async def current_key_ring(request: Request) -> KeyRing:
+    keys = services_of(request).keys
+    ring = keys.fresh()
+    if ring is None:
+        ring = await run_in_threadpool(keys.current)
+    return ring

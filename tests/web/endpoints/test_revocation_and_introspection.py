@@ -1,0 +1,124 @@
+"""RFC 7009 revocation and RFC 7662 introspection over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness import Harness, basic, code_from_login, exchange_code
+
+
+@pytest.fixture
+def bff(harness: Harness) -> tuple[Harness, str, dict[str, str]]:
+    secret = harness.add_client(
+        "bff",
+        client_type="Confidential",
+        scopes=["openid", "offline_access", "tnn.ids"],
+        silent_sso=True,
+    )
+    assert secret is not None
+    harness.add_user()
+    code = code_from_login(harness, "bff", scope="openid offline_access tnn.ids")
+    tokens: dict[str, str] = exchange_code(harness, code, "bff", secret).json()
+    return harness, secret, tokens
+
+
+def _introspect(h: Harness, secret: str, token: str, client_id: str = "bff") -> dict[str, object]:
+    response = h.http.post(
+        "/connect/introspect", data={"token": token}, headers=basic(client_id, secret)
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def test_introspection_of_an_access_token(bff: tuple[Harness, str, dict[str, str]]) -> None:
+    h, secret, tokens = bff
+    answer = _introspect(h, secret, tokens["access_token"])
+    assert answer["active"] is True
+    assert answer["token_type"] == "access_token"
+    assert answer["client_id"] == "bff"
+    assert answer["scope"] == "openid offline_access tnn.ids"
+    assert {"sub", "exp", "iat", "jti", "kurtid", "tnuid"} <= set(answer)
+
+
+def test_introspection_of_a_refresh_token_reports_its_exp(
+    bff: tuple[Harness, str, dict[str, str]],
+) -> None:
+    h, secret, tokens = bff
+    answer = _introspect(h, secret, tokens["refresh_token"])
+    assert answer["active"] is True
+    assert answer["token_type"] == "refresh_token"
+    assert isinstance(answer["exp"], int)
+
+
+def test_unknown_tokens_are_inactive(bff: tuple[Harness, str, dict[str, str]]) -> None:
+    h, secret, _ = bff
+    assert _introspect(h, secret, "nonsense") == {"active": False}
+    assert _introspect(h, secret, "a.b.c") == {"active": False}
+
+
+def test_introspection_needs_an_authenticated_confidential_client(
+    bff: tuple[Harness, str, dict[str, str]],
+) -> None:
+    h, _, tokens = bff
+    anonymous = h.http.post("/connect/introspect", data={"token": tokens["access_token"]})
+    assert anonymous.status_code == 401
+    h.add_client("spa")
+    public = h.http.post(
+        "/connect/introspect", data={"token": tokens["access_token"], "client_id": "spa"}
+    )
+    assert public.json()["error"] == "unauthorized_client"
+
+
+def test_a_revoked_access_token_is_refused_until_it_expires(
+    bff: tuple[Harness, str, dict[str, str]],
+) -> None:
+    h, secret, tokens = bff
+    revoked = h.http.post(
+        "/connect/revocation", data={"token": tokens["access_token"]}, headers=basic("bff", secret)
+    )
+    assert revoked.status_code == 200
+    assert _introspect(h, secret, tokens["access_token"]) == {"active": False}
+    userinfo = h.http.get(
+        "/connect/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert userinfo.status_code == 401
+
+
+def test_revoking_a_refresh_token(bff: tuple[Harness, str, dict[str, str]]) -> None:
+    h, secret, tokens = bff
+    h.http.post(
+        "/connect/revocation",
+        data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"},
+        headers=basic("bff", secret),
+    )
+    assert _introspect(h, secret, tokens["refresh_token"]) == {"active": False}
+    refreshed = h.http.post(
+        "/connect/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        headers=basic("bff", secret),
+    )
+    assert refreshed.json()["error"] == "invalid_grant"
+
+
+def test_revoking_unknown_or_foreign_tokens_answers_200_and_changes_nothing(
+    bff: tuple[Harness, str, dict[str, str]],
+) -> None:
+    h, secret, tokens = bff
+    other = h.add_client("other", client_type="Confidential")
+    assert other is not None
+    for token in ("nonsense", tokens["refresh_token"], tokens["access_token"]):
+        response = h.http.post(
+            "/connect/revocation", data={"token": token}, headers=basic("other", other)
+        )
+        assert response.status_code == 200
+    assert _introspect(h, secret, tokens["refresh_token"])["active"] is True
+    assert _introspect(h, secret, tokens["access_token"])["active"] is True
+
+
+def test_revocation_without_a_token_is_invalid_request(
+    bff: tuple[Harness, str, dict[str, str]],
+) -> None:
+    h, secret, _ = bff
+    response = h.http.post("/connect/revocation", data={}, headers=basic("bff", secret))
+    assert response.json()["error"] == "invalid_request"
