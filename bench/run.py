@@ -8,6 +8,7 @@ same run, so numbers from different machines compare as ratios.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -21,6 +22,10 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
 
 SERVER_CORE = "0"
 LOAD_CORE = "1"
@@ -45,12 +50,74 @@ class Result:
     cpu_ms_per_request: float
 
 
-def scenarios(seed: dict[str, object]) -> list[Scenario]:
-    del seed  # token scenarios will take their client credentials from it
+def _post_lua(body: str, headers: dict[str, str]) -> str:
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
+    lines.append('wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"')
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    return "\n".join(lines) + "\n"
+
+
+def scenarios(base_url: str, seed: dict[str, Any]) -> list[Scenario]:
+    web = next(c for c in seed["clients"] if c["client_id"] == "demo-web")
+    basic = "Basic " + base64.b64encode(f"demo-web:{web['client_secret']}".encode()).decode()
+    tokens = login_for_tokens(base_url, seed, web)
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    get_with_bearer = "\n".join(
+        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in bearer.items()
+    )
+    refresh_body = urlencode(
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+    introspect_body = urlencode({"token": tokens["access_token"]})
     return [
-        Scenario("jwks", "/.well-known/jwks.json", target=1.0),
-        Scenario("discovery", "/.well-known/openid-configuration", target=1.0),
+        Scenario(
+            "client_credentials",
+            "/connect/token",
+            _post_lua("grant_type=client_credentials", {"Authorization": basic}),
+            target=0.60,
+        ),
+        Scenario(
+            "refresh_token",
+            "/connect/token",
+            _post_lua(refresh_body, {"Authorization": basic}),
+            0.25,
+        ),
+        Scenario(
+            "introspection",
+            "/connect/introspect",
+            _post_lua(introspect_body, {"Authorization": basic}),
+            target=1.0,
+        ),
+        Scenario("userinfo", "/connect/userinfo", get_with_bearer + "\n", target=0.8),
+        Scenario("jwks", "/.well-known/jwks.json"),
     ]
+
+
+def login_for_tokens(base_url: str, seed: dict[str, Any], web: dict[str, str]) -> dict[str, str]:
+    """Log the demo user in to demo-web through the real pages; return its token response."""
+    user = seed["user"]
+    callback = web["redirect_uri"]
+    with httpx.Client(base_url=base_url) as http:
+        query = urlencode(
+            {"client_id": "demo-web", "redirect_uri": callback, "response_type": "code",
+             "scope": "openid profile offline_access", "state": "bench"}
+        )  # fmt: skip
+        login_page = http.get(http.get(f"/connect/authorize?{query}").headers["location"])
+        form = dict(
+            re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', login_page.text)
+        )
+        form.update({"username": user["username"], "password": user["password"], "action": "login",
+                     "remember_me": "on"})  # fmt: skip
+        location = http.post("/login", data=form).headers["location"]
+        code = parse_qs(urlsplit(location).query)["code"][0]
+        answer = http.post(
+            "/connect/token",
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": callback},
+            auth=("demo-web", web["client_secret"]),
+        )
+        answer.raise_for_status()
+        tokens: dict[str, str] = answer.json()
+        return tokens
 
 
 def ensure_tools() -> None:
@@ -79,11 +146,11 @@ def free_port() -> int:
         return port
 
 
-def idplus(env: dict[str, str], *argv: str) -> dict[str, object]:
+def idplus(env: dict[str, str], *argv: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "idplus", *argv], env=env, capture_output=True, text=True, check=True
     )
-    parsed: dict[str, object] = json.loads(done.stdout)
+    parsed: dict[str, Any] = json.loads(done.stdout)
     return parsed
 
 
@@ -159,7 +226,7 @@ def measure(
             wait_ready(base_url, server)
             results = [
                 _measure_one(base_url, scenario, workdir, args, server.pid)
-                for scenario in make_scenarios(seed)
+                for scenario in make_scenarios(base_url, seed)
                 if not args.only or scenario.name in args.only
             ]
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -63,6 +64,11 @@ class Settings(BaseSettings):
         "two such periods after it is published, so every worker publishes it first.",
     )
     log_level: str = Field("INFO", description="Python log level name.")
+    access_log: Literal["all", "errors"] = Field(
+        "errors",
+        description="Log every request, or only failed (4xx/5xx) and slow ones; every request "
+        "is counted in /metrics either way.",
+    )
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
 
     @field_validator("issuer")

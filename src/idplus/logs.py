@@ -35,10 +35,10 @@ def configure_logging(level: str = "INFO", *, json: bool = True, to_stderr: bool
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        # No file bound here: each logger writes to whatever sys.stdout is when it is made,
-        # and loggers are not cached, so a redirected stdout (tests, embedding) is honoured.
-        logger_factory=_StderrLoggerFactory() if to_stderr else structlog.PrintLoggerFactory(),
-        cache_logger_on_first_use=False,
+        # The stream proxy writes to whatever sys.stdout / sys.stderr is at the time, so
+        # loggers can be cached and a redirected stream (tests, embedding) is still honoured.
+        logger_factory=structlog.WriteLoggerFactory(_CurrentStream(to_stderr)),  # type: ignore[arg-type]
+        cache_logger_on_first_use=True,
     )
     # Libraries that use the standard library (uvicorn, alembic) go through the same renderer.
     handler = _CurrentStreamHandler(to_stderr)
@@ -53,9 +53,15 @@ def configure_logging(level: str = "INFO", *, json: bool = True, to_stderr: bool
     root.setLevel(level)
 
 
-class _StderrLoggerFactory:
-    def __call__(self, *args: object) -> structlog.PrintLogger:
-        return structlog.PrintLogger(sys.stderr)
+class _CurrentStream:
+    def __init__(self, to_stderr: bool) -> None:
+        self.to_stderr = to_stderr
+
+    def write(self, text: str) -> int:
+        return (sys.stderr if self.to_stderr else sys.stdout).write(text)
+
+    def flush(self) -> None:
+        (sys.stderr if self.to_stderr else sys.stdout).flush()
 
 
 class _CurrentStreamHandler(logging.Handler):

@@ -43,7 +43,7 @@ def test_key_rotation_keeps_old_tokens_verifiable(live_server: LiveServer) -> No
 
 
 def test_server_logs_are_json_lines(live_server: LiveServer) -> None:
-    httpx.get(f"{live_server.base_url}/healthz", headers={"X-Request-ID": "flow-1"})
+    httpx.get(f"{live_server.base_url}/nothing-here", headers={"X-Request-ID": "flow-1"})
     lines = [json.loads(line) for line in live_server.log_path.read_text().splitlines() if line]
     assert any(e.get("request_id") == "flow-1" for e in lines)
 

@@ -48,11 +48,22 @@ def test_unexpected_error_is_a_json_500_without_traceback(
     assert any(e["event"] == "unhandled_error" and "RuntimeError" in e["exception"] for e in logged)
 
 
-def test_log_lines_are_json_with_the_request_id(
+def test_failed_requests_are_logged_as_json_with_the_request_id(
     client: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    client.get("/healthz", headers={"X-Request-ID": "trace-7"})
+    client.get("/healthz", headers={"X-Request-ID": "ok-1"})
+    client.get("/no-such-page", headers={"X-Request-ID": "trace-7"})
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
     access = [e for e in lines if e.get("event") == "request"]
-    assert access[-1]["request_id"] == "trace-7"
-    assert access[-1]["status"] == 200
+    assert [e["request_id"] for e in access] == ["trace-7"]
+    assert access[-1]["status"] == 404
+
+
+def test_every_request_is_logged_when_asked(
+    settings: Settings, clock: FrozenClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(settings.model_copy(update={"access_log": "all"}), clock=clock)
+    with TestClient(app) as client:
+        client.get("/healthz", headers={"X-Request-ID": "ok-1"})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    assert [e["request_id"] for e in lines if e.get("event") == "request"] == ["ok-1"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,7 +75,7 @@ def _login_claims(grant: Grant) -> dict[str, Any]:
 def mint_access_token(
     grant: Grant, ring: KeyRing, *, issuer: str, pairwise_salt: bytes, now: datetime, lifetime: int
 ) -> MintedAccessToken:
-    jti = uuid.uuid4().hex
+    jti = secrets.token_hex(16)
     claims = access_token_claims(
         grant,
         issuer=issuer,

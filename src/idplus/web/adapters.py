@@ -7,8 +7,8 @@ its private detail to the log.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -18,6 +18,7 @@ from idplus.protocol.bearer import InsufficientScope, InvalidToken, MissingToken
 from idplus.protocol.client_auth import ClientAuthenticationFailed
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_BYTES = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 REALM = 'realm="idplus"'
 
@@ -31,13 +32,14 @@ async def read_parameters(request: Request) -> list[tuple[str, str]]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM_TYPE:
         raise InvalidRequest(f"the body must be {FORM_TYPE}")
-    form = await request.form()
-    items = []
-    for name, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            raise InvalidRequest("file uploads are not accepted")
-        items.append((name, value))
-    return items
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise InvalidRequest("the request body is too large")
+    try:
+        # parse_qsl is several times cheaper than a general form parser on the hot paths.
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("the body is not valid url-encoded UTF-8") from None
 
 
 def json_response(body: dict[str, Any], status_code: int = 200) -> JSONResponse:

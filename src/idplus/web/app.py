@@ -69,7 +69,10 @@ def create_app(
         routes=starlette_routes(),
         middleware=[
             Middleware(
-                RequestContextMiddleware, metrics=HttpMetrics(registry), labels=route_labels()
+                RequestContextMiddleware,
+                metrics=HttpMetrics(registry),
+                labels=route_labels(),
+                log_every_request=settings.access_log == "all",
             )
         ],
         lifespan=lifespan,

@@ -43,13 +43,38 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
+        # Label lookups are costly next to a hot request; keep the children we have seen.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[str, Any] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.requests.labels(method, route, str(status))
+        histogram = self._histograms.get(route)
+        if histogram is None:
+            histogram = self._histograms[route] = self.duration.labels(route)
+        counter.inc()
+        histogram.observe(seconds)
+
+
+SLOW_REQUEST_SECONDS = 1.0
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, labels: Mapping[Any, str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: HttpMetrics,
+        labels: Mapping[Any, str],
+        log_every_request: bool,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.labels = labels
+        self.log_every_request = log_every_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,8 +110,9 @@ class RequestContextMiddleware:
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = self.labels.get(scope.get("endpoint"), "unmatched")
         method = scope.get("method", "")
-        self.metrics.requests.labels(method, route, str(status)).inc()
-        self.metrics.duration.labels(route).observe(seconds)
+        self.metrics.observe(method, route, status, seconds)
+        if not self.log_every_request and status < 400 and seconds < SLOW_REQUEST_SECONDS:
+            return
         log.info(
             "request",
             method=method,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +62,9 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_database_engine(url)
+        # SQLite has one writer at a time. Queueing this process's writers on a lock is far
+        # cheaper than letting them collide on BEGIN IMMEDIATE, whose busy handler sleeps.
+        self._write_lock = threading.Lock() if self.dialect_name == "sqlite" else None
 
     @property
     def dialect_name(self) -> str:
@@ -68,7 +72,11 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as connection:
+        if self._write_lock is None:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self._write_lock, self.engine.begin() as connection:
             yield connection
 
     @contextmanager

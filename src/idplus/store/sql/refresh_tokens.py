@@ -37,25 +37,29 @@ def insert_refresh_token(conn: Connection, token: RefreshToken) -> None:
     )
 
 
+# Hot-path statements are built once; executing a prebuilt statement skips expression building.
+_FIND_BY_HASH = sa.select(refresh_tokens).where(
+    refresh_tokens.c.token_hash == sa.bindparam("token_hash")
+)
+_CONSUME = (
+    sa.update(refresh_tokens)
+    .where(
+        refresh_tokens.c.id == sa.bindparam("token_id"),
+        refresh_tokens.c.used_at.is_(None),
+        refresh_tokens.c.revoked_at.is_(None),
+    )
+    .values(used_at=sa.bindparam("now"))
+)
+
+
 def find_refresh_token(conn: Connection, token_hash: str) -> RefreshToken | None:
-    row = conn.execute(
-        sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
-    ).first()
+    row = conn.execute(_FIND_BY_HASH, {"token_hash": token_hash}).first()
     return _from_row(row._mapping) if row is not None else None
 
 
 def consume_refresh_token(conn: Connection, token_id: str, now: datetime) -> bool:
     """Mark a rotating token used; True only for the one caller that did."""
-    result = conn.execute(
-        sa.update(refresh_tokens)
-        .where(
-            refresh_tokens.c.id == token_id,
-            refresh_tokens.c.used_at.is_(None),
-            refresh_tokens.c.revoked_at.is_(None),
-        )
-        .values(used_at=now)
-    )
-    return result.rowcount == 1
+    return conn.execute(_CONSUME, {"token_id": token_id, "now": now}).rowcount == 1
 
 
 def revoke_family(conn: Connection, family_id: str, now: datetime) -> int:

@@ -18,9 +18,13 @@ def revoke_access_token(conn: Connection, jti: str, expires_at: datetime) -> Non
         conn.execute(sa.insert(revoked_access_tokens).values(jti=jti, expires_at=expires_at))
 
 
+_IS_REVOKED = sa.select(revoked_access_tokens.c.jti).where(
+    revoked_access_tokens.c.jti == sa.bindparam("jti")
+)
+
+
 def is_access_token_revoked(conn: Connection, jti: str) -> bool:
-    query = sa.select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == jti)
-    return conn.execute(query).first() is not None
+    return conn.execute(_IS_REVOKED, {"jti": jti}).first() is not None
 
 
 def delete_expired(conn: Connection, now: datetime) -> int:

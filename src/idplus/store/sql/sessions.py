@@ -31,8 +31,16 @@ def insert_session(conn: Connection, session: SsoSession) -> None:
     )
 
 
+_FIND = sa.select(sso_sessions).where(sso_sessions.c.id == sa.bindparam("session_id"))
+_TOUCH = (
+    sa.update(sso_sessions)
+    .where(sso_sessions.c.id == sa.bindparam("session_id"), sso_sessions.c.ended_at.is_(None))
+    .values(last_seen_at=sa.bindparam("now"), expires_at=sa.bindparam("expires_at"))
+)
+
+
 def find_session(conn: Connection, session_id: str) -> SsoSession | None:
-    row = conn.execute(sa.select(sso_sessions).where(sso_sessions.c.id == session_id)).first()
+    row = conn.execute(_FIND, {"session_id": session_id}).first()
     return _session_from_row(row._mapping) if row is not None else None
 
 
@@ -54,13 +62,19 @@ def reauthenticate_session(
 
 
 def touch_session(conn: Connection, session: SsoSession, now: datetime) -> None:
-    """Slide the session's expiry forward on use (never backwards)."""
+    """Slide the session's expiry forward on use (never backwards).
+
+    Skipped when the session was seen moments ago: the expiry would move by less than the
+    write costs, and hot refresh loops would otherwise write on every request.
+    """
+    if now - session.last_seen_at < _touch_interval(session):
+        return
     expires_at = max(session.expires_at, now + timedelta(seconds=session.lifetime_seconds))
-    conn.execute(
-        sa.update(sso_sessions)
-        .where(sso_sessions.c.id == session.id, sso_sessions.c.ended_at.is_(None))
-        .values(last_seen_at=now, expires_at=expires_at)
-    )
+    conn.execute(_TOUCH, {"session_id": session.id, "now": now, "expires_at": expires_at})
+
+
+def _touch_interval(session: SsoSession) -> timedelta:
+    return min(timedelta(seconds=60), timedelta(seconds=session.lifetime_seconds / 100))
 
 
 def end_session(conn: Connection, session_id: str, now: datetime) -> bool:

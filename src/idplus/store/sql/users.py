@@ -59,12 +59,21 @@ def taken_tnuids(conn: Connection, tnuids: list[str]) -> list[str]:
     return sorted(row.tnuid for row in rows)
 
 
+_BY_USERNAME = sa.select(users).where(users.c.username == sa.bindparam("value"))
+_BY_ID = sa.select(users).where(users.c.id == sa.bindparam("value"))
+_PROFILES = (
+    sa.select(user_profiles.c.tnuid)
+    .where(user_profiles.c.user_id == sa.bindparam("user_id"))
+    .order_by(user_profiles.c.position)
+)
+
+
 def find_user_by_username(conn: Connection, username: str) -> User | None:
-    return _find_one(conn, users.c.username == username)
+    return _find_one(conn, _BY_USERNAME, username)
 
 
 def find_user(conn: Connection, user_id: str) -> User | None:
-    return _find_one(conn, users.c.id == user_id)
+    return _find_one(conn, _BY_ID, user_id)
 
 
 def set_password_hash(conn: Connection, user_id: str, password_hash: str, now: datetime) -> None:
@@ -83,15 +92,11 @@ def count_users(conn: Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
 
 
-def _find_one(conn: Connection, condition: sa.ColumnElement[bool]) -> User | None:
-    row = conn.execute(sa.select(users).where(condition)).first()
+def _find_one(conn: Connection, query: sa.Select[Any], value: str) -> User | None:
+    row = conn.execute(query, {"value": value}).first()
     if row is None:
         return None
-    tnuids = conn.execute(
-        sa.select(user_profiles.c.tnuid)
-        .where(user_profiles.c.user_id == row.id)
-        .order_by(user_profiles.c.position)
-    ).scalars()
+    tnuids = conn.execute(_PROFILES, {"user_id": row.id}).scalars()
     return _user_from_row(row._mapping, tuple(tnuids))
 
 
