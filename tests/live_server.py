@@ -62,7 +62,11 @@ def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path
     raise RuntimeError(f"idplus serve did not become ready: {log.read_text()[-2000:]}")
 
 
-def run_live_server(tmp_path: Path) -> Iterator[LiveServer]:
+class PortTaken(RuntimeError):
+    """Another process bound the port between our probe and the server's bind."""
+
+
+def _start(tmp_path: Path) -> tuple[LiveServer, subprocess.Popen[bytes]]:
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -80,12 +84,31 @@ def run_live_server(tmp_path: Path) -> Iterator[LiveServer]:
             [sys.executable, "-m", "idplus", "serve", "--port", str(port)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+    try:
+        _wait_until_ready(base_url, process, server.log_path)
+    except RuntimeError:
+        process.kill()
+        process.wait(timeout=15)
+        if "address already in use" in server.log_path.read_text():
+            raise PortTaken(base_url) from None
+        raise
+    return server, process
+
+
+def run_live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    for attempt in range(3):
         try:
-            _wait_until_ready(base_url, process, server.log_path)
-            yield server
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+            server, process = _start(tmp_path / f"server-{attempt}")
+            break
+        except PortTaken:
+            continue
+    else:
+        raise RuntimeError("no free port for idplus serve after 3 attempts")
+    try:
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 @dataclass

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         description="How often a worker rereads the signing keys. A rotated key starts signing "
         "two such periods after it is published, so every worker publishes it first.",
     )
+    debugger: bool = Field(
+        True,
+        description="Serve the /debugger test client (turn off where only real clients belong).",
+    )
     log_level: str = Field("INFO", description="Python log level name.")
     access_log: Literal["all", "errors"] = Field(
         "errors",

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from idplus.ui import login
+from idplus.ui import debugger, login
 from idplus.web.endpoints import (
     authorize,
     discovery,
@@ -63,6 +63,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(login.LOGIN_PATH, login.show_login),
     Endpoint(login.LOGIN_PATH, login.submit_login, ("POST",)),
+    Endpoint(debugger.DEBUGGER_PATH, debugger.show_debugger),
+    Endpoint(debugger.DEBUGGER_PATH, debugger.start_flow, ("POST",)),
+    Endpoint(debugger.CALLBACK_PATH, debugger.callback, ("GET", "POST")),
     Endpoint("/healthz", health.healthz),
     Endpoint("/readyz", health.readyz),
     Endpoint("/metrics", metrics.metrics),
