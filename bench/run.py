@@ -260,16 +260,16 @@ def _tree_cpu_seconds(pid: int) -> float:
 
 def print_table(sign_rate: float, results: list[Result], args: argparse.Namespace) -> None:
     print(f"\nRS256 sign rate, one core (openssl speed rsa2048, mean): {sign_rate:,.0f}/s")
-    print(f"idplus: {args.workers} worker(s) on core(s) {args.server_cores}; "
-          f"wrk on core {LOAD_CORE}, {args.connections} connections, {args.seconds} s\n")  # fmt: skip
-    header = f"{'path':<14}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}"
+    load = f"wrk on core {LOAD_CORE}, {args.connections} connections, {args.seconds} s"
+    print(f"idplus: {args.workers} worker(s) on core(s) {args.server_cores}; {load}\n")
+    header = f"{'path':<20}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}"
     print(header + f"{'ratio':>8}{'target':>8}")
     for r in results:
         ratio = r.requests_per_second / sign_rate
         target = f"{r.scenario.target:.2f}" if r.scenario.target is not None else "-"
         mark = "" if r.scenario.target is None or ratio >= r.scenario.target else "  below"
         print(
-            f"{r.scenario.name:<14}{r.requests_per_second:>10,.0f}{r.p50_ms:>9.2f}"
+            f"{r.scenario.name:<20}{r.requests_per_second:>10,.0f}{r.p50_ms:>9.2f}"
             f"{r.p99_ms:>9.2f}{r.cpu_ms_per_request:>12.3f}{ratio:>8.2f}{target:>8}{mark}"
         )
 
