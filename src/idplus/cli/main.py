@@ -119,6 +119,11 @@ def client() -> None:
 @click.option("--backchannel-logout-uri")
 @click.option("--environment", default="test", show_default=True)
 @click.option("--provider", "providers", multiple=True, help="Authentication provider id.")
+@click.option(
+    "--response-type", "response_types", multiple=True, help='Beyond code, e.g. "code id_token".'
+)
+@click.option("--access-token-lifetime", type=int, help="Seconds (default: the server's).")
+@click.option("--id-token-lifetime", type=int, help="Seconds (default: the server's).")
 @click.option("--name")
 @pass_context
 def client_add(ctx: Context, /, **options: Any) -> None:

@@ -33,6 +33,10 @@ CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
 BASE_SCOPES = ("openid", "profile", "email", "phone")
 ENVIRONMENTS = ("test", "prod")
 PROVIDER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+# OAuth 2.0 Multiple Response Type Encoding Practices, words sorted.
+RESPONSE_TYPES = frozenset(
+    {"code", "id_token", "id_token token", "code id_token", "code token", "code id_token token"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,10 @@ class ClientRegistration:
     environment: str = "test"
     # Authentication providers by id, in the order the selection page lists them.
     providers: Sequence[str] = ()
+    # Beyond `code`: hybrid / implicit values such as "code id_token" (OIDC Core §3.2-3.3).
+    response_types: Sequence[str] = ()
+    access_token_lifetime: int | None = None
+    id_token_lifetime: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +118,9 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         backchannel_logout_uri=_validate_backchannel_uri(reg.backchannel_logout_uri),
         environment=reg.environment,
         providers=_validate_providers(reg.providers),
+        response_types=_validate_response_types(reg.response_types),
+        access_token_lifetime=_validate_lifetime(reg.access_token_lifetime, "access token"),
+        id_token_lifetime=_validate_lifetime(reg.id_token_lifetime, "ID token"),
         secrets=(_new_secret_record(secret, clock),) if secret else (),
     )
     return RegisteredClient(client=client, client_secret=secret)
@@ -122,6 +133,22 @@ def _validate_uris(uris: Sequence[str], what: str, rules: ClientTypeRules) -> tu
             validate_registered_uri(uri, what=what, allow_private_use=allow_private) for uri in uris
         )
     )
+
+
+def _validate_response_types(response_types: Sequence[str]) -> tuple[str, ...]:
+    normalised = [" ".join(sorted(r.split())) for r in response_types]
+    for value in normalised:
+        if value not in RESPONSE_TYPES:
+            raise ValidationError(
+                f"unknown response type {value!r} (known: {', '.join(sorted(RESPONSE_TYPES))})"
+            )
+    return tuple(dict.fromkeys(["code", *normalised]))
+
+
+def _validate_lifetime(seconds: int | None, what: str) -> int | None:
+    if seconds is not None and not 60 <= seconds <= 86_400:
+        raise ValidationError(f"the {what} lifetime must be 60-86400 seconds")
+    return seconds
 
 
 def _validate_providers(providers: Sequence[str]) -> tuple[str, ...]:
@@ -259,6 +286,8 @@ def describe_client(client: Client) -> dict[str, Any]:
         "scopes": list(client.scopes),
         "grant_types": list(client.grant_types),
         "response_types": list(client.response_types),
+        "access_token_lifetime": client.access_token_lifetime,
+        "id_token_lifetime": client.id_token_lifetime,
         "api_access": client.api_access,
         "silent_sso": client.silent_sso,
         "one_telenor": client.one_telenor,

@@ -31,6 +31,7 @@ from idplus.protocol.authorize import (
     validate_client_and_redirect,
 )
 from idplus.protocol.context import ServerContext
+from idplus.protocol.front_channel_tokens import front_channel_tokens
 from idplus.protocol.params import Params
 from idplus.protocol.sso import sso_group, usable_session
 from idplus.store.sql import clients as client_store
@@ -182,16 +183,23 @@ def complete_authorization(
     user: User,
     now: datetime,
 ) -> AuthorizationResponse:
-    """Issue the code for an authenticated session and say where it goes."""
+    """Issue the code (and, for hybrid / implicit clients, tokens) and say where they go."""
     session_store.touch_session(conn, session, now)
     session_store.add_session_client(conn, session.id, request.client_id, now)
-    code = issue_code(
-        conn,
-        handle_key=ctx.secrets.handle_key,
-        request=request,
-        session=session,
-        user=user,
-        now=now,
-        lifetime=timedelta(seconds=ctx.settings.authorization_code_lifetime),
+    values: dict[str, str] = {}
+    if "code" in request.response_type.split():
+        values["code"] = issue_code(
+            conn,
+            handle_key=ctx.secrets.handle_key,
+            request=request,
+            session=session,
+            user=user,
+            now=now,
+            lifetime=timedelta(seconds=ctx.settings.authorization_code_lifetime),
+        )
+    client = client_store.find_client(conn, request.client_id)
+    assert client is not None
+    values.update(
+        front_channel_tokens(ctx, request, client, session, user, values.get("code"), now)
     )
-    return success_response(target_of(request), ctx.settings.issuer, {"code": code})
+    return success_response(target_of(request), ctx.settings.issuer, values)

@@ -28,6 +28,8 @@ def id_token_claims(
     now: datetime,
     lifetime: int,
     access_token: str | None = None,
+    code: str | None = None,
+    state: str | None = None,
 ) -> dict[str, Any]:
     user = grant.user
     assert user is not None, "ID tokens are only issued for a user"
@@ -55,6 +57,10 @@ def id_token_claims(
         claims["nonce"] = grant.nonce
     if access_token is not None:
         claims["at_hash"] = left_half_hash(access_token)
+    if code is not None:
+        claims["c_hash"] = left_half_hash(code)
+    if state is not None:
+        claims["s_hash"] = left_half_hash(state)
     if user.given_name:
         claims["given_name"] = user.given_name
     if user.family_name:
@@ -71,6 +77,8 @@ def mint_id_token(
     now: datetime,
     lifetime: int,
     access_token: str | None,
+    code: str | None = None,
+    state: str | None = None,
 ) -> str:
     claims = id_token_claims(
         grant,
@@ -79,5 +87,7 @@ def mint_id_token(
         now=now,
         lifetime=lifetime,
         access_token=access_token,
+        code=code,
+        state=state,
     )
     return ring.sign(claims, typ="JWT")
