@@ -29,6 +29,7 @@ PAGE_MESSAGES = sorted(
         "Go back to the app and start again.",
         "The form could not be checked. Reload the page and try again.",
         "The app that sent you here is not set up correctly.",
+        "The logout request is not valid.",
     }
 )
 

@@ -18,6 +18,10 @@ from idplus.store.sql.engine import Database
 class KeySource(Protocol):
     def current(self) -> KeyRing: ...
 
+    def all_keys_ring(self) -> KeyRing:
+        """Verifies with every key ever stored, published or not (expired id_token_hints)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ServerContext:

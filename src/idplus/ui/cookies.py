@@ -55,16 +55,6 @@ def set_sso_cookie(
     )
 
 
-def clear_sso_cookie(server: ServerContext, response: Response, group: str) -> None:
-    response.delete_cookie(
-        sso_cookie_name(group),
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=server.settings.issuer_is_https,
-    )
-
-
 def browser_id(request: Request) -> str | None:
     value = request.cookies.get(BROWSER_COOKIE)
     return value if value and len(value) <= 64 else None
@@ -84,4 +74,22 @@ def set_browser_cookie(server: ServerContext, response: Response, value: str) ->
         samesite="lax",
         secure=server.settings.issuer_is_https,
         path="/",
+    )
+
+
+def browser_sso_sessions(server: ServerContext, request: Request) -> dict[str, str]:
+    """Every SSO session this browser holds: cookie name → session id."""
+    found = {}
+    for name, value in request.cookies.items():
+        if name == SSO_COOKIE or name.startswith(SSO_COOKIE + "_"):
+            try:
+                found[name] = _signer(server).unsign(value).decode()
+            except BadSignature:
+                continue
+    return found
+
+
+def clear_cookie(server: ServerContext, response: Response, name: str) -> None:
+    response.delete_cookie(
+        name, path="/", httponly=True, samesite="lax", secure=server.settings.issuer_is_https
     )

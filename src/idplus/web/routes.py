@@ -9,13 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from idplus.ui import debugger, login
+from idplus.ui import debugger, login, logout
 from idplus.web.endpoints import (
     authorize,
     discovery,
+    end_session,
     health,
     introspection,
     metrics,
+    native_logout,
     revocation,
     token,
     userinfo,
@@ -61,6 +63,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ("POST",),
         discovery_name="introspection_endpoint",
     ),
+    Endpoint(
+        "/connect/endsession",
+        end_session.end_session,
+        ("GET", "POST"),
+        discovery_name="end_session_endpoint",
+    ),
+    Endpoint(
+        "/connect/logout",
+        native_logout.native_logout,
+        ("POST",),
+        discovery_name="custom_logout_endpoint",
+    ),
+    Endpoint(logout.LOGOUT_PATH, logout.confirm_logout, ("POST",)),
     Endpoint(login.LOGIN_PATH, login.show_login),
     Endpoint(login.LOGIN_PATH, login.submit_login, ("POST",)),
     Endpoint(debugger.DEBUGGER_PATH, debugger.show_debugger),

@@ -76,6 +76,9 @@ def build_discovery_document(
     if "token_endpoint" in endpoints:
         document["grant_types_supported"] = sorted(grant_types)
         document["token_endpoint_auth_methods_supported"] = list(CLIENT_AUTH_METHODS)
+    if "end_session_endpoint" in endpoints:
+        document["backchannel_logout_supported"] = True
+        document["backchannel_logout_session_supported"] = True
     for name in ("revocation_endpoint", "introspection_endpoint"):
         if name in endpoints:
             prefix = name.removesuffix("_endpoint")

@@ -1,0 +1,1 @@
+"""Calls idplus makes to other servers (back-channel logout)."""

@@ -1,0 +1,49 @@
+"""Logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.4) for the ended sessions."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from idplus.clock import epoch_seconds
+from idplus.crypto.keys import KeyRing
+from idplus.protocol.access_token import subject_of
+from idplus.protocol.context import ServerContext
+from idplus.protocol.grant import Grant
+from idplus.protocol.oidc.end_session import EndedSession
+
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_TYPE = "logout+jwt"
+LOGOUT_TOKEN_LIFETIME = 120
+
+
+@dataclass(frozen=True, slots=True)
+class LogoutNotice:
+    uri: str
+    logout_token: str
+    client_id: str
+
+
+def logout_notices(
+    ctx: ServerContext, ring: KeyRing, ended: list[EndedSession]
+) -> list[LogoutNotice]:
+    now = epoch_seconds(ctx.clock.now())
+    notices = []
+    for item in ended:
+        for client in item.backchannel_clients:
+            assert client.backchannel_logout_uri is not None
+            claims = {
+                "iss": ctx.settings.issuer,
+                "aud": client.client_id,
+                "iat": now,
+                "exp": now + LOGOUT_TOKEN_LIFETIME,
+                "jti": secrets.token_hex(16),
+                "sid": item.session.id,
+                "events": {LOGOUT_EVENT: {}},
+            }
+            if item.user is not None:
+                grant = Grant(client=client, scopes=(), user=item.user)
+                claims["sub"] = subject_of(grant, ctx.secrets.pairwise_salt)
+            token = ring.sign(claims, typ=LOGOUT_TOKEN_TYPE)
+            notices.append(LogoutNotice(client.backchannel_logout_uri, token, client.client_id))
+    return notices

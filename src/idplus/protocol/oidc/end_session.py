@@ -1,0 +1,94 @@
+"""Ending SSO sessions: OpenID Connect RP-Initiated Logout 1.0 and the native JSON logout.
+
+An `id_token_hint` we signed (also an expired one) identifies the client and the session; a
+`post_logout_redirect_uri` is honoured only when registered for that client. Ending a session
+revokes its refresh tokens (SPEC §7) and yields the clients to notify over the back channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from idplus.crypto.keys import InvalidSignature
+from idplus.models import Client, SsoSession, User
+from idplus.protocol.context import ServerContext
+from idplus.protocol.sso import end_session
+from idplus.store.sql import clients as client_store
+from idplus.store.sql import sessions as session_store
+from idplus.store.sql import users as user_store
+
+
+class InvalidIdTokenHint(Exception):
+    """Not an ID token of ours (bad signature, other issuer, malformed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdTokenHint:
+    client_id: str
+    session_id: str | None
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndedSession:
+    session: SsoSession
+    user: User | None
+    # Clients that received tokens in this session and registered a back-channel URI.
+    backchannel_clients: tuple[Client, ...]
+
+
+def read_id_token_hint(ctx: ServerContext, token: str) -> IdTokenHint:
+    """Signature and issuer only: an expired hint is still good enough to log out with."""
+    try:
+        decoded = ctx.keys.all_keys_ring().verify(token)
+    except InvalidSignature:
+        raise InvalidIdTokenHint("the id_token_hint is not signed by this server") from None
+    claims: dict[str, Any] = dict(decoded.claims)
+    audience = claims.get("aud")
+    client_id = audience[0] if isinstance(audience, list) and audience else audience
+    if claims.get("iss") != ctx.settings.issuer or not isinstance(client_id, str):
+        raise InvalidIdTokenHint("the id_token_hint was not issued here")
+    if decoded.header.get("typ") not in (None, "JWT"):
+        raise InvalidIdTokenHint("the id_token_hint is not an ID token")
+    sid = claims.get("sid")
+    return IdTokenHint(client_id, sid if isinstance(sid, str) else None, str(claims.get("sub")))
+
+
+def valid_post_logout_redirect(
+    ctx: ServerContext, hint: IdTokenHint | None, uri: str | None
+) -> Client | None:
+    """The hint's client when `uri` is registered for it; otherwise None (the URI is ignored)."""
+    if hint is None or uri is None:
+        return None
+    with ctx.db.reading() as conn:
+        client = client_store.find_client(conn, hint.client_id)
+    if client is None or uri not in client.post_logout_redirect_uris:
+        return None
+    return client
+
+
+def end_sessions(
+    ctx: ServerContext, session_ids: Iterable[str], *, initiator: str | None = None
+) -> list[EndedSession]:
+    """End every live session given; the initiating client is not notified of its own logout."""
+    now = ctx.clock.now()
+    ended: list[EndedSession] = []
+    with ctx.db.transaction() as conn:
+        for session_id in dict.fromkeys(session_ids):
+            session = session_store.find_session(conn, session_id)
+            if session is None or not session.is_active(now):
+                continue
+            end_session(conn, session.id, now)
+            client_ids = session_store.session_client_ids(conn, session.id)
+            notify = [
+                client
+                for client_id in client_ids
+                if client_id != initiator
+                and (client := client_store.find_client(conn, client_id)) is not None
+                and client.backchannel_logout_uri
+            ]
+            user = user_store.find_user(conn, session.user_id)
+            ended.append(EndedSession(session, user, tuple(notify)))
+    return ended

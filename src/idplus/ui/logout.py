@@ -1,0 +1,94 @@
+"""Logout pages: the confirmation asked for without a valid id_token_hint, and "logged out".
+
+`logout_response` is shared with the end-session endpoint: it ends the sessions, clears their
+cookies, and sends the back-channel notices after the response has gone out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idplus.outbound.backchannel_logout import deliver_logout_notices
+from idplus.protocol.authorize import choose_ui_locale
+from idplus.protocol.context import ServerContext
+from idplus.protocol.oidc.backchannel import LogoutNotice, logout_notices
+from idplus.protocol.oidc.end_session import end_sessions
+from idplus.ui.context import pages_of, server_of
+from idplus.ui.cookies import browser_id, browser_sso_sessions, clear_cookie
+from idplus.ui.csrf import csrf_token_is_valid
+
+LOGOUT_PATH = "/logout"
+
+
+def confirmation_page(request: Request, server: ServerContext, locale: str) -> Response:
+    return pages_of(request).render(
+        request, server, "logout.html", locale=locale, action=LOGOUT_PATH
+    )
+
+
+def logged_out_page(request: Request, server: ServerContext, locale: str) -> Response:
+    return pages_of(request).render(request, server, "logged_out.html", locale=locale)
+
+
+def redirect_after_logout(uri: str, state: str | None) -> Response:
+    parts = urlsplit(uri)
+    if state is not None:
+        extra = urlencode({"state": state})
+        parts = parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)
+    return RedirectResponse(
+        urlunsplit(parts), status_code=302, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _end_and_notify(
+    server: ServerContext, session_ids: Iterable[str], initiator: str | None
+) -> tuple[set[str], list[LogoutNotice]]:
+    ended = end_sessions(server, session_ids, initiator=initiator)
+    notices = logout_notices(server, server.keys.current(), ended)
+    return {e.session.id for e in ended}, notices
+
+
+async def finish_logout(
+    request: Request,
+    server: ServerContext,
+    response: Response,
+    session_ids: Iterable[str],
+    initiator: str | None,
+) -> Response:
+    """End the sessions, clear this browser's cookies for them, notify RPs afterwards."""
+    targets = list(session_ids)
+    ended, notices = await run_in_threadpool(_end_and_notify, server, targets, initiator)
+    for name, session_id in browser_sso_sessions(server, request).items():
+        if session_id in ended or session_id in targets:
+            clear_cookie(server, response, name)
+    if notices:
+        response.background = BackgroundTask(deliver_logout_notices, notices)
+    return response
+
+
+async def confirm_logout(request: Request) -> Response:
+    """POST /logout from the confirmation page: end every session of this browser."""
+    server = server_of(request)
+    form = await request.form()
+    token, locale = form.get("csrf_token"), form.get("ui_locales")
+    locale = choose_ui_locale(locale if isinstance(locale, str) else None)
+    if not csrf_token_is_valid(
+        server.secrets.cookie_key, browser_id(request), token if isinstance(token, str) else None
+    ):
+        return pages_of(request).error(
+            request,
+            server,
+            locale=locale,
+            message="The form could not be checked. Reload the page and try again.",
+            status_code=403,
+        )
+    sessions = browser_sso_sessions(server, request).values()
+    return await finish_logout(
+        request, server, logged_out_page(request, server, locale), sessions, None
+    )

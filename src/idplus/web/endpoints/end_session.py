@@ -1,0 +1,69 @@
+"""GET|POST /connect/endsession (OpenID Connect RP-Initiated Logout 1.0 §2-3).
+
+With a valid id_token_hint the session it names ends at once and the browser goes to the
+registered post_logout_redirect_uri (with state) or sees the logged-out page. Without one the
+user confirms first.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idplus.errors import InvalidRequest
+from idplus.protocol.authorize import choose_ui_locale
+from idplus.protocol.oidc.end_session import (
+    IdTokenHint,
+    InvalidIdTokenHint,
+    read_id_token_hint,
+    valid_post_logout_redirect,
+)
+from idplus.protocol.params import parse_params
+from idplus.ui.context import pages_of, server_of
+from idplus.ui.logout import (
+    confirmation_page,
+    finish_logout,
+    logged_out_page,
+    redirect_after_logout,
+)
+from idplus.web.adapters import read_parameters
+
+
+async def end_session(request: Request) -> Response:
+    server = server_of(request)
+    try:
+        params = parse_params(await read_parameters(request))
+        params.require_single()
+    except InvalidRequest:
+        return _invalid(request)
+    locale = choose_ui_locale(params.get("ui_locales"))
+    hint = await _hint(request, params.get("id_token_hint"))
+    client_id = params.get("client_id")
+    if hint is None:
+        return confirmation_page(request, server, locale)
+    if client_id is not None and client_id != hint.client_id:
+        return _invalid(request)
+    redirect_uri = params.get("post_logout_redirect_uri")
+    client = await run_in_threadpool(valid_post_logout_redirect, server, hint, redirect_uri)
+    if client is not None and redirect_uri is not None:
+        response = redirect_after_logout(redirect_uri, params.get("state"))
+    else:
+        response = logged_out_page(request, server, locale)
+    sessions = [hint.session_id] if hint.session_id else []
+    return await finish_logout(request, server, response, sessions, hint.client_id)
+
+
+async def _hint(request: Request, token: str | None) -> IdTokenHint | None:
+    if token is None:
+        return None
+    try:
+        return await run_in_threadpool(read_id_token_hint, server_of(request), token)
+    except InvalidIdTokenHint:
+        return None
+
+
+def _invalid(request: Request) -> Response:
+    return pages_of(request).error(
+        request, server_of(request), locale="en", message="The logout request is not valid."
+    )

@@ -1,0 +1,54 @@
+"""POST custom_logout_endpoint: logout for native apps without a browser (SPEC §7).
+
+Body `{"id_token_hint": …, "state": …}` as JSON. Answers, each a JSON string:
+200 the state (a session was found and ended), 200 "Already logged out", 400
+"id_token_hint is null", 401 "Invalid token". (424 is for upstream providers' logout, which
+arrives with federation.)
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from idplus.outbound.backchannel_logout import deliver_logout_notices
+from idplus.protocol.oidc.backchannel import logout_notices
+from idplus.protocol.oidc.end_session import InvalidIdTokenHint, end_sessions, read_id_token_hint
+from idplus.ui.context import server_of
+from idplus.web.adapters import NO_STORE
+
+MAX_BODY = 16 * 1024
+
+
+async def native_logout(request: Request) -> JSONResponse:
+    server = server_of(request)
+    body = await request.body()
+    try:
+        document = json.loads(body) if len(body) <= MAX_BODY else None
+    except (ValueError, UnicodeDecodeError):
+        document = None
+    if not isinstance(document, dict):
+        return _answer("Request body must be a JSON object", 400)
+    token, state = document.get("id_token_hint"), document.get("state")
+    if not isinstance(token, str) or not token:
+        return _answer("id_token_hint is null", 400)
+    try:
+        hint = await run_in_threadpool(read_id_token_hint, server, token)
+    except InvalidIdTokenHint:
+        return _answer("Invalid token", 401)
+    sessions = [hint.session_id] if hint.session_id else []
+    ended = await run_in_threadpool(end_sessions, server, sessions, initiator=hint.client_id)
+    if not ended:
+        return _answer("Already logged out", 200)
+    notices = await run_in_threadpool(logout_notices, server, server.keys.current(), ended)
+    response = _answer(state if isinstance(state, str) else "", 200)
+    response.background = BackgroundTask(deliver_logout_notices, notices)
+    return response
+
+
+def _answer(message: str, status_code: int) -> JSONResponse:
+    return JSONResponse(message, status_code=status_code, headers=NO_STORE)

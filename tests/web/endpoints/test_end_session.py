@@ -1,0 +1,199 @@
+"""RP-Initiated Logout, back-channel logout and the native JSON logout."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from idplus.outbound import backchannel_logout
+from tests.harness import Harness, code_from_login, exchange_code, refresh
+
+BYE = "https://rp.example/bye"
+
+
+class Receiver:
+    """A relying party's back-channel logout endpoint, answering with `status`."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.tokens: list[str] = []
+        self.status = status
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                form = parse_qs(self.rfile.read(length).decode())
+                receiver.tokens.extend(form.get("logout_token", []))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/bcl"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backchannel_logout, "FIRST_BACKOFF_SECONDS", 0.01)
+
+
+def _login(h: Harness, client_id: str = "app") -> dict[str, Any]:
+    code = code_from_login(h, client_id, scope="openid offline_access")
+    body: dict[str, Any] = exchange_code(h, code, client_id).json()
+    return body
+
+
+@pytest.fixture
+def app(harness: Harness) -> Harness:
+    harness.add_client("app", client_type="MobileApp", post_logout_redirect_uris=[BYE],
+                       scopes=["openid", "offline_access"], one_telenor=True)  # fmt: skip
+    harness.add_user()
+    return harness
+
+
+def _end(h: Harness, **params: str) -> Any:
+    return h.http.get("/connect/endsession", params=params)
+
+
+def test_logout_with_hint_redirects_with_state_and_kills_refresh(app: Harness) -> None:
+    tokens = _login(app)
+    response = _end(app, id_token_hint=tokens["id_token"], post_logout_redirect_uri=BYE, state="s9")
+    assert response.status_code == 302
+    assert response.headers["location"] == f"{BYE}?state=s9"
+    cleared = [c for c in response.headers.get_list("set-cookie") if c.startswith("idplus_sso=")]
+    assert cleared
+    assert "Max-Age=0" in cleared[0]
+    answer = refresh(app, tokens["refresh_token"], "app")
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_grant"
+    again = app.http.get(app.authorize_url("app", prompt="none"))
+    assert "login_required" in again.headers["location"]
+
+
+def test_an_expired_hint_still_logs_out(app: Harness) -> None:
+    tokens = _login(app)
+    app.clock.advance(timedelta(hours=2))
+    response = _end(app, id_token_hint=tokens["id_token"], post_logout_redirect_uri=BYE)
+    assert response.headers["location"] == BYE
+
+
+def test_unregistered_redirect_is_ignored_and_the_page_says_logged_out(app: Harness) -> None:
+    tokens = _login(app)
+    response = _end(app, id_token_hint=tokens["id_token"],
+                    post_logout_redirect_uri="https://evil.example/")  # fmt: skip
+    assert response.status_code == 200
+    assert "You are now logged out" in response.text
+    assert refresh(app, tokens["refresh_token"], "app").json()["error"] == "invalid_grant"
+
+
+def test_without_a_valid_hint_the_user_confirms(app: Harness) -> None:
+    tokens = _login(app)
+    page = _end(app, id_token_hint="not-a-token", ui_locales="no")
+    assert 'value="logout"' in page.text
+    assert "Logg ut" in page.text
+    assert refresh(app, tokens["refresh_token"], "app").status_code == 200
+
+    from tests.flows.forms import parse_forms
+
+    (form,) = parse_forms(page.text)
+    done = app.http.post(form.action, data={**form.fields, "action": "logout"})
+    assert "Du er nå logget ut" in done.text
+
+
+def test_confirmation_needs_the_csrf_token(app: Harness) -> None:
+    _login(app)
+    forged = app.http.post("/logout", data={"action": "logout"})
+    assert forged.status_code == 403
+
+
+def test_client_id_must_match_the_hint(app: Harness) -> None:
+    tokens = _login(app)
+    response = _end(app, id_token_hint=tokens["id_token"], client_id="someone-else")
+    assert response.status_code == 400
+
+
+def test_backchannel_logout_reaches_the_other_clients_of_the_session(
+    app: Harness, receiver: Receiver
+) -> None:
+    app.add_client("tv", silent_sso=True, one_telenor=True, backchannel_logout_uri=receiver.uri)
+    app.add_client("shop", one_telenor=True, backchannel_logout_uri=receiver.uri + "?shop")
+    tokens = _login(app)
+    code_from_login(app, "tv")  # SSO: the tv client joins the session
+
+    _end(app, id_token_hint=tokens["id_token"])
+
+    (logout_token,) = receiver.tokens  # shop never took part in the session
+    jwks = KeySet.import_key_set(app.http.get("/.well-known/jwks.json").json())
+    decoded = jwt.decode(logout_token, jwks)
+    assert decoded.header["typ"] == "logout+jwt"
+    claims = decoded.claims
+    id_claims = jwt.decode(tokens["id_token"], jwks).claims
+    assert claims["aud"] == "tv"
+    assert claims["sid"] == id_claims["sid"]
+    assert claims["events"] == {"http://schemas.openid.net/event/backchannel-logout": {}}
+    assert "nonce" not in claims
+    assert {"iat", "exp", "jti", "sub", "iss"} <= set(claims)
+
+
+def test_a_failing_receiver_does_not_break_the_logout(app: Harness) -> None:
+    failing = Receiver(status=500)
+    try:
+        app.add_client("tv", silent_sso=True, one_telenor=True, backchannel_logout_uri=failing.uri)
+        tokens = _login(app)
+        code_from_login(app, "tv")
+        response = _end(app, id_token_hint=tokens["id_token"], post_logout_redirect_uri=BYE)
+        assert response.status_code == 302
+        assert len(failing.tokens) == 3  # three attempts, then given up
+    finally:
+        failing.close()
+
+
+def _native(h: Harness, body: Any) -> Any:
+    return h.http.post("/connect/logout", content=json.dumps(body),
+                       headers={"Content-Type": "application/json"})  # fmt: skip
+
+
+def test_native_logout_answers(app: Harness) -> None:
+    tokens = _login(app)
+    assert _native(app, {"state": "x"}).status_code == 400
+    assert _native(app, {"id_token_hint": None}).json() == "id_token_hint is null"
+    bad = _native(app, {"id_token_hint": "a.b.c"})
+    assert (bad.status_code, bad.json()) == (401, "Invalid token")
+
+    done = _native(app, {"id_token_hint": tokens["id_token"], "state": "st-7"})
+    assert (done.status_code, done.json()) == (200, "st-7")
+    again = _native(app, {"id_token_hint": tokens["id_token"], "state": "st-7"})
+    assert (again.status_code, again.json()) == (200, "Already logged out")
+    assert refresh(app, tokens["refresh_token"], "app").json()["error"] == "invalid_grant"
+
+
+def test_discovery_advertises_logout(app: Harness) -> None:
+    document = app.http.get("/.well-known/openid-configuration").json()
+    assert document["end_session_endpoint"].endswith("/connect/endsession")
+    assert document["custom_logout_endpoint"].endswith("/connect/logout")
+    assert document["backchannel_logout_supported"] is True
+    assert document["backchannel_logout_session_supported"] is True
