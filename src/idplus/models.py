@@ -129,6 +129,9 @@ class AuthorizationRequest:
     requested_aal: int = 0
     # Upstream or local provider chosen through `idp:` in acr_values.
     requested_idp: str | None = None
+    # Set for logins that idplus's own pages start (device verification, account page):
+    # after the login the browser returns to this path instead of receiving a code.
+    return_to: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -242,3 +245,25 @@ class RefreshToken:
     tnuid: str | None = None
     used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRequest:
+    """A device authorization request (RFC 8628 §3.1-3.3); the device code is kept hashed."""
+
+    device_code_hash: str
+    user_code: str
+    client_id: str
+    scopes: tuple[str, ...]
+    # pending → approved | denied; approved → used
+    status: str
+    interval: int
+    created_at: datetime
+    expires_at: datetime
+    last_polled_at: datetime | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    auth_time: datetime | None = None
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    idp: str | None = None

@@ -25,6 +25,8 @@ class ThrottleRule:
 
 USERNAME_RULE = ThrottleRule("username:", 5, timedelta(minutes=15), timedelta(minutes=15))
 ADDRESS_RULE = ThrottleRule("ip:", 30, timedelta(minutes=15), timedelta(minutes=15))
+# Nine digits are guessable by brute force only without a limit on wrong guesses.
+DEVICE_CODE_RULE = ThrottleRule("device-ip:", 10, timedelta(minutes=15), timedelta(minutes=15))
 
 
 def throttle_keys(username: str, address: str | None) -> list[tuple[ThrottleRule, str]]:

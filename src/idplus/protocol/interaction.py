@@ -203,3 +203,29 @@ def complete_authorization(
         front_channel_tokens(ctx, request, client, session, user, values.get("code"), now)
     )
     return success_response(target_of(request), ctx.settings.issuer, values)
+
+
+def start_internal_login(
+    ctx: ServerContext,
+    client: Client,
+    *,
+    return_to: str,
+    browser_id: str,
+    locale: str,
+    session: SsoSession | None,
+) -> str:
+    """A login on behalf of one of idplus's own pages (device verification, account page)."""
+    request = AuthorizationRequest(
+        client_id=client.client_id,
+        redirect_uri=ctx.settings.issuer + return_to,
+        response_type="code",
+        response_mode="query",
+        scopes=("openid",),
+        ui_locale=locale,
+        return_to=return_to,
+    )
+    provider_ids = [p.id for p in ctx.providers.for_client(client)]
+    step = Step.SELECT_PROVIDER if len(provider_ids) > 1 else Step.LOGIN
+    with ctx.db.transaction() as conn:
+        started = _start_interaction(conn, ctx, request, step, session, browser_id, provider_ids)
+    return started.handle

@@ -276,5 +276,10 @@ def _finish(conn: Connection, ctx: ServerContext, view: InteractionView) -> Logi
         existing=_session(conn, interaction.session_id, now),
         now=now,
     )
-    response = complete_authorization(conn, ctx, interaction.request, session, user, now)
+    request = interaction.request
+    if request.return_to is not None:
+        # A login for idplus's own page: back to it, no code.
+        response = AuthorizationResponse(ctx.settings.issuer + request.return_to, "query", {})
+    else:
+        response = complete_authorization(conn, ctx, request, session, user, now)
     return LoginFinished(response, session, group)

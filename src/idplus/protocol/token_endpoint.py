@@ -13,7 +13,12 @@ from types import ModuleType
 from idplus.crypto.keys import KeyRing
 from idplus.errors import InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
 from idplus.models import Client
-from idplus.policies import GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN
+from idplus.policies import (
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_DEVICE_CODE,
+    GRANT_REFRESH_TOKEN,
+)
 from idplus.protocol.client_auth import (
     ClientCredentials,
     authenticate_request,
@@ -21,7 +26,12 @@ from idplus.protocol.client_auth import (
 )
 from idplus.protocol.client_directory import ClientDirectory
 from idplus.protocol.context import ServerContext
-from idplus.protocol.grants import authorization_code, client_credentials, refresh_token
+from idplus.protocol.grants import (
+    authorization_code,
+    client_credentials,
+    device_code,
+    refresh_token,
+)
 from idplus.protocol.issuance import TokenResponse
 from idplus.protocol.params import Params
 
@@ -43,6 +53,7 @@ GRANT_TYPES: dict[str, GrantType] = {
     GRANT_AUTHORIZATION_CODE: _grant(authorization_code, authorization_code.exchange),
     GRANT_CLIENT_CREDENTIALS: _grant(client_credentials, client_credentials.issue),
     GRANT_REFRESH_TOKEN: _grant(refresh_token, refresh_token.refresh),
+    GRANT_DEVICE_CODE: _grant(device_code, device_code.poll),
 }
 
 

@@ -9,9 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from idplus.ui import debugger, login, logout
+from idplus.protocol.device import VERIFICATION_PATH
+from idplus.ui import debugger, device, login, logout
 from idplus.web.endpoints import (
     authorize,
+    device_authorization,
     discovery,
     end_session,
     health,
@@ -76,6 +78,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         discovery_name="custom_logout_endpoint",
     ),
     Endpoint(logout.LOGOUT_PATH, logout.confirm_logout, ("POST",)),
+    Endpoint(
+        "/connect/deviceauthorization",
+        device_authorization.device_authorization,
+        ("POST",),
+        discovery_name="device_authorization_endpoint",
+    ),
+    Endpoint(VERIFICATION_PATH, device.show_device),
+    Endpoint(VERIFICATION_PATH, device.decide, ("POST",)),
     Endpoint(login.LOGIN_PATH, login.show_login),
     Endpoint(login.LOGIN_PATH, login.submit_login, ("POST",)),
     Endpoint(debugger.DEBUGGER_PATH, debugger.show_debugger),

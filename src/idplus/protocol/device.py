@@ -1,0 +1,164 @@
+"""Device authorization (RFC 8628 §3.1-3.3) and the verification page's decisions.
+
+User codes are nine digits, shown grouped as 123-456-789 and accepted with or without
+separators. Wrong guesses on the verification page are throttled per client address.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from idplus.auth import throttle
+from idplus.crypto.hashing import hash_handle, new_handle
+from idplus.errors import UnauthorizedClient
+from idplus.models import Client, DeviceRequest, SsoSession
+from idplus.policies import GRANT_DEVICE_CODE
+from idplus.protocol.context import ServerContext
+from idplus.protocol.params import Params, split_space_list
+from idplus.protocol.scopes import validate_requested_scopes
+from idplus.store.sql import clients as client_store
+from idplus.store.sql import devices as device_store
+
+DEVICE_CODE_LIFETIME = timedelta(seconds=1800)
+POLL_INTERVAL = 5
+SLOW_DOWN_STEP = 5
+VERIFICATION_PATH = "/device"
+USER_CODE_DIGITS = 9
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAuthorization:
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "device_code": self.device_code,
+            "user_code": self.user_code,
+            "verification_uri": self.verification_uri,
+            "verification_uri_complete": self.verification_uri_complete,
+            "expires_in": self.expires_in,
+            "interval": self.interval,
+        }
+
+
+def display_user_code(digits: str) -> str:
+    return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+
+
+def normalise_user_code(raw: str) -> str | None:
+    digits = re.sub(r"[\s\-.]", "", raw)
+    return digits if re.fullmatch(rf"\d{{{USER_CODE_DIGITS}}}", digits) else None
+
+
+def verification_uri_complete(issuer: str, user_code: str) -> str:
+    return f"{issuer}{VERIFICATION_PATH}?{urlencode({'user_code': display_user_code(user_code)})}"
+
+
+def start_device_authorization(
+    ctx: ServerContext, client: Client, params: Params
+) -> DeviceAuthorization:
+    if GRANT_DEVICE_CODE not in client.grant_types:
+        raise UnauthorizedClient("this client may not use the device flow")
+    requested = split_space_list(params.get("scope")) or ("openid",)
+    scopes = validate_requested_scopes(requested, client)
+    now = ctx.clock.now()
+    device_code = new_handle(32)
+    with ctx.db.transaction() as conn:
+        user_code = _unused_user_code(lambda code: device_store.user_code_taken(conn, code))
+        device_store.insert_device_request(
+            conn,
+            DeviceRequest(
+                device_code_hash=hash_handle(ctx.secrets.handle_key, device_code),
+                user_code=user_code,
+                client_id=client.client_id,
+                scopes=scopes,
+                status="pending",
+                interval=POLL_INTERVAL,
+                created_at=now,
+                expires_at=now + DEVICE_CODE_LIFETIME,
+            ),
+        )
+    issuer = ctx.settings.issuer
+    return DeviceAuthorization(
+        device_code=device_code,
+        user_code=display_user_code(user_code),
+        verification_uri=issuer + VERIFICATION_PATH,
+        verification_uri_complete=verification_uri_complete(issuer, user_code),
+        expires_in=int(DEVICE_CODE_LIFETIME.total_seconds()),
+        interval=POLL_INTERVAL,
+    )
+
+
+def _unused_user_code(taken: Callable[[str], bool]) -> str:
+    for _ in range(20):
+        code = f"{secrets.randbelow(10**USER_CODE_DIGITS):0{USER_CODE_DIGITS}d}"
+        if not taken(code):
+            return code
+    raise RuntimeError("no free user code after 20 tries")
+
+
+class UnknownUserCode(Exception):
+    def __init__(self, retry_after_minutes: int = 0) -> None:
+        super().__init__("unknown user code")
+        self.retry_after_minutes = retry_after_minutes
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDevice:
+    request: DeviceRequest
+    client: Client
+
+
+def find_pending_device(ctx: ServerContext, raw_code: str, address: str | None) -> PendingDevice:
+    """The pending request for a typed user code; wrong guesses count towards a lock."""
+    now = ctx.clock.now()
+    keys = [(throttle.DEVICE_CODE_RULE, throttle.DEVICE_CODE_RULE.prefix + (address or "?"))]
+    with ctx.db.transaction() as conn:
+        until = throttle.locked_until(conn, keys, now)
+        if until is not None:
+            minutes = max(1, int((until - now).total_seconds() + 59) // 60)
+            raise UnknownUserCode(retry_after_minutes=minutes)
+        code = normalise_user_code(raw_code)
+        request = device_store.find_by_user_code(conn, code) if code else None
+        client = client_store.find_client(conn, request.client_id) if request else None
+        if (
+            request is None
+            or client is None
+            or request.status != "pending"
+            or (request.expires_at <= now)
+        ):
+            throttle.record_failure(conn, keys, now)
+            found = None
+        else:
+            found = PendingDevice(request, client)
+    if found is None:
+        raise UnknownUserCode()
+    return found
+
+
+def decide_device(
+    ctx: ServerContext, user_code: str, session: SsoSession, *, approve: bool
+) -> bool:
+    """Approve (binding the user's session) or deny; False if it was no longer pending."""
+    values: dict[str, object] = {"status": "approved" if approve else "denied"}
+    if approve:
+        values.update(
+            user_id=session.user_id,
+            session_id=session.id,
+            auth_time=session.auth_time,
+            acr=session.acr,
+            amr=list(session.amr),
+            idp=session.idp,
+        )
+    with ctx.db.transaction() as conn:
+        return device_store.decide(conn, user_code, values)

@@ -1,0 +1,190 @@
+"""The device verification page (RFC 8628 §3.3): enter the code, log in, approve or deny.
+
+GET /device[?user_code=…] shows the code form, or — for a known code and a logged-in user —
+the client and its scopes with Approve / Deny and a QR code of the complete URI. Without a
+session the browser first goes through the login pages and comes back here.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import segno
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idplus.models import SsoSession
+from idplus.protocol.authorize import choose_ui_locale
+from idplus.protocol.context import ServerContext
+from idplus.protocol.device import (
+    VERIFICATION_PATH,
+    PendingDevice,
+    UnknownUserCode,
+    decide_device,
+    display_user_code,
+    find_pending_device,
+    verification_uri_complete,
+)
+from idplus.protocol.interaction import start_internal_login
+from idplus.protocol.sso import sso_group, usable_session
+from idplus.store.sql import sessions as session_store
+from idplus.store.sql import users as user_store
+from idplus.ui.context import pages_of, server_of
+from idplus.ui.cookies import browser_id, ensure_browser_id, set_browser_cookie, sso_session_id
+from idplus.ui.csrf import csrf_token_is_valid
+from idplus.ui.i18n import gettext_for
+from idplus.ui.login import login_page_url
+
+UNKNOWN = "The code is unknown or has expired."
+LOCKED = "Too many wrong codes. Try again in %(minutes)s minutes."
+
+
+def _locale(request: Request) -> str:
+    return choose_ui_locale(request.query_params.get("ui_locales"))
+
+
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def show_device(request: Request) -> Response:
+    server, locale = server_of(request), _locale(request)
+    raw = request.query_params.get("user_code", "")
+    if not raw:
+        return _code_form(request, server, locale, "", None)
+    try:
+        pending = await run_in_threadpool(find_pending_device, server, raw, _address(request))
+    except UnknownUserCode as unknown:
+        return _unknown(request, server, locale, raw, unknown)
+    session = await run_in_threadpool(_session_for, server, request, pending)
+    if session is None:
+        return await _login_first(request, server, pending, locale)
+    return await _approval_page(request, server, pending, session, locale)
+
+
+def _session_for(
+    server: ServerContext, request: Request, pending: PendingDevice
+) -> SsoSession | None:
+    session_id = sso_session_id(server, request, sso_group(pending.client))
+    if session_id is None:
+        return None
+    with server.db.reading() as conn:
+        return usable_session(session_store.find_session(conn, session_id), server.clock.now())
+
+
+async def _login_first(
+    request: Request, server: ServerContext, pending: PendingDevice, locale: str
+) -> Response:
+    browser, is_new = ensure_browser_id(request)
+    code = display_user_code(pending.request.user_code)
+    return_to = f"{VERIFICATION_PATH}?{urlencode({'user_code': code, 'ui_locales': locale})}"
+    handle = await run_in_threadpool(
+        lambda: start_internal_login(
+            server,
+            pending.client,
+            return_to=return_to,
+            browser_id=browser,
+            locale=locale,
+            session=None,
+        )
+    )
+    response = RedirectResponse(login_page_url(handle), status_code=303)
+    if is_new:
+        set_browser_cookie(server, response, browser)
+    return response
+
+
+async def _approval_page(
+    request: Request,
+    server: ServerContext,
+    pending: PendingDevice,
+    session: SsoSession,
+    locale: str,
+) -> Response:
+    with server.db.reading() as conn:
+        user = user_store.find_user(conn, session.user_id)
+    complete = verification_uri_complete(server.settings.issuer, pending.request.user_code)
+    return pages_of(request).render(
+        request,
+        server,
+        "device_approve.html",
+        locale=locale,
+        action=f"{VERIFICATION_PATH}?{urlencode({'ui_locales': locale})}",
+        client_name=pending.client.name,
+        user_code=display_user_code(pending.request.user_code),
+        scopes=list(pending.request.scopes),
+        user_name=user.username if user else "",
+        qr_svg=segno.make(complete, error="m").svg_inline(scale=3, title=complete),
+    )
+
+
+async def decide(request: Request) -> Response:
+    server, locale = server_of(request), _locale(request)
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not csrf_token_is_valid(
+        server.secrets.cookie_key, browser_id(request), fields.get("csrf_token")
+    ):
+        return pages_of(request).error(
+            request,
+            server,
+            locale=locale,
+            message="The form could not be checked. Reload the page and try again.",
+            status_code=403,
+        )
+    raw = fields.get("user_code", "")
+    try:
+        pending = await run_in_threadpool(find_pending_device, server, raw, _address(request))
+    except UnknownUserCode as unknown:
+        return _unknown(request, server, locale, raw, unknown)
+    session = await run_in_threadpool(_session_for, server, request, pending)
+    if session is None:
+        return await _login_first(request, server, pending, locale)
+    approve = fields.get("action") == "approve"
+    done = await run_in_threadpool(
+        lambda: decide_device(server, pending.request.user_code, session, approve=approve)
+    )
+    if not done:
+        return _code_form(request, server, locale, raw, UNKNOWN)
+    message = "The device is connected." if approve else "The request was denied."
+    return pages_of(request).render(
+        request,
+        server,
+        "device_done.html",
+        locale=locale,
+        message=gettext_for(locale).gettext(message),
+    )
+
+
+def _unknown(
+    request: Request, server: ServerContext, locale: str, raw: str, unknown: UnknownUserCode
+) -> Response:
+    if unknown.retry_after_minutes:
+        text = gettext_for(locale).gettext(LOCKED) % {"minutes": unknown.retry_after_minutes}
+        return _code_form(request, server, locale, raw, text, status_code=429, translate=False)
+    return _code_form(request, server, locale, raw, UNKNOWN)
+
+
+def _code_form(
+    request: Request,
+    server: ServerContext,
+    locale: str,
+    user_code: str,
+    problem: str | None,
+    *,
+    status_code: int | None = None,
+    translate: bool = True,
+) -> Response:
+    if problem is not None and translate:
+        problem = gettext_for(locale).gettext(problem)
+    return pages_of(request).render(
+        request,
+        server,
+        "device_code.html",
+        locale=locale,
+        status_code=status_code or (400 if problem else 200),
+        action=VERIFICATION_PATH,
+        user_code=user_code,
+        problem=problem,
+    )
