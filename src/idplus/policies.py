@@ -167,3 +167,7 @@ API_SCOPE_PREFIX = "api:"
 
 def is_api_scope(scope: str) -> bool:
     return scope.startswith(API_SCOPE_PREFIX) and len(scope) > len(API_SCOPE_PREFIX)
+
+
+# The built-in client behind idplus's own account page (like Keycloak's "account" client).
+ACCOUNT_CLIENT_ID = "idplus-account"

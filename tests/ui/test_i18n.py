@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from idplus.ui import login
+from idplus.ui import account, device, login
 from idplus.ui.i18n import gettext_for
 
 TEMPLATES = Path(login.__file__).parent / "templates"
@@ -24,6 +24,8 @@ def _template_messages() -> set[str]:
 PAGE_MESSAGES = sorted(
     _template_messages()
     | set(login.PROBLEM_MESSAGES.values())
+    | set(account.NOTICES.values())
+    | {device.UNKNOWN, device.LOCKED, "The device is connected.", "The request was denied."}
     | {
         "This login has expired or is already finished.",
         "Go back to the app and start again.",

@@ -13,6 +13,7 @@ from idplus.crypto.hashing import hash_client_secret, new_client_secret
 from idplus.errors import NotFoundError, ValidationError
 from idplus.models import AuditEvent, Client, ClientSecret
 from idplus.policies import (
+    ACCOUNT_CLIENT_ID,
     CLIENT_TYPE_RULES,
     CONFIDENTIAL_ONLY_GRANTS,
     GRANT_AUTHORIZATION_CODE,
@@ -299,3 +300,18 @@ def describe_client(client: Client) -> dict[str, Any]:
         "secrets": [{"id": s.id, "created_at": s.created_at.isoformat()} for s in client.secrets],
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }
+
+
+def ensure_account_client(db: Database, clock: Clock) -> None:
+    """The built-in client of the account page: shares the one_telenor SSO session."""
+    with db.transaction() as conn:
+        if client_store.client_exists(conn, ACCOUNT_CLIENT_ID):
+            return
+        client = Client(
+            client_id=ACCOUNT_CLIENT_ID,
+            name="idplus account",
+            client_type=ClientType.PUBLIC,
+            scopes=("openid",),
+            one_telenor=True,
+        )
+        client_store.insert_client(conn, client, clock.now())

@@ -9,6 +9,7 @@ from idplus.clock import Clock
 from idplus.config import Settings
 from idplus.manage.clients import ClientRegistration, add_client
 from idplus.manage.users import UserRegistration, add_user
+from idplus.policies import ACCOUNT_CLIENT_ID
 from idplus.store.sql import clients as client_store
 from idplus.store.sql import users as user_store
 from idplus.store.sql.engine import Database
@@ -19,7 +20,8 @@ DEMO_USERNAME = "+4799999999"
 def seed_demo(db: Database, settings: Settings, clock: Clock) -> dict[str, Any] | None:
     """Create the demo clients and user when the database has neither; None when it had."""
     with db.reading() as conn:
-        if client_store.count_clients(conn) or user_store.count_users(conn):
+        registered = [c.client_id for c in client_store.list_clients(conn)]
+        if user_store.count_users(conn) or set(registered) - {ACCOUNT_CLIENT_ID}:
             return None
     callback = f"{settings.issuer}/debugger/callback"
     web = add_client(

@@ -16,6 +16,7 @@ from idplus.auth.sender import OutboxSender, Sender
 from idplus.clock import Clock, SystemClock
 from idplus.config import Settings
 from idplus.logs import configure_logging, get_logger
+from idplus.manage.clients import ensure_account_client
 from idplus.manage.keys import KeyRingCache, ensure_signing_key
 from idplus.manage.server_secrets import load_server_secrets
 from idplus.protocol.client_directory import ClientDirectory
@@ -86,6 +87,7 @@ def _prepare(services: Services, providers: ProviderRegistry, sender: Sender) ->
     """Secrets and a signing key exist before the first request is answered."""
     secrets = load_server_secrets(services.db, services.settings, services.clock)
     ensure_signing_key(services.db, services.settings, services.clock)
+    ensure_account_client(services.db, services.clock)
     services.keys.current()
     return ServerContext(
         settings=services.settings,

@@ -10,7 +10,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from idplus.protocol.device import VERIFICATION_PATH
-from idplus.ui import debugger, device, login, logout
+from idplus.protocol.self_service import ACCOUNT_PATH
+from idplus.ui import account, debugger, device, login, logout
 from idplus.web.endpoints import (
     authorize,
     device_authorization,
@@ -21,6 +22,7 @@ from idplus.web.endpoints import (
     metrics,
     native_logout,
     revocation,
+    self_service,
     token,
     userinfo,
 )
@@ -84,6 +86,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ("POST",),
         discovery_name="device_authorization_endpoint",
     ),
+    Endpoint(
+        "/api/meta/v1/self-service",
+        self_service.self_service,
+        discovery_name="self_service_endpoint",
+    ),
+    Endpoint(ACCOUNT_PATH, account.show_account),
+    Endpoint(ACCOUNT_PATH, account.act, ("POST",)),
     Endpoint(VERIFICATION_PATH, device.show_device),
     Endpoint(VERIFICATION_PATH, device.decide, ("POST",)),
     Endpoint(login.LOGIN_PATH, login.show_login),

@@ -114,3 +114,34 @@ def _from_row(row: Any) -> RefreshToken:
         used_at=row["used_at"],
         revoked_at=row["revoked_at"],
     )
+
+
+def clients_holding_refresh_tokens(conn: Connection, user_id: str, now: datetime) -> list[str]:
+    """Client ids with at least one live refresh token of the user."""
+    rows = conn.execute(
+        sa.select(refresh_tokens.c.client_id)
+        .where(
+            refresh_tokens.c.user_id == user_id,
+            refresh_tokens.c.revoked_at.is_(None),
+            refresh_tokens.c.used_at.is_(None),
+            refresh_tokens.c.expires_at > now,
+        )
+        .distinct()
+        .order_by(refresh_tokens.c.client_id)
+    ).scalars()
+    return list(rows)
+
+
+def revoke_user_client_refresh_tokens(
+    conn: Connection, user_id: str, client_id: str, now: datetime
+) -> int:
+    result = conn.execute(
+        sa.update(refresh_tokens)
+        .where(
+            refresh_tokens.c.user_id == user_id,
+            refresh_tokens.c.client_id == client_id,
+            refresh_tokens.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    return result.rowcount

@@ -139,3 +139,16 @@ def extend_session(conn: Connection, session: SsoSession, now: datetime) -> None
             expires_at=max(session.expires_at, now + timedelta(seconds=session.lifetime_seconds)),
         )
     )
+
+
+def active_sessions_of_user(conn: Connection, user_id: str, now: datetime) -> list[SsoSession]:
+    rows = conn.execute(
+        sa.select(sso_sessions)
+        .where(
+            sso_sessions.c.user_id == user_id,
+            sso_sessions.c.ended_at.is_(None),
+            sso_sessions.c.expires_at > now,
+        )
+        .order_by(sso_sessions.c.last_seen_at.desc())
+    ).all()
+    return [_session_from_row(row._mapping) for row in rows]

@@ -1,0 +1,103 @@
+"""Self-service (SPEC §5): where a user's account page is, and what they can do there —
+see and end their sessions, revoke apps that hold refresh tokens, change their password
+(which ends their other sessions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from idplus.auth.local import password_matches
+from idplus.crypto.hashing import hash_password
+from idplus.crypto.keys import KeyRing
+from idplus.models import AuditEvent, Client, SsoSession, User
+from idplus.protocol.bearer import check_not_revoked, verify_access_token
+from idplus.protocol.context import ServerContext
+from idplus.protocol.oidc.end_session import EndedSession, end_sessions
+from idplus.store.sql import audit
+from idplus.store.sql import clients as client_store
+from idplus.store.sql import refresh_tokens as token_store
+from idplus.store.sql import sessions as session_store
+from idplus.store.sql import users as user_store
+
+ACCOUNT_PATH = "/account"
+MIN_PASSWORD_LENGTH = 8
+
+
+def self_service_url(ctx: ServerContext, ring: KeyRing, token: str, locale: str | None) -> str:
+    """The account page's URL, for the holder of a valid access token."""
+    access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=ctx.clock.now())
+    with ctx.db.reading() as conn:
+        check_not_revoked(conn, access)
+    query = f"?{urlencode({'locale': locale})}" if locale else ""
+    return f"{ctx.settings.issuer}{ACCOUNT_PATH}{query}"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    user: User
+    sessions: list[tuple[SsoSession, list[str]]]
+    apps: list[Client]
+
+
+def account_view(ctx: ServerContext, user_id: str) -> AccountView | None:
+    now = ctx.clock.now()
+    with ctx.db.reading() as conn:
+        user = user_store.find_user(conn, user_id)
+        if user is None:
+            return None
+        sessions = [
+            (s, session_store.session_client_ids(conn, s.id))
+            for s in session_store.active_sessions_of_user(conn, user.id, now)
+        ]
+        apps = [
+            client
+            for client_id in token_store.clients_holding_refresh_tokens(conn, user.id, now)
+            if (client := client_store.find_client(conn, client_id)) is not None
+        ]
+    return AccountView(user, sessions, apps)
+
+
+def end_own_session(ctx: ServerContext, user_id: str, session_id: str) -> list[EndedSession]:
+    with ctx.db.reading() as conn:
+        session = session_store.find_session(conn, session_id)
+    if session is None or session.user_id != user_id:
+        return []
+    return end_sessions(ctx, [session_id])
+
+
+def revoke_app(ctx: ServerContext, user_id: str, client_id: str) -> int:
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        revoked = token_store.revoke_user_client_refresh_tokens(conn, user_id, client_id, now)
+        audit.record_event(
+            conn, AuditEvent("user.app_revoked", now, client_id=client_id, user_id=user_id)
+        )
+    return revoked
+
+
+class PasswordChangeRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def change_password(
+    ctx: ServerContext, user: User, current: str, new: str, keep_session_id: str
+) -> list[EndedSession]:
+    """Check the current password, store the new one, end every other session of the user."""
+    if not password_matches(user, current):
+        raise PasswordChangeRefused("wrong_password")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise PasswordChangeRefused("too_short")
+    new_hash = hash_password(new)
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        user_store.set_password_hash(conn, user.id, new_hash, now)
+        others = [
+            s.id
+            for s in session_store.active_sessions_of_user(conn, user.id, now)
+            if s.id != keep_session_id
+        ]
+        audit.record_event(conn, AuditEvent("user.password_changed", now, user_id=user.id))
+    return end_sessions(ctx, others)

@@ -1,0 +1,197 @@
+"""The account page (self-service): sessions, apps with refresh tokens, password change.
+
+It uses the one_telenor SSO session through the built-in account client; without one, the
+browser logs in first and comes back.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idplus.models import SsoSession
+from idplus.outbound.backchannel_logout import deliver_logout_notices
+from idplus.policies import ACCOUNT_CLIENT_ID
+from idplus.protocol.authorize import choose_ui_locale
+from idplus.protocol.context import ServerContext
+from idplus.protocol.interaction import start_internal_login
+from idplus.protocol.oidc.backchannel import logout_notices
+from idplus.protocol.oidc.end_session import EndedSession
+from idplus.protocol.self_service import (
+    ACCOUNT_PATH,
+    PasswordChangeRefused,
+    account_view,
+    change_password,
+    end_own_session,
+    revoke_app,
+)
+from idplus.protocol.sso import SHARED_GROUP, usable_session
+from idplus.store.sql import clients as client_store
+from idplus.store.sql import sessions as session_store
+from idplus.store.sql import users as user_store
+from idplus.ui.context import pages_of, server_of
+from idplus.ui.cookies import (
+    browser_id,
+    browser_sso_sessions,
+    clear_cookie,
+    ensure_browser_id,
+    set_browser_cookie,
+    sso_session_id,
+)
+from idplus.ui.csrf import csrf_token_is_valid
+from idplus.ui.i18n import gettext_for
+from idplus.ui.login import login_page_url
+
+NOTICES = {
+    "end_session": "The session has ended.",
+    "revoke_app": "The app no longer has access.",
+    "change_password": "Your password is changed and your other sessions have ended.",
+    "wrong_password": "The current password is wrong.",
+    "too_short": "The new password must have at least 8 characters.",
+}
+
+
+def _locale(request: Request) -> str:
+    return choose_ui_locale(request.query_params.get("locale"))
+
+
+def _current_session(server: ServerContext, request: Request) -> SsoSession | None:
+    session_id = sso_session_id(server, request, SHARED_GROUP)
+    if session_id is None:
+        return None
+    with server.db.reading() as conn:
+        return usable_session(session_store.find_session(conn, session_id), server.clock.now())
+
+
+async def show_account(request: Request) -> Response:
+    server, locale = server_of(request), _locale(request)
+    session = await run_in_threadpool(_current_session, server, request)
+    if session is None:
+        return await _login_first(request, server, locale)
+    return await _render(request, server, session, locale, None)
+
+
+async def _login_first(request: Request, server: ServerContext, locale: str) -> Response:
+    browser, is_new = ensure_browser_id(request)
+
+    def start() -> str:
+        with server.db.reading() as conn:
+            client = client_store.find_client(conn, ACCOUNT_CLIENT_ID)
+        assert client is not None, "the account client is created at start-up"
+        return start_internal_login(
+            server,
+            client,
+            return_to=f"{ACCOUNT_PATH}?{urlencode({'locale': locale})}",
+            browser_id=browser,
+            locale=locale,
+            session=None,
+        )
+
+    response = RedirectResponse(login_page_url(await run_in_threadpool(start)), status_code=303)
+    if is_new:
+        set_browser_cookie(server, response, browser)
+    return response
+
+
+async def _render(
+    request: Request,
+    server: ServerContext,
+    session: SsoSession,
+    locale: str,
+    notice: str | None,
+    status_code: int = 200,
+) -> Response:
+    view = await run_in_threadpool(account_view, server, session.user_id)
+    if view is None:
+        return await _login_first(request, server, locale)
+    sessions = [
+        {
+            "id": s.id,
+            "started": s.auth_time.strftime("%Y-%m-%d %H:%M UTC"),
+            "apps": ", ".join(clients) or "–",
+            "current": s.id == session.id,
+        }
+        for s, clients in view.sessions
+    ]
+    return pages_of(request).render(
+        request,
+        server,
+        "account.html",
+        locale=locale,
+        status_code=status_code,
+        action=f"{ACCOUNT_PATH}?{urlencode({'locale': locale})}",
+        user_name=view.user.username,
+        sessions=sessions,
+        apps=[{"client_id": c.client_id, "name": c.name} for c in view.apps],
+        notice=gettext_for(locale).gettext(NOTICES[notice]) if notice else None,
+    )
+
+
+async def act(request: Request) -> Response:
+    server, locale = server_of(request), _locale(request)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    if not csrf_token_is_valid(
+        server.secrets.cookie_key, browser_id(request), form.get("csrf_token")
+    ):
+        return pages_of(request).error(
+            request,
+            server,
+            locale=locale,
+            message="The form could not be checked. Reload the page and try again.",
+            status_code=403,
+        )
+    session = await run_in_threadpool(_current_session, server, request)
+    if session is None:
+        return await _login_first(request, server, locale)
+    action = form.get("action", "")
+    ended: list[EndedSession] = []
+    notice, status = action, 200
+    if action == "end_session":
+        ended = await run_in_threadpool(
+            end_own_session, server, session.user_id, form.get("session_id", "")
+        )
+    elif action == "revoke_app":
+        await run_in_threadpool(revoke_app, server, session.user_id, form.get("client_id", ""))
+    elif action == "change_password":
+        try:
+            ended = await run_in_threadpool(_change_password, server, session, form)
+        except PasswordChangeRefused as refused:
+            notice, status = refused.reason, 400
+    else:
+        return await _render(request, server, session, locale, None, 400)
+    if any(e.session.id == session.id for e in ended):
+        response: Response = RedirectResponse(ACCOUNT_PATH, status_code=303)
+    else:
+        response = await _render(request, server, session, locale, notice, status)
+    return await _after_ending(request, server, response, ended)
+
+
+def _change_password(
+    server: ServerContext, session: SsoSession, form: dict[str, str]
+) -> list[EndedSession]:
+    with server.db.reading() as conn:
+        user = user_store.find_user(conn, session.user_id)
+    if user is None:
+        raise PasswordChangeRefused("wrong_password")
+    return change_password(
+        server, user, form.get("current_password", ""), form.get("new_password", ""), session.id
+    )
+
+
+async def _after_ending(
+    request: Request, server: ServerContext, response: Response, ended: list[EndedSession]
+) -> Response:
+    if not ended:
+        return response
+    ended_ids = {e.session.id for e in ended}
+    for name, session_id in browser_sso_sessions(server, request).items():
+        if session_id in ended_ids:
+            clear_cookie(server, response, name)
+    notices = await run_in_threadpool(logout_notices, server, server.keys.current(), ended)
+    if notices:
+        response.background = BackgroundTask(deliver_logout_notices, notices)
+    return response

@@ -1,0 +1,97 @@
+"""Self-service: the account page URL, sessions, app revocation and password change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.flows.forms import FormBrowser, parse_forms
+from tests.harness import PASSWORD, Harness, code_from_login, exchange_code, refresh
+
+
+@pytest.fixture
+def mobile(harness: Harness) -> Harness:
+    harness.add_client("app", client_type="MobileApp", scopes=["openid", "offline_access"],
+                       one_telenor=True)  # fmt: skip
+    harness.add_user()
+    return harness
+
+
+def _tokens(h: Harness) -> dict[str, Any]:
+    code = code_from_login(h, "app", scope="openid offline_access")
+    body: dict[str, Any] = exchange_code(h, code, "app").json()
+    return body
+
+
+def test_self_service_url_needs_a_valid_access_token(mobile: Harness) -> None:
+    tokens = _tokens(mobile)
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    answer = mobile.http.get("/api/meta/v1/self-service", headers=bearer)
+    assert answer.json() == {"url": f"{mobile.settings.issuer}/account"}
+    norwegian = mobile.http.get("/api/meta/v1/self-service?locale=no", headers=bearer)
+    assert norwegian.json()["url"].endswith("/account?locale=no")
+    assert mobile.http.get("/api/meta/v1/self-service").status_code == 401
+    bad = mobile.http.get("/api/meta/v1/self-service", headers={"Authorization": "Bearer x.y.z"})
+    assert bad.status_code == 401
+
+
+def _account(h: Harness, locale: str = "en") -> tuple[FormBrowser, Any]:
+    browser = FormBrowser(h.http, "https://nowhere.invalid")
+    page = browser.get(f"/account?locale={locale}")
+    if 'name="password"' in page.text:
+        page = browser.submit({"username": "+4790000001", "password": PASSWORD},
+                              ("action", "login"))  # fmt: skip
+    return browser, page
+
+
+def _post(h: Harness, page: Any, action: str, **fields: str) -> Any:
+    form = next(f for f in parse_forms(page.text) if ("action", action) in f.buttons)
+    return h.http.post(form.action, data={**form.fields, **fields, "action": action})
+
+
+def test_account_page_lists_sessions_and_apps_in_norwegian(mobile: Harness) -> None:
+    _tokens(mobile)
+    _, page = _account(mobile, "no")
+    assert "Kontoen din" in page.text
+    assert "Aktive økter" in page.text
+    assert "app" in page.text
+    assert 'value="revoke_app"' in page.text
+
+
+def test_revoking_an_app_kills_its_refresh_tokens(mobile: Harness) -> None:
+    tokens = _tokens(mobile)
+    _, page = _account(mobile)
+    done = _post(mobile, page, "revoke_app", client_id="app")
+    assert "no longer has access" in done.text
+    assert refresh(mobile, tokens["refresh_token"], "app").json()["error"] == "invalid_grant"
+
+
+def test_ending_the_current_session_logs_out(mobile: Harness) -> None:
+    tokens = _tokens(mobile)
+    _, page = _account(mobile)
+    response = _post(mobile, page, "end_session")
+    assert response.status_code == 303
+    assert refresh(mobile, tokens["refresh_token"], "app").json()["error"] == "invalid_grant"
+    assert mobile.http.get("/account").headers["location"].startswith("/login?")
+
+
+def test_password_change_ends_the_other_sessions(mobile: Harness) -> None:
+    other_browser_tokens = _tokens(mobile)
+    mobile.http.cookies.clear()
+    _, page = _account(mobile)
+    wrong = _post(mobile, page, "change_password", current_password="nope",
+                  new_password="brand new secret")  # fmt: skip
+    assert wrong.status_code == 400
+    assert "wrong" in wrong.text
+    done = _post(mobile, page, "change_password", current_password=PASSWORD,
+                 new_password="brand new secret")  # fmt: skip
+    assert "password is changed" in done.text
+    answer = refresh(mobile, other_browser_tokens["refresh_token"], "app")
+    assert answer.json()["error"] == "invalid_grant"
+    assert mobile.http.get("/account").status_code == 200  # this browser stays logged in
+
+
+def test_account_forms_need_the_csrf_token(mobile: Harness) -> None:
+    _account(mobile)
+    assert mobile.http.post("/account", data={"action": "revoke_app"}).status_code == 403
