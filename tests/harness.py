@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from idplus.clock import FrozenClock
 from idplus.config import Settings
+from idplus.manage.api_products import add_api_product
 from idplus.manage.clients import ClientRegistration, add_client
 from idplus.manage.users import UserRegistration, add_user
 from idplus.store.sql.engine import Database
@@ -48,6 +49,14 @@ class Harness:
         try:
             registration = ClientRegistration(client_id=client_id, **fields)
             return add_client(db, self.clock, registration).client_secret
+        finally:
+            db.dispose()
+
+    def add_api_products(self, *scopes: str) -> None:
+        db = self.db()
+        try:
+            for scope in scopes:
+                add_api_product(db, self.clock, scope)
         finally:
             db.dispose()
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from idplus.policies import ClientType, ClientTypeRules, rules_for
+from idplus.policies import ClientType, ClientTypeRules, is_api_scope, rules_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +39,18 @@ class Client:
     id_token_lifetime: int | None = None
     secrets: tuple[ClientSecret, ...] = ()
     created_at: datetime | None = None
+    # The `api:` scopes of the API products the client subscribes to (gateway registry).
+    api_products: tuple[str, ...] = ()
 
     @property
     def rules(self) -> ClientTypeRules:
         return rules_for(self.client_type)
+
+    def may_request(self, scope: str) -> bool:
+        """API scopes come from product subscriptions; identity scopes from registration."""
+        if is_api_scope(scope):
+            return self.api_access and scope in self.api_products
+        return scope in self.scopes
 
 
 @dataclass(frozen=True, slots=True)

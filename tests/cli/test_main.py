@@ -68,6 +68,7 @@ def test_commands_on_an_unmigrated_database_say_what_to_do(
 
 
 def test_client_add_show_list_rotate_remove(cli: Cli) -> None:
+    cli.ok("api-product", "add", "--scope", "api:tv")
     added = cli.ok(
         "client", "add", "--client-id", "web", "--type", "Confidential",
         "--redirect-uri", "https://rp.example/cb",
@@ -83,7 +84,8 @@ def test_client_add_show_list_rotate_remove(cli: Cli) -> None:
     shown = cli.ok("client", "show", "web")
     assert shown["name"] == "Web shop"
     assert shown["type"] == "Confidential"
-    assert shown["scopes"] == ["openid", "offline_access", "api:tv"]
+    assert shown["scopes"] == ["openid", "offline_access"]
+    assert shown["api_products"] == ["api:tv"]
     assert shown["api_access"] and shown["silent_sso"] and shown["one_telenor"]
     assert shown["backchannel_logout_uri"] == "https://rp.example/bcl"
     assert added["client_secret"] not in json.dumps(shown)
@@ -118,6 +120,7 @@ def test_confidential_client_keeps_a_given_secret(cli: Cli) -> None:
         (["--type", "Public", "--secret", "a-secret-of-decent-length"], "only Confidential"),
         (["--type", "Public", "--grant-type", "client_credentials"], "only for Confidential"),
         (["--type", "Public", "--scope", "bogus"], "unknown scope"),
+        (["--type", "Confidential", "--api-access", "--scope", "api:nope"], "unknown API product"),
     ],
 )
 def test_client_add_refuses_bad_input(cli: Cli, argv: list[str], message: str) -> None:

@@ -89,12 +89,16 @@ def test_error_target_keeps_state_and_response_mode() -> None:
     assert caught.value.target.response_mode == "form_post"
 
 
-def test_api_scopes_need_an_api_access_client() -> None:
-    client = _client(scopes=("openid", "api:tv"))
-    with pytest.raises(RedirectableError) as caught:
-        _validate(client, scope="openid api:tv")
-    assert caught.value.error.error == "invalid_scope"
-    _validate(_client(scopes=("openid", "api:tv"), api_access=True), scope="openid api:tv")
+def test_api_scopes_need_an_api_access_client_subscribed_to_the_product() -> None:
+    for client in (
+        _client(api_products=("api:tv",)),
+        _client(api_access=True),
+        _client(api_access=True, api_products=("api:radio",)),
+    ):
+        with pytest.raises(RedirectableError) as caught:
+            _validate(client, scope="openid api:tv")
+        assert caught.value.error.error == "invalid_scope"
+    _validate(_client(api_access=True, api_products=("api:tv",)), scope="openid api:tv")
 
 
 def test_native_apps_may_vary_the_loopback_port_and_others_may_not() -> None:

@@ -24,6 +24,7 @@ from idplus.policies import (
     ClientTypeRules,
     is_api_scope,
 )
+from idplus.store.sql import api_products as product_store
 from idplus.store.sql import audit
 from idplus.store.sql import clients as client_store
 from idplus.store.sql.engine import Database
@@ -220,11 +221,26 @@ def _new_secret_record(secret: str, clock: Clock) -> ClientSecret:
 
 
 def add_client(db: Database, clock: Clock, reg: ClientRegistration) -> RegisteredClient:
+    """Register a client; `api:` scopes subscribe it to those (existing) API products."""
     registered = build_client(reg, clock)
+    client = registered.client
+    api_scopes = [s for s in client.scopes if is_api_scope(s)]
+    client = replace(
+        client,
+        scopes=tuple(s for s in client.scopes if not is_api_scope(s)),
+        api_products=tuple(api_scopes),
+    )
+    registered = RegisteredClient(client, registered.client_secret)
     with db.transaction() as conn:
         if client_store.client_exists(conn, reg.client_id):
             raise ValidationError(f"client {reg.client_id!r} already exists")
-        client_store.insert_client(conn, registered.client, clock.now())
+        for scope in api_scopes:
+            if product_store.find_api_product(conn, scope) is None:
+                raise ValidationError(
+                    f"unknown API product {scope!r}: add it first with idplus api-product add"
+                )
+        client_store.insert_client(conn, client, clock.now())
+        product_store.add_subscribers_to_many(conn, api_scopes, reg.client_id)
         audit.record_event(conn, AuditEvent("client.added", clock.now(), client_id=reg.client_id))
     return registered
 
@@ -285,6 +301,7 @@ def describe_client(client: Client) -> dict[str, Any]:
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
         "scopes": list(client.scopes),
+        "api_products": list(client.api_products),
         "grant_types": list(client.grant_types),
         "response_types": list(client.response_types),
         "access_token_lifetime": client.access_token_lifetime,

@@ -235,6 +235,7 @@ def test_json_body_is_invalid_request(spa: Harness) -> None:
 def test_client_credentials_gives_an_access_token_limited_to_the_clients_scopes(
     harness: Harness,
 ) -> None:
+    harness.add_api_products("api:tv", "api:mobile", "api:other")
     secret = harness.add_client(
         "svc",
         client_type="Confidential",
@@ -246,12 +247,12 @@ def test_client_credentials_gives_an_access_token_limited_to_the_clients_scopes(
     answer = harness.http.post(
         "/connect/token", data={"grant_type": "client_credentials"}, headers=basic("svc", secret)
     ).json()
-    assert answer["scope"] == "api:tv api:mobile"
+    assert answer["scope"] == "api:mobile api:tv"
     assert "id_token" not in answer
     assert "refresh_token" not in answer
     claims = jwt.decode(answer["access_token"], _jwks(harness)).claims
     assert claims["sub"] == "svc"
-    assert claims["aud"] == ["api:tv", "api:mobile"]
+    assert claims["aud"] == ["api:mobile", "api:tv"]
 
     narrowed = harness.http.post(
         "/connect/token",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from idplus.crypto.keys import KeyRing
 from idplus.errors import InvalidScope, UnauthorizedClient
 from idplus.models import Client
-from idplus.policies import is_api_scope
 from idplus.protocol.context import ServerContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.issuance import TokenResponse, issue_tokens
 from idplus.protocol.params import Params, split_space_list
+from idplus.protocol.scopes import validate_requested_scopes
 
 USES_STORE = False
 # Scopes that describe a user; without one they mean nothing.
@@ -22,11 +22,9 @@ def issue(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) -> 
     requested = split_space_list(params.get("scope"))
     if requested:
         for scope in requested:
-            if scope not in client.scopes:
-                raise InvalidScope(f"scope {scope} is not allowed for this client")
             if scope in USER_ONLY_SCOPES:
                 raise InvalidScope(f"scope {scope} needs a user; not for client_credentials")
-        scopes = requested
+        scopes = validate_requested_scopes(requested, client)
     else:
-        scopes = tuple(s for s in client.scopes if is_api_scope(s))
+        scopes = client.api_products if client.api_access else ()
     return issue_tokens(ctx, ring, Grant(client=client, scopes=scopes), ctx.clock.now())

@@ -56,3 +56,8 @@ def subscribed_api_scopes(conn: Connection, client_id: str) -> list[str]:
         .order_by(api_product_clients.c.scope)
     ).scalars()
     return list(rows)
+
+
+def add_subscribers_to_many(conn: Connection, scopes: Sequence[str], client_id: str) -> None:
+    for scope in scopes:
+        add_subscribers(conn, scope, [client_id])

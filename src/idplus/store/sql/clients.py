@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from idplus.models import Client, ClientSecret
 from idplus.policies import ClientType
-from idplus.store.sql.tables import client_secrets, clients
+from idplus.store.sql.tables import api_product_clients, client_secrets, clients
 
 
 def _client_values(client: Client) -> dict[str, Any]:
@@ -81,17 +81,39 @@ def delete_client(conn: Connection, client_id: str) -> bool:
     return result.rowcount > 0
 
 
+_FIND = sa.select(clients).where(clients.c.client_id == sa.bindparam("client_id"))
+_PRODUCTS = (
+    sa.select(api_product_clients.c.scope)
+    .where(api_product_clients.c.client_id == sa.bindparam("client_id"))
+    .order_by(api_product_clients.c.scope)
+)
+
+
 def find_client(conn: Connection, client_id: str) -> Client | None:
-    row = conn.execute(sa.select(clients).where(clients.c.client_id == client_id)).first()
+    row = conn.execute(_FIND, {"client_id": client_id}).first()
     if row is None:
         return None
-    return _client_from_row(row._mapping, _secrets_of(conn, [client_id]).get(client_id, ()))
+    products = tuple(conn.execute(_PRODUCTS, {"client_id": client_id}).scalars())
+    secrets = _secrets_of(conn, [client_id]).get(client_id, ())
+    return _client_from_row(row._mapping, secrets, products)
 
 
 def list_clients(conn: Connection) -> list[Client]:
     rows = conn.execute(sa.select(clients).order_by(clients.c.client_id)).all()
     secrets = _secrets_of(conn, [row.client_id for row in rows])
-    return [_client_from_row(row._mapping, secrets.get(row.client_id, ())) for row in rows]
+    products: dict[str, list[str]] = {}
+    for scope, client_id in conn.execute(
+        sa.select(api_product_clients.c.scope, api_product_clients.c.client_id).order_by(
+            api_product_clients.c.scope
+        )
+    ):
+        products.setdefault(client_id, []).append(scope)
+    return [
+        _client_from_row(
+            row._mapping, secrets.get(row.client_id, ()), tuple(products.get(row.client_id, ()))
+        )
+        for row in rows
+    ]
 
 
 def count_clients(conn: Connection) -> int:
@@ -113,7 +135,9 @@ def _secrets_of(conn: Connection, client_ids: Sequence[str]) -> dict[str, tuple[
     return {client_id: tuple(items) for client_id, items in found.items()}
 
 
-def _client_from_row(row: Any, secrets: tuple[ClientSecret, ...]) -> Client:
+def _client_from_row(
+    row: Any, secrets: tuple[ClientSecret, ...], api_products: tuple[str, ...]
+) -> Client:
     return Client(
         client_id=row["client_id"],
         name=row["name"],
@@ -135,4 +159,5 @@ def _client_from_row(row: Any, secrets: tuple[ClientSecret, ...]) -> Client:
         id_token_lifetime=row["id_token_lifetime"],
         secrets=secrets,
         created_at=row["created_at"],
+        api_products=api_products,
     )
