@@ -88,3 +88,46 @@ class LoginRequired(OAuthError):
 
 class InteractionRequired(OAuthError):
     error = "interaction_required"
+
+
+class GatewayError(IdplusError):
+    """The API gateway's numbered errors (SPEC §9): HTTP status, code, short text."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: int,
+        error: str,
+        description: str,
+        *,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(description, detail=detail)
+        self.status_code = status_code
+        self.code = code
+        self.error = error
+
+
+def gateway_error(kind: str, description: str | None = None) -> GatewayError:
+    status, code, short = GATEWAY_ERRORS[kind]
+    return GatewayError(status, code, short, description or short)
+
+
+# kind → (HTTP status, error_code, error)
+GATEWAY_ERRORS: dict[str, tuple[int, int, str]] = {
+    "invalid_grant_type": (400, 2, "missing or invalid grant_type"),
+    "invalid_client_id": (401, 1, "invalid client id"),
+    "invalid_access_token": (401, 2, "invalid access token"),
+    "invalid_code": (401, 4, "invalid authorization code"),
+    "not_authorized": (401, 5, "not authorized to create access token"),
+    "bad_authorization_header": (401, 6, "missing or bad Authorization header"),
+    "invalid_refresh_token": (401, 7, "invalid refresh_token"),
+    "invalid_client_data": (401, 9, "invalid client data"),
+    "grant_not_permitted": (401, 21, "insufficient permissions for the grant type"),
+    "basic_auth_failed": (401, 22, "Basic authentication failed"),
+    "invalid_scope": (403, 8, "illegal or unauthorized scope"),
+    "invalid_redirect_uri": (403, 12, "invalid redirect URI"),
+    "illegal_response_type": (403, 15, "illegal response type"),
+    "invalid_app_attributes": (500, 16, "invalid app attributes"),
+    "internal_error": (500, 2, "internal server error"),
+}

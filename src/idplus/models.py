@@ -275,3 +275,20 @@ class DeviceRequest:
     acr: str | None = None
     amr: tuple[str, ...] = ()
     idp: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayToken:
+    """An opaque access or refresh token of the /oauth/v2 front, kept only as a hash."""
+
+    token_hash: str
+    kind: str
+    client_id: str
+    user_id: str | None
+    scopes: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+    def is_live(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at

@@ -49,7 +49,7 @@ def cli(
 
 
 def test_db_upgrade_on_a_migrated_database_changes_nothing(cli: Cli) -> None:
-    assert cli.ok("db", "upgrade") == {"revision": "0003", "changed": False}
+    assert cli.ok("db", "upgrade") == {"revision": "0004", "changed": False}
 
 
 def test_db_upgrade_creates_the_schema(

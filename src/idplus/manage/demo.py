@@ -7,6 +7,7 @@ from typing import Any
 
 from idplus.clock import Clock
 from idplus.config import Settings
+from idplus.manage.api_products import add_api_product
 from idplus.manage.clients import ClientRegistration, add_client
 from idplus.manage.users import UserRegistration, add_user
 from idplus.policies import ACCOUNT_CLIENT_ID
@@ -15,6 +16,7 @@ from idplus.store.sql import users as user_store
 from idplus.store.sql.engine import Database
 
 DEMO_USERNAME = "+4799999999"
+DEMO_API_SCOPE = "api:demo"
 
 
 def seed_demo(db: Database, settings: Settings, clock: Clock) -> dict[str, Any] | None:
@@ -24,6 +26,7 @@ def seed_demo(db: Database, settings: Settings, clock: Clock) -> dict[str, Any] 
         if user_store.count_users(conn) or set(registered) - {ACCOUNT_CLIENT_ID}:
             return None
     callback = f"{settings.issuer}/debugger/callback"
+    add_api_product(db, clock, DEMO_API_SCOPE, name="demo API")
     web = add_client(
         db,
         clock,
@@ -34,6 +37,8 @@ def seed_demo(db: Database, settings: Settings, clock: Clock) -> dict[str, Any] 
             redirect_uris=[callback],
             post_logout_redirect_uris=[f"{settings.issuer}/debugger"],
             grant_types=["authorization_code", "refresh_token", "client_credentials"],
+            scopes=["openid", "profile", "email", "phone", "offline_access", DEMO_API_SCOPE],
+            api_access=True,
         ),
     )
     add_client(
@@ -60,7 +65,12 @@ def seed_demo(db: Database, settings: Settings, clock: Clock) -> dict[str, Any] 
             ial=2,
         ),
     )
+    base, secret = settings.issuer, web.client_secret
     return {
+        "examples": [
+            f"curl -u demo-web:{secret} --data grant_type=client_credentials {base}/oauth/v2/token",
+            f'curl -H "Authorization: Bearer ACCESS_TOKEN" {base}/oauth/v2/logout',
+        ],
         "clients": [
             {"client_id": "demo-web", "client_secret": web.client_secret, "redirect_uri": callback},
             {"client_id": "demo-spa", "redirect_uri": callback},

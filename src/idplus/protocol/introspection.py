@@ -19,6 +19,7 @@ from idplus.protocol.params import Params
 from idplus.protocol.sso import usable_session
 from idplus.store.sql import refresh_tokens as token_store
 from idplus.store.sql import sessions as session_store
+from idplus.store.sql.gateway_tokens import find_gateway_token
 
 INACTIVE: dict[str, Any] = {"active": False}
 _JWT_CLAIMS_SHOWN = (
@@ -35,7 +36,32 @@ def introspect(ctx: ServerContext, ring: KeyRing, client: Client, params: Params
         raise InvalidRequest("token is required")
     if token.count(".") == 2:
         return _introspect_access_token(ctx, ring, token)
+    gateway_answer = _introspect_gateway_token(ctx, client, token)
+    if gateway_answer is not None:
+        return gateway_answer
     return _introspect_refresh_token(ctx, client, token)
+
+
+def _introspect_gateway_token(
+    ctx: ServerContext, client: Client, token: str
+) -> dict[str, Any] | None:
+    """Opaque /oauth/v2 tokens; None when the token is not one of them."""
+    with ctx.db.reading() as conn:
+        record = find_gateway_token(conn, hash_handle(ctx.secrets.handle_key, token))
+    if record is None:
+        return None
+    foreign_refresh = record.kind == "refresh" and record.client_id != client.client_id
+    if foreign_refresh or not record.is_live(ctx.clock.now()):
+        return dict(INACTIVE)
+    return {
+        "active": True,
+        "token_type": "access_token" if record.kind == "access" else "refresh_token",
+        "scope": " ".join(record.scopes),
+        "client_id": record.client_id,
+        "exp": epoch_seconds(record.expires_at),
+        "iat": epoch_seconds(record.created_at),
+        "iss": ctx.settings.issuer,
+    }
 
 
 def _introspect_access_token(ctx: ServerContext, ring: KeyRing, token: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from idplus.gateway import endpoints as gateway
 from idplus.protocol.device import VERIFICATION_PATH
 from idplus.protocol.self_service import ACCOUNT_PATH
 from idplus.ui import account, debugger, device, login, logout
@@ -100,6 +101,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(debugger.DEBUGGER_PATH, debugger.show_debugger),
     Endpoint(debugger.DEBUGGER_PATH, debugger.start_flow, ("POST",)),
     Endpoint(debugger.CALLBACK_PATH, debugger.callback, ("GET", "POST")),
+    Endpoint("/oauth/v2/token", gateway.token, ("POST",)),
+    Endpoint("/oauth/v2/logout", gateway.logout),
+    Endpoint("/oauth/v2/authorize", gateway.authorize),
     Endpoint("/healthz", health.healthz),
     Endpoint("/readyz", health.readyz),
     Endpoint("/metrics", metrics.metrics),

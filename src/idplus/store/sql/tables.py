@@ -368,3 +368,18 @@ login_throttle = sa.Table(
     sa.Column("window_started_at", UTCDateTime(), nullable=False),
     sa.Column("locked_until", UTCDateTime(), nullable=True),
 )
+
+gateway_tokens = sa.Table(
+    "gateway_tokens",
+    metadata,
+    # HMAC of the opaque token; the token itself is never stored.
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    # "access" or "refresh"
+    sa.Column("kind", sa.String(16), nullable=False),
+    _client_fk(),
+    _user_fk(nullable=True),
+    sa.Column("scopes", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
