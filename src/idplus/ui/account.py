@@ -13,12 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idplus.models import SsoSession
+from idplus.models import Client, SsoSession
 from idplus.outbound.backchannel_logout import deliver_logout_notices
 from idplus.policies import ACCOUNT_CLIENT_ID
 from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.context import ServerContext
-from idplus.protocol.interaction import start_internal_login
 from idplus.protocol.oidc.backchannel import logout_notices
 from idplus.protocol.oidc.end_session import EndedSession
 from idplus.protocol.self_service import (
@@ -38,13 +37,11 @@ from idplus.ui.cookies import (
     browser_id,
     browser_sso_sessions,
     clear_cookie,
-    ensure_browser_id,
-    set_browser_cookie,
     sso_session_id,
 )
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
-from idplus.ui.login import login_page_url
+from idplus.ui.login import redirect_to_internal_login
 
 NOTICES = {
     "end_session": "The session has ended.",
@@ -76,25 +73,15 @@ async def show_account(request: Request) -> Response:
 
 
 async def _login_first(request: Request, server: ServerContext, locale: str) -> Response:
-    browser, is_new = ensure_browser_id(request)
-
-    def start() -> str:
+    def account_client() -> Client:
         with server.db.reading() as conn:
             client = client_store.find_client(conn, ACCOUNT_CLIENT_ID)
         assert client is not None, "the account client is created at start-up"
-        return start_internal_login(
-            server,
-            client,
-            return_to=f"{ACCOUNT_PATH}?{urlencode({'locale': locale})}",
-            browser_id=browser,
-            locale=locale,
-            session=None,
-        )
+        return client
 
-    response = RedirectResponse(login_page_url(await run_in_threadpool(start)), status_code=303)
-    if is_new:
-        set_browser_cookie(server, response, browser)
-    return response
+    client = await run_in_threadpool(account_client)
+    return_to = f"{ACCOUNT_PATH}?{urlencode({'locale': locale})}"
+    return await redirect_to_internal_login(request, server, client, return_to, locale)
 
 
 async def _render(
@@ -137,13 +124,7 @@ async def act(request: Request) -> Response:
     if not csrf_token_is_valid(
         server.secrets.cookie_key, browser_id(request), form.get("csrf_token")
     ):
-        return pages_of(request).error(
-            request,
-            server,
-            locale=locale,
-            message="The form could not be checked. Reload the page and try again.",
-            status_code=403,
-        )
+        return pages_of(request).form_check_failed(request, server, locale)
     session = await run_in_threadpool(_current_session, server, request)
     if session is None:
         return await _login_first(request, server, locale)

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import segno
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from idplus.models import SsoSession
 from idplus.protocol.authorize import choose_ui_locale
@@ -26,15 +26,14 @@ from idplus.protocol.device import (
     find_pending_device,
     verification_uri_complete,
 )
-from idplus.protocol.interaction import start_internal_login
 from idplus.protocol.sso import sso_group, usable_session
 from idplus.store.sql import sessions as session_store
 from idplus.store.sql import users as user_store
 from idplus.ui.context import pages_of, server_of
-from idplus.ui.cookies import browser_id, ensure_browser_id, set_browser_cookie, sso_session_id
+from idplus.ui.cookies import browser_id, sso_session_id
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
-from idplus.ui.login import login_page_url
+from idplus.ui.login import redirect_to_internal_login
 
 UNKNOWN = "The code is unknown or has expired."
 LOCKED = "Too many wrong codes. Try again in %(minutes)s minutes."
@@ -76,23 +75,9 @@ def _session_for(
 async def _login_first(
     request: Request, server: ServerContext, pending: PendingDevice, locale: str
 ) -> Response:
-    browser, is_new = ensure_browser_id(request)
     code = display_user_code(pending.request.user_code)
     return_to = f"{VERIFICATION_PATH}?{urlencode({'user_code': code, 'ui_locales': locale})}"
-    handle = await run_in_threadpool(
-        lambda: start_internal_login(
-            server,
-            pending.client,
-            return_to=return_to,
-            browser_id=browser,
-            locale=locale,
-            session=None,
-        )
-    )
-    response = RedirectResponse(login_page_url(handle), status_code=303)
-    if is_new:
-        set_browser_cookie(server, response, browser)
-    return response
+    return await redirect_to_internal_login(request, server, pending.client, return_to, locale)
 
 
 async def _approval_page(
@@ -126,13 +111,7 @@ async def decide(request: Request) -> Response:
     if not csrf_token_is_valid(
         server.secrets.cookie_key, browser_id(request), fields.get("csrf_token")
     ):
-        return pages_of(request).error(
-            request,
-            server,
-            locale=locale,
-            message="The form could not be checked. Reload the page and try again.",
-            status_code=403,
-        )
+        return pages_of(request).form_check_failed(request, server, locale)
     raw = fields.get("user_code", "")
     try:
         pending = await run_in_threadpool(find_pending_device, server, raw, _address(request))

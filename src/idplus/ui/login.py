@@ -14,14 +14,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idplus.auth.local import mask_phone_number
+from idplus.models import Client
 from idplus.policies import ClientType
 from idplus.protocol import login
 from idplus.protocol.authorization_response import AuthorizationResponse
 from idplus.protocol.context import ServerContext
-from idplus.protocol.interaction import Step
+from idplus.protocol.interaction import Step, start_internal_login
 from idplus.ui.authorization_response import authorization_response
 from idplus.ui.context import pages_of, server_of
-from idplus.ui.cookies import browser_id, set_sso_cookie
+from idplus.ui.cookies import browser_id, ensure_browser_id, set_browser_cookie, set_sso_cookie
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
 
@@ -66,13 +67,7 @@ async def submit_login(request: Request) -> Response:
     handle = _field(form, "interaction")
     browser = browser_id(request)
     if not csrf_token_is_valid(server.secrets.cookie_key, browser, _field(form, "csrf_token")):
-        return pages_of(request).error(
-            request,
-            server,
-            locale="en",
-            message="The form could not be checked. Reload the page and try again.",
-            status_code=403,
-        )
+        return pages_of(request).form_check_failed(request, server, "en")
     assert browser is not None
     try:
         view = await run_in_threadpool(login.load_interaction, server, handle, browser)
@@ -187,3 +182,19 @@ def _gone(request: Request, server: ServerContext) -> Response:
 def _field(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+async def redirect_to_internal_login(
+    request: Request, server: ServerContext, client: Client, return_to: str, locale: str
+) -> Response:
+    """Send the browser through the login pages on behalf of one of idplus's own pages."""
+    browser, is_new = ensure_browser_id(request)
+    handle = await run_in_threadpool(
+        lambda: start_internal_login(
+            server, client, return_to=return_to, browser_id=browser, locale=locale, session=None
+        )
+    )
+    response = RedirectResponse(login_page_url(handle), status_code=303)
+    if is_new:
+        set_browser_cookie(server, response, browser)
+    return response

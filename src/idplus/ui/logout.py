@@ -81,13 +81,7 @@ async def confirm_logout(request: Request) -> Response:
     if not csrf_token_is_valid(
         server.secrets.cookie_key, browser_id(request), token if isinstance(token, str) else None
     ):
-        return pages_of(request).error(
-            request,
-            server,
-            locale=locale,
-            message="The form could not be checked. Reload the page and try again.",
-            status_code=403,
-        )
+        return pages_of(request).form_check_failed(request, server, locale)
     sessions = browser_sso_sessions(server, request).values()
     return await finish_logout(
         request, server, logged_out_page(request, server, locale), sessions, None

@@ -88,3 +88,13 @@ class Pages:
             message=translator.gettext(message),
             detail=detail,
         )
+
+    def form_check_failed(self, request: Request, server: ServerContext, locale: str) -> Response:
+        """The answer to a POST whose CSRF token is missing or wrong."""
+        return self.error(
+            request,
+            server,
+            locale=locale,
+            message="The form could not be checked. Reload the page and try again.",
+            status_code=403,
+        )
