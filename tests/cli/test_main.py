@@ -52,6 +52,12 @@ def test_db_upgrade_on_a_migrated_database_changes_nothing(cli: Cli) -> None:
     assert cli.ok("db", "upgrade") == {"revision": "0004", "changed": False}
 
 
+def test_db_prune_reports_what_it_deleted(cli: Cli) -> None:
+    deleted = cli.ok("db", "prune")["deleted"]
+    assert set(deleted) >= {"interactions", "authorization_codes", "refresh_tokens"}
+    assert all(count == 0 for count in deleted.values())
+
+
 def test_db_upgrade_creates_the_schema(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

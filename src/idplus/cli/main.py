@@ -70,6 +70,15 @@ def db_upgrade(ctx: Context) -> None:
     emit({"revision": after, "changed": before != after})
 
 
+@db.command("prune")
+@pass_context
+def db_prune(ctx: Context) -> None:
+    """Delete expired codes, logins in progress, device requests, tokens and old sessions."""
+    from idplus.manage.maintenance import prune
+
+    emit({"deleted": prune(ctx.db, ctx.clock)})
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
