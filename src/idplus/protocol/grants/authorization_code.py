@@ -13,11 +13,12 @@ from sqlalchemy.engine import Connection
 
 from idplus.crypto.hashing import hash_handle
 from idplus.crypto.keys import KeyRing
-from idplus.errors import InvalidGrant, InvalidRequest, OAuthError
+from idplus.errors import InvalidGrant, OAuthError
 from idplus.models import Client, CodeGrant
 from idplus.protocol import pkce
 from idplus.protocol.context import ServerContext
 from idplus.protocol.grant import Grant
+from idplus.protocol.grants import committed_outcome, required
 from idplus.protocol.issuance import TokenResponse, issue_tokens, new_lineage
 from idplus.protocol.params import Params
 from idplus.protocol.sso import usable_session
@@ -31,16 +32,11 @@ USES_STORE = True
 
 
 def exchange(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) -> TokenResponse:
-    code = params.get("code")
-    if code is None:
-        raise InvalidRequest("code is required")
-    code_hash = hash_handle(ctx.secrets.handle_key, code)
+    code_hash = hash_handle(ctx.secrets.handle_key, required(params, "code"))
     now = ctx.clock.now()
-    with ctx.db.transaction() as conn:
-        outcome = _exchange(conn, ctx, ring, client, params, code_hash, now)
-    if isinstance(outcome, OAuthError):
-        raise outcome
-    return outcome
+    return committed_outcome(
+        ctx, lambda conn: _exchange(conn, ctx, ring, client, params, code_hash, now)
+    )
 
 
 def _exchange(

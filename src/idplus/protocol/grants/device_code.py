@@ -11,11 +11,12 @@ from sqlalchemy.engine import Connection
 
 from idplus.crypto.hashing import hash_handle
 from idplus.crypto.keys import KeyRing
-from idplus.errors import InvalidGrant, InvalidRequest, OAuthError
+from idplus.errors import InvalidGrant, OAuthError
 from idplus.models import Client
 from idplus.protocol.context import ServerContext
 from idplus.protocol.device import SLOW_DOWN_STEP
 from idplus.protocol.grant import Grant
+from idplus.protocol.grants import committed_outcome, required
 from idplus.protocol.issuance import TokenResponse, issue_tokens, new_lineage
 from idplus.protocol.params import Params
 from idplus.protocol.sso import usable_session
@@ -27,16 +28,9 @@ USES_STORE = True
 
 
 def poll(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) -> TokenResponse:
-    device_code = params.get("device_code")
-    if device_code is None:
-        raise InvalidRequest("device_code is required")
-    code_hash = hash_handle(ctx.secrets.handle_key, device_code)
+    code_hash = hash_handle(ctx.secrets.handle_key, required(params, "device_code"))
     now = ctx.clock.now()
-    with ctx.db.transaction() as conn:
-        outcome = _poll(conn, ctx, ring, client, code_hash, now)
-    if isinstance(outcome, OAuthError):
-        raise outcome
-    return outcome
+    return committed_outcome(ctx, lambda conn: _poll(conn, ctx, ring, client, code_hash, now))
 
 
 def _poll(

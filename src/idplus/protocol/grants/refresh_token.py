@@ -16,10 +16,11 @@ from sqlalchemy.engine import Connection
 
 from idplus.crypto.hashing import hash_handle
 from idplus.crypto.keys import KeyRing
-from idplus.errors import InvalidGrant, InvalidRequest, InvalidScope, OAuthError, UnauthorizedClient
+from idplus.errors import InvalidGrant, InvalidScope, OAuthError, UnauthorizedClient
 from idplus.models import Client, RefreshToken, User
 from idplus.protocol.context import ServerContext
 from idplus.protocol.grant import Grant
+from idplus.protocol.grants import committed_outcome, required
 from idplus.protocol.issuance import RefreshLineage, TokenResponse, issue_tokens
 from idplus.protocol.params import Params, split_space_list
 from idplus.protocol.sso import usable_session
@@ -32,18 +33,14 @@ PROFILE_PARAMETER = "tnuId"
 
 
 def refresh(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) -> TokenResponse:
-    presented = params.get("refresh_token")
-    if presented is None:
-        raise InvalidRequest("refresh_token is required")
+    presented = required(params, "refresh_token")
     if params.get(PROFILE_PARAMETER) is not None and not client.update_at_claims:
         raise UnauthorizedClient("this client may not use the legacy token exchange")
     token_hash = hash_handle(ctx.secrets.handle_key, presented)
     now = ctx.clock.now()
-    with ctx.db.transaction() as conn:
-        outcome = _refresh(conn, ctx, ring, client, params, token_hash, now)
-    if isinstance(outcome, OAuthError):
-        raise outcome
-    return outcome
+    return committed_outcome(
+        ctx, lambda conn: _refresh(conn, ctx, ring, client, params, token_hash, now)
+    )
 
 
 def _refresh(
