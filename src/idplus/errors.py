@@ -64,11 +64,6 @@ class InvalidScope(OAuthError):
     error = "invalid_scope"
 
 
-class ServerError(OAuthError):
-    error = "server_error"
-    status_code = 500
-
-
 class FatalAuthorizeError(IdplusError):
     """A problem with client_id or redirect_uri: show an error page, never redirect."""
 

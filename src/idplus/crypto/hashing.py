@@ -32,10 +32,6 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def password_needs_rehash(password_hash: str) -> bool:
-    return _password_hasher.check_needs_rehash(password_hash)
-
-
 def new_client_secret() -> str:
     return secrets.token_urlsafe(32)
 

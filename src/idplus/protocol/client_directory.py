@@ -45,7 +45,3 @@ class ClientDirectory:
                 self._entries.clear()
             self._entries[client_id] = (self._clock.now(), client)
         return client
-
-    def forget(self, client_id: str) -> None:
-        with self._lock:
-            self._entries.pop(client_id, None)

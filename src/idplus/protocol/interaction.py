@@ -33,11 +33,10 @@ from idplus.protocol.authorize import (
 from idplus.protocol.context import ServerContext
 from idplus.protocol.front_channel_tokens import front_channel_tokens
 from idplus.protocol.params import Params
-from idplus.protocol.sso import sso_group, usable_session
+from idplus.protocol.sso import live_login, sso_group
 from idplus.store.sql import clients as client_store
 from idplus.store.sql import interactions as interaction_store
 from idplus.store.sql import sessions as session_store
-from idplus.store.sql import users as user_store
 
 
 class Step(StrEnum):
@@ -128,18 +127,15 @@ def start_authorization(
         if step is Step.COMPLETE:
             assert session is not None
             assert user is not None
-            return complete_authorization(conn, ctx, request, session, user, now)
+            return complete_authorization(conn, ctx, request, client, session, user, now)
         return _start_interaction(conn, ctx, request, step, session, browser_id, provider_ids)
 
 
 def _session_of(
     conn: Connection, session_id: str | None, now: datetime
 ) -> tuple[SsoSession | None, User | None]:
-    if session_id is None:
-        return None, None
-    session = usable_session(session_store.find_session(conn, session_id), now)
-    user = user_store.find_user(conn, session.user_id) if session is not None else None
-    return (session, user) if user is not None else (None, None)
+    login = live_login(conn, session_id, now)
+    return login if login is not None else (None, None)
 
 
 def _start_interaction(
@@ -179,6 +175,7 @@ def complete_authorization(
     conn: Connection,
     ctx: ServerContext,
     request: AuthorizationRequest,
+    client: Client,
     session: SsoSession,
     user: User,
     now: datetime,
@@ -197,8 +194,6 @@ def complete_authorization(
             now=now,
             lifetime=timedelta(seconds=ctx.settings.authorization_code_lifetime),
         )
-    client = client_store.find_client(conn, request.client_id)
-    assert client is not None
     values.update(
         front_channel_tokens(ctx, request, client, session, user, values.get("code"), now)
     )

@@ -21,10 +21,14 @@ from idplus.protocol.assurance import AMR_PASSWORD, AMR_SMS_OTP, acr_for_level, 
 from idplus.protocol.authorization_response import AuthorizationResponse, error_response
 from idplus.protocol.context import ServerContext
 from idplus.protocol.interaction import Step, complete_authorization, target_of
-from idplus.protocol.sso import session_lifetime, sso_group, start_or_renew_session
+from idplus.protocol.sso import (
+    live_session,
+    session_lifetime,
+    sso_group,
+    start_or_renew_session,
+)
 from idplus.store.sql import clients as client_store
 from idplus.store.sql import interactions as interaction_store
-from idplus.store.sql import sessions as session_store
 from idplus.store.sql import users as user_store
 
 OTP_STAGE = "otp"
@@ -211,12 +215,12 @@ def confirm_continue(ctx: ServerContext, handle: str, browser_id: str) -> StepRe
     now = ctx.clock.now()
     with ctx.db.transaction() as conn:
         view = _load(conn, ctx, handle, browser_id)
-        session = _session(conn, view.interaction.session_id, now)
+        session = live_session(conn, view.interaction.session_id, now)
         if view.interaction.stage != Step.CONTINUE.value or session is None or view.user is None:
             raise InteractionGone("the session is gone")
         interaction_store.consume_interaction(conn, view.interaction.id_hash)
         response = complete_authorization(
-            conn, ctx, view.interaction.request, session, view.user, now
+            conn, ctx, view.interaction.request, view.client, session, view.user, now
         )
         return LoginFinished(response, session, sso_group(view.client))
 
@@ -244,11 +248,6 @@ def _save(conn: Connection, view: InteractionView, **changes: object) -> Interac
     return replace(view, interaction=interaction)
 
 
-def _session(conn: Connection, session_id: str | None, now: datetime) -> SsoSession | None:
-    session = session_store.find_session(conn, session_id) if session_id else None
-    return session if session is not None and session.is_active(now) else None
-
-
 def _finish(conn: Connection, ctx: ServerContext, view: InteractionView) -> LoginFinished:
     now = ctx.clock.now()
     interaction, user = view.interaction, view.user
@@ -273,7 +272,7 @@ def _finish(conn: Connection, ctx: ServerContext, view: InteractionView) -> Logi
         group=group,
         authentication=authentication,
         lifetime=lifetime,
-        existing=_session(conn, interaction.session_id, now),
+        existing=live_session(conn, interaction.session_id, now),
         now=now,
     )
     request = interaction.request
@@ -281,5 +280,5 @@ def _finish(conn: Connection, ctx: ServerContext, view: InteractionView) -> Logi
         # A login for idplus's own page: back to it, no code.
         response = AuthorizationResponse(ctx.settings.issuer + request.return_to, "query", {})
     else:
-        response = complete_authorization(conn, ctx, request, session, user, now)
+        response = complete_authorization(conn, ctx, request, view.client, session, user, now)
     return LoginFinished(response, session, group)

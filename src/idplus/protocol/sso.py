@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from idplus.models import Authentication, Client, SsoSession
+from idplus.models import Authentication, Client, SsoSession, User
 from idplus.policies import REMEMBER_ME_COOKIE_LIFETIME
 from idplus.store.sql import sessions as session_store
+from idplus.store.sql import users as user_store
 from idplus.store.sql.refresh_tokens import revoke_session_refresh_tokens
 
 SHARED_GROUP = "one_telenor"
@@ -41,6 +42,22 @@ def session_lifetime(
 
 def usable_session(session: SsoSession | None, now: datetime) -> SsoSession | None:
     return session if session is not None and session.is_active(now) else None
+
+
+def live_session(conn: Connection, session_id: str | None, now: datetime) -> SsoSession | None:
+    """The session with this id, if it has neither ended nor expired."""
+    if session_id is None:
+        return None
+    return usable_session(session_store.find_session(conn, session_id), now)
+
+
+def live_login(
+    conn: Connection, session_id: str | None, now: datetime
+) -> tuple[SsoSession, User] | None:
+    """The live session and its user: what every grant for a user needs (SPEC §2)."""
+    session = live_session(conn, session_id, now)
+    user = user_store.find_user(conn, session.user_id) if session is not None else None
+    return (session, user) if session is not None and user is not None else None
 
 
 def start_or_renew_session(

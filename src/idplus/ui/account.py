@@ -28,9 +28,8 @@ from idplus.protocol.self_service import (
     end_own_session,
     revoke_app,
 )
-from idplus.protocol.sso import SHARED_GROUP, usable_session
+from idplus.protocol.sso import SHARED_GROUP, live_session
 from idplus.store.sql import clients as client_store
-from idplus.store.sql import sessions as session_store
 from idplus.store.sql import users as user_store
 from idplus.ui.context import pages_of, server_of
 from idplus.ui.cookies import (
@@ -58,10 +57,8 @@ def _locale(request: Request) -> str:
 
 def _current_session(server: ServerContext, request: Request) -> SsoSession | None:
     session_id = sso_session_id(server, request, SHARED_GROUP)
-    if session_id is None:
-        return None
     with server.db.reading() as conn:
-        return usable_session(session_store.find_session(conn, session_id), server.clock.now())
+        return live_session(conn, session_id, server.clock.now())
 
 
 async def show_account(request: Request) -> Response:

@@ -26,8 +26,7 @@ from idplus.protocol.device import (
     find_pending_device,
     verification_uri_complete,
 )
-from idplus.protocol.sso import sso_group, usable_session
-from idplus.store.sql import sessions as session_store
+from idplus.protocol.sso import live_session, sso_group
 from idplus.store.sql import users as user_store
 from idplus.ui.context import pages_of, server_of
 from idplus.ui.cookies import browser_id, sso_session_id
@@ -66,10 +65,8 @@ def _session_for(
     server: ServerContext, request: Request, pending: PendingDevice
 ) -> SsoSession | None:
     session_id = sso_session_id(server, request, sso_group(pending.client))
-    if session_id is None:
-        return None
     with server.db.reading() as conn:
-        return usable_session(session_store.find_session(conn, session_id), server.clock.now())
+        return live_session(conn, session_id, server.clock.now())
 
 
 async def _login_first(

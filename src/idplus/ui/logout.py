@@ -7,7 +7,6 @@ cookies, and sends the back-channel notices after the response has gone out.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -15,10 +14,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idplus.outbound.backchannel_logout import deliver_logout_notices
+from idplus.protocol.authorization_response import AuthorizationResponse
 from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.context import ServerContext
 from idplus.protocol.oidc.backchannel import LogoutNotice, logout_notices
 from idplus.protocol.oidc.end_session import end_sessions
+from idplus.ui.authorization_response import redirect_location
 from idplus.ui.context import pages_of, server_of
 from idplus.ui.cookies import browser_id, browser_sso_sessions, clear_cookie
 from idplus.ui.csrf import csrf_token_is_valid
@@ -37,13 +38,9 @@ def logged_out_page(request: Request, server: ServerContext, locale: str) -> Res
 
 
 def redirect_after_logout(uri: str, state: str | None) -> Response:
-    parts = urlsplit(uri)
-    if state is not None:
-        extra = urlencode({"state": state})
-        parts = parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)
-    return RedirectResponse(
-        urlunsplit(parts), status_code=302, headers={"Cache-Control": "no-store"}
-    )
+    params = {"state": state} if state is not None else {}
+    location = redirect_location(AuthorizationResponse(uri, "query", params))
+    return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 def _end_and_notify(

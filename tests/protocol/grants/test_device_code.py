@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 from typing import Any
 
@@ -138,7 +137,3 @@ def test_code_form_without_a_code(tv: Harness) -> None:
     page = tv.http.get("/device?ui_locales=no")
     assert 'name="user_code"' in page.text
     assert "Koble til en enhet" in page.text
-
-
-def test_basic_header_helper_is_standard() -> None:
-    assert basic("a", "b") == {"Authorization": "Basic " + base64.b64encode(b"a:b").decode()}

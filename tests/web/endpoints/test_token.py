@@ -15,7 +15,6 @@ from tests.harness import (
     basic,
     code_from_login,
     exchange_code,
-    redirect_params,
 )
 
 
@@ -289,6 +288,12 @@ def test_client_credentials_with_a_rotated_secret(harness: Harness) -> None:
         assert response.status_code == 200
 
 
-def test_prompt_for_redirect_uri_in_authorize_also_needs_state_echo(spa: Harness) -> None:
-    answer = redirect_params(spa.http.get(spa.authorize_url(scope="email")))
-    assert answer["error"] == "invalid_scope"
+def test_token_lifetimes_are_configurable_per_client(harness: Harness) -> None:
+    harness.add_client("short", access_token_lifetime=600, id_token_lifetime=300)
+    harness.add_user()
+    body = exchange_code(harness, code_from_login(harness, "short"), "short").json()
+    assert body["expires_in"] == 600
+    access = jwt.decode(body["access_token"], _jwks(harness)).claims
+    id_token = jwt.decode(body["id_token"], _jwks(harness)).claims
+    assert access["exp"] - access["iat"] == 600
+    assert id_token["exp"] - id_token["iat"] == 300

@@ -21,10 +21,8 @@ from idplus.protocol.grant import Grant
 from idplus.protocol.grants import committed_outcome, required
 from idplus.protocol.issuance import TokenResponse, issue_tokens, new_lineage
 from idplus.protocol.params import Params
-from idplus.protocol.sso import usable_session
+from idplus.protocol.sso import live_login
 from idplus.store.sql import codes as code_store
-from idplus.store.sql import sessions as session_store
-from idplus.store.sql import users as user_store
 from idplus.store.sql.refresh_tokens import revoke_grant_refresh_tokens
 from idplus.store.sql.revoked_tokens import revoke_access_token
 
@@ -57,12 +55,10 @@ def _exchange(
     problem = _check(stored, params, now)
     if problem is not None:
         return problem
-    session = usable_session(
-        session_store.find_session(conn, stored.session_id) if stored.session_id else None, now
-    )
-    user = user_store.find_user(conn, stored.user_id)
-    if session is None or user is None:
+    login = live_login(conn, stored.session_id, now)
+    if login is None:
         return InvalidGrant("the user is no longer logged in")
+    session, user = login
     grant = Grant(
         client=client,
         scopes=stored.scopes,

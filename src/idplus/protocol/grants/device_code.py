@@ -19,10 +19,9 @@ from idplus.protocol.grant import Grant
 from idplus.protocol.grants import committed_outcome, required
 from idplus.protocol.issuance import TokenResponse, issue_tokens, new_lineage
 from idplus.protocol.params import Params
-from idplus.protocol.sso import usable_session
+from idplus.protocol.sso import live_login
 from idplus.store.sql import devices as device_store
 from idplus.store.sql import sessions as session_store
-from idplus.store.sql import users as user_store
 
 USES_STORE = True
 
@@ -59,13 +58,10 @@ def _poll(
         return OAuthError("the user denied the request", error="access_denied")
     if not device_store.redeem(conn, code_hash):
         return InvalidGrant("the device_code was already used")
-    session_id = request.session_id
-    session = usable_session(
-        session_store.find_session(conn, session_id) if session_id else None, now
-    )
-    user = user_store.find_user(conn, request.user_id) if request.user_id else None
-    if session is None or user is None:
+    login = live_login(conn, request.session_id, now)
+    if login is None:
         return InvalidGrant("the user is no longer logged in")
+    session, user = login
     session_store.add_session_client(conn, session.id, client.client_id, now)
     grant = Grant(
         client=client,

@@ -23,10 +23,9 @@ from idplus.protocol.grant import Grant
 from idplus.protocol.grants import committed_outcome, required
 from idplus.protocol.issuance import RefreshLineage, TokenResponse, issue_tokens
 from idplus.protocol.params import Params, split_space_list
-from idplus.protocol.sso import usable_session
+from idplus.protocol.sso import live_login
 from idplus.store.sql import refresh_tokens as token_store
 from idplus.store.sql import sessions as session_store
-from idplus.store.sql import users as user_store
 
 USES_STORE = True
 PROFILE_PARAMETER = "tnuId"
@@ -63,12 +62,10 @@ def _refresh(
         return InvalidGrant("the refresh token was already used")
     if token.expires_at <= now:
         return InvalidGrant("the refresh token has expired")
-    session = usable_session(
-        session_store.find_session(conn, token.session_id) if token.session_id else None, now
-    )
-    user = user_store.find_user(conn, token.user_id)
-    if session is None or user is None:
+    login = live_login(conn, token.session_id, now)
+    if login is None:
         return InvalidGrant("the user is no longer logged in")
+    session, user = login
     try:
         grant = _grant(client, token, user, params)
     except OAuthError as problem:

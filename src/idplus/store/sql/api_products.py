@@ -49,15 +49,6 @@ def list_api_products(conn: Connection) -> list[ApiProduct]:
     return [product for s in list(scopes) if (product := find_api_product(conn, s)) is not None]
 
 
-def subscribed_api_scopes(conn: Connection, client_id: str) -> list[str]:
-    rows = conn.execute(
-        sa.select(api_product_clients.c.scope)
-        .where(api_product_clients.c.client_id == client_id)
-        .order_by(api_product_clients.c.scope)
-    ).scalars()
-    return list(rows)
-
-
 def add_subscribers_to_many(conn: Connection, scopes: Sequence[str], client_id: str) -> None:
     for scope in scopes:
         add_subscribers(conn, scope, [client_id])

@@ -52,14 +52,6 @@ def insert_client(conn: Connection, client: Client, now: datetime) -> None:
         insert_secret(conn, client.client_id, secret)
 
 
-def update_client(conn: Connection, client: Client, now: datetime) -> None:
-    conn.execute(
-        sa.update(clients)
-        .where(clients.c.client_id == client.client_id)
-        .values(updated_at=now, **_client_values(client))
-    )
-
-
 def insert_secret(conn: Connection, client_id: str, secret: ClientSecret) -> None:
     conn.execute(
         sa.insert(client_secrets).values(
@@ -114,10 +106,6 @@ def list_clients(conn: Connection) -> list[Client]:
         )
         for row in rows
     ]
-
-
-def count_clients(conn: Connection) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(clients)).scalar_one())
 
 
 def _secrets_of(conn: Connection, client_ids: Sequence[str]) -> dict[str, tuple[ClientSecret, ...]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,10 +35,6 @@ def consume_interaction(conn: Connection, id_hash: str) -> bool:
     return (
         conn.execute(sa.delete(interactions).where(interactions.c.id_hash == id_hash)).rowcount > 0
     )
-
-
-def delete_expired_interactions(conn: Connection, now: datetime) -> int:
-    return conn.execute(sa.delete(interactions).where(interactions.c.expires_at <= now)).rowcount
 
 
 def _values(i: Interaction) -> dict[str, Any]:

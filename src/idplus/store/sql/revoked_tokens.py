@@ -25,10 +25,3 @@ _IS_REVOKED = sa.select(revoked_access_tokens.c.jti).where(
 
 def is_access_token_revoked(conn: Connection, jti: str) -> bool:
     return conn.execute(_IS_REVOKED, {"jti": jti}).first() is not None
-
-
-def delete_expired(conn: Connection, now: datetime) -> int:
-    result = conn.execute(
-        sa.delete(revoked_access_tokens).where(revoked_access_tokens.c.expires_at <= now)
-    )
-    return result.rowcount
