@@ -66,7 +66,7 @@ class PortTaken(RuntimeError):
     """Another process bound the port between our probe and the server's bind."""
 
 
-def _start(tmp_path: Path) -> tuple[LiveServer, subprocess.Popen[bytes]]:
+def _start(tmp_path: Path, settings: dict[str, str]) -> tuple[LiveServer, subprocess.Popen[bytes]]:
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -75,6 +75,7 @@ def _start(tmp_path: Path) -> tuple[LiveServer, subprocess.Popen[bytes]]:
         "IDPLUS_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'idplus.db'}",
         "IDPLUS_OUTBOX": str(tmp_path / "var" / "outbox.jsonl"),
         "IDPLUS_KEY_CACHE_SECONDS": "1",
+        **{f"IDPLUS_{name.upper()}": value for name, value in settings.items()},
     }
     server = LiveServer(base_url, env, tmp_path / "server.log", seed={})
     server.idplus("db", "upgrade")
@@ -95,10 +96,11 @@ def _start(tmp_path: Path) -> tuple[LiveServer, subprocess.Popen[bytes]]:
     return server, process
 
 
-def run_live_server(tmp_path: Path) -> Iterator[LiveServer]:
+def run_live_server(tmp_path: Path, **settings: str) -> Iterator[LiveServer]:
+    """A served, seeded server; `settings` become IDPLUS_<NAME> variables."""
     for attempt in range(3):
         try:
-            server, process = _start(tmp_path / f"server-{attempt}")
+            server, process = _start(tmp_path / f"server-{attempt}", settings)
             break
         except PortTaken:
             continue

@@ -49,3 +49,25 @@ def test_secrets_are_not_shown_in_the_settings_repr() -> None:
     settings = Settings(secret_key="very-secret-value", key_encryption_key="kek-value")
     assert "very-secret-value" not in repr(settings)
     assert "kek-value" not in repr(settings)
+
+
+def test_trusted_proxies_take_addresses_and_networks_and_refuse_typos() -> None:
+    assert Settings(trusted_proxies="10.0.0.0/8, ::1,192.0.2.7").trusted_proxies
+    with pytest.raises(pydantic.ValidationError, match="not an address"):
+        Settings(trusted_proxies="10.0.0.1,lb.example")
+
+
+@pytest.mark.parametrize(
+    ("issuer", "debugger", "expected"),
+    [
+        ("http://127.0.0.1:8000", None, True),
+        ("http://localhost:8000", None, True),
+        ("https://id.example.no", None, False),
+        ("https://id.example.no", True, True),
+        ("http://127.0.0.1:8000", False, False),
+    ],
+)
+def test_the_debugger_is_on_by_default_only_for_a_loopback_issuer(
+    issuer: str, debugger: bool | None, expected: bool
+) -> None:
+    assert Settings(issuer=issuer, debugger=debugger).debugger_enabled is expected

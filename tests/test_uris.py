@@ -34,6 +34,9 @@ def test_web_redirects_that_are_accepted(uri: str) -> None:
         ("data:text/html,hi", "forbidden"),
         ("com.example.app:/cb", "MobileApp"),
         ("https://rp.example:99999/cb", "not a valid URI"),
+        ("http://evil.example\\@127.0.0.1/cb", "userinfo"),
+        ("https://user@rp.example/cb", "userinfo"),
+        ("https://rp.example/c b", "userinfo"),
     ],
 )
 def test_web_redirects_that_are_refused(uri: str, reason: str) -> None:

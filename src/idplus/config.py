@@ -7,6 +7,7 @@ Settings are validated once at start and never change while the process runs.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from idplus.uris import is_loopback_host
 
 CONFIG_FILE_VARIABLE = "IDPLUS_CONFIG_FILE"
 
@@ -37,10 +40,14 @@ class Settings(BaseSettings):
         Path("var/outbox.jsonl"), description="File the default SMS / e-mail sender appends to."
     )
     secret_key: SecretStr | None = Field(
-        None, description="Cookie and CSRF signing key; generated into the database when unset."
+        None,
+        description="Cookie and CSRF signing key. Required for an https issuer; a development "
+        "(http) issuer generates one into the database when it is unset.",
     )
     key_encryption_key: SecretStr | None = Field(
-        None, description="When set, private signing keys are stored encrypted with it."
+        None,
+        description="Private signing keys are stored encrypted with it. Required for an https "
+        "issuer; without it (development only) they are stored in plain text.",
     )
     access_token_lifetime: int = Field(3600, gt=0, description="Default access-token seconds.")
     id_token_lifetime: int = Field(3600, gt=0, description="Default ID-token seconds.")
@@ -63,9 +70,51 @@ class Settings(BaseSettings):
         description="How often a worker rereads the signing keys. A rotated key starts signing "
         "two such periods after it is published, so every worker publishes it first.",
     )
-    debugger: bool = Field(
-        True,
-        description="Serve the /debugger test client (turn off where only real clients belong).",
+    debugger: bool | None = Field(
+        None,
+        description="Serve the /debugger test client. Unset: only for a loopback (development) "
+        "issuer.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token /metrics requires. Unset: /metrics answers only for a loopback "
+        "(development) issuer.",
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="Comma-separated addresses or networks whose X-Forwarded-For / "
+        "X-Forwarded-Proto headers are believed; every other peer is its own client address.",
+    )
+    max_body_bytes: int = Field(
+        64 * 1024, gt=0, description="Largest request body any endpoint accepts (413 above)."
+    )
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a whole request body (408 after)."
+    )
+    max_concurrent_hashes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        gt=0,
+        description="Password hashes (argon2id) verified at once per worker; logins beyond "
+        "that are shed with 503 and Retry-After. Default: the core count.",
+    )
+    login_failures_per_username: int = Field(
+        5, gt=0, description="Wrong passwords per username before it is locked for a while."
+    )
+    login_failures_per_address: int = Field(
+        30, gt=0, description="Wrong passwords per client address before it is locked."
+    )
+    login_lock_seconds: int = Field(
+        900, gt=0, description="Counting window and lock duration for the two limits above."
+    )
+    otp_max_attempts: int = Field(
+        5, gt=0, description="Wrong one-time codes per login, counted across resends."
+    )
+    otp_max_resends: int = Field(3, ge=0, description="New codes a user may ask for per login.")
+    otp_resend_interval_seconds: int = Field(
+        30, ge=0, description="Seconds between two codes sent for the same login."
+    )
+    login_sms_per_phone_per_hour: int = Field(
+        10, gt=0, description="Login SMS codes sent to one phone number per hour (toll fraud)."
     )
     log_level: str = Field("INFO", description="Python log level name.")
     access_log: Literal["all", "errors"] = Field(
@@ -85,6 +134,21 @@ class Settings(BaseSettings):
             raise ValueError("issuer must not have a query or fragment (OIDC Discovery §3)")
         return value.rstrip("/")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        # uvicorn would take a typo as a literal that never matches: say so at start instead.
+        for entry in (e.strip() for e in value.split(",")):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an address or network"
+                ) from None
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:
@@ -96,6 +160,38 @@ class Settings(BaseSettings):
     @property
     def issuer_is_https(self) -> bool:
         return self.issuer.startswith("https://")
+
+    @property
+    def issuer_is_loopback(self) -> bool:
+        """A development issuer (127.0.0.1, ::1, localhost): conveniences stay on by default."""
+        return is_loopback_host(urlsplit(self.issuer).hostname)
+
+    @property
+    def debugger_enabled(self) -> bool:
+        return self.debugger if self.debugger is not None else self.issuer_is_loopback
+
+    def production_secrets_problem(self) -> str | None:
+        """Why this configuration must not serve, or None.
+
+        With an https issuer, a copy of the database alone must not be enough to forge cookies
+        or sign tokens: the cookie key and the key-encryption key come from outside it.
+        """
+        if not self.issuer_is_https:
+            return None
+        missing = [
+            name
+            for name, value in (
+                ("IDPLUS_SECRET_KEY", self.secret_key),
+                ("IDPLUS_KEY_ENCRYPTION_KEY", self.key_encryption_key),
+            )
+            if value is None or not value.get_secret_value()
+        ]
+        if not missing:
+            return None
+        return (
+            f"an https issuer needs {' and '.join(missing)} set outside the database "
+            "(see SECURITY.md)"
+        )
 
     @classmethod
     def settings_customise_sources(

@@ -125,4 +125,6 @@ GATEWAY_ERRORS: dict[str, tuple[int, int, str]] = {
     "illegal_response_type": (403, 15, "illegal response type"),
     "invalid_app_attributes": (500, 16, "invalid app attributes"),
     "internal_error": (500, 2, "internal server error"),
+    # Every password-hashing slot is taken; the client retries (Retry-After).
+    "busy": (503, 2, "temporarily overloaded, retry later"),
 }

@@ -202,6 +202,8 @@ class Interaction:
     otp_hash: str | None = None
     otp_expires_at: datetime | None = None
     otp_attempts: int = 0
+    otp_sends: int = 0
+    otp_sent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,9 @@ def validate_registered_uri(uri: str, *, what: str, allow_private_use: bool) -> 
         raise ValidationError(f"{what} {uri!r} must be an absolute URI")
     if "#" in uri:
         raise ValidationError(f"{what} {uri!r} must not contain a fragment")
+    if "\\" in uri or "@" in parts.netloc or not uri.isprintable() or " " in uri:
+        # Parsers disagree on these (browsers treat a backslash as "/"), so none is allowed.
+        raise ValidationError(f"{what} {uri!r} must not contain userinfo, '\\' or spaces")
     if scheme in FORBIDDEN_SCHEMES:
         raise ValidationError(f"{what} {uri!r} uses the forbidden scheme {scheme!r}")
     if scheme == "https":

@@ -1,47 +1,113 @@
-"""Failed logins lock a username or address for a while; the lock lifts by itself."""
+"""Attempts are reserved before the work they limit; a key that runs out is locked for a while,
+the lock lifts by itself, and parallel attempts can never exceed the limit."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
-from idplus.auth.throttle import locked_until, record_failure, record_success, throttle_keys
+import pytest
+
+from idplus.auth.throttle import (
+    Throttled,
+    ThrottleKey,
+    key_of,
+    login_sms_rule,
+    password_keys,
+    reserve,
+    succeeded,
+)
+from idplus.config import Settings
 from idplus.store.sql.engine import Database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+SETTINGS = Settings()
 
 
-def test_five_failures_lock_the_username_for_fifteen_minutes(db: Database) -> None:
-    keys = throttle_keys("+4790000001", "10.0.0.1")
+def _attempt(db: Database, keys: list[ThrottleKey], now: datetime = NOW) -> datetime | None:
+    """None when the attempt was allowed; otherwise when the lock lifts."""
+    try:
+        with db.transaction() as conn:
+            reserve(conn, keys, now)
+    except Throttled as throttled:
+        return throttled.until
+    return None
+
+
+def test_fifth_attempt_locks_the_username_for_fifteen_minutes(db: Database) -> None:
+    keys = password_keys(SETTINGS, "+4790000001", "10.0.0.1")
+    assert [_attempt(db, keys) for _ in range(5)] == [None] * 5
+    assert _attempt(db, keys) == NOW + timedelta(minutes=15)
+    assert _attempt(db, keys, NOW + timedelta(minutes=15)) is None
+
+
+def test_attempts_outside_the_window_start_again(db: Database) -> None:
+    keys = password_keys(SETTINGS, "+4790000001", None)
+    for minute in range(0, 80, 16):
+        assert _attempt(db, keys, NOW + timedelta(minutes=minute)) is None
+    assert _attempt(db, keys, NOW + timedelta(minutes=80)) is None
+
+
+def test_success_clears_the_username_and_refunds_the_address(db: Database) -> None:
+    strict = Settings(login_failures_per_username=5, login_failures_per_address=2)
+    username, address = password_keys(strict, "+4790000001", "10.0.0.1")
+    for _ in range(4):
+        _attempt(db, [username])
+    _attempt(db, [address])
     with db.transaction() as conn:
-        for _ in range(4):
-            record_failure(conn, keys, NOW)
-        assert locked_until(conn, keys, NOW) is None
-        record_failure(conn, keys, NOW)
-        assert locked_until(conn, keys, NOW) == NOW + timedelta(minutes=15)
-        assert locked_until(conn, keys, NOW + timedelta(minutes=15)) is None
-
-
-def test_failures_outside_the_window_start_again(db: Database) -> None:
-    keys = throttle_keys("+4790000001", None)
-    with db.transaction() as conn:
-        for minute in range(0, 40, 10):
-            record_failure(conn, keys, NOW + timedelta(minutes=minute))
-        assert locked_until(conn, keys, NOW + timedelta(minutes=40)) is None
-
-
-def test_success_clears_the_username_counter(db: Database) -> None:
-    keys = throttle_keys("+4790000001", None)
-    with db.transaction() as conn:
-        for _ in range(4):
-            record_failure(conn, keys, NOW)
-        record_success(conn, "+4790000001")
-        record_failure(conn, keys, NOW)
-        assert locked_until(conn, keys, NOW) is None
+        succeeded(conn, [username, address])
+    assert [_attempt(db, [username]) for _ in range(5)] == [None] * 5
+    # Without the refund the address would be locked by its second attempt already.
+    assert [_attempt(db, [address]) for _ in range(2)] == [None, None]
+    assert _attempt(db, [address]) is not None
 
 
 def test_many_usernames_from_one_address_lock_the_address(db: Database) -> None:
-    with db.transaction() as conn:
-        for i in range(30):
-            record_failure(conn, throttle_keys(f"+47900000{i:02d}", "10.0.0.9"), NOW)
-        assert locked_until(conn, throttle_keys("+4799999999", "10.0.0.9"), NOW) is not None
-        assert locked_until(conn, throttle_keys("+4799999999", "10.0.0.8"), NOW) is None
+    for i in range(30):
+        assert _attempt(db, password_keys(SETTINGS, f"+47900000{i:02d}", "10.0.0.9")) is None
+    assert _attempt(db, password_keys(SETTINGS, "+4799999999", "10.0.0.9")) is not None
+    assert _attempt(db, password_keys(SETTINGS, "+4799999999", "10.0.0.8")) is None
+
+
+def test_a_refused_attempt_spends_nothing_on_the_other_keys(db: Database) -> None:
+    address = "10.0.0.7"
+    for i in range(30):
+        _attempt(db, password_keys(SETTINGS, f"+47910000{i:02d}", address))
+    victim = password_keys(SETTINGS, "+4790000001", address)
+    for _ in range(10):
+        assert _attempt(db, victim) is not None  # the address is locked
+    assert [_attempt(db, victim[:1]) for _ in range(5)] == [None] * 5
+
+
+def test_limits_are_settings() -> None:
+    strict = Settings(login_failures_per_username=2, login_sms_per_phone_per_hour=3)
+    (rule, _), *_ = password_keys(strict, "u", None)
+    assert rule.limit == 2
+    assert login_sms_rule(strict).limit == 3
+
+
+@pytest.mark.parametrize("parallel", [40])
+def test_parallel_password_guesses_cannot_exceed_the_limit(db: Database, parallel: int) -> None:
+    """The race shown against main: 40 parallel guesses were checked 20 (SQLite) and 37
+    (PostgreSQL) times against a limit of 5."""
+    keys = password_keys(SETTINGS, "+4790000001", None)
+    allowed: list[bool] = []
+    start = threading.Barrier(parallel)
+
+    def guess() -> None:
+        start.wait()
+        allowed.append(_attempt(db, keys) is None)
+
+    threads = [threading.Thread(target=guess) for _ in range(parallel)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert allowed.count(True) == 5
+
+
+def test_sms_budget_counts_per_phone_number(db: Database) -> None:
+    phone = key_of(login_sms_rule(SETTINGS), "+4790000001")
+    assert [_attempt(db, [phone]) for _ in range(10)] == [None] * 10
+    assert _attempt(db, [phone]) == NOW + timedelta(hours=1)
+    assert _attempt(db, [key_of(login_sms_rule(SETTINGS), "+4790000002")]) is None

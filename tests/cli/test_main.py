@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
 from idplus.cli.main import main
 
@@ -49,7 +50,7 @@ def cli(
 
 
 def test_db_upgrade_on_a_migrated_database_changes_nothing(cli: Cli) -> None:
-    assert cli.ok("db", "upgrade") == {"revision": "0004", "changed": False}
+    assert cli.ok("db", "upgrade") == {"revision": "0005", "changed": False}
 
 
 def test_db_prune_reports_what_it_deleted(cli: Cli) -> None:
@@ -218,3 +219,42 @@ def test_console_script_runs_as_a_process(sqlite_url: str) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr == "idplus: unknown client 'ghost'\n"
+
+
+@pytest.fixture
+def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What `idplus serve` would start, instead of starting it."""
+    runs: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: runs.append(options))
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("outside_secrets", "missing"),
+    [
+        ({}, "IDPLUS_SECRET_KEY and IDPLUS_KEY_ENCRYPTION_KEY"),
+        ({"IDPLUS_SECRET_KEY": "cookie-key-from-the-vault"}, "IDPLUS_KEY_ENCRYPTION_KEY"),
+    ],
+)
+def test_serve_refuses_an_https_issuer_whose_secrets_live_in_the_database(
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    uvicorn_runs: list[dict[str, Any]],
+    outside_secrets: dict[str, str],
+    missing: str,
+) -> None:
+    monkeypatch.setenv("IDPLUS_ISSUER", "https://id.example.no")
+    for name, value in outside_secrets.items():
+        monkeypatch.setenv(name, value)
+    assert missing in cli.fails("serve")
+    assert uvicorn_runs == []
+
+
+def test_serve_believes_forwarded_headers_only_from_trusted_proxies(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, uvicorn_runs: list[dict[str, Any]]
+) -> None:
+    monkeypatch.setenv("IDPLUS_TRUSTED_PROXIES", "10.0.0.0/8,192.0.2.7")
+    assert cli.run("serve")[0] == 0
+    assert [(r["proxy_headers"], r["forwarded_allow_ips"]) for r in uvicorn_runs] == [
+        (True, "10.0.0.0/8,192.0.2.7")
+    ]

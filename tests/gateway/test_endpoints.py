@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from idplus.errors import GatewayError
+from idplus.gateway import endpoints
 from idplus.store.sql import gateway_tokens
 from tests.harness import CALLBACK, PASSWORD, VERIFIER, Harness, basic, redirect_params
 
@@ -215,3 +217,35 @@ def test_connect_front_checks_api_products_too(partner: tuple[Harness, str]) -> 
     form = {"grant_type": "client_credentials", "scope": "api:radio"}
     wrong = h.http.post("/connect/token", data=form, headers=basic("partner", secret))
     assert wrong.json()["error"] == "invalid_scope"
+
+
+def test_code_2_for_an_oversized_parameter_at_token(
+    partner: tuple[Harness, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    h, secret = partner
+    response = _token(h, basic("partner", secret), grant_type="client_credentials",
+                      scope="api:tv " + "a" * 4096)  # fmt: skip
+    _error(response, 400, 2)
+    assert "scope" not in response.json()["error_description"], "the reason is for the log"
+    assert "parameter scope is too long" in capsys.readouterr().out
+
+
+def test_code_2_for_an_oversized_parameter_at_authorize(partner: tuple[Harness, str]) -> None:
+    h, _ = partner
+    query = h.authorize_url("partner", scope="api:tv", state="s" * 4097).split("?", 1)[1]
+    _error(h.http.get(f"/oauth/v2/authorize?{query}"), 400, 2)
+
+
+def test_shed_load_503_asks_the_client_to_retry_later(
+    partner: tuple[Harness, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h, secret = partner
+
+    def overloaded(*_args: object) -> None:
+        raise GatewayError(503, 2, "service unavailable", "too many logins at once")
+
+    monkeypatch.setattr(endpoints, "issue_gateway_tokens", overloaded)
+    response = _token(h, basic("partner", secret), grant_type="password",
+                      username="+4790000001", password=PASSWORD)  # fmt: skip
+    _error(response, 503, 2)
+    assert response.headers["retry-after"] == "1"

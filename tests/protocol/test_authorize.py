@@ -10,7 +10,7 @@ from idplus.policies import ClientType
 from idplus.protocol.authorize import (
     RedirectableError,
     choose_ui_locale,
-    redirect_uri_is_registered,
+    registered_redirect_uri,
     validate_authorization_request,
     validate_client_and_redirect,
 )
@@ -102,13 +102,48 @@ def test_api_scopes_need_an_api_access_client_subscribed_to_the_product() -> Non
 
 
 def test_native_apps_may_vary_the_loopback_port_and_others_may_not() -> None:
-    registered = ("http://127.0.0.1/cb",)
+    registered = ("http://127.0.0.1/cb", "http://[::1]:4000/cb?app=1")
     app = _client(client_type=ClientType.MOBILE_APP, redirect_uris=registered)
     spa = _client(redirect_uris=registered)
-    assert redirect_uri_is_registered(app, "http://127.0.0.1:51234/cb")
-    assert not redirect_uri_is_registered(app, "http://127.0.0.1:51234/other")
-    assert not redirect_uri_is_registered(app, "http://127.0.0.2:51234/cb")
-    assert not redirect_uri_is_registered(spa, "http://127.0.0.1:51234/cb")
+    assert registered_redirect_uri(app, "http://127.0.0.1:51234/cb") == "http://127.0.0.1:51234/cb"
+    assert registered_redirect_uri(app, "http://[::1]:5/cb?app=1") == "http://[::1]:5/cb?app=1"
+    assert registered_redirect_uri(app, "http://127.0.0.1:51234/other") is None
+    assert registered_redirect_uri(app, "http://127.0.0.2:51234/cb") is None
+    assert registered_redirect_uri(spa, "http://127.0.0.1:51234/cb") is None
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        # Browsers read the host as evil.com; urlsplit reads 127.0.0.1.
+        "http://evil.com\\@127.0.0.1:9999/cb",
+        "http://evil.com@127.0.0.1:9999/cb",
+        "http://user:pw@127.0.0.1:9999/cb",
+        "http://127.0.0.1:9999\\@evil.com/cb",
+        "http://127.0.0.1:9999/cb#frag",
+        "http://127.0.0.1:9999/cb/../cb",
+        "http://127.0.0.1:9999/CB",
+        "HTTP://127.0.0.1:9999/cb",
+        "http://127.0.0.1:09999/cb",
+        "http://127.0.0.1:9999/cb?extra=1",
+        "http://127.0.0.1:9999//cb",
+        "http://127.0.0.1:9999/cb\t",
+        "http://0x7f.0.0.1:9999/cb",
+        "http://127.1:9999/cb",
+        "http://127.0.0.1:/cb",
+    ],
+)
+def test_loopback_port_exception_refuses_a_lookalike_redirect_uri(attack: str) -> None:
+    app = _client(client_type=ClientType.MOBILE_APP, redirect_uris=("http://127.0.0.1/cb",))
+    assert registered_redirect_uri(app, attack) is None
+    with pytest.raises(FatalAuthorizeError):
+        _validate(app, redirect_uri=attack)
+
+
+def test_loopback_redirect_is_rebuilt_from_the_registered_uri() -> None:
+    app = _client(client_type=ClientType.MOBILE_APP, redirect_uris=("http://127.0.0.1/cb",))
+    request = _validate(app, redirect_uri="http://127.0.0.1:9999/cb", response_mode="form_post")
+    assert request.redirect_uri == "http://127.0.0.1:9999/cb"
 
 
 @pytest.mark.parametrize(

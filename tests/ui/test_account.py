@@ -95,3 +95,17 @@ def test_password_change_ends_the_other_sessions(mobile: Harness) -> None:
 def test_account_forms_need_the_csrf_token(mobile: Harness) -> None:
     _account(mobile)
     assert mobile.http.post("/account", data={"action": "revoke_app"}).status_code == 403
+
+
+def test_current_password_guessing_on_the_account_page_is_throttled(mobile: Harness) -> None:
+    """A borrowed session must not become a password oracle: 12 guesses in 3.4 s on main."""
+    _, page = _account(mobile)
+    # The login spent nothing (it succeeded); five wrong guesses use up the username's budget.
+    for _ in range(5):
+        wrong = _post(mobile, page, "change_password", current_password="guess",
+                      new_password="brand new secret")  # fmt: skip
+        assert wrong.status_code == 400
+    locked = _post(mobile, page, "change_password", current_password=PASSWORD,
+                   new_password="brand new secret")  # fmt: skip
+    assert locked.status_code == 429
+    assert "Too many wrong passwords" in locked.text

@@ -77,6 +77,11 @@ def test_wrong_and_expired_codes_are_refused(otp_user: Harness) -> None:
 def test_a_new_code_replaces_the_old_one(otp_user: Harness) -> None:
     browser = _otp_page(otp_user)
     first = otp_user.outbox()[-1]["code"]
+    too_soon = browser.submit(button=("action", "resend"))
+    assert too_soon.status_code == 429
+    assert "Wait half a minute" in too_soon.text
+    assert len(otp_user.outbox()) == 1
+    otp_user.clock.advance(timedelta(seconds=30))
     browser.submit(button=("action", "resend"))
     second = otp_user.outbox()[-1]["code"]
     if first != second:
@@ -84,13 +89,19 @@ def test_a_new_code_replaces_the_old_one(otp_user: Harness) -> None:
     assert "code" in redirect_params(browser.submit({"otp": second}, ("action", "verify")))
 
 
-def test_too_many_wrong_codes_need_a_new_code(otp_user: Harness) -> None:
+def test_too_many_wrong_codes_end_the_login(otp_user: Harness) -> None:
     browser = _otp_page(otp_user)
     code = otp_user.outbox()[-1]["code"]
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(5):
         browser.submit({"otp": wrong}, ("action", "verify"))
-    assert "Too many wrong codes" in browser.submit({"otp": code}, ("action", "verify")).text
+    refused = browser.submit({"otp": code}, ("action", "verify"))
+    assert refused.status_code == 429
+    assert "Too many wrong codes" in refused.text
+    otp_user.clock.advance(timedelta(seconds=31))
+    browser.submit(button=("action", "resend"))
+    fresh = otp_user.outbox()[-1]["code"]
+    assert "Too many wrong codes" in browser.submit({"otp": fresh}, ("action", "verify")).text
 
 
 def test_a_used_code_cannot_finish_a_second_login(otp_user: Harness) -> None:
@@ -100,8 +111,9 @@ def test_a_used_code_cannot_finish_a_second_login(otp_user: Harness) -> None:
     assert "code" in redirect_params(browser.submit({"otp": code}, ("action", "verify")))
     browser.last = form_page
     replay = browser.submit({"otp": code}, ("action", "verify"))
-    assert replay.status_code == 400
-    assert "expired or is already finished" in replay.text
+    # The login gave the browser a new id, so the old page's form no longer even passes.
+    assert replay.status_code == 403
+    assert "location" not in replay.headers
 
 
 def test_acr_aal2_asks_for_the_sms_code_and_then_steps_up(harness: Harness) -> None:

@@ -16,7 +16,6 @@ from idplus.store.sql import users as user_store
 
 OTP_DIGITS = 6
 OTP_LIFETIME = timedelta(minutes=5)
-OTP_MAX_ATTEMPTS = 5
 # Verified against when the username is unknown, so both answers take as long.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 

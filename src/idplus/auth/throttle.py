@@ -1,7 +1,11 @@
-"""Throttling of failed logins per username and per client address.
+"""Limits on what an attacker can try: passwords per username and per address, device-code
+guesses per address, SMS codes per phone number.
 
-A key that fails too often inside the window is locked for a while; the lock lifts by itself.
-Unknown usernames are counted exactly like known ones, so the throttle reveals nothing.
+Every attempt is reserved before the work it limits (an argon2 hash, a code lookup, an SMS),
+atomically in SQL, so parallel requests cannot exceed a limit. The limit-th attempt in a
+window locks the key for a while; the lock lifts by itself. Unknown usernames are counted
+exactly like known ones, so the throttle reveals nothing. A refusal raises `Throttled` inside
+the caller's transaction, which rolls back every reservation made in it.
 """
 
 from __future__ import annotations
@@ -12,57 +16,83 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from idplus.store.sql.throttle import ThrottleState, clear_throttle, find_throttle, save_throttle
+from idplus.config import Settings
+from idplus.store.sql import throttle as store
 
 
 @dataclass(frozen=True, slots=True)
 class ThrottleRule:
     prefix: str
-    max_failures: int
+    limit: int
     window: timedelta
     lock: timedelta
+    # A successful password login clears its username's count; an address only gets its
+    # one attempt back, so many users behind one NAT do not lock each other out.
+    clear_on_success: bool = False
 
 
-USERNAME_RULE = ThrottleRule("username:", 5, timedelta(minutes=15), timedelta(minutes=15))
-ADDRESS_RULE = ThrottleRule("ip:", 30, timedelta(minutes=15), timedelta(minutes=15))
+ThrottleKey = tuple[ThrottleRule, str]
+
+
+class Throttled(Exception):
+    def __init__(self, until: datetime) -> None:
+        super().__init__("throttled")
+        self.until = until
+
+    def minutes_left(self, now: datetime) -> int:
+        return max(1, int((self.until - now).total_seconds() + 59) // 60)
+
+
+def username_rule(settings: Settings) -> ThrottleRule:
+    lock = timedelta(seconds=settings.login_lock_seconds)
+    return ThrottleRule("username:", settings.login_failures_per_username, lock, lock, True)
+
+
+def address_rule(settings: Settings) -> ThrottleRule:
+    lock = timedelta(seconds=settings.login_lock_seconds)
+    return ThrottleRule("ip:", settings.login_failures_per_address, lock, lock)
+
+
 # Nine digits are guessable by brute force only without a limit on wrong guesses.
 DEVICE_CODE_RULE = ThrottleRule("device-ip:", 10, timedelta(minutes=15), timedelta(minutes=15))
 
 
-def throttle_keys(username: str, address: str | None) -> list[tuple[ThrottleRule, str]]:
-    keys = [(USERNAME_RULE, USERNAME_RULE.prefix + username)]
+def login_sms_rule(settings: Settings) -> ThrottleRule:
+    """Login codes per phone number: SMS pumping costs money, so it has its own budget."""
+    hour = timedelta(hours=1)
+    return ThrottleRule("sms-login:", settings.login_sms_per_phone_per_hour, hour, hour)
+
+
+def password_keys(settings: Settings, username: str, address: str | None) -> list[ThrottleKey]:
+    keys = [(username_rule(settings), "username:" + username)]
     if address:
-        keys.append((ADDRESS_RULE, ADDRESS_RULE.prefix + address))
+        keys.append((address_rule(settings), "ip:" + address))
     return keys
 
 
-def locked_until(
-    conn: Connection, keys: Sequence[tuple[ThrottleRule, str]], now: datetime
-) -> datetime | None:
-    """The latest lock among the keys that is still in force, if any."""
-    locks = []
-    for _rule, key in keys:
-        state = find_throttle(conn, key)
-        if state is not None and state.locked_until is not None and state.locked_until > now:
-            locks.append(state.locked_until)
-    return max(locks, default=None)
+def key_of(rule: ThrottleRule, value: str) -> ThrottleKey:
+    return (rule, rule.prefix + value)
 
 
-def record_failure(
-    conn: Connection, keys: Sequence[tuple[ThrottleRule, str]], now: datetime
-) -> None:
+def reserve(conn: Connection, keys: Sequence[ThrottleKey], now: datetime) -> None:
+    """Spend one attempt on every key, or raise Throttled (the caller's transaction rolls back)."""
     for rule, key in keys:
-        state = find_throttle(conn, key)
-        if state is None or now - state.window_started_at > rule.window:
-            state = ThrottleState(failures=0, window_started_at=now, locked_until=None)
-        failures = state.failures + 1
-        lock = now + rule.lock if failures >= rule.max_failures else state.locked_until
-        if lock is not None and failures >= rule.max_failures:
-            # A new window starts with the lock, so the next lock needs a full set of failures.
-            save_throttle(conn, key, ThrottleState(0, now, lock))
+        allowed = store.reserve_attempt(
+            conn,
+            key,
+            limit=rule.limit,
+            window_start=now - rule.window,
+            lock_until=now + rule.lock,
+            now=now,
+        )
+        if not allowed:
+            raise Throttled(store.locked_until(conn, key) or now + rule.lock)
+
+
+def succeeded(conn: Connection, keys: Sequence[ThrottleKey]) -> None:
+    """The attempts were legitimate: clear or refund them."""
+    for rule, key in keys:
+        if rule.clear_on_success:
+            store.clear_throttle(conn, key)
         else:
-            save_throttle(conn, key, ThrottleState(failures, state.window_started_at, lock))
-
-
-def record_success(conn: Connection, username: str) -> None:
-    clear_throttle(conn, USERNAME_RULE.prefix + username)
+            store.refund_attempt(conn, key)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from idplus.clock import SystemClock
 from idplus.config import Settings
-from idplus.errors import IdplusError
+from idplus.errors import IdplusError, ValidationError
 from idplus.logs import configure_logging
 from idplus.manage import api_products, clients, demo, keys, users
 from idplus.store.sql.engine import Database
@@ -90,6 +90,9 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
 
     from idplus.manage.server_secrets import load_server_secrets
 
+    problem = ctx.settings.production_secrets_problem()
+    if problem:
+        raise ValidationError(problem)
     configure_logging(ctx.settings.log_level, json=ctx.settings.log_json)
     # Before any worker starts, so that workers never race to create them.
     load_server_secrets(ctx.db, ctx.settings, ctx.clock)
@@ -104,6 +107,10 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
         log_config=None,
         access_log=False,
         server_header=False,
+        # X-Forwarded-For / -Proto set the client address and scheme only when the peer is
+        # one of these; anyone else could claim any address (and so dodge address limits).
+        proxy_headers=True,
+        forwarded_allow_ips=ctx.settings.trusted_proxies,
     )
 
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -30,6 +33,31 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _password_hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+class HashingBusy(Exception):
+    """Every password-hashing slot is taken: the request is shed, not queued."""
+
+
+class PasswordHashSlots:
+    """A bound on concurrent argon2 work in one process.
+
+    Each hash takes tens of MiB and a core for tens of milliseconds; without a bound, a burst
+    of logins (real or made up) takes the memory and the CPU every other request needs.
+    Waiting for a slot would hold a worker thread, so a full house answers at once instead.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._slots = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._slots.acquire(blocking=False):
+            raise HashingBusy
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 def new_client_secret() -> str:

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from idplus.errors import GatewayError, gateway_error
+from idplus.errors import GatewayError, InvalidRequest, gateway_error
 from idplus.logs import get_logger
 from idplus.protocol.gateway import (
     check_gateway_authorize,
@@ -25,12 +25,15 @@ from idplus.ui.context import server_of
 
 log = get_logger("idplus.gateway")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-MAX_BODY = 64 * 1024
+# Shed load (503) briefly: a client that retries at once only deepens the queue.
+RETRY_AFTER = {"Retry-After": "1"}
+MALFORMED_PARAMETER = "a parameter is malformed or too long"
 
 
 def _error_response(error: GatewayError) -> JSONResponse:
     body = {"error_code": error.code, "error": error.error, "error_description": error.description}
-    return JSONResponse(body, status_code=error.status_code, headers=NO_STORE)
+    headers = {**NO_STORE, **RETRY_AFTER} if error.status_code == 503 else NO_STORE
+    return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 
 def numbered_errors(
@@ -42,6 +45,12 @@ def numbered_errors(
         except GatewayError as error:
             log.info("gateway_error", code=error.code, detail=error.detail)
             return _error_response(error)
+        except InvalidRequest as problem:
+            # SPEC §9: a malformed or oversized parameter is 400/2; which one is for the log.
+            log.info("gateway_error", code=2, detail=problem.detail)
+            return _error_response(gateway_error("invalid_grant_type", MALFORMED_PARAMETER))
+        except ClientDisconnect:
+            raise  # nobody to answer; the request middleware records it
         except Exception:
             log.exception("gateway_internal_error", path=request.url.path)
             return _error_response(gateway_error("internal_error"))
@@ -55,7 +64,7 @@ async def token(request: Request) -> Response:
     server = server_of(request)
     body = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if len(body) > MAX_BODY or content_type not in ("", "application/x-www-form-urlencoded"):
+    if content_type not in ("", "application/x-www-form-urlencoded"):
         raise gateway_error("invalid_grant_type", "send a url-encoded form")
     try:
         items = parse_qsl(body.decode("utf-8"), keep_blank_values=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from idplus.errors import (
     FatalAuthorizeError,
@@ -57,7 +57,11 @@ def normalise_response_type(value: str) -> str:
 
 
 def validate_client_and_redirect(params: Params, client: Client | None) -> str:
-    """The checks whose failure must never redirect; returns the verified redirect URI."""
+    """The checks whose failure must never redirect; returns the URI to redirect to.
+
+    The returned string is built from the registered URI: it alone goes into the Location,
+    the form_post action and the code binding, never the raw parameter.
+    """
     if "client_id" in params.repeated or "redirect_uri" in params.repeated:
         raise FatalAuthorizeError("client_id and redirect_uri must be given once")
     if params.get("client_id") is None:
@@ -66,32 +70,50 @@ def validate_client_and_redirect(params: Params, client: Client | None) -> str:
         raise FatalAuthorizeError("unknown client_id")
     if client.ciba_enabled:
         raise FatalAuthorizeError("this client uses CIBA and cannot use browser login")
-    redirect_uri = params.get("redirect_uri")
-    if redirect_uri is None:
+    requested = params.get("redirect_uri")
+    if requested is None:
         raise FatalAuthorizeError("redirect_uri is missing")
-    if not redirect_uri_is_registered(client, redirect_uri):
+    redirect_uri = registered_redirect_uri(client, requested)
+    if redirect_uri is None:
         raise FatalAuthorizeError("redirect_uri is not registered for this client")
     return redirect_uri
 
 
-def redirect_uri_is_registered(client: Client, redirect_uri: str) -> bool:
-    """Exact string match; native apps' loopback IP redirects may vary the port (RFC 8252 §7.3)."""
-    if redirect_uri in client.redirect_uris:
-        return True
-    if client.client_type is not ClientType.MOBILE_APP:
-        return False
-    return any(_same_but_port(registered, redirect_uri) for registered in client.redirect_uris)
+def registered_redirect_uri(client: Client, requested: str) -> str | None:
+    """The registered URI `requested` stands for, or None (RFC 9700 §4.1.3: exact match).
+
+    The one exception is RFC 8252 §7.3: a MobileApp's loopback IP redirect may name any port.
+    """
+    if requested in client.redirect_uris:
+        return requested
+    if client.client_type is not ClientType.MOBILE_APP or _LOOKALIKE.intersection(requested):
+        return None
+    for registered in client.redirect_uris:
+        candidate = with_requested_port(registered, requested)
+        # Byte equality with a URI rebuilt from the registered one: whatever a parser makes of
+        # `requested` (userinfo, backslashes, odd encodings), only the port can differ.
+        if candidate is not None and candidate == requested:
+            return candidate
+    return None
 
 
-def _same_but_port(registered: str, requested: str) -> bool:
+# A backslash is a path separator to browsers but not to urlsplit; "@" starts userinfo and
+# "#" a fragment. None can appear in a loopback redirect that differs only by port.
+_LOOKALIKE = frozenset("\\@#")
+
+
+def with_requested_port(registered: str, requested: str) -> str | None:
+    """`registered` with the port of `requested`, if `registered` is a loopback IP redirect."""
     try:
-        a, b = urlsplit(registered), urlsplit(requested)
-        a_port, b_port = a.port, b.port  # noqa: F841 - raises on a malformed port
+        reg, req = urlsplit(registered), urlsplit(requested)
+        registered_port, port = reg.port, req.port
     except ValueError:
-        return False
-    if a.scheme != "http" or not is_loopback_host(a.hostname) or a.hostname == "localhost":
-        return False
-    return (a.scheme, a.hostname, a.path, a.query) == (b.scheme, b.hostname, b.path, b.query)
+        return None
+    host = reg.hostname
+    if reg.scheme != "http" or host == "localhost" or not is_loopback_host(host) or port is None:
+        return None
+    bare_host = reg.netloc if registered_port is None else reg.netloc.rpartition(":")[0]
+    return urlunsplit((reg.scheme, f"{bare_host}:{port}", reg.path, reg.query, ""))
 
 
 def validate_authorization_request(

@@ -27,10 +27,16 @@ class ClientCredentials:
 
 
 class ClientAuthenticationFailed(InvalidClient):
-    """invalid_client; `basic` says whether to answer 401 with WWW-Authenticate: Basic."""
+    """invalid_client; `basic` says whether to answer 401 with WWW-Authenticate: Basic.
 
-    def __init__(self, description: str, *, basic: bool) -> None:
-        super().__init__(description)
+    Every refusal says the same to the client, so an unknown client_id cannot be told from a
+    wrong secret; the reason (`detail`) goes only to the log.
+    """
+
+    PUBLIC_DESCRIPTION = "client authentication failed"
+
+    def __init__(self, reason: str, *, basic: bool) -> None:
+        super().__init__(self.PUBLIC_DESCRIPTION, detail=reason)
         self.basic = basic
 
 
@@ -74,7 +80,7 @@ def authenticate_client(client: Client | None, credentials: ClientCredentials) -
     # Check every stored secret (two during rotation) so timing does not tell which matched.
     matches = [verify_client_secret(s.secret_hash, credentials.secret) for s in client.secrets]
     if not any(matches):
-        raise ClientAuthenticationFailed("client authentication failed", basic=basic)
+        raise ClientAuthenticationFailed("no stored secret matches", basic=basic)
     return client
 
 

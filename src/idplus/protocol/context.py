@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from idplus.auth.providers import ProviderRegistry
 from idplus.auth.sender import Sender
 from idplus.clock import Clock
 from idplus.config import Settings
+from idplus.crypto.hashing import PasswordHashSlots
 from idplus.crypto.keys import KeyRing
 from idplus.models import ServerSecrets
 from idplus.protocol.client_directory import ClientDirectory
@@ -33,3 +35,6 @@ class ServerContext:
     providers: ProviderRegistry
     sender: Sender
     clients: ClientDirectory
+    hash_slots: PasswordHashSlots = field(
+        default_factory=lambda: PasswordHashSlots(os.cpu_count() or 1)
+    )

@@ -10,7 +10,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from idplus.auth import throttle
@@ -120,30 +120,30 @@ class PendingDevice:
 
 
 def find_pending_device(ctx: ServerContext, raw_code: str, address: str | None) -> PendingDevice:
-    """The pending request for a typed user code; wrong guesses count towards a lock."""
+    """The pending request for a typed user code; every guess is counted before it is looked up,
+    and only a right one is given back."""
     now = ctx.clock.now()
-    keys = [(throttle.DEVICE_CODE_RULE, throttle.DEVICE_CODE_RULE.prefix + (address or "?"))]
+    keys = [throttle.key_of(throttle.DEVICE_CODE_RULE, address or "?")]
     with ctx.db.transaction() as conn:
-        until = throttle.locked_until(conn, keys, now)
-        if until is not None:
-            minutes = max(1, int((until - now).total_seconds() + 59) // 60)
-            raise UnknownUserCode(retry_after_minutes=minutes)
+        try:
+            throttle.reserve(conn, keys, now)
+        except throttle.Throttled as throttled:
+            raise UnknownUserCode(retry_after_minutes=throttled.minutes_left(now)) from None
         code = normalise_user_code(raw_code)
         request = device_store.find_by_user_code(conn, code) if code else None
         client = client_store.find_client(conn, request.client_id) if request else None
-        if (
-            request is None
-            or client is None
-            or request.status != "pending"
-            or (request.expires_at <= now)
-        ):
-            throttle.record_failure(conn, keys, now)
+        if request is None or client is None or not _pending(request, now):
             found = None
         else:
+            throttle.succeeded(conn, keys)
             found = PendingDevice(request, client)
     if found is None:
         raise UnknownUserCode()
     return found
+
+
+def _pending(request: DeviceRequest, now: datetime) -> bool:
+    return request.status == "pending" and request.expires_at > now
 
 
 def decide_device(

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from idplus.auth import local, throttle
-from idplus.crypto.hashing import hash_handle, new_handle, verify_client_secret
+from idplus.auth import local
+from idplus.auth.throttle import Throttled
+from idplus.crypto.hashing import HashingBusy, hash_handle, new_handle, verify_client_secret
 from idplus.errors import gateway_error
 from idplus.models import Client, GatewayToken, User
 from idplus.policies import (
@@ -28,6 +29,7 @@ from idplus.policies import (
 from idplus.protocol import pkce
 from idplus.protocol.context import ServerContext
 from idplus.protocol.params import Params, split_space_list
+from idplus.protocol.password_check import SecondFactorRequired, WrongPassword, check_password
 from idplus.store.sql import codes as code_store
 from idplus.store.sql import gateway_tokens as token_store
 from idplus.store.sql import users as user_store
@@ -101,7 +103,7 @@ def issue_gateway_tokens(
     now = ctx.clock.now()
     # The password check is slow (argon2) and must record failures even though it raises,
     # so it runs before, and outside, the transaction that issues the tokens.
-    user = _password_user(ctx, params, address, now) if grant_type == GRANT_PASSWORD else None
+    user = _password_user(ctx, params, address) if grant_type == GRANT_PASSWORD else None
     with ctx.db.transaction() as conn:
         grant = _grant(conn, ctx, client, grant_type, params, user, now)
         return _issue(conn, ctx, client, grant, grant_type in USER_GRANTS, now)
@@ -125,20 +127,23 @@ def _grant(
     return _refresh_grant(conn, ctx, client, params, now)
 
 
-def _password_user(ctx: ServerContext, params: Params, address: str | None, now: datetime) -> User:
+def _password_user(ctx: ServerContext, params: Params, address: str | None) -> User:
+    """Resource-owner password grant: only for users whose password alone is a full login.
+
+    A user with a required second factor is refused (RFC 9700 §2.4): this grant has no step
+    where the factor could be asked for.
+    """
     username = local.canonical_username(params.get("username") or "")
-    keys = throttle.throttle_keys(username, address)
-    with ctx.db.reading() as conn:
-        locked = throttle.locked_until(conn, keys, now) is not None
-        user = local.find_user_for_login(conn, username)
-    if locked:
-        raise gateway_error("not_authorized", "too many failed attempts; try again later")
-    if not local.password_matches(user, params.get("password") or ""):
-        with ctx.db.transaction() as conn:
-            throttle.record_failure(conn, keys, now)
-        raise gateway_error("not_authorized", "wrong username or password")
-    assert user is not None
-    return user
+    try:
+        return check_password(
+            ctx, username, params.get("password") or "", address, password_alone_must_do=True
+        )
+    except (WrongPassword, SecondFactorRequired):
+        raise gateway_error("not_authorized") from None
+    except Throttled:
+        raise gateway_error("not_authorized", "too many failed attempts; try again later") from None
+    except HashingBusy:
+        raise gateway_error("busy") from None
 
 
 def _code_grant(

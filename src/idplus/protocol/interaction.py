@@ -33,7 +33,7 @@ from idplus.protocol.authorize import (
 from idplus.protocol.context import ServerContext
 from idplus.protocol.front_channel_tokens import front_channel_tokens
 from idplus.protocol.params import Params
-from idplus.protocol.sso import live_login, sso_group
+from idplus.protocol.sso import live_login_of_cookie, sso_group
 from idplus.store.sql import clients as client_store
 from idplus.store.sql import interactions as interaction_store
 from idplus.store.sql import sessions as session_store
@@ -54,6 +54,7 @@ class InteractionStarted:
 
 
 AuthorizeOutcome = AuthorizationResponse | InteractionStarted
+# SSO group → the handle in this browser's cookie for it, if any.
 SessionLookup = Callable[[str], str | None]
 
 
@@ -119,7 +120,8 @@ def start_authorization(
             request = validate_authorization_request(params, client, redirect_uri, provider_ids)
         except RedirectableError as problem:
             return error_response(problem.target, issuer, problem.error)
-        session, user = _session_of(conn, session_for_group(sso_group(client)), now)
+        cookie_handle = session_for_group(sso_group(client))
+        session, user = _session_of(conn, ctx.secrets.handle_key, cookie_handle, now)
         try:
             step = decide_step(request, client, session, now, provider_ids)
         except OAuthError as error:
@@ -132,9 +134,9 @@ def start_authorization(
 
 
 def _session_of(
-    conn: Connection, session_id: str | None, now: datetime
+    conn: Connection, key: bytes, cookie_handle: str | None, now: datetime
 ) -> tuple[SsoSession | None, User | None]:
-    login = live_login(conn, session_id, now)
+    login = live_login_of_cookie(conn, key, cookie_handle, now)
     return login if login is not None else (None, None)
 
 

@@ -8,12 +8,14 @@ write transaction.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
 from idplus.auth import local, throttle
+from idplus.auth.throttle import Throttled
 from idplus.crypto.hashing import hash_handle
 from idplus.errors import AccessDenied
 from idplus.models import Authentication, Client, Interaction, SsoSession, User
@@ -21,6 +23,7 @@ from idplus.protocol.assurance import AMR_PASSWORD, AMR_SMS_OTP, acr_for_level, 
 from idplus.protocol.authorization_response import AuthorizationResponse, error_response
 from idplus.protocol.context import ServerContext
 from idplus.protocol.interaction import Step, complete_authorization, target_of
+from idplus.protocol.password_check import WrongPassword, check_password
 from idplus.protocol.sso import (
     live_session,
     session_lifetime,
@@ -59,9 +62,13 @@ class InteractionView:
 
 @dataclass(frozen=True, slots=True)
 class LoginFinished:
+    """The login is done. `session_handle` is set when it (re)authenticated the session: the
+    browser gets a new SSO cookie, and a new browser cookie, so nothing fixed before survives."""
+
     response: AuthorizationResponse
     session: SsoSession
     group: str
+    session_handle: str | None = None
 
 
 StepResult = InteractionView | LoginFinished | AuthorizationResponse
@@ -107,38 +114,28 @@ def submit_password(
     remember_me: bool,
     address: str | None,
 ) -> StepResult:
-    now = ctx.clock.now()
-    canonical = local.canonical_username(username)
-    keys = throttle.throttle_keys(canonical, address)
+    """Raises HashingBusy (shed: every hashing slot is taken) besides the usual problems."""
     with ctx.db.reading() as conn:
         view = _load(conn, ctx, handle, browser_id)
-        _refuse_if_locked(conn, keys, now)
-        user = local.find_user_for_login(conn, canonical)
     if view.interaction.stage != Step.LOGIN.value:
         raise InteractionGone("not at the password step")
-    if not local.password_matches(user, password):
-        with ctx.db.transaction() as conn:
-            throttle.record_failure(conn, keys, now)
-        raise LoginProblem("invalid_credentials")
-    assert user is not None
+    try:
+        user = check_password(ctx, local.canonical_username(username), password, address)
+    except WrongPassword:
+        raise LoginProblem("invalid_credentials") from None
+    except Throttled as throttled:
+        minutes = throttled.minutes_left(ctx.clock.now())
+        raise LoginProblem("locked", retry_after_minutes=minutes) from None
     with ctx.db.transaction() as conn:
-        throttle.record_success(conn, canonical)
         view = _load(conn, ctx, handle, browser_id)
+        if view.interaction.stage != Step.LOGIN.value:
+            raise InteractionGone("not at the password step")
         interaction = replace(
             view.interaction, user_id=user.id, remember_me=remember_me, amr=(AMR_PASSWORD,)
         )
         if _needs_second_factor(user, interaction):
-            return _start_otp(conn, ctx, replace(view, interaction=interaction, user=user))
+            return _send_otp(conn, ctx, replace(view, interaction=interaction, user=user))
         return _finish(conn, ctx, replace(view, interaction=interaction, user=user))
-
-
-def _refuse_if_locked(
-    conn: Connection, keys: list[tuple[throttle.ThrottleRule, str]], now: datetime
-) -> None:
-    until = throttle.locked_until(conn, keys, now)
-    if until is not None:
-        minutes = max(1, int((until - now).total_seconds() + 59) // 60)
-        raise LoginProblem("locked", retry_after_minutes=minutes)
 
 
 def _needs_second_factor(user: User, interaction: Interaction) -> bool:
@@ -151,23 +148,39 @@ def start_step_up(ctx: ServerContext, handle: str, browser_id: str) -> Interacti
         view = _load(conn, ctx, handle, browser_id)
         if view.interaction.stage != Step.STEP_UP.value or view.user is None:
             raise InteractionGone("not a step-up")
-        return _start_otp(conn, ctx, view)
+        return _send_otp(conn, ctx, view)
 
 
-def _start_otp(conn: Connection, ctx: ServerContext, view: InteractionView) -> InteractionView:
-    user = view.user
+def _send_otp(conn: Connection, ctx: ServerContext, view: InteractionView) -> InteractionView:
+    """Send a (new) code, within this login's and this phone number's SMS budgets.
+
+    Raising a LoginProblem rolls the caller's transaction back: nothing is counted then.
+    """
+    user, interaction, settings = view.user, view.interaction, ctx.settings
     assert user is not None
     if user.phone_number is None:
         raise LoginProblem("no_phone")
     now = ctx.clock.now()
     code = local.new_otp()
-    interaction = replace(
-        view.interaction,
-        stage=OTP_STAGE,
-        otp_hash=local.hash_otp(ctx.secrets.handle_key, view.interaction.id_hash, code),
-        otp_expires_at=now + local.OTP_LIFETIME,
-        otp_attempts=0,
+    sent = interaction_store.record_otp_sent(
+        conn,
+        interaction.id_hash,
+        otp_hash=local.hash_otp(ctx.secrets.handle_key, interaction.id_hash, code),
+        expires_at=now + local.OTP_LIFETIME,
+        max_sends=1 + settings.otp_max_resends,
+        not_sent_since=now - timedelta(seconds=settings.otp_resend_interval_seconds),
+        now=now,
     )
+    if not sent:
+        exhausted = interaction.otp_sends > settings.otp_max_resends
+        raise LoginProblem("otp_resend_limit" if exhausted else "otp_resend_wait")
+    try:
+        throttle.reserve(
+            conn, [throttle.key_of(throttle.login_sms_rule(settings), user.phone_number)], now
+        )
+    except Throttled:
+        raise LoginProblem("sms_limit") from None
+    interaction = replace(interaction, stage=OTP_STAGE)
     interaction_store.save_interaction(conn, interaction)
     local.send_otp(ctx.sender, user.phone_number, code, interaction.request.ui_locale, now)
     return replace(view, interaction=interaction)
@@ -178,36 +191,38 @@ def resend_otp(ctx: ServerContext, handle: str, browser_id: str) -> InteractionV
         view = _load(conn, ctx, handle, browser_id)
         if view.interaction.stage != OTP_STAGE:
             raise InteractionGone("not at the code step")
-        return _start_otp(conn, ctx, view)
+        return _send_otp(conn, ctx, view)
 
 
 def submit_otp(ctx: ServerContext, handle: str, browser_id: str, code: str) -> StepResult:
     now = ctx.clock.now()
     with ctx.db.transaction() as conn:
         view = _load(conn, ctx, handle, browser_id)
-        interaction = view.interaction
-        if interaction.stage != OTP_STAGE or interaction.otp_hash is None:
+        if view.interaction.stage != OTP_STAGE or view.interaction.otp_hash is None:
             raise InteractionGone("not at the code step")
-        problem = _otp_problem(interaction, now)
+        problem = _check_otp(conn, ctx, view.interaction, code, now)
         if problem is None:
-            expected = local.hash_otp(ctx.secrets.handle_key, interaction.id_hash, code.strip())
-            if expected == interaction.otp_hash:
-                amr = tuple(dict.fromkeys((*interaction.amr, AMR_SMS_OTP)))
-                done = replace(interaction, otp_hash=None, amr=amr)
-                return _finish(conn, ctx, replace(view, interaction=done))
-            # Counted in this transaction, which must commit: raise only after it.
-            attempts = interaction.otp_attempts + 1
-            interaction_store.save_interaction(conn, replace(interaction, otp_attempts=attempts))
-            problem = "otp_invalid"
+            amr = tuple(dict.fromkeys((*view.interaction.amr, AMR_SMS_OTP)))
+            return _finish(conn, ctx, replace(view, interaction=replace(view.interaction, amr=amr)))
+    # The counted guess is committed above; only then is the problem raised.
     raise LoginProblem(problem)
 
 
-def _otp_problem(interaction: Interaction, now: datetime) -> str | None:
+def _check_otp(
+    conn: Connection, ctx: ServerContext, interaction: Interaction, code: str, now: datetime
+) -> str | None:
+    """None when the code is right; the guess is counted (atomically) before it is checked."""
     if interaction.otp_expires_at is None or interaction.otp_expires_at <= now:
         return "otp_expired"
-    if interaction.otp_attempts >= local.OTP_MAX_ATTEMPTS:
+    id_hash = interaction.id_hash
+    if not interaction_store.reserve_otp_attempt(conn, id_hash, ctx.settings.otp_max_attempts):
         return "otp_too_many"
-    return None
+    # Read again after the reservation: a resend may have replaced the code meanwhile.
+    current = interaction_store.find_interaction(conn, id_hash)
+    if current is None or current.otp_hash is None:
+        return "otp_expired"
+    presented = local.hash_otp(ctx.secrets.handle_key, id_hash, code.strip())
+    return None if hmac.compare_digest(presented, current.otp_hash) else "otp_invalid"
 
 
 def confirm_continue(ctx: ServerContext, handle: str, browser_id: str) -> StepResult:
@@ -267,18 +282,20 @@ def _finish(conn: Connection, ctx: ServerContext, view: InteractionView) -> Logi
         interaction.remember_me,
         timedelta(seconds=ctx.settings.sso_session_lifetime),
     )
-    session = start_or_renew_session(
+    signed_in = start_or_renew_session(
         conn,
+        handle_key=ctx.secrets.handle_key,
         group=group,
         authentication=authentication,
         lifetime=lifetime,
         existing=live_session(conn, interaction.session_id, now),
         now=now,
     )
+    session = signed_in.session
     request = interaction.request
     if request.return_to is not None:
         # A login for idplus's own page: back to it, no code.
         response = AuthorizationResponse(ctx.settings.issuer + request.return_to, "query", {})
     else:
         response = complete_authorization(conn, ctx, request, view.client, session, user, now)
-    return LoginFinished(response, session, group)
+    return LoginFinished(response, session, group, signed_in.handle)

@@ -7,13 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from idplus.auth.local import password_matches
+from idplus.auth.throttle import Throttled
 from idplus.crypto.hashing import hash_password
 from idplus.crypto.keys import KeyRing
 from idplus.models import AuditEvent, Client, SsoSession, User
 from idplus.protocol.bearer import check_not_revoked, verify_access_token
 from idplus.protocol.context import ServerContext
 from idplus.protocol.oidc.end_session import EndedSession, end_sessions
+from idplus.protocol.password_check import WrongPassword, check_password
 from idplus.store.sql import audit
 from idplus.store.sql import clients as client_store
 from idplus.store.sql import refresh_tokens as token_store
@@ -83,14 +84,28 @@ class PasswordChangeRefused(Exception):
 
 
 def change_password(
-    ctx: ServerContext, user: User, current: str, new: str, keep_session_id: str
+    ctx: ServerContext,
+    user: User,
+    current: str,
+    new: str,
+    keep_session_id: str,
+    address: str | None,
 ) -> list[EndedSession]:
-    """Check the current password, store the new one, end every other session of the user."""
-    if not password_matches(user, current):
-        raise PasswordChangeRefused("wrong_password")
+    """Check the current password, store the new one, end every other session of the user.
+
+    The check is throttled like a login (a stolen session must not become a password oracle)
+    and raises HashingBusy when every hashing slot is taken.
+    """
+    try:
+        check_password(ctx, user.username, current, address)
+    except WrongPassword:
+        raise PasswordChangeRefused("wrong_password") from None
+    except Throttled:
+        raise PasswordChangeRefused("locked") from None
     if len(new) < MIN_PASSWORD_LENGTH:
         raise PasswordChangeRefused("too_short")
-    new_hash = hash_password(new)
+    with ctx.hash_slots.slot():
+        new_hash = hash_password(new)
     now = ctx.clock.now()
     with ctx.db.transaction() as conn:
         user_store.set_password_hash(conn, user.id, new_hash, now)

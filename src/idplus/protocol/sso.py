@@ -1,4 +1,9 @@
-"""SSO sessions (SPEC §6): groups, lifetimes, starting, renewing and ending them."""
+"""SSO sessions (SPEC §6): groups, lifetimes, starting, renewing and ending them.
+
+A session has two identifiers. `id` is public: it is the `sid` of tokens, logout tokens and
+the account page. The *handle* is the cookie's secret: only its HMAC is stored, and every
+login gives the session a new one, so a cookie fixed or copied before the login is worthless.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
+from idplus.crypto.hashing import hash_handle, new_handle
 from idplus.models import Authentication, Client, SsoSession, User
 from idplus.policies import REMEMBER_ME_COOKIE_LIFETIME
 from idplus.store.sql import sessions as session_store
@@ -55,24 +61,69 @@ def live_login(
     conn: Connection, session_id: str | None, now: datetime
 ) -> tuple[SsoSession, User] | None:
     """The live session and its user: what every grant for a user needs (SPEC §2)."""
-    session = live_session(conn, session_id, now)
+    return _with_user(conn, live_session(conn, session_id, now))
+
+
+def session_handle_hash(key: bytes, handle: str) -> str:
+    return hash_handle(key, f"session:{handle}")
+
+
+def live_session_of_cookie(
+    conn: Connection, key: bytes, handle: str | None, now: datetime
+) -> SsoSession | None:
+    """The live session a cookie's handle opens, if any."""
+    if handle is None:
+        return None
+    found = session_store.find_session_by_handle(conn, session_handle_hash(key, handle))
+    return usable_session(found, now)
+
+
+def live_login_of_cookie(
+    conn: Connection, key: bytes, handle: str | None, now: datetime
+) -> tuple[SsoSession, User] | None:
+    return _with_user(conn, live_session_of_cookie(conn, key, handle, now))
+
+
+def session_ids_of_cookies(conn: Connection, key: bytes, handles: list[str]) -> dict[str, str]:
+    """cookie handle → session id, for the handles that still open a session."""
+    by_hash = {session_handle_hash(key, h): h for h in handles}
+    found = session_store.session_ids_by_handle(conn, list(by_hash))
+    return {by_hash[handle_hash]: session_id for handle_hash, session_id in found.items()}
+
+
+def _with_user(conn: Connection, session: SsoSession | None) -> tuple[SsoSession, User] | None:
     user = user_store.find_user(conn, session.user_id) if session is not None else None
     return (session, user) if session is not None and user is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedInSession:
+    """A session a login started or renewed, with the new handle for the browser's cookie."""
+
+    session: SsoSession
+    handle: str
 
 
 def start_or_renew_session(
     conn: Connection,
     *,
+    handle_key: bytes,
     group: str,
     authentication: Authentication,
     lifetime: SessionLifetime,
     existing: SsoSession | None,
     now: datetime,
-) -> SsoSession:
-    """The same user logging in again keeps the session id (other clients' tokens survive)."""
+) -> SignedInSession:
+    """The same user logging in again keeps the session id (other clients' tokens survive).
+
+    Either way the cookie gets a new handle: a login never keeps a handle it did not issue.
+    """
+    handle = new_handle(32)
+    handle_hash = session_handle_hash(handle_key, handle)
     if existing is not None and existing.is_active(now):
         if existing.user_id == authentication.user_id:
-            return _renew(conn, existing, authentication, lifetime, now)
+            session_store.replace_session_handle(conn, existing.id, handle_hash)
+            return SignedInSession(_renew(conn, existing, authentication, lifetime, now), handle)
         end_session(conn, existing.id, now)
     session = SsoSession(
         id=secrets.token_urlsafe(24),
@@ -88,8 +139,8 @@ def start_or_renew_session(
         last_seen_at=now,
         expires_at=now + lifetime.lifetime,
     )
-    session_store.insert_session(conn, session)
-    return session
+    session_store.insert_session(conn, session, handle_hash)
+    return SignedInSession(session, handle)
 
 
 def _renew(

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idplus.crypto.hashing import HashingBusy
 from idplus.models import Client, SsoSession
 from idplus.outbound.backchannel_logout import deliver_logout_notices
 from idplus.policies import ACCOUNT_CLIENT_ID
@@ -28,15 +29,15 @@ from idplus.protocol.self_service import (
     end_own_session,
     revoke_app,
 )
-from idplus.protocol.sso import SHARED_GROUP, live_session
+from idplus.protocol.sso import SHARED_GROUP, live_session_of_cookie
 from idplus.store.sql import clients as client_store
 from idplus.store.sql import users as user_store
-from idplus.ui.context import pages_of, server_of
+from idplus.ui.context import client_address, pages_of, server_of
 from idplus.ui.cookies import (
     browser_id,
-    browser_sso_sessions,
+    browser_session_ids,
     clear_cookie,
-    sso_session_id,
+    sso_session_handle,
 )
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
@@ -47,6 +48,8 @@ NOTICES = {
     "revoke_app": "The app no longer has access.",
     "change_password": "Your password is changed and your other sessions have ended.",
     "wrong_password": "The current password is wrong.",
+    "locked": "Too many wrong passwords. Try again later.",
+    "busy": "Many people are logging in right now. Try again in a moment.",
     "too_short": "The new password must have at least 8 characters.",
 }
 
@@ -56,9 +59,9 @@ def _locale(request: Request) -> str:
 
 
 def _current_session(server: ServerContext, request: Request) -> SsoSession | None:
-    session_id = sso_session_id(server, request, SHARED_GROUP)
+    handle = sso_session_handle(server, request, SHARED_GROUP)
     with server.db.reading() as conn:
-        return live_session(conn, session_id, server.clock.now())
+        return live_session_of_cookie(conn, server.secrets.handle_key, handle, server.clock.now())
 
 
 async def show_account(request: Request) -> Response:
@@ -135,28 +138,38 @@ async def act(request: Request) -> Response:
     elif action == "revoke_app":
         await run_in_threadpool(revoke_app, server, session.user_id, form.get("client_id", ""))
     elif action == "change_password":
+        address = client_address(request)
         try:
-            ended = await run_in_threadpool(_change_password, server, session, form)
+            ended = await run_in_threadpool(_change_password, server, session, form, address)
         except PasswordChangeRefused as refused:
-            notice, status = refused.reason, 400
+            notice, status = refused.reason, 429 if refused.reason == "locked" else 400
+        except HashingBusy:
+            notice, status = "busy", 503
     else:
         return await _render(request, server, session, locale, None, 400)
     if any(e.session.id == session.id for e in ended):
         response: Response = RedirectResponse(ACCOUNT_PATH, status_code=303)
     else:
         response = await _render(request, server, session, locale, notice, status)
+    if status == 503:
+        response.headers["Retry-After"] = "1"
     return await _after_ending(request, server, response, ended)
 
 
 def _change_password(
-    server: ServerContext, session: SsoSession, form: dict[str, str]
+    server: ServerContext, session: SsoSession, form: dict[str, str], address: str | None
 ) -> list[EndedSession]:
     with server.db.reading() as conn:
         user = user_store.find_user(conn, session.user_id)
     if user is None:
         raise PasswordChangeRefused("wrong_password")
     return change_password(
-        server, user, form.get("current_password", ""), form.get("new_password", ""), session.id
+        server,
+        user,
+        form.get("current_password", ""),
+        form.get("new_password", ""),
+        session.id,
+        address,
     )
 
 
@@ -166,7 +179,8 @@ async def _after_ending(
     if not ended:
         return response
     ended_ids = {e.session.id for e in ended}
-    for name, session_id in browser_sso_sessions(server, request).items():
+    cookies = await run_in_threadpool(browser_session_ids, server, request)
+    for name, session_id in cookies.items():
         if session_id in ended_ids:
             clear_cookie(server, response, name)
     notices = await run_in_threadpool(logout_notices, server, server.keys.current(), ended)

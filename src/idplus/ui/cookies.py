@@ -1,7 +1,12 @@
 """The browser cookie (binds forms and logins to one browser) and the SSO session cookies.
 
-Every cookie is HttpOnly, SameSite=Lax, and Secure when the issuer is https. One-telenor
-clients share one SSO cookie; every other client has its own, named after it.
+Every cookie is HttpOnly, SameSite=Lax, signed with the server's cookie key, and on an https
+issuer Secure with a `__Host-` name, so no sibling host and no plain-http page can plant one.
+One-telenor clients share one SSO cookie; every other client has its own, named after it.
+
+The SSO cookie carries a session *handle*: the database keeps only its HMAC, and the public
+session id (`sid` in tokens) is a different value, so neither a token nor a copy of the
+database gives anyone a cookie.
 """
 
 from __future__ import annotations
@@ -14,82 +19,110 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idplus.protocol.context import ServerContext
-from idplus.protocol.sso import SHARED_GROUP
+from idplus.protocol.sso import SHARED_GROUP, session_ids_of_cookies
+from idplus.ui.context import server_of
 
 BROWSER_COOKIE = "idplus_browser"
 SSO_COOKIE = "idplus_sso"
+SECURE_PREFIX = "__Host-"
 _SSO_SALT = "idplus.sso-session"
+_BROWSER_SALT = "idplus.browser"
+# Far above a signed 32-byte handle; anything longer is not ours and is not even unsigned.
+_MAX_COOKIE_LENGTH = 200
 
 
-def sso_cookie_name(group: str) -> str:
+def _name(server: ServerContext, base: str) -> str:
+    return SECURE_PREFIX + base if server.settings.issuer_is_https else base
+
+
+def sso_cookie_name(server: ServerContext, group: str) -> str:
     if group == SHARED_GROUP:
-        return SSO_COOKIE
-    return f"{SSO_COOKIE}_{hashlib.sha256(group.encode()).hexdigest()[:16]}"
+        return _name(server, SSO_COOKIE)
+    return _name(server, f"{SSO_COOKIE}_{hashlib.sha256(group.encode()).hexdigest()[:16]}")
 
 
-def _signer(server: ServerContext) -> Signer:
-    return Signer(server.secrets.cookie_key, salt=_SSO_SALT)
-
-
-def sso_session_id(server: ServerContext, request: Request, group: str) -> str | None:
-    value = request.cookies.get(sso_cookie_name(group))
-    if not value:
+def _unsign(server: ServerContext, salt: str, value: str | None) -> str | None:
+    if not value or len(value) > _MAX_COOKIE_LENGTH:
         return None
     try:
-        return _signer(server).unsign(value).decode()
-    except BadSignature:
+        return Signer(server.secrets.cookie_key, salt=salt).unsign(value).decode()
+    except (BadSignature, UnicodeDecodeError):
         return None
+
+
+def _sign(server: ServerContext, salt: str, value: str) -> str:
+    return Signer(server.secrets.cookie_key, salt=salt).sign(value).decode()
+
+
+def sso_session_handle(server: ServerContext, request: Request, group: str) -> str | None:
+    """The SSO cookie's session handle for this group, if the cookie is ours."""
+    return _unsign(server, _SSO_SALT, request.cookies.get(sso_cookie_name(server, group)))
 
 
 def set_sso_cookie(
-    server: ServerContext, response: Response, group: str, session_id: str, max_age: int | None
+    server: ServerContext, response: Response, group: str, handle: str, max_age: int | None
 ) -> None:
-    response.set_cookie(
-        sso_cookie_name(group),
-        _signer(server).sign(session_id).decode(),
-        max_age=max_age,
-        httponly=True,
-        samesite="lax",
-        secure=server.settings.issuer_is_https,
-        path="/",
-    )
+    signed = _sign(server, _SSO_SALT, handle)
+    _set(server, response, sso_cookie_name(server, group), signed, max_age=max_age)
 
 
 def browser_id(request: Request) -> str | None:
-    value = request.cookies.get(BROWSER_COOKIE)
-    return value if value and len(value) <= 64 else None
+    """The id this server issued to the browser, or None (absent, foreign or forged)."""
+    server = server_of(request)
+    return _unsign(server, _BROWSER_SALT, request.cookies.get(_name(server, BROWSER_COOKIE)))
 
 
 def ensure_browser_id(request: Request) -> tuple[str, bool]:
     """The browser's id, and whether it is new (and so must be set on the response)."""
     existing = browser_id(request)
-    return (existing, False) if existing else (secrets.token_urlsafe(24), True)
+    return (existing, False) if existing else (new_browser_id(), True)
+
+
+def new_browser_id() -> str:
+    return secrets.token_urlsafe(24)
 
 
 def set_browser_cookie(server: ServerContext, response: Response, value: str) -> None:
-    response.set_cookie(
-        BROWSER_COOKIE,
-        value,
-        httponly=True,
-        samesite="lax",
-        secure=server.settings.issuer_is_https,
-        path="/",
-    )
+    _set(server, response, _name(server, BROWSER_COOKIE), _sign(server, _BROWSER_SALT, value))
 
 
-def browser_sso_sessions(server: ServerContext, request: Request) -> dict[str, str]:
-    """Every SSO session this browser holds: cookie name → session id."""
+def browser_sso_handles(server: ServerContext, request: Request) -> dict[str, str]:
+    """Every SSO cookie this browser holds: cookie name → session handle."""
+    prefix = _name(server, SSO_COOKIE)
     found = {}
     for name, value in request.cookies.items():
-        if name == SSO_COOKIE or name.startswith(SSO_COOKIE + "_"):
-            try:
-                found[name] = _signer(server).unsign(value).decode()
-            except BadSignature:
-                continue
+        if name == prefix or name.startswith(prefix + "_"):
+            handle = _unsign(server, _SSO_SALT, value)
+            if handle is not None:
+                found[name] = handle
     return found
+
+
+def browser_session_ids(server: ServerContext, request: Request) -> dict[str, str]:
+    """Cookie name → id of the session it opens, for this browser's SSO cookies (blocking)."""
+    handles = browser_sso_handles(server, request)
+    if not handles:
+        return {}
+    with server.db.reading() as conn:
+        ids = session_ids_of_cookies(conn, server.secrets.handle_key, list(handles.values()))
+    return {name: ids[handle] for name, handle in handles.items() if handle in ids}
 
 
 def clear_cookie(server: ServerContext, response: Response, name: str) -> None:
     response.delete_cookie(
         name, path="/", httponly=True, samesite="lax", secure=server.settings.issuer_is_https
+    )
+
+
+def _set(
+    server: ServerContext, response: Response, name: str, value: str, max_age: int | None = None
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=server.settings.issuer_is_https,
+        path="/",
     )

@@ -55,7 +55,7 @@ def _debuggable_clients(server: ServerContext) -> list[Client]:
 
 async def show_debugger(request: Request) -> Response:
     server = server_of(request)
-    if not server.settings.debugger:
+    if not server.settings.debugger_enabled:
         return _disabled(request, server)
     clients = await run_in_threadpool(_debuggable_clients, server)
     return _page(request, server, clients)
@@ -78,7 +78,7 @@ def _page(
 
 async def start_flow(request: Request) -> Response:
     server = server_of(request)
-    if not server.settings.debugger:
+    if not server.settings.debugger_enabled:
         return _disabled(request, server)
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -122,7 +122,7 @@ async def start_flow(request: Request) -> Response:
 
 async def callback(request: Request) -> Response:
     server = server_of(request)
-    if not server.settings.debugger:
+    if not server.settings.debugger_enabled:
         return _disabled(request, server)
     answer = dict(request.query_params)
     if request.method == "POST":

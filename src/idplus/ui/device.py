@@ -26,10 +26,10 @@ from idplus.protocol.device import (
     find_pending_device,
     verification_uri_complete,
 )
-from idplus.protocol.sso import live_session, sso_group
+from idplus.protocol.sso import live_session_of_cookie, sso_group
 from idplus.store.sql import users as user_store
-from idplus.ui.context import pages_of, server_of
-from idplus.ui.cookies import browser_id, sso_session_id
+from idplus.ui.context import client_address, pages_of, server_of
+from idplus.ui.cookies import browser_id, sso_session_handle
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
 from idplus.ui.login import redirect_to_internal_login
@@ -42,17 +42,13 @@ def _locale(request: Request) -> str:
     return choose_ui_locale(request.query_params.get("ui_locales"))
 
 
-def _address(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 async def show_device(request: Request) -> Response:
     server, locale = server_of(request), _locale(request)
     raw = request.query_params.get("user_code", "")
     if not raw:
         return _code_form(request, server, locale, "", None)
     try:
-        pending = await run_in_threadpool(find_pending_device, server, raw, _address(request))
+        pending = await run_in_threadpool(find_pending_device, server, raw, client_address(request))
     except UnknownUserCode as unknown:
         return _unknown(request, server, locale, raw, unknown)
     session = await run_in_threadpool(_session_for, server, request, pending)
@@ -64,9 +60,9 @@ async def show_device(request: Request) -> Response:
 def _session_for(
     server: ServerContext, request: Request, pending: PendingDevice
 ) -> SsoSession | None:
-    session_id = sso_session_id(server, request, sso_group(pending.client))
+    handle = sso_session_handle(server, request, sso_group(pending.client))
     with server.db.reading() as conn:
-        return live_session(conn, session_id, server.clock.now())
+        return live_session_of_cookie(conn, server.secrets.handle_key, handle, server.clock.now())
 
 
 async def _login_first(
@@ -111,7 +107,7 @@ async def decide(request: Request) -> Response:
         return pages_of(request).form_check_failed(request, server, locale)
     raw = fields.get("user_code", "")
     try:
-        pending = await run_in_threadpool(find_pending_device, server, raw, _address(request))
+        pending = await run_in_threadpool(find_pending_device, server, raw, client_address(request))
     except UnknownUserCode as unknown:
         return _unknown(request, server, locale, raw, unknown)
     session = await run_in_threadpool(_session_for, server, request, pending)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idplus.auth.local import mask_phone_number
+from idplus.crypto.hashing import HashingBusy
 from idplus.models import Client
 from idplus.policies import ClientType
 from idplus.protocol import login
@@ -21,8 +22,15 @@ from idplus.protocol.authorization_response import AuthorizationResponse
 from idplus.protocol.context import ServerContext
 from idplus.protocol.interaction import Step, start_internal_login
 from idplus.ui.authorization_response import authorization_response
-from idplus.ui.context import pages_of, server_of
-from idplus.ui.cookies import browser_id, ensure_browser_id, set_browser_cookie, set_sso_cookie
+from idplus.ui.context import client_address, pages_of, server_of
+from idplus.ui.cookies import (
+    browser_id,
+    ensure_browser_id,
+    new_browser_id,
+    set_browser_cookie,
+    set_sso_cookie,
+    sso_session_handle,
+)
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
 
@@ -32,10 +40,18 @@ PROBLEM_MESSAGES = {
     "locked": "Too many failed attempts. Try again in %(minutes)s minutes.",
     "otp_invalid": "The code is wrong. Try again.",
     "otp_expired": "The code has expired. Ask for a new code.",
-    "otp_too_many": "Too many wrong codes. Ask for a new code.",
+    "otp_too_many": "Too many wrong codes. Go back to the app and start again.",
+    "otp_resend_wait": "A code was just sent. Wait half a minute before you ask for a new one.",
+    "otp_resend_limit": "No more codes can be sent for this login. Go back to the app and "
+    "start again.",
+    "sms_limit": "Too many codes were sent to this number. Try again in an hour.",
     "no_phone": "The account has no mobile number for a one-time code.",
     "unknown_provider": "Choose one of the listed ways to log in.",
 }
+RATE_LIMITED = frozenset(
+    {"locked", "otp_too_many", "otp_resend_wait", "otp_resend_limit", "sms_limit"}
+)
+BUSY_MESSAGE = "Many people are logging in right now. Try again in a moment."
 TEMPLATES = {
     Step.LOGIN.value: "login.html",
     Step.SELECT_PROVIDER.value: "select_provider.html",
@@ -71,14 +87,16 @@ async def submit_login(request: Request) -> Response:
     assert browser is not None
     try:
         view = await run_in_threadpool(login.load_interaction, server, handle, browser)
-        address = request.client.host if request.client else None
+        address = client_address(request)
         result = await run_in_threadpool(_perform, server, view, form, browser, address)
     except login.InteractionGone:
         return _gone(request, server)
     except login.LoginProblem as problem:
         view = await run_in_threadpool(login.load_interaction, server, handle, browser)
-        status = 429 if problem.reason == "locked" else 400
+        status = 429 if problem.reason in RATE_LIMITED else 400
         return _render(request, server, view, problem=problem, status_code=status, form=form)
+    except HashingBusy:
+        return _busy(request, server, view)
     return _deliver(request, server, result)
 
 
@@ -125,7 +143,26 @@ def _deliver(request: Request, server: ServerContext, result: login.StepResult) 
     response = authorization_response(result.response, environment)
     session = result.session
     max_age = session.lifetime_seconds if session.persistent else None
-    set_sso_cookie(server, response, result.group, session.id, max_age)
+    handle = result.session_handle or sso_session_handle(server, request, result.group)
+    if handle is not None:
+        set_sso_cookie(server, response, result.group, handle, max_age)
+    if result.session_handle is not None:
+        # A login rotates the browser id too: an id (and so a CSRF token) planted or seen
+        # before the login is worth nothing after it.
+        set_browser_cookie(server, response, new_browser_id())
+    return response
+
+
+def _busy(request: Request, server: ServerContext, view: login.InteractionView) -> Response:
+    """Every password-hashing slot is taken: ask the user to retry instead of queueing."""
+    response = pages_of(request).error(
+        request,
+        server,
+        locale=view.interaction.request.ui_locale,
+        message=BUSY_MESSAGE,
+        status_code=503,
+    )
+    response.headers["Retry-After"] = "1"
     return response
 
 

@@ -21,7 +21,7 @@ from idplus.protocol.oidc.backchannel import LogoutNotice, logout_notices
 from idplus.protocol.oidc.end_session import end_sessions
 from idplus.ui.authorization_response import redirect_location
 from idplus.ui.context import pages_of, server_of
-from idplus.ui.cookies import browser_id, browser_sso_sessions, clear_cookie
+from idplus.ui.cookies import browser_id, browser_session_ids, clear_cookie
 from idplus.ui.csrf import csrf_token_is_valid
 
 LOGOUT_PATH = "/logout"
@@ -60,8 +60,9 @@ async def finish_logout(
 ) -> Response:
     """End the sessions, clear this browser's cookies for them, notify RPs afterwards."""
     targets = list(session_ids)
+    cookies = await run_in_threadpool(browser_session_ids, server, request)
     ended, notices = await run_in_threadpool(_end_and_notify, server, targets, initiator)
-    for name, session_id in browser_sso_sessions(server, request).items():
+    for name, session_id in cookies.items():
         if session_id in ended or session_id in targets:
             clear_cookie(server, response, name)
     if notices:
@@ -79,7 +80,7 @@ async def confirm_logout(request: Request) -> Response:
         server.secrets.cookie_key, browser_id(request), token if isinstance(token, str) else None
     ):
         return pages_of(request).form_check_failed(request, server, locale)
-    sessions = browser_sso_sessions(server, request).values()
+    sessions = (await run_in_threadpool(browser_session_ids, server, request)).values()
     return await finish_logout(
         request, server, logged_out_page(request, server, locale), sessions, None
     )

@@ -15,6 +15,7 @@ from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry
 from idplus.auth.sender import OutboxSender, Sender
 from idplus.clock import Clock, SystemClock
 from idplus.config import Settings
+from idplus.crypto.hashing import PasswordHashSlots
 from idplus.logs import configure_logging, get_logger
 from idplus.manage.clients import ensure_account_client
 from idplus.manage.keys import KeyRingCache, ensure_signing_key
@@ -25,11 +26,16 @@ from idplus.protocol.oidc.discovery import build_discovery_document
 from idplus.protocol.token_endpoint import GRANT_TYPES
 from idplus.store.sql.engine import Database
 from idplus.ui.pages import Pages
+from idplus.web.body_limit import BodyLimitMiddleware
 from idplus.web.middleware import HttpMetrics, RequestContextMiddleware
 from idplus.web.routes import discovery_endpoints, route_labels, starlette_routes
 from idplus.web.services import Services
 
 log = get_logger(__name__)
+
+
+class InsecureConfiguration(ValueError):
+    """These settings must not serve requests (see Settings.production_secrets_problem)."""
 
 
 def create_app(
@@ -39,6 +45,9 @@ def create_app(
     providers: ProviderRegistry | None = None,
     sender: Sender | None = None,
 ) -> Starlette:
+    problem = settings.production_secrets_problem()
+    if problem:
+        raise InsecureConfiguration(problem)
     configure_logging(settings.log_level, json=settings.log_json)
     clock = clock or SystemClock()
     db = Database(settings.database_url)
@@ -74,7 +83,13 @@ def create_app(
                 metrics=HttpMetrics(registry),
                 labels=route_labels(),
                 log_every_request=settings.access_log == "all",
-            )
+            ),
+            # Inside the request context, so that refusals carry a request id and are counted.
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=settings.max_body_bytes,
+                timeout_seconds=settings.body_timeout_seconds,
+            ),
         ],
         lifespan=lifespan,
     )
@@ -102,6 +117,7 @@ def _prepare(services: Services, providers: ProviderRegistry, sender: Sender) ->
             services.clock,
             timedelta(seconds=services.settings.client_cache_seconds),
         ),
+        hash_slots=PasswordHashSlots(services.settings.max_concurrent_hashes),
     )
 
 

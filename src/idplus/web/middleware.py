@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idplus.logs import get_logger
@@ -60,6 +61,8 @@ class HttpMetrics:
 
 
 SLOW_REQUEST_SECONDS = 1.0
+# nginx's code for "the client closed the connection before the answer": not a server error.
+CLIENT_CLOSED_REQUEST = 499
 
 
 class RequestContextMiddleware:
@@ -99,6 +102,8 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_context)
+        except ClientDisconnect:
+            status = CLIENT_CLOSED_REQUEST
         except Exception:
             log.exception("unhandled_error", path=scope.get("path"))
             if not response_started:
@@ -113,11 +118,13 @@ class RequestContextMiddleware:
         self.metrics.observe(method, route, status, seconds)
         if not self.log_every_request and status < 400 and seconds < SLOW_REQUEST_SECONDS:
             return
+        client = scope.get("client")
         log.info(
             "request",
             method=method,
             path=scope.get("path"),
             status=status,
+            client=client[0] if client else None,
             duration_ms=round(seconds * 1000, 2),
         )
 

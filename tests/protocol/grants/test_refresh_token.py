@@ -10,17 +10,10 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry
-from idplus.auth.sender import OutboxSender
-from idplus.clock import FrozenClock
-from idplus.config import Settings
 from idplus.errors import InvalidGrant
 from idplus.manage.clients import ClientRegistration, add_client
-from idplus.manage.keys import KeyRingCache, ensure_signing_key
-from idplus.manage.server_secrets import load_server_secrets
 from idplus.manage.users import UserRegistration, add_user
 from idplus.models import Authentication
-from idplus.protocol.client_directory import ClientDirectory
 from idplus.protocol.context import ServerContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.grants import refresh_token
@@ -28,7 +21,6 @@ from idplus.protocol.issuance import issue_tokens, new_lineage
 from idplus.protocol.params import parse_params
 from idplus.protocol.sso import SessionLifetime, end_session, start_or_renew_session
 from idplus.store.sql import sessions as session_store
-from idplus.store.sql.engine import Database
 from tests.harness import Harness, code_from_login, exchange_code, refresh
 
 
@@ -180,23 +172,6 @@ def test_legacy_exchange_needs_the_update_at_claims_flag(harness: Harness) -> No
     assert answer.json()["error"] == "unauthorized_client"
 
 
-@pytest.fixture
-def context(db: Database, tmp_path: Any) -> ServerContext:
-    clock = FrozenClock()
-    settings = Settings(database_url=db.url, outbox=tmp_path / "outbox.jsonl")
-    ensure_signing_key(db, settings, clock)
-    return ServerContext(
-        settings=settings,
-        clock=clock,
-        db=db,
-        keys=KeyRingCache(db, settings, clock),
-        secrets=load_server_secrets(db, settings, clock),
-        providers=ProviderRegistry([LOCAL_PROVIDER]),
-        sender=OutboxSender(tmp_path / "outbox.jsonl"),
-        clients=ClientDirectory(db, clock, timedelta(seconds=5)),
-    )
-
-
 def test_twenty_parallel_refreshes_let_exactly_one_succeed(context: ServerContext) -> None:
     """On both backends: the rotation is one atomic UPDATE … WHERE used_at IS NULL."""
     db, clock = context.db, context.clock
@@ -209,12 +184,13 @@ def test_twenty_parallel_refreshes_let_exactly_one_succeed(context: ServerContex
     with db.transaction() as conn:
         session = start_or_renew_session(
             conn,
+            handle_key=context.secrets.handle_key,
             group="client:app",
             authentication=Authentication(user.id, clock.now(), ("pwd",), "urn:x", "local"),
             lifetime=SessionLifetime(True, timedelta(days=90)),
             existing=None,
             now=clock.now(),
-        )
+        ).session
         grant = Grant(client=client, scopes=("openid", "offline_access"), user=user,
                       session_id=session.id, auth_time=clock.now())  # fmt: skip
         ring = context.keys.current()

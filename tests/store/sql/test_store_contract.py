@@ -210,13 +210,15 @@ def test_sessions_slide_and_end(db: Database) -> None:
     with db.transaction() as conn:
         users.insert_user(conn, _user(), NOW)
         clients.insert_client(conn, _client(), NOW)
-        sessions.insert_session(conn, _session())
+        sessions.insert_session(conn, _session(), "handle-hash-1")
         sessions.add_session_client(conn, "sid-1", "web", NOW)
         sessions.add_session_client(conn, "sid-1", "web", NOW)
     later = NOW + timedelta(seconds=300)
     with db.transaction() as conn:
         found = sessions.find_session(conn, "sid-1")
         assert found == _session()
+        assert sessions.find_session_by_handle(conn, "handle-hash-1") == found
+        assert sessions.find_session_by_handle(conn, "sid-1") is None
         sessions.touch_session(conn, found, later)
         assert sessions.session_client_ids(conn, "sid-1") == ["web"]
     with db.transaction() as conn:
@@ -228,6 +230,7 @@ def test_sessions_slide_and_end(db: Database) -> None:
         ended = sessions.find_session(conn, "sid-1")
         assert ended is not None
         assert not ended.is_active(later)
+        assert sessions.find_session_by_handle(conn, "handle-hash-1") is None
 
 
 def test_a_code_is_consumed_once(db: Database) -> None:

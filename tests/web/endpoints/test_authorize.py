@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.flows.forms import FormBrowser
 from tests.harness import CALLBACK, Harness, redirect_params
 
 
@@ -261,3 +262,48 @@ def test_different_user_login_replaces_the_session(harness: Harness) -> None:
 
     continued = harness.http.get(harness.authorize_url("tv"))
     assert "code" in redirect_params(continued)
+
+
+LOOPBACK = "http://127.0.0.1/cb"
+
+
+@pytest.mark.parametrize(
+    "attack",
+    ["http://evil.com\\@127.0.0.1:9999/cb", "http://evil.com@127.0.0.1:9999/cb"],
+)
+def test_loopback_lookalike_redirect_gets_no_code_by_form_post(
+    harness: Harness, attack: str
+) -> None:
+    """A signed-in victim follows the attacker's link: no form may post the code elsewhere."""
+    harness.add_client("app", client_type="MobileApp", redirect_uris=[LOOPBACK], silent_sso=True)
+    harness.add_user()
+    _sign_in_to_loopback_app(harness)
+
+    page = harness.http.get(
+        harness.authorize_url("app", redirect_uri=attack, response_mode="form_post")
+    )
+    assert page.status_code == 400
+    assert "evil.com" not in page.text
+    assert 'name="code"' not in page.text
+
+
+def test_loopback_port_redirect_posts_to_the_registered_uri_with_that_port(
+    harness: Harness,
+) -> None:
+    harness.add_client("app", client_type="MobileApp", redirect_uris=[LOOPBACK], silent_sso=True)
+    harness.add_user()
+    _sign_in_to_loopback_app(harness)
+    page = harness.http.get(
+        harness.authorize_url(
+            "app", redirect_uri="http://127.0.0.1:9999/cb", response_mode="form_post"
+        )
+    )
+    assert page.status_code == 200
+    assert 'action="http://127.0.0.1:9999/cb"' in page.text
+
+
+def _sign_in_to_loopback_app(harness: Harness) -> None:
+    browser = FormBrowser(harness.http, "http://127.0.0.1:5000/")
+    browser.get(harness.authorize_url("app", redirect_uri="http://127.0.0.1:5000/cb"))
+    signed_in = harness.login(browser)
+    assert signed_in.headers["location"].startswith("http://127.0.0.1:5000/cb?code=")

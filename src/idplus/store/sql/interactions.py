@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,9 +16,16 @@ def insert_interaction(conn: Connection, interaction: Interaction) -> None:
     conn.execute(sa.insert(interactions).values(**_values(interaction)))
 
 
+# Written only by the atomic statements below: a stale copy must never reset a counter.
+_OTP_COLUMNS = ("otp_hash", "otp_expires_at", "otp_attempts", "otp_sends", "otp_sent_at")
+_t = interactions.c
+
+
 def save_interaction(conn: Connection, interaction: Interaction) -> None:
+    """Store the login's progress (stage, user, provider …); never its one-time-code state."""
     values = _values(interaction)
-    del values["id_hash"]
+    for name in ("id_hash", *_OTP_COLUMNS):
+        del values[name]
     conn.execute(
         sa.update(interactions)
         .where(interactions.c.id_hash == interaction.id_hash)
@@ -28,6 +36,47 @@ def save_interaction(conn: Connection, interaction: Interaction) -> None:
 def find_interaction(conn: Connection, id_hash: str) -> Interaction | None:
     row = conn.execute(sa.select(interactions).where(interactions.c.id_hash == id_hash)).first()
     return _from_row(row._mapping) if row is not None else None
+
+
+def record_otp_sent(
+    conn: Connection,
+    id_hash: str,
+    *,
+    otp_hash: str,
+    expires_at: datetime,
+    max_sends: int,
+    not_sent_since: datetime,
+    now: datetime,
+) -> bool:
+    """Replace the code if fewer than `max_sends` went out, none after `not_sent_since`.
+
+    One conditional UPDATE, so parallel resends cannot send more than the limit.
+    """
+    result = conn.execute(
+        sa.update(interactions)
+        .where(
+            _t.id_hash == id_hash,
+            _t.otp_sends < max_sends,
+            sa.or_(_t.otp_sent_at.is_(None), _t.otp_sent_at <= not_sent_since),
+        )
+        .values(
+            otp_hash=otp_hash,
+            otp_expires_at=expires_at,
+            otp_sends=_t.otp_sends + 1,
+            otp_sent_at=now,
+        )
+    )
+    return result.rowcount > 0
+
+
+def reserve_otp_attempt(conn: Connection, id_hash: str, max_attempts: int) -> bool:
+    """Count a guess before it is checked; False once the login has used all of them."""
+    result = conn.execute(
+        sa.update(interactions)
+        .where(_t.id_hash == id_hash, _t.otp_attempts < max_attempts)
+        .values(otp_attempts=_t.otp_attempts + 1)
+    )
+    return result.rowcount > 0
 
 
 def consume_interaction(conn: Connection, id_hash: str) -> bool:
@@ -52,6 +101,8 @@ def _values(i: Interaction) -> dict[str, Any]:
         "otp_hash": i.otp_hash,
         "otp_expires_at": i.otp_expires_at,
         "otp_attempts": i.otp_attempts,
+        "otp_sends": i.otp_sends,
+        "otp_sent_at": i.otp_sent_at,
         "created_at": i.created_at,
         "expires_at": i.expires_at,
     }
@@ -72,6 +123,8 @@ def _from_row(row: Any) -> Interaction:
         otp_hash=row["otp_hash"],
         otp_expires_at=row["otp_expires_at"],
         otp_attempts=row["otp_attempts"],
+        otp_sends=row["otp_sends"],
+        otp_sent_at=row["otp_sent_at"],
         created_at=row["created_at"],
         expires_at=row["expires_at"],
     )

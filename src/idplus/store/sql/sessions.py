@@ -12,10 +12,11 @@ from idplus.models import SsoSession
 from idplus.store.sql.tables import session_clients, sso_sessions
 
 
-def insert_session(conn: Connection, session: SsoSession) -> None:
+def insert_session(conn: Connection, session: SsoSession, handle_hash: str) -> None:
     conn.execute(
         sa.insert(sso_sessions).values(
             id=session.id,
+            handle_hash=handle_hash,
             user_id=session.user_id,
             sso_group=session.sso_group,
             auth_time=session.auth_time,
@@ -32,6 +33,9 @@ def insert_session(conn: Connection, session: SsoSession) -> None:
 
 
 _FIND = sa.select(sso_sessions).where(sso_sessions.c.id == sa.bindparam("session_id"))
+_FIND_BY_HANDLE = sa.select(sso_sessions).where(
+    sso_sessions.c.handle_hash == sa.bindparam("handle_hash")
+)
 _TOUCH = (
     sa.update(sso_sessions)
     .where(sso_sessions.c.id == sa.bindparam("session_id"), sso_sessions.c.ended_at.is_(None))
@@ -42,6 +46,30 @@ _TOUCH = (
 def find_session(conn: Connection, session_id: str) -> SsoSession | None:
     row = conn.execute(_FIND, {"session_id": session_id}).first()
     return _session_from_row(row._mapping) if row is not None else None
+
+
+def find_session_by_handle(conn: Connection, handle_hash: str) -> SsoSession | None:
+    row = conn.execute(_FIND_BY_HANDLE, {"handle_hash": handle_hash}).first()
+    return _session_from_row(row._mapping) if row is not None else None
+
+
+def session_ids_by_handle(conn: Connection, handle_hashes: list[str]) -> dict[str, str]:
+    """handle hash → session id, for the handles that name a session."""
+    rows = conn.execute(
+        sa.select(sso_sessions.c.handle_hash, sso_sessions.c.id).where(
+            sso_sessions.c.handle_hash.in_(handle_hashes)
+        )
+    ).all()
+    return {row.handle_hash: row.id for row in rows}
+
+
+def replace_session_handle(conn: Connection, session_id: str, handle_hash: str) -> None:
+    """A new cookie handle; the old cookie stops working (no session fixation)."""
+    conn.execute(
+        sa.update(sso_sessions)
+        .where(sso_sessions.c.id == session_id)
+        .values(handle_hash=handle_hash)
+    )
 
 
 def reauthenticate_session(
@@ -81,7 +109,7 @@ def end_session(conn: Connection, session_id: str, now: datetime) -> bool:
     result = conn.execute(
         sa.update(sso_sessions)
         .where(sso_sessions.c.id == session_id, sso_sessions.c.ended_at.is_(None))
-        .values(ended_at=now)
+        .values(ended_at=now, handle_hash=None)
     )
     return result.rowcount > 0
 

@@ -178,6 +178,9 @@ sso_sessions = sa.Table(
     _user_fk(),
     # "one_telenor" for the shared group, otherwise "client:<client_id>".
     sa.Column("sso_group", sa.String(220), nullable=False),
+    # HMAC of the cookie handle: the cookie is never stored, and `id` (the public `sid` of
+    # tokens) is not a cookie. Rotated at every login; NULL once no cookie can reach it.
+    sa.Column("handle_hash", sa.String(64), nullable=True, unique=True),
     *_authentication(),
     sa.Column("persistent", sa.Boolean(), nullable=False, default=False),
     # Each use moves expires_at to now + lifetime (never backwards).
@@ -354,7 +357,11 @@ interactions = sa.Table(
     sa.Column("amr", sa.JSON(), nullable=False),
     sa.Column("otp_hash", sa.String(64), nullable=True),
     sa.Column("otp_expires_at", UTCDateTime(), nullable=True),
+    # Wrong codes in this login, across resends.
     sa.Column("otp_attempts", sa.Integer(), nullable=False, default=0),
+    # Codes sent in this login, and when the last one went out.
+    sa.Column("otp_sends", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("otp_sent_at", UTCDateTime(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
@@ -362,7 +369,8 @@ interactions = sa.Table(
 login_throttle = sa.Table(
     "login_throttle",
     metadata,
-    # "username:<normalised>" or "ip:<address>"; unknown usernames are counted the same way.
+    # "username:<normalised>", "ip:<address>", "sms-login:<phone>" …; unknown usernames are
+    # counted the same way. `failures` counts attempts reserved in the current window.
     sa.Column("key", sa.String(400), primary_key=True),
     sa.Column("failures", sa.Integer(), nullable=False),
     sa.Column("window_started_at", UTCDateTime(), nullable=False),

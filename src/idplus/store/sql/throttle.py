@@ -1,42 +1,77 @@
-"""Failed-login counters per key (username or client address)."""
+"""Attempt counters per key (username, client address, phone number …), atomic in SQL.
+
+An attempt is *reserved* by one conditional UPDATE before the work it limits is done, so
+parallel requests can never spend more attempts than the limit: the row lock (PostgreSQL)
+or the write lock (SQLite) serialises them, and the WHERE clause is re-checked by each.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from idplus.store.sql.tables import login_throttle
+from idplus.store.sql.dialect import insert_if_absent
+from idplus.store.sql.tables import UTCDateTime, login_throttle
+
+_t = login_throttle.c
 
 
-@dataclass(frozen=True, slots=True)
-class ThrottleState:
-    failures: int
-    window_started_at: datetime
-    locked_until: datetime | None
+def reserve_attempt(
+    conn: Connection,
+    key: str,
+    *,
+    limit: int,
+    window_start: datetime,
+    lock_until: datetime,
+    now: datetime,
+) -> bool:
+    """Count one attempt unless the key is locked; the limit-th attempt in a window locks it.
 
-
-def find_throttle(conn: Connection, key: str) -> ThrottleState | None:
-    row = conn.execute(sa.select(login_throttle).where(login_throttle.c.key == key)).first()
-    if row is None:
-        return None
-    return ThrottleState(row.failures, row.window_started_at, row.locked_until)
-
-
-def save_throttle(conn: Connection, key: str, state: ThrottleState) -> None:
-    values = {
-        "failures": state.failures,
-        "window_started_at": state.window_started_at,
-        "locked_until": state.locked_until,
-    }
-    updated = conn.execute(
-        sa.update(login_throttle).where(login_throttle.c.key == key).values(**values)
+    `window_start`: attempts counted before it no longer count. False when refused.
+    """
+    insert_if_absent(
+        conn,
+        login_throttle,
+        {"key": key, "failures": 0, "window_started_at": now, "locked_until": None},
+        ["key"],
     )
-    if updated.rowcount == 0:
-        conn.execute(sa.insert(login_throttle).values(key=key, **values))
+    # Typed binds: values inside CASE are not coerced to the column's type by themselves.
+    now_value, lock_value = sa.literal(now, UTCDateTime()), sa.literal(lock_until, UTCDateTime())
+    expired = _t.window_started_at <= window_start
+    counted = sa.case((expired, 1), else_=_t.failures + 1)
+    reaches_limit = counted >= limit
+    result = conn.execute(
+        sa.update(login_throttle)
+        .where(_t.key == key, sa.or_(_t.locked_until.is_(None), _t.locked_until <= now))
+        .values(
+            # The lock starts a new window, so the next lock needs a full set of attempts.
+            failures=sa.case((reaches_limit, 0), else_=counted),
+            window_started_at=sa.case(
+                (sa.or_(expired, reaches_limit), now_value), else_=_t.window_started_at
+            ),
+            locked_until=sa.case((reaches_limit, lock_value), else_=_t.locked_until),
+        )
+    )
+    return result.rowcount > 0
+
+
+def locked_until(conn: Connection, key: str) -> datetime | None:
+    value: datetime | None = conn.execute(
+        sa.select(_t.locked_until).where(_t.key == key)
+    ).scalar_one_or_none()
+    return value
+
+
+def refund_attempt(conn: Connection, key: str) -> None:
+    """Give back an attempt that turned out to be legitimate (a successful login)."""
+    conn.execute(
+        sa.update(login_throttle)
+        .where(_t.key == key, _t.failures > 0)
+        .values(failures=_t.failures - 1)
+    )
 
 
 def clear_throttle(conn: Connection, key: str) -> None:
-    conn.execute(sa.delete(login_throttle).where(login_throttle.c.key == key))
+    conn.execute(sa.delete(login_throttle).where(_t.key == key))

@@ -17,7 +17,7 @@ from idplus.protocol.interaction import InteractionStarted, start_authorization
 from idplus.protocol.params import parse_params
 from idplus.ui.authorization_response import authorization_response
 from idplus.ui.context import pages_of, server_of
-from idplus.ui.cookies import ensure_browser_id, set_browser_cookie, sso_session_id
+from idplus.ui.cookies import ensure_browser_id, set_browser_cookie, sso_session_handle
 from idplus.ui.login import login_page_url
 from idplus.web.adapters import read_parameters
 
@@ -41,7 +41,7 @@ async def authorize(request: Request) -> Response:
             server,
             params,
             browser,
-            lambda group: sso_session_id(server, request, group),
+            lambda group: sso_session_handle(server, request, group),
         )
     except FatalAuthorizeError as problem:
         return pages.error(

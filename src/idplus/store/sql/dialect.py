@@ -1,0 +1,22 @@
+"""Statements whose SQL differs between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+
+def insert_if_absent(
+    conn: Connection, table: sa.Table, values: Mapping[str, Any], key: Sequence[str]
+) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: two processes racing to create one row both succeed.
+
+    True when this call created the row.
+    """
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=list(key))
+    return conn.execute(statement).rowcount > 0

@@ -1,0 +1,50 @@
+"""The gateway's password grant is a full login only for users without a second factor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.harness import PASSWORD, Harness, basic
+
+
+def _password_grant(h: Harness, secret: str, username: str, password: str = PASSWORD) -> Any:
+    form = {"grant_type": "password", "username": username, "password": password}
+    return h.http.post("/oauth/v2/token", data=form, headers=basic("partner", secret))
+
+
+def _partner(h: Harness) -> str:
+    h.add_api_products("api:tv")
+    secret = h.add_client("partner", client_type="Confidential", api_access=True,
+                          grant_types=["password", "refresh_token"], scopes=["api:tv"])  # fmt: skip
+    assert secret is not None
+    return secret
+
+
+def test_password_grant_does_not_skip_the_second_factor(harness: Harness) -> None:
+    """On main a user added with --otp got tokens from the password alone."""
+    secret = _partner(harness)
+    harness.add_user("+4790000001", otp_required=True)
+    refused = _password_grant(harness, secret, "+4790000001")
+    assert refused.status_code == 401
+    body = refused.json()
+    assert body["error_code"] == 5
+    assert body["error"] == "not authorized to create access token"
+    assert "access_token" not in body
+    assert harness.outbox() == []
+
+
+def test_otp_refusal_looks_like_a_wrong_password(harness: Harness) -> None:
+    secret = _partner(harness)
+    harness.add_user("+4790000001", otp_required=True)
+    harness.add_user("+4790000002")
+    otp_user = _password_grant(harness, secret, "+4790000001").json()
+    wrong_password = _password_grant(harness, secret, "+4790000002", "wrong").json()
+    assert otp_user == wrong_password
+
+
+def test_password_alone_still_works_for_users_without_a_second_factor(harness: Harness) -> None:
+    secret = _partner(harness)
+    harness.add_user("+4790000002")
+    answer = _password_grant(harness, secret, "+4790000002")
+    assert answer.status_code == 200
+    assert answer.json()["access_token"]
