@@ -49,7 +49,14 @@ class InvalidClient(OAuthError):
 
 
 class InvalidGrant(OAuthError):
+    """Every invalid_grant reads the same to the client (unknown, used, expired, revoked,
+    mismatched …): the reason would tell a token thief what to try next. It goes to the log."""
+
     error = "invalid_grant"
+    PUBLIC_DESCRIPTION = "grant request is invalid"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.PUBLIC_DESCRIPTION, detail=reason)
 
 
 class UnauthorizedClient(OAuthError):

@@ -6,6 +6,7 @@ review found on PostgreSQL (16–18 tries on one code instead of 5; 37 password 
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 from collections.abc import Callable
@@ -163,3 +164,23 @@ def _in_parallel(count: int, attempt: Callable[[], str | None]) -> list[str | No
     for thread in threads:
         thread.join()
     return answers
+
+
+def test_the_code_is_compared_in_constant_time(
+    ctx: ServerContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`==` on the code's hash leaks, through timing, how much of a guess matched."""
+    compared: list[tuple[object, object]] = []
+    real = hmac.compare_digest
+
+    def spy(a: str, b: str) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(login.hmac, "compare_digest", spy)
+    handle = _start(ctx)
+    _password(ctx, handle)
+    assert isinstance(
+        login.submit_otp(ctx, handle, "browser-1", _sent_codes(ctx)[-1]), login.LoginFinished
+    )
+    assert len(compared) == 1

@@ -321,14 +321,12 @@ def describe_client(client: Client) -> dict[str, Any]:
 
 def ensure_account_client(db: Database, clock: Clock) -> None:
     """The built-in client of the account page: shares the one_telenor SSO session."""
+    client = Client(
+        client_id=ACCOUNT_CLIENT_ID,
+        name="idplus account",
+        client_type=ClientType.PUBLIC,
+        scopes=("openid",),
+        one_telenor=True,
+    )
     with db.transaction() as conn:
-        if client_store.client_exists(conn, ACCOUNT_CLIENT_ID):
-            return
-        client = Client(
-            client_id=ACCOUNT_CLIENT_ID,
-            name="idplus account",
-            client_type=ClientType.PUBLIC,
-            scopes=("openid",),
-            one_telenor=True,
-        )
-        client_store.insert_client(conn, client, clock.now())
+        client_store.insert_client_if_absent(conn, client, clock.now())

@@ -20,8 +20,14 @@ LEEWAY_SECONDS = 5
 
 
 class InvalidToken(OAuthError):
+    """One public text for every reason (expired, revoked, forged …); the reason is logged."""
+
     error = "invalid_token"
     status_code = 401
+    PUBLIC_DESCRIPTION = "the access token is invalid"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.PUBLIC_DESCRIPTION, detail=reason)
 
 
 class InsufficientScope(OAuthError):

@@ -8,6 +8,7 @@ removed client) reach every worker within `client_cache_seconds`.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from idplus.clock import Clock
@@ -15,6 +16,7 @@ from idplus.models import Client
 from idplus.store.sql import clients as client_store
 from idplus.store.sql.engine import Database
 
+# Far above any real registry; past it the least recently used client is dropped.
 _MAX_ENTRIES = 10_000
 
 
@@ -24,10 +26,12 @@ class ClientDirectory:
         self._clock = clock
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[datetime, Client | None]] = {}
+        # Only clients that exist: unknown ids are whatever a caller sends, and caching them
+        # would let a spray of made-up ids push every real client out.
+        self._entries: OrderedDict[str, tuple[datetime, Client]] = OrderedDict()
 
     def cached(self, client_id: str) -> tuple[bool, Client | None]:
-        """(True, client-or-None) when the cache can answer without I/O."""
+        """(True, client) when the cache can answer without I/O."""
         entry = self._entries.get(client_id)
         if entry is None or self._clock.now() - entry[0] >= self._ttl:
             return False, None
@@ -40,8 +44,10 @@ class ClientDirectory:
             return client
         with self._db.reading() as conn:
             client = client_store.find_client(conn, client_id)
-        with self._lock:
-            if len(self._entries) >= _MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[client_id] = (self._clock.now(), client)
+        if client is not None:
+            with self._lock:
+                self._entries[client_id] = (self._clock.now(), client)
+                self._entries.move_to_end(client_id)
+                if len(self._entries) > _MAX_ENTRIES:
+                    self._entries.popitem(last=False)
         return client

@@ -183,7 +183,7 @@ async def _after_ending(
     for name, session_id in cookies.items():
         if session_id in ended_ids:
             clear_cookie(server, response, name)
-    notices = await run_in_threadpool(logout_notices, server, server.keys.current(), ended)
+    notices = await run_in_threadpool(logout_notices, server, ended)
     if notices:
         response.background = BackgroundTask(deliver_logout_notices, notices)
     return response

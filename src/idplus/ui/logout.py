@@ -47,7 +47,7 @@ def _end_and_notify(
     server: ServerContext, session_ids: Iterable[str], initiator: str | None
 ) -> tuple[set[str], list[LogoutNotice]]:
     ended = end_sessions(server, session_ids, initiator=initiator)
-    notices = logout_notices(server, server.keys.current(), ended)
+    notices = logout_notices(server, ended)
     return {e.session.id for e in ended}, notices
 
 

@@ -210,3 +210,33 @@ def test_twenty_parallel_refreshes_let_exactly_one_succeed(context: ServerContex
     assert results.count(True) == 1
     with db.reading() as conn:
         assert session_store.find_session(conn, session.id) is not None
+
+
+def test_a_refused_scope_does_not_spend_a_rotating_refresh_token(harness: Harness) -> None:
+    """On main the token was consumed before the scope check: the client's corrected retry
+    then looked like reuse and the whole family was revoked."""
+    body, secret = _login_with_refresh(harness, "MobileApp")
+    wide = _refresh(harness, body["refresh_token"], secret, scope="openid offline_access profile")
+    assert wide.status_code == 400
+    assert wide.json()["error"] == "invalid_scope"
+    retry = _refresh(harness, body["refresh_token"], secret)
+    assert retry.status_code == 200, retry.text
+    assert _refresh(harness, retry.json()["refresh_token"], secret).status_code == 200
+
+
+def test_unknown_used_and_revoked_refresh_tokens_get_the_same_answer(harness: Harness) -> None:
+    body, secret = _login_with_refresh(harness, "MobileApp")
+    first = body["refresh_token"]
+    second = _refresh(harness, first, secret).json()["refresh_token"]
+    used = _refresh(harness, first, secret).json()  # reuse: the family is revoked
+    revoked = _refresh(harness, second, secret).json()
+    unknown = _refresh(harness, "never-issued", secret).json()
+    assert (
+        used
+        == revoked
+        == unknown
+        == {
+            "error": "invalid_grant",
+            "error_description": "grant request is invalid",
+        }
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -197,3 +199,40 @@ def test_discovery_advertises_logout(app: Harness) -> None:
     assert document["custom_logout_endpoint"].endswith("/connect/logout")
     assert document["backchannel_logout_supported"] is True
     assert document["backchannel_logout_session_supported"] is True
+
+
+class _KeysOffTheLoop:
+    """Wraps the key source: records every lookup made on the event loop's thread."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.on_the_loop = 0
+
+    def _note(self) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self.on_the_loop += 1
+
+    def current(self) -> Any:
+        self._note()
+        return self.inner.current()
+
+    def all_keys_ring(self) -> Any:
+        self._note()
+        return self.inner.all_keys_ring()
+
+
+def test_native_logout_never_reads_keys_on_the_event_loop(app: Harness, receiver: Receiver) -> None:
+    """The key ring may be reread from the database: on the loop that stalls every request."""
+    app.add_client("tv", silent_sso=True, one_telenor=True, backchannel_logout_uri=receiver.uri)
+    tokens = _login(app)
+    code_from_login(app, "tv")
+    state = app.http.app.state  # type: ignore[attr-defined]
+    spy = _KeysOffTheLoop(state.server.keys)
+    state.server = dataclasses.replace(state.server, keys=spy)
+    done = _native(app, {"id_token_hint": tokens["id_token"], "state": "s"})
+    assert done.status_code == 200
+    assert len(receiver.tokens) == 1
+    assert spy.on_the_loop == 0

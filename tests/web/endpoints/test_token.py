@@ -110,7 +110,7 @@ def test_a_code_works_once_and_a_replay_revokes_what_it_issued(harness: Harness)
 
 
 @pytest.mark.parametrize(
-    ("overrides", "description"),
+    ("overrides", "reason"),
     [
         ({"redirect_uri": CALLBACK + "/other"}, "redirect_uri"),
         ({"redirect_uri": ""}, "redirect_uri"),
@@ -118,13 +118,18 @@ def test_a_code_works_once_and_a_replay_revokes_what_it_issued(harness: Harness)
         ({"code_verifier": "x" * 50}, "does not match"),
     ],
 )
-def test_bad_exchanges_are_invalid_grant(
-    spa: Harness, overrides: dict[str, str], description: str
+def test_bad_exchanges_are_invalid_grant_and_the_reason_is_only_logged(
+    spa: Harness, overrides: dict[str, str], reason: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     response = exchange_code(spa, code_from_login(spa), **overrides)
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid_grant"
-    assert description in response.json()["error_description"]
+    assert response.json() == {
+        "error": "invalid_grant",
+        "error_description": "grant request is invalid",
+    }
+    logged = [line for line in capsys.readouterr().out.splitlines() if '"oauth_error"' in line]
+    assert reason in logged[-1]
+    assert '"request_id"' in logged[-1]
 
 
 def test_an_unknown_code_is_invalid_grant(spa: Harness) -> None:

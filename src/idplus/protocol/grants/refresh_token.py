@@ -53,23 +53,26 @@ def _refresh(
 ) -> TokenResponse | OAuthError:
     token = token_store.find_refresh_token(conn, token_hash)
     if token is None or token.client_id != client.client_id:
-        return InvalidGrant("the refresh token is invalid")
+        return InvalidGrant("unknown refresh token, or another client's")
     if token.revoked_at is not None:
         return InvalidGrant("the refresh token was revoked")
     rotates = client.rules.refresh_policy.rotates
-    if rotates and not token_store.consume_refresh_token(conn, token.id, now):
-        token_store.revoke_family(conn, token.family_id, now)
-        return InvalidGrant("the refresh token was already used")
+    if rotates and token.used_at is not None:
+        return _reused(conn, token, now)
     if token.expires_at <= now:
         return InvalidGrant("the refresh token has expired")
     login = live_login(conn, token.session_id, now)
     if login is None:
         return InvalidGrant("the user is no longer logged in")
     session, user = login
+    # Everything the request asks is checked before the token is spent: a refused request
+    # (too wide a scope, say) leaves it usable, so the client's corrected retry is no reuse.
     try:
         grant = _grant(client, token, user, params)
     except OAuthError as problem:
         return problem
+    if rotates and not token_store.consume_refresh_token(conn, token.id, now):
+        return _reused(conn, token, now)
     session_store.touch_session(conn, session, now)
     lineage = RefreshLineage(
         family_id=token.family_id,
@@ -78,6 +81,12 @@ def _refresh(
     )
     # A non-rotating token stays valid as it is: no new one is issued beside it.
     return issue_tokens(ctx, ring, grant, now, conn=conn, lineage=lineage if rotates else None)
+
+
+def _reused(conn: Connection, token: RefreshToken, now: datetime) -> InvalidGrant:
+    """A rotated token presented again: someone holds a copy, so the family ends (RFC 9700)."""
+    token_store.revoke_family(conn, token.family_id, now)
+    return InvalidGrant("the refresh token was already used: its family is revoked")
 
 
 def _grant(client: Client, token: RefreshToken, user: User, params: Params) -> Grant:

@@ -6,7 +6,6 @@ import secrets
 from dataclasses import dataclass
 
 from idplus.clock import epoch_seconds
-from idplus.crypto.keys import KeyRing
 from idplus.protocol.access_token import subject_of
 from idplus.protocol.context import ServerContext
 from idplus.protocol.grant import Grant
@@ -24,9 +23,12 @@ class LogoutNotice:
     client_id: str
 
 
-def logout_notices(
-    ctx: ServerContext, ring: KeyRing, ended: list[EndedSession]
-) -> list[LogoutNotice]:
+def logout_notices(ctx: ServerContext, ended: list[EndedSession]) -> list[LogoutNotice]:
+    """Signed logout tokens for the sessions' back-channel clients (blocking: the key ring may
+    be reread from the database)."""
+    if not any(item.backchannel_clients for item in ended):
+        return []
+    ring = ctx.keys.current()
     now = epoch_seconds(ctx.clock.now())
     notices = []
     for item in ended:

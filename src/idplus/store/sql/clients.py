@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from idplus.models import Client, ClientSecret
 from idplus.policies import ClientType
+from idplus.store.sql.dialect import insert_if_absent
 from idplus.store.sql.tables import api_product_clients, client_secrets, clients
 
 
@@ -50,6 +51,13 @@ def insert_client(conn: Connection, client: Client, now: datetime) -> None:
     )
     for secret in client.secrets:
         insert_secret(conn, client.client_id, secret)
+
+
+def insert_client_if_absent(conn: Connection, client: Client, now: datetime) -> bool:
+    """Create a built-in client; processes starting together all succeed, one creates it."""
+    assert not client.secrets, "a client with secrets is registered, not ensured"
+    values = {"client_id": client.client_id, "created_at": now, "updated_at": now}
+    return insert_if_absent(conn, clients, {**values, **_client_values(client)}, ["client_id"])
 
 
 def insert_secret(conn: Connection, client_id: str, secret: ClientSecret) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from idplus.store.sql.dialect import insert_if_absent
 from idplus.store.sql.tables import server_secrets
 
 
@@ -20,7 +21,9 @@ def find_or_create_secret(
     ).scalar_one_or_none()
     if existing is not None:
         return existing
-    conn.execute(sa.insert(server_secrets).values(name=name, value=make_value(), created_at=now))
+    # Another process may insert first: then its value is the one everybody reads back.
+    values = {"name": name, "value": make_value(), "created_at": now}
+    insert_if_absent(conn, server_secrets, values, ["name"])
     stored: str = conn.execute(
         sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
     ).scalar_one()

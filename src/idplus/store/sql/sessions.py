@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from idplus.models import SsoSession
+from idplus.store.sql.dialect import insert_if_absent
 from idplus.store.sql.tables import session_clients, sso_sessions
 
 
@@ -115,17 +116,9 @@ def end_session(conn: Connection, session_id: str, now: datetime) -> bool:
 
 
 def add_session_client(conn: Connection, session_id: str, client_id: str, now: datetime) -> None:
-    exists = conn.execute(
-        sa.select(session_clients.c.client_id).where(
-            session_clients.c.session_id == session_id, session_clients.c.client_id == client_id
-        )
-    ).first()
-    if exists is None:
-        conn.execute(
-            sa.insert(session_clients).values(
-                session_id=session_id, client_id=client_id, first_seen_at=now
-            )
-        )
+    """Record that the session served the client; parallel code issues may both call it."""
+    values = {"session_id": session_id, "client_id": client_id, "first_seen_at": now}
+    insert_if_absent(conn, session_clients, values, ["session_id", "client_id"])
 
 
 def session_client_ids(conn: Connection, session_id: str) -> list[str]:

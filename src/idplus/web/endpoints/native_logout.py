@@ -44,7 +44,7 @@ async def native_logout(request: Request) -> JSONResponse:
     ended = await run_in_threadpool(end_sessions, server, sessions, initiator=hint.client_id)
     if not ended:
         return _answer("Already logged out", 200)
-    notices = await run_in_threadpool(logout_notices, server, server.keys.current(), ended)
+    notices = await run_in_threadpool(logout_notices, server, ended)
     response = _answer(state if isinstance(state, str) else "", 200)
     response.background = BackgroundTask(deliver_logout_notices, notices)
     return response
