@@ -12,11 +12,12 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
+from idplus.application.app import create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
 from idplus.store.migrations import upgrade_to_head
 from idplus.store.sql.engine import Database
-from idplus.web.app import create_app
+from idplus.store.sql.uow import SqlStore
 from tests.harness import Harness
 from tests.live_server import LiveServer, RelyingParty, run_live_server, run_relying_party
 
@@ -115,6 +116,12 @@ def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def store(db: Database) -> SqlStore:
+    """The same database as `db`, as the Store the application sees."""
+    return SqlStore(db)
 
 
 @pytest.fixture

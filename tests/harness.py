@@ -18,6 +18,7 @@ from idplus.manage.api_products import add_api_product
 from idplus.manage.clients import ClientRegistration, add_client
 from idplus.manage.users import UserRegistration, add_user
 from idplus.store.sql.engine import Database
+from idplus.store.sql.uow import SqlStore
 from tests.flows.forms import FormBrowser
 
 RP = "https://rp.example"
@@ -40,33 +41,38 @@ class Harness:
     clock: FrozenClock
 
     def db(self) -> Database:
+        """The raw database, for tests that look at rows the store does not expose."""
         return Database(self.settings.database_url)
+
+    def store(self) -> SqlStore:
+        """A store of its own over the app's database; the caller disposes it after use."""
+        return SqlStore.from_url(self.settings.database_url)
 
     def add_client(self, client_id: str = "spa", **fields: Any) -> str | None:
         fields.setdefault("client_type", "Public")
         fields.setdefault("redirect_uris", [CALLBACK])
-        db = self.db()
+        store = self.store()
         try:
             registration = ClientRegistration(client_id=client_id, **fields)
-            return add_client(db, self.clock, registration).client_secret
+            return add_client(store, self.clock, registration).client_secret
         finally:
-            db.dispose()
+            store.dispose()
 
     def add_api_products(self, *scopes: str) -> None:
-        db = self.db()
+        store = self.store()
         try:
             for scope in scopes:
-                add_api_product(db, self.clock, scope)
+                add_api_product(store, self.clock, scope)
         finally:
-            db.dispose()
+            store.dispose()
 
     def add_user(self, username: str = "+4790000001", **fields: Any) -> None:
         fields.setdefault("phone_number", username if username.startswith("+") else "+4790000009")
-        db = self.db()
+        store = self.store()
         try:
-            add_user(db, self.clock, UserRegistration(username, PASSWORD, **fields))
+            add_user(store, self.clock, UserRegistration(username, PASSWORD, **fields))
         finally:
-            db.dispose()
+            store.dispose()
 
     def authorize_url(self, client_id: str = "spa", **params: str) -> str:
         query = {

@@ -7,10 +7,10 @@ from idplus.crypto.hashing import (
     hash_handle,
     hash_password,
     new_client_secret,
-    new_handle,
     verify_client_secret,
     verify_password,
 )
+from idplus.randomness import SystemRandomness
 
 
 def test_passwords_are_argon2id_and_verify() -> None:
@@ -33,8 +33,9 @@ def test_client_secret_hash_is_salted_and_verifies() -> None:
 
 def test_generated_secrets_and_handles_carry_256_bits() -> None:
     assert len(new_client_secret()) >= 43
-    assert len(new_handle()) >= 43
-    assert new_handle() != new_handle()
+    random = SystemRandomness()
+    assert len(random.handle()) >= 43
+    assert random.handle() != random.handle()
 
 
 def test_handle_hash_depends_on_the_server_key() -> None:

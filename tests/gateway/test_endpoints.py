@@ -206,7 +206,7 @@ def test_code_2_internal_server_error(
     def broken(*_args: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(gateway_tokens, "insert_gateway_token", broken)
+    monkeypatch.setattr(gateway_tokens.SqlGatewayTokens, "insert", broken)
     response = _token(h, basic("partner", secret), grant_type="client_credentials")
     _error(response, 500, 2)
     assert "disk on fire" not in response.text

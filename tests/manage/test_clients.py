@@ -20,8 +20,7 @@ from idplus.manage.clients import (
     remove_client,
     rotate_client_secret,
 )
-from idplus.store.sql import audit
-from idplus.store.sql.engine import Database
+from idplus.store.base import Store
 
 
 def _build(**fields: Any) -> Any:
@@ -109,19 +108,21 @@ def test_bad_client_ids_are_refused() -> None:
             _build(client_id=client_id, client_type="Public")
 
 
-def test_duplicate_client_id_is_refused(db: Database, clock: FrozenClock) -> None:
-    add_client(db, clock, ClientRegistration(client_id="app", client_type="Public"))
+def test_duplicate_client_id_is_refused(store: Store, clock: FrozenClock) -> None:
+    add_client(store, clock, ClientRegistration(client_id="app", client_type="Public"))
     with pytest.raises(ValidationError, match="already exists"):
-        add_client(db, clock, ClientRegistration(client_id="app", client_type="Confidential"))
+        add_client(store, clock, ClientRegistration(client_id="app", client_type="Confidential"))
 
 
-def test_rotation_keeps_two_secrets(db: Database, clock: FrozenClock) -> None:
-    first = add_client(db, clock, ClientRegistration(client_id="bff", client_type="Confidential"))
+def test_rotation_keeps_two_secrets(store: Store, clock: FrozenClock) -> None:
+    first = add_client(
+        store, clock, ClientRegistration(client_id="bff", client_type="Confidential")
+    )
     clock.advance(timedelta(days=1))
-    second = rotate_client_secret(db, clock, "bff")
+    second = rotate_client_secret(store, clock, "bff")
     clock.advance(timedelta(days=1))
-    third = rotate_client_secret(db, clock, "bff", "a-chosen-secret-of-length")
-    stored = get_client(db, "bff").secrets
+    third = rotate_client_secret(store, clock, "bff", "a-chosen-secret-of-length")
+    stored = get_client(store, "bff").secrets
     assert len(stored) == 2
 
     def accepted(secret: str | None) -> bool:
@@ -132,28 +133,28 @@ def test_rotation_keeps_two_secrets(db: Database, clock: FrozenClock) -> None:
     assert accepted(third.client_secret)
 
 
-def test_rotation_refuses_public_and_unknown_clients(db: Database, clock: FrozenClock) -> None:
-    add_client(db, clock, ClientRegistration(client_id="spa", client_type="Public"))
+def test_rotation_refuses_public_and_unknown_clients(store: Store, clock: FrozenClock) -> None:
+    add_client(store, clock, ClientRegistration(client_id="spa", client_type="Public"))
     with pytest.raises(ValidationError):
-        rotate_client_secret(db, clock, "spa")
+        rotate_client_secret(store, clock, "spa")
     with pytest.raises(NotFoundError):
-        rotate_client_secret(db, clock, "nobody")
+        rotate_client_secret(store, clock, "nobody")
 
 
-def test_remove_client_and_audit_trail(db: Database, clock: FrozenClock) -> None:
-    add_client(db, clock, ClientRegistration(client_id="spa", client_type="Public"))
-    remove_client(db, clock, "spa")
-    assert list_clients(db) == []
+def test_remove_client_and_audit_trail(store: Store, clock: FrozenClock) -> None:
+    add_client(store, clock, ClientRegistration(client_id="spa", client_type="Public"))
+    remove_client(store, clock, "spa")
+    assert list_clients(store) == []
     with pytest.raises(NotFoundError):
-        remove_client(db, clock, "spa")
-    with db.reading() as conn:
-        events = [e.event for e in audit.list_events(conn)]
+        remove_client(store, clock, "spa")
+    with store.reading() as uow:
+        events = [e.event for e in uow.audit.list_events()]
     assert events == ["client.removed", "client.added"]
 
 
-def test_description_never_shows_secret_hashes(db: Database, clock: FrozenClock) -> None:
-    add_client(db, clock, ClientRegistration(client_id="bff", client_type="Confidential"))
-    described = describe_client(get_client(db, "bff"))
+def test_description_never_shows_secret_hashes(store: Store, clock: FrozenClock) -> None:
+    add_client(store, clock, ClientRegistration(client_id="bff", client_type="Confidential"))
+    described = describe_client(get_client(store, "bff"))
     assert described["refresh_policy"] == "Confidential"
     assert described["oauth_client_type"] == "confidential"
     assert "sha256$" not in str(described)

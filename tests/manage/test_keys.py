@@ -16,42 +16,42 @@ from idplus.manage.keys import (
     list_signing_keys,
     rotate_signing_key,
 )
-from idplus.store.sql.engine import Database
+from idplus.store.sql.uow import SqlStore
 
 
-def _settings(db: Database, **overrides: object) -> Settings:
-    return Settings(database_url=db.url, **overrides)  # type: ignore[arg-type]
+def _settings(store: SqlStore, **overrides: object) -> Settings:
+    return Settings(database_url=store.database.url, **overrides)  # type: ignore[arg-type]
 
 
-def test_first_start_creates_one_signing_key(db: Database, clock: FrozenClock) -> None:
-    settings = _settings(db)
-    ensure_signing_key(db, settings, clock)
-    ensure_signing_key(db, settings, clock)
-    (key,) = list_signing_keys(db, clock)
+def test_first_start_creates_one_signing_key(store: SqlStore, clock: FrozenClock) -> None:
+    settings = _settings(store)
+    ensure_signing_key(store, settings, clock)
+    ensure_signing_key(store, settings, clock)
+    (key,) = list_signing_keys(store, clock)
     assert key["state"] == "signing"
     assert key["encrypted"] is False
 
 
 def test_keys_are_encrypted_when_a_key_encryption_key_is_set(
-    db: Database, clock: FrozenClock
+    store: SqlStore, clock: FrozenClock
 ) -> None:
-    settings = _settings(db, key_encryption_key="correct horse battery staple")
-    ensure_signing_key(db, settings, clock)
-    assert list_signing_keys(db, clock)[0]["encrypted"] is True
-    ring = KeyRingCache(db, settings, clock).current()
+    settings = _settings(store, key_encryption_key="correct horse battery staple")
+    ensure_signing_key(store, settings, clock)
+    assert list_signing_keys(store, clock)[0]["encrypted"] is True
+    ring = KeyRingCache(store, settings, clock).current()
     assert ring.verify(ring.sign({"sub": "x"})).claims == {"sub": "x"}
 
 
 def test_token_signed_before_rotation_still_verifies_against_the_jwks(
-    db: Database, clock: FrozenClock
+    store: SqlStore, clock: FrozenClock
 ) -> None:
-    settings = _settings(db)
-    cache = KeyRingCache(db, settings, clock)
-    ensure_signing_key(db, settings, clock)
+    settings = _settings(store)
+    cache = KeyRingCache(store, settings, clock)
+    ensure_signing_key(store, settings, clock)
     old_ring = cache.current()
     old_token = old_ring.sign({"sub": "alice"})
 
-    new_key = rotate_signing_key(db, settings, clock)
+    new_key = rotate_signing_key(store, settings, clock)
     clock.advance(activation_delay(settings))
     new_ring = cache.current()
 
@@ -61,13 +61,13 @@ def test_token_signed_before_rotation_still_verifies_against_the_jwks(
     assert jwt.decode(new_ring.sign({"sub": "bob"}), published).header["kid"] == new_key.kid
 
 
-def test_rotated_key_is_published_before_it_signs(db: Database, clock: FrozenClock) -> None:
-    settings = _settings(db)
-    cache = KeyRingCache(db, settings, clock)
-    ensure_signing_key(db, settings, clock)
+def test_rotated_key_is_published_before_it_signs(store: SqlStore, clock: FrozenClock) -> None:
+    settings = _settings(store)
+    cache = KeyRingCache(store, settings, clock)
+    ensure_signing_key(store, settings, clock)
     old_kid = cache.current().signing_kid
 
-    new_key = rotate_signing_key(db, settings, clock)
+    new_key = rotate_signing_key(store, settings, clock)
     clock.advance(timedelta(seconds=settings.key_cache_seconds))
     ring = cache.current()
 
@@ -76,27 +76,27 @@ def test_rotated_key_is_published_before_it_signs(db: Database, clock: FrozenClo
 
 
 def test_old_key_leaves_the_jwks_once_its_tokens_have_expired(
-    db: Database, clock: FrozenClock
+    store: SqlStore, clock: FrozenClock
 ) -> None:
-    settings = _settings(db, access_token_lifetime=600, id_token_lifetime=300)
-    ensure_signing_key(db, settings, clock)
-    old_kid = KeyRingCache(db, settings, clock).current().signing_kid
-    rotate_signing_key(db, settings, clock)
+    settings = _settings(store, access_token_lifetime=600, id_token_lifetime=300)
+    ensure_signing_key(store, settings, clock)
+    old_kid = KeyRingCache(store, settings, clock).current().signing_kid
+    rotate_signing_key(store, settings, clock)
 
     clock.advance(activation_delay(settings) + timedelta(seconds=599))
-    assert old_kid in _published_kids(db, settings, clock)
+    assert old_kid in _published_kids(store, settings, clock)
     clock.advance(timedelta(seconds=1))
-    assert old_kid not in _published_kids(db, settings, clock)
-    states = {k["kid"]: k["state"] for k in list_signing_keys(db, clock)}
+    assert old_kid not in _published_kids(store, settings, clock)
+    states = {k["kid"]: k["state"] for k in list_signing_keys(store, clock)}
     assert states[old_kid] == "expired"
 
 
-def _published_kids(db: Database, settings: Settings, clock: FrozenClock) -> set[str]:
-    return {k["kid"] for k in KeyRingCache(db, settings, clock).current().jwks()["keys"]}
+def _published_kids(store: SqlStore, settings: Settings, clock: FrozenClock) -> set[str]:
+    return {k["kid"] for k in KeyRingCache(store, settings, clock).current().jwks()["keys"]}
 
 
-def test_rotation_without_any_key_signs_at_once(db: Database, clock: FrozenClock) -> None:
-    settings = _settings(db)
-    key = rotate_signing_key(db, settings, clock)
+def test_rotation_without_any_key_signs_at_once(store: SqlStore, clock: FrozenClock) -> None:
+    settings = _settings(store)
+    key = rotate_signing_key(store, settings, clock)
     assert key.activate_at == clock.now()
-    assert KeyRingCache(db, settings, clock).current().signing_kid == key.kid
+    assert KeyRingCache(store, settings, clock).current().signing_kid == key.kid

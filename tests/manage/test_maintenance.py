@@ -6,20 +6,19 @@ from datetime import timedelta
 
 from idplus.clock import FrozenClock
 from idplus.manage.maintenance import prune
-from idplus.store.sql import revoked_tokens
-from idplus.store.sql.engine import Database
+from idplus.store.base import Store
 
 
-def test_prune_deletes_only_expired_rows(db: Database, clock: FrozenClock) -> None:
+def test_prune_deletes_only_expired_rows(store: Store, clock: FrozenClock) -> None:
     now = clock.now()
-    with db.transaction() as conn:
-        revoked_tokens.revoke_access_token(conn, "old", now - timedelta(seconds=1))
-        revoked_tokens.revoke_access_token(conn, "live", now + timedelta(hours=1))
+    with store.transaction() as uow:
+        uow.revoked_access_tokens.revoke("old", now - timedelta(seconds=1))
+        uow.revoked_access_tokens.revoke("live", now + timedelta(hours=1))
 
-    deleted = prune(db, clock)
+    deleted = prune(store, clock)
 
     assert deleted["revoked_access_tokens"] == 1
-    with db.reading() as conn:
-        assert revoked_tokens.is_access_token_revoked(conn, "live")
-        assert not revoked_tokens.is_access_token_revoked(conn, "old")
-    assert prune(db, clock)["revoked_access_tokens"] == 0
+    with store.reading() as uow:
+        assert uow.revoked_access_tokens.is_revoked("live")
+        assert not uow.revoked_access_tokens.is_revoked("old")
+    assert prune(store, clock)["revoked_access_tokens"] == 0

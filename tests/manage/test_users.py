@@ -17,7 +17,7 @@ from idplus.manage.users import (
     remove_user,
     set_password,
 )
-from idplus.store.sql.engine import Database
+from idplus.store.base import Store
 
 
 def test_generated_identifiers_and_normalised_username() -> None:
@@ -65,23 +65,23 @@ def test_invalid_registrations_are_refused(fields: dict[str, object], message: s
         build_user(UserRegistration(**values))  # type: ignore[arg-type]
 
 
-def test_duplicates_are_refused(db: Database, clock: FrozenClock) -> None:
-    add_user(db, clock, UserRegistration("90012345", "password1", kurtid="k1", tnuids=["t1"]))
+def test_duplicates_are_refused(store: Store, clock: FrozenClock) -> None:
+    add_user(store, clock, UserRegistration("90012345", "password1", kurtid="k1", tnuids=["t1"]))
     with pytest.raises(ValidationError, match="already exists"):
-        add_user(db, clock, UserRegistration("+47 900 12 345", "password1"))
+        add_user(store, clock, UserRegistration("+47 900 12 345", "password1"))
     with pytest.raises(ValidationError, match="kurtid"):
-        add_user(db, clock, UserRegistration("90012346", "password1", kurtid="k1"))
+        add_user(store, clock, UserRegistration("90012346", "password1", kurtid="k1"))
     with pytest.raises(ValidationError, match="tnuid t1"):
-        add_user(db, clock, UserRegistration("90012347", "password1", tnuids=["t1"]))
+        add_user(store, clock, UserRegistration("90012347", "password1", tnuids=["t1"]))
 
 
-def test_lookup_password_change_and_removal(db: Database, clock: FrozenClock) -> None:
-    added = add_user(db, clock, UserRegistration("90012345", "password1"))
-    assert get_user(db, "0047 900 12 345").id == added.id
-    set_password(db, clock, "90012345", "password2")
-    assert verify_password(get_user(db, "90012345").password_hash, "password2")
-    remove_user(db, clock, "90012345")
+def test_lookup_password_change_and_removal(store: Store, clock: FrozenClock) -> None:
+    added = add_user(store, clock, UserRegistration("90012345", "password1"))
+    assert get_user(store, "0047 900 12 345").id == added.id
+    set_password(store, clock, "90012345", "password2")
+    assert verify_password(get_user(store, "90012345").password_hash, "password2")
+    remove_user(store, clock, "90012345")
     with pytest.raises(NotFoundError, match="unknown user"):
-        get_user(db, "90012345")
+        get_user(store, "90012345")
     with pytest.raises(NotFoundError, match="unknown user"):
-        get_user(db, "not a username")
+        get_user(store, "not a username")

@@ -8,13 +8,14 @@ from idplus.clock import FrozenClock
 from idplus.manage.clients import ClientRegistration, add_client
 from idplus.protocol.client_directory import ClientDirectory
 from idplus.store.sql.engine import Database
+from idplus.store.sql.uow import SqlStore
 
 
 def test_a_spray_of_unknown_client_ids_does_not_empty_the_cache(sqlite_db: Database) -> None:
     """On main unknown ids were cached too, and the cache cleared itself at 10,000 entries."""
-    clock = FrozenClock()
-    add_client(sqlite_db, clock, ClientRegistration("real", "Public"))
-    directory = ClientDirectory(sqlite_db, clock, timedelta(seconds=60))
+    clock, store = FrozenClock(), SqlStore(sqlite_db)
+    add_client(store, clock, ClientRegistration("real", "Public"))
+    directory = ClientDirectory(store, clock, timedelta(seconds=60))
     assert directory.find("real") is not None
     for i in range(10_001):
         assert directory.find(f"made-up-{i}") is None
@@ -25,8 +26,8 @@ def test_a_spray_of_unknown_client_ids_does_not_empty_the_cache(sqlite_db: Datab
 
 
 def test_an_unknown_client_registered_later_is_found_at_once(sqlite_db: Database) -> None:
-    clock = FrozenClock()
-    directory = ClientDirectory(sqlite_db, clock, timedelta(seconds=60))
+    clock, store = FrozenClock(), SqlStore(sqlite_db)
+    directory = ClientDirectory(store, clock, timedelta(seconds=60))
     assert directory.find("late") is None
-    add_client(sqlite_db, clock, ClientRegistration("late", "Public"))
+    add_client(store, clock, ClientRegistration("late", "Public"))
     assert directory.find("late") is not None

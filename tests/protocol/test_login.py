@@ -20,7 +20,7 @@ from idplus.crypto.hashing import HashingBusy, PasswordHashSlots
 from idplus.manage.clients import ClientRegistration, add_client
 from idplus.manage.users import UserRegistration, add_user
 from idplus.protocol import login
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.interaction import start_internal_login
 
 PASSWORD = "correct horse 42"
@@ -28,18 +28,18 @@ PHONE = "+4790000001"
 
 
 @pytest.fixture
-def ctx(context: ServerContext) -> ServerContext:
-    add_client(context.db, context.clock, ClientRegistration("web", "Public"))
-    add_user(context.db, context.clock, UserRegistration(PHONE, PASSWORD, otp_required=True))
+def ctx(context: AppContext) -> AppContext:
+    add_client(context.store, context.clock, ClientRegistration("web", "Public"))
+    add_user(context.store, context.clock, UserRegistration(PHONE, PASSWORD, otp_required=True))
     return context
 
 
-def _clock(ctx: ServerContext) -> FrozenClock:
+def _clock(ctx: AppContext) -> FrozenClock:
     assert isinstance(ctx.clock, FrozenClock)
     return ctx.clock
 
 
-def _start(ctx: ServerContext, browser: str = "browser-1") -> str:
+def _start(ctx: AppContext, browser: str = "browser-1") -> str:
     client = ctx.clients.find("web")
     assert client is not None
     return start_internal_login(
@@ -47,7 +47,7 @@ def _start(ctx: ServerContext, browser: str = "browser-1") -> str:
     )
 
 
-def _password(ctx: ServerContext, handle: str, password: str = PASSWORD) -> login.StepResult:
+def _password(ctx: AppContext, handle: str, password: str = PASSWORD) -> login.StepResult:
     return login.submit_password(
         ctx,
         handle,
@@ -59,7 +59,7 @@ def _password(ctx: ServerContext, handle: str, password: str = PASSWORD) -> logi
     )
 
 
-def _sent_codes(ctx: ServerContext) -> list[str]:
+def _sent_codes(ctx: AppContext) -> list[str]:
     path = ctx.settings.outbox
     if not path.exists():
         return []
@@ -74,7 +74,7 @@ def _problem(step: Callable[[], object]) -> str | None:
     return None
 
 
-def _guess(ctx: ServerContext, handle: str, code: str) -> str | None:
+def _guess(ctx: AppContext, handle: str, code: str) -> str | None:
     return _problem(lambda: login.submit_otp(ctx, handle, "browser-1", code))
 
 
@@ -82,7 +82,7 @@ def _wrong(code: str) -> str:
     return "000000" if code != "000000" else "111111"
 
 
-def test_resending_does_not_reset_the_wrong_code_count(ctx: ServerContext) -> None:
+def test_resending_does_not_reset_the_wrong_code_count(ctx: AppContext) -> None:
     """Main reset the count on every resend: 30 resends gave 150 guesses."""
     handle = _start(ctx)
     _password(ctx, handle)
@@ -97,7 +97,7 @@ def test_resending_does_not_reset_the_wrong_code_count(ctx: ServerContext) -> No
     assert _guess(ctx, handle, code) == "otp_too_many"
 
 
-def test_a_login_sends_at_most_four_codes_thirty_seconds_apart(ctx: ServerContext) -> None:
+def test_a_login_sends_at_most_four_codes_thirty_seconds_apart(ctx: AppContext) -> None:
     handle = _start(ctx)
     _password(ctx, handle)
     assert _problem(lambda: login.resend_otp(ctx, handle, "browser-1")) == "otp_resend_wait"
@@ -109,7 +109,7 @@ def test_a_login_sends_at_most_four_codes_thirty_seconds_apart(ctx: ServerContex
     assert len(_sent_codes(ctx)) == 4
 
 
-def test_sms_pumping_to_one_number_stops_after_ten_codes_an_hour(ctx: ServerContext) -> None:
+def test_sms_pumping_to_one_number_stops_after_ten_codes_an_hour(ctx: AppContext) -> None:
     """Toll fraud: new logins for the same phone number each sent a fresh SMS on main."""
     for _ in range(10):
         assert isinstance(_password(ctx, _start(ctx)), login.InteractionView)
@@ -119,7 +119,7 @@ def test_sms_pumping_to_one_number_stops_after_ten_codes_an_hour(ctx: ServerCont
     assert isinstance(_password(ctx, _start(ctx)), login.InteractionView)
 
 
-def test_parallel_code_guesses_get_five_tries_in_all(ctx: ServerContext) -> None:
+def test_parallel_code_guesses_get_five_tries_in_all(ctx: AppContext) -> None:
     handle = _start(ctx)
     _password(ctx, handle)
     wrong = _wrong(_sent_codes(ctx)[-1])
@@ -128,7 +128,7 @@ def test_parallel_code_guesses_get_five_tries_in_all(ctx: ServerContext) -> None
     assert answers.count("otp_too_many") == 15
 
 
-def test_parallel_wrong_passwords_are_hashed_at_most_five_times(ctx: ServerContext) -> None:
+def test_parallel_wrong_passwords_are_hashed_at_most_five_times(ctx: AppContext) -> None:
     """On main, 40 parallel wrong passwords for one user were checked 20 (SQLite) and
     60 were checked 37 (PostgreSQL) times against a limit of 5."""
     roomy = replace(ctx, hash_slots=PasswordHashSlots(64))
@@ -138,7 +138,7 @@ def test_parallel_wrong_passwords_are_hashed_at_most_five_times(ctx: ServerConte
     assert answers.count("locked") == 35
 
 
-def test_logins_beyond_the_hashing_slots_are_shed_before_they_cost(ctx: ServerContext) -> None:
+def test_logins_beyond_the_hashing_slots_are_shed_before_they_cost(ctx: AppContext) -> None:
     """80 concurrent made-up logins took a worker to 2.4 GiB on main; now each over the bound
     is refused at once, spending neither a hash nor an attempt."""
     one_slot = replace(ctx, hash_slots=PasswordHashSlots(1))
@@ -167,7 +167,7 @@ def _in_parallel(count: int, attempt: Callable[[], str | None]) -> list[str | No
 
 
 def test_the_code_is_compared_in_constant_time(
-    ctx: ServerContext, monkeypatch: pytest.MonkeyPatch
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`==` on the code's hash leaks, through timing, how much of a guess matched."""
     compared: list[tuple[object, object]] = []

@@ -14,10 +14,11 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from starlette.testclient import TestClient
 
+from idplus.application.app import create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
+from idplus.store.sql.engine import Database
 from idplus.store.sql.tables import server_secrets, sso_sessions
-from idplus.web.app import create_app
 from tests.flows.forms import parse_forms
 from tests.harness import Harness, code_from_login, exchange_code, redirect_params
 
@@ -44,7 +45,8 @@ def _reaches_the_session(h: Harness, cookie_value: str) -> bool:
 
 
 def _stored(h: Harness) -> tuple[bytes, list[dict[str, Any]]]:
-    db = h.db()
+    """What a copy of the database holds: the raw rows, read with plain SQL."""
+    db = Database(h.settings.database_url)
     try:
         with db.reading() as conn:
             key = conn.execute(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from idplus.application.app import create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
-from idplus.web.app import create_app
 from tests.flows.forms import FormBrowser
 from tests.harness import PASSWORD, Harness
 

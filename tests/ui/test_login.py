@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from starlette.testclient import TestClient
 
+from idplus.application.app import create_app
 from idplus.auth.providers import LOCAL_PROVIDER, ProviderInfo, ProviderRegistry
 from idplus.clock import FrozenClock
 from idplus.config import Settings
-from idplus.web.app import create_app
 from tests.flows.forms import FormBrowser
 from tests.harness import Harness, redirect_params
 

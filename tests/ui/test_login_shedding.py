@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from tests.harness import Harness, redirect_params
 
 
@@ -13,7 +13,7 @@ def test_a_login_beyond_the_hashing_bound_gets_503_and_retry_after(harness: Harn
     harness.add_user()
     browser = harness.browser()
     browser.get(harness.authorize_url())
-    server: ServerContext = harness.http.app.state.server  # type: ignore[attr-defined]
+    server: AppContext = harness.http.app.state.context  # type: ignore[attr-defined]
     with ExitStack() as busy:
         for _ in range(harness.settings.max_concurrent_hashes):
             busy.enter_context(server.hash_slots.slot())

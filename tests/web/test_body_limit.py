@@ -11,9 +11,9 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.types import Message
 
+from idplus.application.app import create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
-from idplus.web.app import create_app
 from tests.live_server import LiveServer
 from tests.web.asgi import FORM, Exchange, call
 from tests.web.live import raw_request, request_head, serving

@@ -16,9 +16,9 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Message
 
+from idplus.application.app import create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
-from idplus.web.app import create_app
 from tests.live_server import LiveServer
 from tests.web.asgi import FORM, Exchange, call
 from tests.web.live import eventually, log_events, request_head, send_and_vanish, serving

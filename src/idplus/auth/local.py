@@ -5,14 +5,13 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Connection
-
 from idplus.auth.sender import Message, Sender
 from idplus.crypto.hashing import hash_handle, hash_password, verify_password
 from idplus.errors import ValidationError
 from idplus.identifiers import normalise_username
 from idplus.models import User
-from idplus.store.sql import users as user_store
+from idplus.randomness import Randomness
+from idplus.store.base import UnitOfWork
 
 OTP_DIGITS = 6
 OTP_LIFETIME = timedelta(minutes=5)
@@ -28,8 +27,8 @@ def canonical_username(raw: str) -> str:
         return raw.strip().lower()[:320]
 
 
-def find_user_for_login(conn: Connection, username: str) -> User | None:
-    return user_store.find_user_by_username(conn, username)
+def find_user_for_login(uow: UnitOfWork, username: str) -> User | None:
+    return uow.users.find_by_username(username)
 
 
 def password_matches(user: User | None, password: str) -> bool:
@@ -40,8 +39,8 @@ def password_matches(user: User | None, password: str) -> bool:
     return verify_password(user.password_hash, password)
 
 
-def new_otp() -> str:
-    return f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
+def new_otp(*, random: Randomness) -> str:
+    return random.digits(OTP_DIGITS)
 
 
 def hash_otp(key: bytes, interaction_hash: str, code: str) -> str:

@@ -2,7 +2,7 @@
 guesses per address, SMS codes per phone number.
 
 Every attempt is reserved before the work it limits (an argon2 hash, a code lookup, an SMS),
-atomically in SQL, so parallel requests cannot exceed a limit. The limit-th attempt in a
+atomically in the store, so parallel requests cannot exceed a limit. The limit-th attempt in a
 window locks the key for a while; the lock lifts by itself. Unknown usernames are counted
 exactly like known ones, so the throttle reveals nothing. A refusal raises `Throttled` inside
 the caller's transaction, which rolls back every reservation made in it.
@@ -14,10 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Connection
-
 from idplus.config import Settings
-from idplus.store.sql import throttle as store
+from idplus.store.base import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +72,10 @@ def key_of(rule: ThrottleRule, value: str) -> ThrottleKey:
     return (rule, rule.prefix + value)
 
 
-def reserve(conn: Connection, keys: Sequence[ThrottleKey], now: datetime) -> None:
+def reserve(uow: UnitOfWork, keys: Sequence[ThrottleKey], now: datetime) -> None:
     """Spend one attempt on every key, or raise Throttled (the caller's transaction rolls back)."""
     for rule, key in keys:
-        allowed = store.reserve_attempt(
-            conn,
+        allowed = uow.throttles.reserve_attempt(
             key,
             limit=rule.limit,
             window_start=now - rule.window,
@@ -86,13 +83,13 @@ def reserve(conn: Connection, keys: Sequence[ThrottleKey], now: datetime) -> Non
             now=now,
         )
         if not allowed:
-            raise Throttled(store.locked_until(conn, key) or now + rule.lock)
+            raise Throttled(uow.throttles.locked_until(key) or now + rule.lock)
 
 
-def succeeded(conn: Connection, keys: Sequence[ThrottleKey]) -> None:
+def succeeded(uow: UnitOfWork, keys: Sequence[ThrottleKey]) -> None:
     """The attempts were legitimate: clear or refund them."""
     for rule, key in keys:
         if rule.clear_on_success:
-            store.clear_throttle(conn, key)
+            uow.throttles.clear(key)
         else:
-            store.refund_attempt(conn, key)
+            uow.throttles.refund_attempt(key)

@@ -21,14 +21,14 @@ from idplus.config import Settings
 from idplus.errors import IdplusError, ValidationError
 from idplus.logs import configure_logging
 from idplus.manage import api_products, clients, demo, keys, users
-from idplus.store.sql.engine import Database
+from idplus.store.sql.uow import SqlStore
 
 EXIT_BAD_INPUT = 2
 EXIT_ENVIRONMENT = 1
 
 
 class Context:
-    """Settings and database, opened only by the commands that need them."""
+    """Settings and store, opened only by the commands that need them."""
 
     clock = SystemClock()
 
@@ -37,8 +37,8 @@ class Context:
         return Settings()
 
     @cached_property
-    def db(self) -> Database:
-        return Database(self.settings.database_url)
+    def store(self) -> SqlStore:
+        return SqlStore.from_url(self.settings.database_url)
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
@@ -76,7 +76,7 @@ def db_prune(ctx: Context) -> None:
     """Delete expired codes, logins in progress, device requests, tokens and old sessions."""
     from idplus.manage.maintenance import prune
 
-    emit({"deleted": prune(ctx.db, ctx.clock)})
+    emit({"deleted": prune(ctx.store, ctx.clock)})
 
 
 @cli.command()
@@ -95,11 +95,11 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
         raise ValidationError(problem)
     configure_logging(ctx.settings.log_level, json=ctx.settings.log_json)
     # Before any worker starts, so that workers never race to create them.
-    load_server_secrets(ctx.db, ctx.settings, ctx.clock)
-    keys.ensure_signing_key(ctx.db, ctx.settings, ctx.clock)
-    ctx.db.dispose()
+    load_server_secrets(ctx.store, ctx.settings, ctx.clock)
+    keys.ensure_signing_key(ctx.store, ctx.settings, ctx.clock)
+    ctx.store.dispose()
     uvicorn.run(
-        "idplus.web.app:app_from_environment",
+        "idplus.application.app:app_from_environment",
         factory=True,
         host=host,
         port=port,
@@ -144,7 +144,7 @@ def client() -> None:
 @pass_context
 def client_add(ctx: Context, /, **options: Any) -> None:
     """Register a client; prints its secret once (Confidential clients only)."""
-    registered = clients.add_client(ctx.db, ctx.clock, clients.ClientRegistration(**options))
+    registered = clients.add_client(ctx.store, ctx.clock, clients.ClientRegistration(**options))
     emit({"client_id": registered.client.client_id, "client_secret": registered.client_secret})
 
 
@@ -152,13 +152,13 @@ def client_add(ctx: Context, /, **options: Any) -> None:
 @click.argument("client_id")
 @pass_context
 def client_show(ctx: Context, client_id: str) -> None:
-    emit(clients.describe_client(clients.get_client(ctx.db, client_id)))
+    emit(clients.describe_client(clients.get_client(ctx.store, client_id)))
 
 
 @client.command("list")
 @pass_context
 def client_list(ctx: Context) -> None:
-    emit([clients.describe_client(c) for c in clients.list_clients(ctx.db)])
+    emit([clients.describe_client(c) for c in clients.list_clients(ctx.store)])
 
 
 @client.command("rotate-secret")
@@ -167,7 +167,7 @@ def client_list(ctx: Context) -> None:
 @pass_context
 def client_rotate_secret(ctx: Context, client_id: str, secret: str | None) -> None:
     """Add a new secret; the previous one keeps working until the next rotation."""
-    registered = clients.rotate_client_secret(ctx.db, ctx.clock, client_id, secret)
+    registered = clients.rotate_client_secret(ctx.store, ctx.clock, client_id, secret)
     emit({"client_id": client_id, "client_secret": registered.client_secret})
 
 
@@ -176,7 +176,7 @@ def client_rotate_secret(ctx: Context, client_id: str, secret: str | None) -> No
 @pass_context
 def client_remove(ctx: Context, client_id: str) -> None:
     """Remove a client and every grant and token it holds."""
-    clients.remove_client(ctx.db, ctx.clock, client_id)
+    clients.remove_client(ctx.store, ctx.clock, client_id)
     emit({"client_id": client_id, "removed": True})
 
 
@@ -199,7 +199,7 @@ def user() -> None:
 @click.option("--otp", "otp_required", is_flag=True, help="Require the SMS code at login.")
 @pass_context
 def user_add(ctx: Context, /, **options: Any) -> None:
-    created = users.add_user(ctx.db, ctx.clock, users.UserRegistration(**options))
+    created = users.add_user(ctx.store, ctx.clock, users.UserRegistration(**options))
     emit(
         {
             "id": created.id,
@@ -214,7 +214,7 @@ def user_add(ctx: Context, /, **options: Any) -> None:
 @click.argument("username")
 @pass_context
 def user_show(ctx: Context, username: str) -> None:
-    emit(users.describe_user(users.get_user(ctx.db, username)))
+    emit(users.describe_user(users.get_user(ctx.store, username)))
 
 
 @user.command("set-password")
@@ -222,7 +222,7 @@ def user_show(ctx: Context, username: str) -> None:
 @click.option("--password", required=True)
 @pass_context
 def user_set_password(ctx: Context, username: str, password: str) -> None:
-    users.set_password(ctx.db, ctx.clock, username, password)
+    users.set_password(ctx.store, ctx.clock, username, password)
     emit({"username": username, "password_changed": True})
 
 
@@ -230,7 +230,7 @@ def user_set_password(ctx: Context, username: str, password: str) -> None:
 @click.argument("username")
 @pass_context
 def user_remove(ctx: Context, username: str) -> None:
-    users.remove_user(ctx.db, ctx.clock, username)
+    users.remove_user(ctx.store, ctx.clock, username)
     emit({"username": username, "removed": True})
 
 
@@ -243,14 +243,14 @@ def keys_group() -> None:
 @pass_context
 def keys_rotate(ctx: Context) -> None:
     """Publish a new key now; it signs after two key-cache periods."""
-    key = keys.rotate_signing_key(ctx.db, ctx.settings, ctx.clock)
+    key = keys.rotate_signing_key(ctx.store, ctx.settings, ctx.clock)
     emit({"kid": key.kid, "activate_at": key.activate_at.isoformat()})
 
 
 @keys_group.command("list")
 @pass_context
 def keys_list(ctx: Context) -> None:
-    emit(keys.list_signing_keys(ctx.db, ctx.clock))
+    emit(keys.list_signing_keys(ctx.store, ctx.clock))
 
 
 @cli.group("api-product")
@@ -265,14 +265,14 @@ def api_product() -> None:
 @pass_context
 def api_product_add(ctx: Context, scope: str, client_ids: Sequence[str], name: str | None) -> None:
     """Register an API product (if new) and subscribe clients to it."""
-    product = api_products.add_api_product(ctx.db, ctx.clock, scope, client_ids, name)
+    product = api_products.add_api_product(ctx.store, ctx.clock, scope, client_ids, name)
     emit(api_products.describe_api_product(product))
 
 
 @api_product.command("list")
 @pass_context
 def api_product_list(ctx: Context) -> None:
-    emit([api_products.describe_api_product(p) for p in api_products.list_api_products(ctx.db)])
+    emit([api_products.describe_api_product(p) for p in api_products.list_api_products(ctx.store)])
 
 
 @cli.group("demo")
@@ -284,7 +284,7 @@ def demo_group() -> None:
 @pass_context
 def demo_seed(ctx: Context) -> None:
     """Create the demo clients and user on an empty database; print their credentials once."""
-    created = demo.seed_demo(ctx.db, ctx.settings, ctx.clock)
+    created = demo.seed_demo(ctx.store, ctx.settings, ctx.clock)
     emit(created if created is not None else {"seeded": False})
 
 

@@ -79,10 +79,5 @@ def verify_client_secret(secret_hash: str, presented: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
-def new_handle(nbytes: int = 32) -> str:
-    """A random bearer handle (code, refresh token …); 32 bytes = 256 bits by default."""
-    return secrets.token_urlsafe(nbytes)
-
-
 def hash_handle(key: bytes, handle: str) -> str:
     return hmac.new(key, handle.encode(), hashlib.sha256).hexdigest()

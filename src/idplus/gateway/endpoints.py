@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from idplus.entry import context_of
 from idplus.errors import GatewayError, InvalidRequest, gateway_error
 from idplus.logs import get_logger
 from idplus.protocol.gateway import (
@@ -21,7 +22,6 @@ from idplus.protocol.gateway import (
     logout_gateway_token,
 )
 from idplus.protocol.params import parse_params
-from idplus.ui.context import server_of
 
 log = get_logger("idplus.gateway")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -61,7 +61,7 @@ def numbered_errors(
 
 @numbered_errors
 async def token(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     body = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("", "application/x-www-form-urlencoded"):
@@ -80,7 +80,7 @@ async def token(request: Request) -> Response:
 
 @numbered_errors
 async def logout(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     await run_in_threadpool(logout_gateway_token, server, request.headers.get("authorization"))
     return PlainTextResponse("OK!", headers=NO_STORE)
 
@@ -88,7 +88,7 @@ async def logout(request: Request) -> Response:
 @numbered_errors
 async def authorize(request: Request) -> Response:
     """Gateway checks first; then the identity front runs the login and issues the code."""
-    server = server_of(request)
+    server = context_of(request)
     params = parse_params(request.query_params.multi_items())
     await run_in_threadpool(check_gateway_authorize, server, params)
     query = urlencode(list(request.query_params.multi_items()))

@@ -9,16 +9,13 @@ from typing import Any
 from idplus.clock import Clock
 from idplus.errors import NotFoundError, ValidationError
 from idplus.models import ApiProduct, AuditEvent
-from idplus.store.sql import api_products as product_store
-from idplus.store.sql import audit
-from idplus.store.sql import clients as client_store
-from idplus.store.sql.engine import Database
+from idplus.store.base import Store
 
 API_SCOPE_PATTERN = re.compile(r"^api:[a-z0-9][a-z0-9._-]{0,190}$")
 
 
 def add_api_product(
-    db: Database,
+    store: Store,
     clock: Clock,
     scope: str,
     client_ids: Sequence[str] = (),
@@ -29,32 +26,31 @@ def add_api_product(
         raise ValidationError(
             f"API scope {scope!r} must look like api:NAME (lower-case letters, digits, . _ -)"
         )
-    with db.transaction() as conn:
+    with store.transaction() as uow:
         for client_id in client_ids:
-            client = client_store.find_client(conn, client_id)
+            client = uow.clients.find(client_id)
             if client is None:
                 raise NotFoundError(f"unknown client {client_id!r}")
             if not client.api_access:
                 raise ValidationError(f"client {client_id!r} is not an --api-access client")
-        if product_store.find_api_product(conn, scope) is None:
-            product_store.insert_api_product(conn, scope, name or scope[4:], clock.now())
-        product_store.add_subscribers(conn, scope, client_ids)
-        audit.record_event(
-            conn,
+        if uow.api_products.find(scope) is None:
+            uow.api_products.insert(scope, name or scope[4:], clock.now())
+        uow.api_products.add_subscribers(scope, client_ids)
+        uow.audit.record(
             AuditEvent(
                 "api_product.changed",
                 clock.now(),
                 detail={"scope": scope, "subscribed": list(client_ids)},
             ),
         )
-        product = product_store.find_api_product(conn, scope)
+        product = uow.api_products.find(scope)
     assert product is not None
     return product
 
 
-def list_api_products(db: Database) -> list[ApiProduct]:
-    with db.reading() as conn:
-        return product_store.list_api_products(conn)
+def list_api_products(store: Store) -> list[ApiProduct]:
+    with store.reading() as uow:
+        return uow.api_products.list_all()
 
 
 def describe_api_product(product: ApiProduct) -> dict[str, Any]:

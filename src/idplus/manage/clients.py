@@ -24,10 +24,7 @@ from idplus.policies import (
     ClientTypeRules,
     is_api_scope,
 )
-from idplus.store.sql import api_products as product_store
-from idplus.store.sql import audit
-from idplus.store.sql import clients as client_store
-from idplus.store.sql.engine import Database
+from idplus.store.base import Store
 from idplus.uris import validate_registered_uri
 
 MAX_SECRETS = 2
@@ -220,7 +217,7 @@ def _new_secret_record(secret: str, clock: Clock) -> ClientSecret:
     )
 
 
-def add_client(db: Database, clock: Clock, reg: ClientRegistration) -> RegisteredClient:
+def add_client(store: Store, clock: Clock, reg: ClientRegistration) -> RegisteredClient:
     """Register a client; `api:` scopes subscribe it to those (existing) API products."""
     registered = build_client(reg, clock)
     client = registered.client
@@ -231,46 +228,46 @@ def add_client(db: Database, clock: Clock, reg: ClientRegistration) -> Registere
         api_products=tuple(api_scopes),
     )
     registered = RegisteredClient(client, registered.client_secret)
-    with db.transaction() as conn:
-        if client_store.client_exists(conn, reg.client_id):
+    with store.transaction() as uow:
+        if uow.clients.exists(reg.client_id):
             raise ValidationError(f"client {reg.client_id!r} already exists")
         for scope in api_scopes:
-            if product_store.find_api_product(conn, scope) is None:
+            if uow.api_products.find(scope) is None:
                 raise ValidationError(
                     f"unknown API product {scope!r}: add it first with idplus api-product add"
                 )
-        client_store.insert_client(conn, client, clock.now())
-        product_store.add_subscribers_to_many(conn, api_scopes, reg.client_id)
-        audit.record_event(conn, AuditEvent("client.added", clock.now(), client_id=reg.client_id))
+        uow.clients.insert(client, clock.now())
+        uow.api_products.add_subscribers_to_many(api_scopes, reg.client_id)
+        uow.audit.record(AuditEvent("client.added", clock.now(), client_id=reg.client_id))
     return registered
 
 
-def get_client(db: Database, client_id: str) -> Client:
-    with db.reading() as conn:
-        client = client_store.find_client(conn, client_id)
+def get_client(store: Store, client_id: str) -> Client:
+    with store.reading() as uow:
+        client = uow.clients.find(client_id)
     if client is None:
         raise NotFoundError(f"unknown client {client_id!r}")
     return client
 
 
-def list_clients(db: Database) -> list[Client]:
-    with db.reading() as conn:
-        return client_store.list_clients(conn)
+def list_clients(store: Store) -> list[Client]:
+    with store.reading() as uow:
+        return uow.clients.list_all()
 
 
-def remove_client(db: Database, clock: Clock, client_id: str) -> None:
-    with db.transaction() as conn:
-        if not client_store.delete_client(conn, client_id):
+def remove_client(store: Store, clock: Clock, client_id: str) -> None:
+    with store.transaction() as uow:
+        if not uow.clients.delete(client_id):
             raise NotFoundError(f"unknown client {client_id!r}")
-        audit.record_event(conn, AuditEvent("client.removed", clock.now(), client_id=client_id))
+        uow.audit.record(AuditEvent("client.removed", clock.now(), client_id=client_id))
 
 
 def rotate_client_secret(
-    db: Database, clock: Clock, client_id: str, secret: str | None = None
+    store: Store, clock: Clock, client_id: str, secret: str | None = None
 ) -> RegisteredClient:
     """Add a new secret; the newest previous one keeps working until the next rotation."""
-    with db.transaction() as conn:
-        client = client_store.find_client(conn, client_id)
+    with store.transaction() as uow:
+        client = uow.clients.find(client_id)
         if client is None:
             raise NotFoundError(f"unknown client {client_id!r}")
         if not client.rules.is_confidential:
@@ -279,13 +276,11 @@ def rotate_client_secret(
         if len(plaintext) < 16:
             raise ValidationError("a client secret must be at least 16 characters")
         record = _new_secret_record(plaintext, clock)
-        client_store.insert_secret(conn, client_id, record)
+        uow.clients.insert_secret(client_id, record)
         kept = (*client.secrets, record)[-MAX_SECRETS:]
         dropped = [s.id for s in client.secrets if s not in kept]
-        client_store.delete_secrets(conn, dropped)
-        audit.record_event(
-            conn, AuditEvent("client.secret_rotated", clock.now(), client_id=client_id)
-        )
+        uow.clients.delete_secrets(dropped)
+        uow.audit.record(AuditEvent("client.secret_rotated", clock.now(), client_id=client_id))
     return RegisteredClient(client=replace(client, secrets=kept), client_secret=plaintext)
 
 
@@ -319,7 +314,7 @@ def describe_client(client: Client) -> dict[str, Any]:
     }
 
 
-def ensure_account_client(db: Database, clock: Clock) -> None:
+def ensure_account_client(store: Store, clock: Clock) -> None:
     """The built-in client of the account page: shares the one_telenor SSO session."""
     client = Client(
         client_id=ACCOUNT_CLIENT_ID,
@@ -328,5 +323,5 @@ def ensure_account_client(db: Database, clock: Clock) -> None:
         scopes=("openid",),
         one_telenor=True,
     )
-    with db.transaction() as conn:
-        client_store.insert_client_if_absent(conn, client, clock.now())
+    with store.transaction() as uow:
+        uow.clients.insert_if_absent(client, clock.now())

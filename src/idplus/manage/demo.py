@@ -11,24 +11,22 @@ from idplus.manage.api_products import add_api_product
 from idplus.manage.clients import ClientRegistration, add_client
 from idplus.manage.users import UserRegistration, add_user
 from idplus.policies import ACCOUNT_CLIENT_ID
-from idplus.store.sql import clients as client_store
-from idplus.store.sql import users as user_store
-from idplus.store.sql.engine import Database
+from idplus.store.base import Store
 
 DEMO_USERNAME = "+4799999999"
 DEMO_API_SCOPE = "api:demo"
 
 
-def seed_demo(db: Database, settings: Settings, clock: Clock) -> dict[str, Any] | None:
+def seed_demo(store: Store, settings: Settings, clock: Clock) -> dict[str, Any] | None:
     """Create the demo clients and user when the database has neither; None when it had."""
-    with db.reading() as conn:
-        registered = [c.client_id for c in client_store.list_clients(conn)]
-        if user_store.count_users(conn) or set(registered) - {ACCOUNT_CLIENT_ID}:
+    with store.reading() as uow:
+        registered = [c.client_id for c in uow.clients.list_all()]
+        if uow.users.count() or set(registered) - {ACCOUNT_CLIENT_ID}:
             return None
     callback = f"{settings.issuer}/debugger/callback"
-    add_api_product(db, clock, DEMO_API_SCOPE, name="demo API")
+    add_api_product(store, clock, DEMO_API_SCOPE, name="demo API")
     web = add_client(
-        db,
+        store,
         clock,
         ClientRegistration(
             client_id="demo-web",
@@ -42,7 +40,7 @@ def seed_demo(db: Database, settings: Settings, clock: Clock) -> dict[str, Any] 
         ),
     )
     add_client(
-        db,
+        store,
         clock,
         ClientRegistration(
             client_id="demo-spa",
@@ -54,7 +52,7 @@ def seed_demo(db: Database, settings: Settings, clock: Clock) -> dict[str, Any] 
     )
     password = secrets.token_urlsafe(12)
     add_user(
-        db,
+        store,
         clock,
         UserRegistration(
             username=DEMO_USERNAME,

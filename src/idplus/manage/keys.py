@@ -24,10 +24,7 @@ from idplus.crypto.keys import (
     published_keys,
 )
 from idplus.models import AuditEvent, SigningKey
-from idplus.store.sql import audit
-from idplus.store.sql import clients as client_store
-from idplus.store.sql import signing_keys as key_store
-from idplus.store.sql.engine import Database
+from idplus.store.base import Store, UnitOfWork
 
 
 def _kek(settings: Settings) -> str | None:
@@ -46,52 +43,52 @@ def _new_key(settings: Settings, now: datetime, activate_at: datetime) -> Signin
     )
 
 
-def ensure_signing_key(db: Database, settings: Settings, clock: Clock) -> None:
+def ensure_signing_key(store: Store, settings: Settings, clock: Clock) -> None:
     """Create the first key when no key can sign (first start, or every key expired)."""
     now = clock.now()
-    with db.transaction() as conn:
-        key_store.lock_signing_keys(conn)
-        if choose_signing_key(key_store.list_signing_keys(conn), now) is None:
+    with store.transaction() as uow:
+        uow.signing_keys.lock()
+        if choose_signing_key(uow.signing_keys.list_all(), now) is None:
             key = _new_key(settings, now, activate_at=now)
-            key_store.insert_signing_key(conn, key)
-            audit.record_event(conn, AuditEvent("key.created", now, detail={"kid": key.kid}))
+            uow.signing_keys.insert(key)
+            uow.audit.record(AuditEvent("key.created", now, detail={"kid": key.kid}))
 
 
 def activation_delay(settings: Settings) -> timedelta:
     return timedelta(seconds=2 * settings.key_cache_seconds)
 
 
-def rotate_signing_key(db: Database, settings: Settings, clock: Clock) -> SigningKey:
+def rotate_signing_key(store: Store, settings: Settings, clock: Clock) -> SigningKey:
     now = clock.now()
     material_key = _new_key(settings, now, activate_at=now + activation_delay(settings))
-    with db.transaction() as conn:
-        key_store.lock_signing_keys(conn)
-        existing = key_store.list_signing_keys(conn)
+    with store.transaction() as uow:
+        uow.signing_keys.lock()
+        existing = uow.signing_keys.list_all()
         # With nothing able to sign, there is no cache to warm: the new key signs at once.
         if choose_signing_key(existing, now) is None:
             material_key = replace(material_key, activate_at=now)
         new_key = material_key
         replaced = [k.kid for k in existing if k.publish_until is None]
-        overlap = _longest_token_lifetime(settings, conn)
-        key_store.retire_signing_keys(conn, replaced, new_key.activate_at + overlap)
-        key_store.insert_signing_key(conn, new_key)
-        audit.record_event(
-            conn, AuditEvent("key.rotated", now, detail={"kid": new_key.kid, "replaced": replaced})
+        overlap = _longest_token_lifetime(settings, uow)
+        uow.signing_keys.retire(replaced, new_key.activate_at + overlap)
+        uow.signing_keys.insert(new_key)
+        uow.audit.record(
+            AuditEvent("key.rotated", now, detail={"kid": new_key.kid, "replaced": replaced})
         )
     return new_key
 
 
-def _longest_token_lifetime(settings: Settings, conn: Any) -> timedelta:
+def _longest_token_lifetime(settings: Settings, uow: UnitOfWork) -> timedelta:
     seconds = max(settings.access_token_lifetime, settings.id_token_lifetime)
-    for client in client_store.list_clients(conn):
+    for client in uow.clients.list_all():
         seconds = max(seconds, client.access_token_lifetime or 0, client.id_token_lifetime or 0)
     return timedelta(seconds=seconds)
 
 
-def list_signing_keys(db: Database, clock: Clock) -> list[dict[str, Any]]:
+def list_signing_keys(store: Store, clock: Clock) -> list[dict[str, Any]]:
     now = clock.now()
-    with db.reading() as conn:
-        keys = key_store.list_signing_keys(conn)
+    with store.reading() as uow:
+        keys = uow.signing_keys.list_all()
     signing = choose_signing_key(keys, now)
     published = {k.kid for k in published_keys(keys, now)}
     return [
@@ -119,8 +116,8 @@ def _state(key: SigningKey, signing: SigningKey | None, published: set[str], now
 class KeyRingCache:
     """The key ring of one process, reread from the database every `key_cache_seconds`."""
 
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
-        self._db = db
+    def __init__(self, store: Store, settings: Settings, clock: Clock) -> None:
+        self._store = store
         self._settings = settings
         self._clock = clock
         self._lock = threading.Lock()
@@ -148,13 +145,13 @@ class KeyRingCache:
         return timedelta(seconds=self._settings.key_cache_seconds)
 
     def _reload(self, now: datetime) -> KeyRing:
-        with self._db.reading() as conn:
-            keys = key_store.list_signing_keys(conn)
+        with self._store.reading() as uow:
+            keys = uow.signing_keys.list_all()
         signing = choose_signing_key(keys, now)
         if signing is None:
-            ensure_signing_key(self._db, self._settings, self._clock)
-            with self._db.reading() as conn:
-                keys = key_store.list_signing_keys(conn)
+            ensure_signing_key(self._store, self._settings, self._clock)
+            with self._store.reading() as uow:
+                keys = uow.signing_keys.list_all()
             signing = choose_signing_key(keys, now)
             assert signing is not None
         if signing.kid not in self._opened:
@@ -165,7 +162,7 @@ class KeyRingCache:
 
     def all_keys_ring(self) -> KeyRing:
         """A ring that verifies with every key ever stored (for expired id_token_hints)."""
-        with self._db.reading() as conn:
-            keys = key_store.list_signing_keys(conn)
+        with self._store.reading() as uow:
+            keys = uow.signing_keys.list_all()
         current = self.current()
         return KeyRing(self._opened[current.signing_kid], [k.public_jwk for k in keys])

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from idplus.clock import Clock
 from idplus.models import AuditEvent
-from idplus.store.sql import audit
-from idplus.store.sql.engine import Database
-from idplus.store.sql.prune import prune_expired
+from idplus.store.base import Store
 
 
-def prune(db: Database, clock: Clock) -> dict[str, int]:
-    with db.transaction() as conn:
-        deleted = prune_expired(conn, clock.now())
-        audit.record_event(conn, AuditEvent("db.pruned", clock.now(), detail=dict(deleted)))
+def prune(store: Store, clock: Clock) -> dict[str, int]:
+    with store.transaction() as uow:
+        deleted = uow.maintenance.prune_expired(clock.now())
+        uow.audit.record(AuditEvent("db.pruned", clock.now(), detail=dict(deleted)))
     return deleted

@@ -14,9 +14,7 @@ from idplus.crypto.hashing import hash_password
 from idplus.errors import NotFoundError, ValidationError
 from idplus.identifiers import normalise_email, normalise_phone_number, normalise_username
 from idplus.models import AuditEvent, User
-from idplus.store.sql import audit
-from idplus.store.sql import users as user_store
-from idplus.store.sql.engine import Database
+from idplus.store.base import Store
 
 MIN_PASSWORD_LENGTH = 8
 IAL_LEVELS = range(0, 4)
@@ -84,47 +82,47 @@ def _parse_birthdate(value: str | None) -> date | None:
         raise ValidationError(f"birthdate {value!r} is not a YYYY-MM-DD date") from None
 
 
-def add_user(db: Database, clock: Clock, reg: UserRegistration) -> User:
+def add_user(store: Store, clock: Clock, reg: UserRegistration) -> User:
     user = build_user(reg)
-    with db.transaction() as conn:
-        if user_store.username_taken(conn, user.username):
+    with store.transaction() as uow:
+        if uow.users.username_taken(user.username):
             raise ValidationError(f"user {user.username!r} already exists")
-        if user_store.kurtid_taken(conn, user.kurtid):
+        if uow.users.kurtid_taken(user.kurtid):
             raise ValidationError(f"kurtid {user.kurtid!r} belongs to another user")
-        taken = user_store.taken_tnuids(conn, list(user.tnuids))
+        taken = uow.users.taken_tnuids(list(user.tnuids))
         if taken:
             raise ValidationError(f"tnuid {', '.join(taken)} belongs to another user")
-        user_store.insert_user(conn, user, clock.now())
-        audit.record_event(conn, AuditEvent("user.added", clock.now(), user_id=user.id))
+        uow.users.insert(user, clock.now())
+        uow.audit.record(AuditEvent("user.added", clock.now(), user_id=user.id))
     return user
 
 
-def get_user(db: Database, username: str) -> User:
+def get_user(store: Store, username: str) -> User:
     try:
         normalised = normalise_username(username)
     except ValidationError:
         raise NotFoundError(f"unknown user {username!r}") from None
-    with db.reading() as conn:
-        user = user_store.find_user_by_username(conn, normalised)
+    with store.reading() as uow:
+        user = uow.users.find_by_username(normalised)
     if user is None:
         raise NotFoundError(f"unknown user {username!r}")
     return user
 
 
-def remove_user(db: Database, clock: Clock, username: str) -> None:
-    user = get_user(db, username)
-    with db.transaction() as conn:
-        user_store.delete_user(conn, user.id)
-        audit.record_event(conn, AuditEvent("user.removed", clock.now(), user_id=user.id))
+def remove_user(store: Store, clock: Clock, username: str) -> None:
+    user = get_user(store, username)
+    with store.transaction() as uow:
+        uow.users.delete(user.id)
+        uow.audit.record(AuditEvent("user.removed", clock.now(), user_id=user.id))
 
 
-def set_password(db: Database, clock: Clock, username: str, password: str) -> None:
+def set_password(store: Store, clock: Clock, username: str, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(f"a password must be at least {MIN_PASSWORD_LENGTH} characters")
-    user = get_user(db, username)
-    with db.transaction() as conn:
-        user_store.set_password_hash(conn, user.id, hash_password(password), clock.now())
-        audit.record_event(conn, AuditEvent("user.password_set", clock.now(), user_id=user.id))
+    user = get_user(store, username)
+    with store.transaction() as uow:
+        uow.users.set_password_hash(user.id, hash_password(password), clock.now())
+        uow.audit.record(AuditEvent("user.password_set", clock.now(), user_id=user.id))
 
 
 def describe_user(user: User) -> dict[str, Any]:

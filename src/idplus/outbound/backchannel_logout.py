@@ -32,12 +32,12 @@ class Notice(Protocol):
     def client_id(self) -> str: ...
 
 
-async def deliver_logout_notices(notices: Sequence[Notice]) -> None:
+async def deliver_logout_notices(client: httpx.AsyncClient, notices: Sequence[Notice]) -> None:
+    """`client`: the application's outbound client (TIMEOUT_SECONDS, no redirects followed)."""
     if not notices:
         return
     backoff = FIRST_BACKOFF_SECONDS
-    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
-        await asyncio.gather(*(_deliver(client, notice, backoff) for notice in notices))
+    await asyncio.gather(*(_deliver(client, notice, backoff) for notice in notices))
 
 
 async def _deliver(client: httpx.AsyncClient, notice: Notice, backoff: float) -> None:

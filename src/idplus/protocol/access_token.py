@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ from idplus.crypto.keys import KeyRing
 from idplus.policies import is_api_scope
 from idplus.protocol.grant import Grant
 from idplus.protocol.oidc.subject import pairwise_subject
+from idplus.randomness import Randomness
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 
@@ -73,9 +73,16 @@ def _login_claims(grant: Grant) -> dict[str, Any]:
 
 
 def mint_access_token(
-    grant: Grant, ring: KeyRing, *, issuer: str, pairwise_salt: bytes, now: datetime, lifetime: int
+    grant: Grant,
+    ring: KeyRing,
+    *,
+    issuer: str,
+    pairwise_salt: bytes,
+    now: datetime,
+    lifetime: int,
+    random: Randomness,
 ) -> MintedAccessToken:
-    jti = secrets.token_hex(16)
+    jti = random.hex_id()
     claims = access_token_claims(
         grant,
         issuer=issuer,

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Connection
-
-from idplus.crypto.hashing import hash_handle, new_handle
+from idplus.crypto.hashing import hash_handle
 from idplus.models import AuthorizationRequest, CodeGrant, SsoSession, User
-from idplus.store.sql.codes import insert_code
+from idplus.randomness import Randomness
+from idplus.store.base import UnitOfWork
 
 
 def issue_code(
-    conn: Connection,
+    uow: UnitOfWork,
     *,
     handle_key: bytes,
     request: AuthorizationRequest,
@@ -21,13 +19,13 @@ def issue_code(
     user: User,
     now: datetime,
     lifetime: timedelta,
+    random: Randomness,
 ) -> str:
-    code = new_handle(32)
-    insert_code(
-        conn,
+    code = random.handle(32)
+    uow.codes.insert(
         CodeGrant(
             code_hash=hash_handle(handle_key, code),
-            grant_id=str(uuid.uuid4()),
+            grant_id=random.hex_id(),
             client_id=request.client_id,
             user_id=user.id,
             session_id=session.id,

@@ -6,14 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from idplus.clock import epoch_seconds
 from idplus.crypto.keys import InvalidSignature, KeyRing
 from idplus.errors import InvalidRequest, OAuthError
 from idplus.protocol.access_token import ACCESS_TOKEN_TYPE
 from idplus.protocol.params import Params
-from idplus.store.sql.revoked_tokens import is_access_token_revoked
+from idplus.store.base import UnitOfWork
 
 # Tolerated clock difference when checking nbf / iat against our own clock.
 LEEWAY_SECONDS = 5
@@ -101,6 +99,6 @@ def verify_access_token(
     return AccessTokenClaims(claims)
 
 
-def check_not_revoked(conn: Connection, token: AccessTokenClaims) -> None:
-    if is_access_token_revoked(conn, token.jti):
+def check_not_revoked(uow: UnitOfWork, token: AccessTokenClaims) -> None:
+    if uow.revoked_access_tokens.is_revoked(token.jti):
         raise InvalidToken("the access token was revoked")

@@ -1,7 +1,7 @@
 """Clients as the token endpoints see them: read through a short per-process cache.
 
 The token, introspection and revocation endpoints look a client up on every request; a
-few seconds of caching keeps that off the database. Registry changes (a rotated secret, a
+few seconds of caching keeps that off the store. Registry changes (a rotated secret, a
 removed client) reach every worker within `client_cache_seconds`.
 """
 
@@ -13,16 +13,15 @@ from datetime import datetime, timedelta
 
 from idplus.clock import Clock
 from idplus.models import Client
-from idplus.store.sql import clients as client_store
-from idplus.store.sql.engine import Database
+from idplus.store.base import Store
 
 # Far above any real registry; past it the least recently used client is dropped.
 _MAX_ENTRIES = 10_000
 
 
 class ClientDirectory:
-    def __init__(self, db: Database, clock: Clock, ttl: timedelta) -> None:
-        self._db = db
+    def __init__(self, store: Store, clock: Clock, ttl: timedelta) -> None:
+        self._store = store
         self._clock = clock
         self._ttl = ttl
         self._lock = threading.Lock()
@@ -38,12 +37,12 @@ class ClientDirectory:
         return True, entry[1]
 
     def find(self, client_id: str) -> Client | None:
-        """Blocking lookup (database on a miss): call it off the event loop."""
+        """Blocking lookup (the store on a miss): call it off the event loop."""
         hit, client = self.cached(client_id)
         if hit:
             return client
-        with self._db.reading() as conn:
-            client = client_store.find_client(conn, client_id)
+        with self._store.reading() as uow:
+            client = uow.clients.find(client_id)
         if client is not None:
             with self._lock:
                 self._entries[client_id] = (self._clock.now(), client)

@@ -1,10 +1,14 @@
-"""Everything the protocol core needs from its surroundings, passed in explicitly."""
+"""The application context: everything the core needs from its surroundings, built once by
+`create_app` and passed in explicitly (nothing reaches it through a page module or a global)."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+from prometheus_client import CollectorRegistry
 
 from idplus.auth.providers import ProviderRegistry
 from idplus.auth.sender import Sender
@@ -14,11 +18,16 @@ from idplus.crypto.hashing import PasswordHashSlots
 from idplus.crypto.keys import KeyRing
 from idplus.models import ServerSecrets
 from idplus.protocol.client_directory import ClientDirectory
-from idplus.store.sql.engine import Database
+from idplus.randomness import Randomness
+from idplus.store.base import Store
 
 
 class KeySource(Protocol):
     def current(self) -> KeyRing: ...
+
+    def fresh(self) -> KeyRing | None:
+        """The cached ring when it needs no I/O (hot paths skip the thread hop), else None."""
+        ...
 
     def all_keys_ring(self) -> KeyRing:
         """Verifies with every key ever stored, published or not (expired id_token_hints)."""
@@ -26,15 +35,19 @@ class KeySource(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class ServerContext:
+class AppContext:
     settings: Settings
     clock: Clock
-    db: Database
+    random: Randomness
+    # Units of work: `with ctx.store.transaction() as uow: uow.codes.find(…)`.
+    store: Store
     keys: KeySource
     secrets: ServerSecrets
     providers: ProviderRegistry
     sender: Sender
     clients: ClientDirectory
-    hash_slots: PasswordHashSlots = field(
-        default_factory=lambda: PasswordHashSlots(os.cpu_count() or 1)
-    )
+    hash_slots: PasswordHashSlots
+    # Outbound deliveries (back-channel logout) share one connection pool.
+    http: httpx.AsyncClient
+    metrics: CollectorRegistry
+    discovery: Mapping[str, Any]

@@ -7,22 +7,20 @@ separators. Wrong guesses on the verification page are throttled per client addr
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from idplus.auth import throttle
-from idplus.crypto.hashing import hash_handle, new_handle
+from idplus.crypto.hashing import hash_handle
 from idplus.errors import UnauthorizedClient
 from idplus.models import Client, DeviceRequest, SsoSession
 from idplus.policies import GRANT_DEVICE_CODE
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.params import Params, split_space_list
 from idplus.protocol.scopes import validate_requested_scopes
-from idplus.store.sql import clients as client_store
-from idplus.store.sql import devices as device_store
+from idplus.randomness import Randomness
 
 DEVICE_CODE_LIFETIME = timedelta(seconds=1800)
 POLL_INTERVAL = 5
@@ -65,18 +63,17 @@ def verification_uri_complete(issuer: str, user_code: str) -> str:
 
 
 def start_device_authorization(
-    ctx: ServerContext, client: Client, params: Params
+    ctx: AppContext, client: Client, params: Params
 ) -> DeviceAuthorization:
     if GRANT_DEVICE_CODE not in client.grant_types:
         raise UnauthorizedClient("this client may not use the device flow")
     requested = split_space_list(params.get("scope")) or ("openid",)
     scopes = validate_requested_scopes(requested, client)
     now = ctx.clock.now()
-    device_code = new_handle(32)
-    with ctx.db.transaction() as conn:
-        user_code = _unused_user_code(lambda code: device_store.user_code_taken(conn, code))
-        device_store.insert_device_request(
-            conn,
+    device_code = ctx.random.handle(32)
+    with ctx.store.transaction() as uow:
+        user_code = _unused_user_code(uow.devices.user_code_taken, random=ctx.random)
+        uow.devices.insert(
             DeviceRequest(
                 device_code_hash=hash_handle(ctx.secrets.handle_key, device_code),
                 user_code=user_code,
@@ -99,9 +96,9 @@ def start_device_authorization(
     )
 
 
-def _unused_user_code(taken: Callable[[str], bool]) -> str:
+def _unused_user_code(taken: Callable[[str], bool], *, random: Randomness) -> str:
     for _ in range(20):
-        code = f"{secrets.randbelow(10**USER_CODE_DIGITS):0{USER_CODE_DIGITS}d}"
+        code = random.digits(USER_CODE_DIGITS)
         if not taken(code):
             return code
     raise RuntimeError("no free user code after 20 tries")
@@ -119,23 +116,23 @@ class PendingDevice:
     client: Client
 
 
-def find_pending_device(ctx: ServerContext, raw_code: str, address: str | None) -> PendingDevice:
+def find_pending_device(ctx: AppContext, raw_code: str, address: str | None) -> PendingDevice:
     """The pending request for a typed user code; every guess is counted before it is looked up,
     and only a right one is given back."""
     now = ctx.clock.now()
     keys = [throttle.key_of(throttle.DEVICE_CODE_RULE, address or "?")]
-    with ctx.db.transaction() as conn:
+    with ctx.store.transaction() as uow:
         try:
-            throttle.reserve(conn, keys, now)
+            throttle.reserve(uow, keys, now)
         except throttle.Throttled as throttled:
             raise UnknownUserCode(retry_after_minutes=throttled.minutes_left(now)) from None
         code = normalise_user_code(raw_code)
-        request = device_store.find_by_user_code(conn, code) if code else None
-        client = client_store.find_client(conn, request.client_id) if request else None
+        request = uow.devices.find_by_user_code(code) if code else None
+        client = uow.clients.find(request.client_id) if request else None
         if request is None or client is None or not _pending(request, now):
             found = None
         else:
-            throttle.succeeded(conn, keys)
+            throttle.succeeded(uow, keys)
             found = PendingDevice(request, client)
     if found is None:
         raise UnknownUserCode()
@@ -146,9 +143,7 @@ def _pending(request: DeviceRequest, now: datetime) -> bool:
     return request.status == "pending" and request.expires_at > now
 
 
-def decide_device(
-    ctx: ServerContext, user_code: str, session: SsoSession, *, approve: bool
-) -> bool:
+def decide_device(ctx: AppContext, user_code: str, session: SsoSession, *, approve: bool) -> bool:
     """Approve (binding the user's session) or deny; False if it was no longer pending."""
     values: dict[str, object] = {"status": "approved" if approve else "denied"}
     if approve:
@@ -160,5 +155,5 @@ def decide_device(
             amr=list(session.amr),
             idp=session.idp,
         )
-    with ctx.db.transaction() as conn:
-        return device_store.decide(conn, user_code, values)
+    with ctx.store.transaction() as uow:
+        return uow.devices.decide(user_code, values)

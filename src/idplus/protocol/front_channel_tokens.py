@@ -11,13 +11,13 @@ from datetime import datetime
 
 from idplus.models import AuthorizationRequest, Client, SsoSession, User
 from idplus.protocol.access_token import mint_access_token, subject_of
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.oidc.id_token import mint_id_token
 
 
 def front_channel_tokens(
-    ctx: ServerContext,
+    ctx: AppContext,
     request: AuthorizationRequest,
     client: Client,
     session: SsoSession,
@@ -47,7 +47,13 @@ def front_channel_tokens(
     if "token" in kinds:
         lifetime = client.access_token_lifetime or settings.access_token_lifetime
         minted = mint_access_token(
-            grant, ring, issuer=settings.issuer, pairwise_salt=salt, now=now, lifetime=lifetime
+            grant,
+            ring,
+            issuer=settings.issuer,
+            pairwise_salt=salt,
+            now=now,
+            lifetime=lifetime,
+            random=ctx.random,
         )
         access_token = minted.token
         values.update(

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from idplus.auth import local
 from idplus.auth.throttle import Throttled
-from idplus.crypto.hashing import HashingBusy, hash_handle, new_handle, verify_client_secret
+from idplus.crypto.hashing import HashingBusy, hash_handle, verify_client_secret
 from idplus.errors import gateway_error
 from idplus.models import Client, GatewayToken, User
 from idplus.policies import (
@@ -27,12 +25,10 @@ from idplus.policies import (
     is_api_scope,
 )
 from idplus.protocol import pkce
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.params import Params, split_space_list
 from idplus.protocol.password_check import SecondFactorRequired, WrongPassword, check_password
-from idplus.store.sql import codes as code_store
-from idplus.store.sql import gateway_tokens as token_store
-from idplus.store.sql import users as user_store
+from idplus.store.base import UnitOfWork
 
 ACCESS_TOKEN_SECONDS = 3599
 GATEWAY_GRANTS = (
@@ -45,7 +41,7 @@ GATEWAY_GRANTS = (
 USER_GRANTS = frozenset({GRANT_AUTHORIZATION_CODE, GRANT_PASSWORD, GRANT_REFRESH_TOKEN})
 
 
-def authenticate_gateway_client(ctx: ServerContext, authorization: str | None) -> Client:
+def authenticate_gateway_client(ctx: AppContext, authorization: str | None) -> Client:
     client_id, secret = _basic_credentials(authorization)
     client = ctx.clients.find(client_id)
     if client is None:
@@ -92,7 +88,7 @@ class GatewayGrant:
 
 
 def issue_gateway_tokens(
-    ctx: ServerContext, authorization: str | None, params: Params, address: str | None
+    ctx: AppContext, authorization: str | None, params: Params, address: str | None
 ) -> dict[str, Any]:
     client = authenticate_gateway_client(ctx, authorization)
     grant_type = params.get("grant_type")
@@ -104,14 +100,14 @@ def issue_gateway_tokens(
     # The password check is slow (argon2) and must record failures even though it raises,
     # so it runs before, and outside, the transaction that issues the tokens.
     user = _password_user(ctx, params, address) if grant_type == GRANT_PASSWORD else None
-    with ctx.db.transaction() as conn:
-        grant = _grant(conn, ctx, client, grant_type, params, user, now)
-        return _issue(conn, ctx, client, grant, grant_type in USER_GRANTS, now)
+    with ctx.store.transaction() as uow:
+        grant = _grant(uow, ctx, client, grant_type, params, user, now)
+        return _issue(uow, ctx, client, grant, grant_type in USER_GRANTS, now)
 
 
 def _grant(
-    conn: Connection,
-    ctx: ServerContext,
+    uow: UnitOfWork,
+    ctx: AppContext,
     client: Client,
     grant_type: str,
     params: Params,
@@ -123,11 +119,11 @@ def _grant(
     if grant_type == GRANT_PASSWORD:
         return GatewayGrant(gateway_scopes(client, params.get("scope")), password_user)
     if grant_type == GRANT_AUTHORIZATION_CODE:
-        return _code_grant(conn, ctx, client, params, now)
-    return _refresh_grant(conn, ctx, client, params, now)
+        return _code_grant(uow, ctx, client, params, now)
+    return _refresh_grant(uow, ctx, client, params, now)
 
 
-def _password_user(ctx: ServerContext, params: Params, address: str | None) -> User:
+def _password_user(ctx: AppContext, params: Params, address: str | None) -> User:
     """Resource-owner password grant: only for users whose password alone is a full login.
 
     A user with a required second factor is refused (RFC 9700 §2.4): this grant has no step
@@ -147,10 +143,10 @@ def _password_user(ctx: ServerContext, params: Params, address: str | None) -> U
 
 
 def _code_grant(
-    conn: Connection, ctx: ServerContext, client: Client, params: Params, now: datetime
+    uow: UnitOfWork, ctx: AppContext, client: Client, params: Params, now: datetime
 ) -> GatewayGrant:
     code_hash = hash_handle(ctx.secrets.handle_key, params.get("code") or "")
-    stored = code_store.find_code(conn, code_hash)
+    stored = uow.codes.find(code_hash)
     if stored is None or stored.client_id != client.client_id or stored.expires_at <= now:
         raise gateway_error("invalid_code")
     if params.get("redirect_uri") != stored.redirect_uri:
@@ -160,24 +156,24 @@ def _code_grant(
         verifier is None or not pkce.verifier_matches(verifier, stored.code_challenge)
     ):
         raise gateway_error("invalid_code", "code_verifier does not match")
-    if not code_store.consume_code(conn, code_hash, now):
+    if not uow.codes.consume(code_hash, now):
         raise gateway_error("invalid_code", "the authorization code was already used")
-    user = user_store.find_user(conn, stored.user_id)
+    user = uow.users.find(stored.user_id)
     if user is None:
         raise gateway_error("invalid_code")
     return GatewayGrant(tuple(s for s in stored.scopes if is_api_scope(s)), user)
 
 
 def _refresh_grant(
-    conn: Connection, ctx: ServerContext, client: Client, params: Params, now: datetime
+    uow: UnitOfWork, ctx: AppContext, client: Client, params: Params, now: datetime
 ) -> GatewayGrant:
     token_hash = hash_handle(ctx.secrets.handle_key, params.get("refresh_token") or "")
-    stored = token_store.find_gateway_token(conn, token_hash)
+    stored = uow.gateway_tokens.find(token_hash)
     if stored is None or stored.kind != "refresh" or stored.client_id != client.client_id:
         raise gateway_error("invalid_refresh_token")
-    if not stored.is_live(now) or not token_store.revoke_gateway_token(conn, token_hash, now):
+    if not stored.is_live(now) or not uow.gateway_tokens.revoke(token_hash, now):
         raise gateway_error("invalid_refresh_token")
-    user = user_store.find_user(conn, stored.user_id) if stored.user_id else None
+    user = uow.users.find(stored.user_id) if stored.user_id else None
     requested = params.get("scope")
     scopes = split_space_list(requested) if requested else stored.scopes
     if any(s not in stored.scopes for s in scopes):
@@ -186,15 +182,15 @@ def _refresh_grant(
 
 
 def _issue(
-    conn: Connection,
-    ctx: ServerContext,
+    uow: UnitOfWork,
+    ctx: AppContext,
     client: Client,
     grant: GatewayGrant,
     for_user: bool,
     now: datetime,
 ) -> dict[str, Any]:
     answer: dict[str, Any] = {
-        "access_token": _store(conn, ctx, client, grant, "access", now + _ACCESS),
+        "access_token": _store(uow, ctx, client, grant, "access", now + _ACCESS),
         "expires_in": ACCESS_TOKEN_SECONDS,
         "token_type": "Bearer",
     }
@@ -202,7 +198,7 @@ def _issue(
         answer["scope"] = " ".join(grant.scopes)
     if for_user and GRANT_REFRESH_TOKEN in client.grant_types:
         lifetime = client.rules.refresh_policy.lifetime
-        answer["refresh_token"] = _store(conn, ctx, client, grant, "refresh", now + lifetime)
+        answer["refresh_token"] = _store(uow, ctx, client, grant, "refresh", now + lifetime)
     return answer
 
 
@@ -210,16 +206,15 @@ _ACCESS = timedelta(seconds=ACCESS_TOKEN_SECONDS)
 
 
 def _store(
-    conn: Connection,
-    ctx: ServerContext,
+    uow: UnitOfWork,
+    ctx: AppContext,
     client: Client,
     grant: GatewayGrant,
     kind: str,
     expires_at: datetime,
 ) -> str:
-    handle = new_handle(32)
-    token_store.insert_gateway_token(
-        conn,
+    handle = ctx.random.handle(32)
+    uow.gateway_tokens.insert(
         GatewayToken(
             token_hash=hash_handle(ctx.secrets.handle_key, handle),
             kind=kind,
@@ -233,22 +228,22 @@ def _store(
     return handle
 
 
-def logout_gateway_token(ctx: ServerContext, authorization: str | None) -> None:
+def logout_gateway_token(ctx: AppContext, authorization: str | None) -> None:
     if authorization is None or authorization[:7].lower() != "bearer ":
         raise gateway_error("bad_authorization_header")
     token = authorization[7:].strip()
     token_hash = hash_handle(ctx.secrets.handle_key, token)
     now = ctx.clock.now()
-    with ctx.db.transaction() as conn:
-        stored = token_store.find_gateway_token(conn, token_hash)
+    with ctx.store.transaction() as uow:
+        stored = uow.gateway_tokens.find(token_hash)
         live = stored is not None and stored.kind == "access" and stored.is_live(now)
         if live:
-            token_store.revoke_gateway_token(conn, token_hash, now)
+            uow.gateway_tokens.revoke(token_hash, now)
     if not live:
         raise gateway_error("invalid_access_token")
 
 
-def check_gateway_authorize(ctx: ServerContext, params: Params) -> None:
+def check_gateway_authorize(ctx: AppContext, params: Params) -> None:
     """What the gateway checks before handing an authorization request to the login."""
     client = ctx.clients.find(params.get("client_id") or "")
     if client is None:

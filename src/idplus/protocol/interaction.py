@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy.engine import Connection
-
-from idplus.crypto.hashing import hash_handle, new_handle
+from idplus.crypto.hashing import hash_handle
 from idplus.errors import InteractionRequired, LoginRequired, OAuthError
 from idplus.models import AuthorizationRequest, Client, Interaction, SsoSession, User
 from idplus.protocol.assurance import level_of_acr
@@ -30,13 +28,11 @@ from idplus.protocol.authorize import (
     validate_authorization_request,
     validate_client_and_redirect,
 )
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.front_channel_tokens import front_channel_tokens
 from idplus.protocol.params import Params
 from idplus.protocol.sso import live_login_of_cookie, sso_group
-from idplus.store.sql import clients as client_store
-from idplus.store.sql import interactions as interaction_store
-from idplus.store.sql import sessions as session_store
+from idplus.store.base import UnitOfWork
 
 
 class Step(StrEnum):
@@ -103,16 +99,16 @@ def _needs_login(
 
 
 def start_authorization(
-    ctx: ServerContext, params: Params, browser_id: str, session_for_group: SessionLookup
+    ctx: AppContext, params: Params, browser_id: str, session_for_group: SessionLookup
 ) -> AuthorizeOutcome:
     """Validate, then complete at once or save the request for the login pages.
 
     Raises FatalAuthorizeError for a bad client_id / redirect_uri (shown on a page).
     """
     issuer, now = ctx.settings.issuer, ctx.clock.now()
-    with ctx.db.transaction() as conn:
+    with ctx.store.transaction() as uow:
         client_id = params.get("client_id")
-        client = client_store.find_client(conn, client_id) if client_id else None
+        client = uow.clients.find(client_id) if client_id else None
         redirect_uri = validate_client_and_redirect(params, client)
         assert client is not None
         provider_ids = [p.id for p in ctx.providers.for_client(client)]
@@ -121,7 +117,7 @@ def start_authorization(
         except RedirectableError as problem:
             return error_response(problem.target, issuer, problem.error)
         cookie_handle = session_for_group(sso_group(client))
-        session, user = _session_of(conn, ctx.secrets.handle_key, cookie_handle, now)
+        session, user = _session_of(uow, ctx.secrets.handle_key, cookie_handle, now)
         try:
             step = decide_step(request, client, session, now, provider_ids)
         except OAuthError as error:
@@ -129,20 +125,20 @@ def start_authorization(
         if step is Step.COMPLETE:
             assert session is not None
             assert user is not None
-            return complete_authorization(conn, ctx, request, client, session, user, now)
-        return _start_interaction(conn, ctx, request, step, session, browser_id, provider_ids)
+            return complete_authorization(uow, ctx, request, client, session, user, now)
+        return _start_interaction(uow, ctx, request, step, session, browser_id, provider_ids)
 
 
 def _session_of(
-    conn: Connection, key: bytes, cookie_handle: str | None, now: datetime
+    uow: UnitOfWork, key: bytes, cookie_handle: str | None, now: datetime
 ) -> tuple[SsoSession | None, User | None]:
-    login = live_login_of_cookie(conn, key, cookie_handle, now)
+    login = live_login_of_cookie(uow, key, cookie_handle, now)
     return login if login is not None else (None, None)
 
 
 def _start_interaction(
-    conn: Connection,
-    ctx: ServerContext,
+    uow: UnitOfWork,
+    ctx: AppContext,
     request: AuthorizationRequest,
     step: Step,
     session: SsoSession | None,
@@ -150,12 +146,11 @@ def _start_interaction(
     provider_ids: Sequence[str],
 ) -> InteractionStarted:
     now = ctx.clock.now()
-    handle = new_handle(32)
+    handle = ctx.random.handle(32)
     provider = request.requested_idp or (provider_ids[0] if len(provider_ids) == 1 else None)
     if step in (Step.STEP_UP, Step.CONTINUE) and session is not None:
         provider = session.idp
-    interaction_store.insert_interaction(
-        conn,
+    uow.interactions.insert(
         Interaction(
             id_hash=hash_handle(ctx.secrets.handle_key, handle),
             browser_hash=hash_handle(ctx.secrets.handle_key, f"browser:{browser_id}"),
@@ -174,8 +169,8 @@ def _start_interaction(
 
 
 def complete_authorization(
-    conn: Connection,
-    ctx: ServerContext,
+    uow: UnitOfWork,
+    ctx: AppContext,
     request: AuthorizationRequest,
     client: Client,
     session: SsoSession,
@@ -183,18 +178,19 @@ def complete_authorization(
     now: datetime,
 ) -> AuthorizationResponse:
     """Issue the code (and, for hybrid / implicit clients, tokens) and say where they go."""
-    session_store.touch_session(conn, session, now)
-    session_store.add_session_client(conn, session.id, request.client_id, now)
+    uow.sessions.touch(session, now)
+    uow.sessions.add_client(session.id, request.client_id, now)
     values: dict[str, str] = {}
     if "code" in request.response_type.split():
         values["code"] = issue_code(
-            conn,
+            uow,
             handle_key=ctx.secrets.handle_key,
             request=request,
             session=session,
             user=user,
             now=now,
             lifetime=timedelta(seconds=ctx.settings.authorization_code_lifetime),
+            random=ctx.random,
         )
     values.update(
         front_channel_tokens(ctx, request, client, session, user, values.get("code"), now)
@@ -203,7 +199,7 @@ def complete_authorization(
 
 
 def start_internal_login(
-    ctx: ServerContext,
+    ctx: AppContext,
     client: Client,
     *,
     return_to: str,
@@ -223,6 +219,6 @@ def start_internal_login(
     )
     provider_ids = [p.id for p in ctx.providers.for_client(client)]
     step = Step.SELECT_PROVIDER if len(provider_ids) > 1 else Step.LOGIN
-    with ctx.db.transaction() as conn:
-        started = _start_interaction(conn, ctx, request, step, session, browser_id, provider_ids)
+    with ctx.store.transaction() as uow:
+        started = _start_interaction(uow, ctx, request, step, session, browser_id, provider_ids)
     return started.handle

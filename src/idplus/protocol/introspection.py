@@ -14,12 +14,9 @@ from idplus.crypto.keys import KeyRing
 from idplus.errors import InvalidRequest, UnauthorizedClient
 from idplus.models import Client
 from idplus.protocol.bearer import InvalidToken, check_not_revoked, verify_access_token
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.params import Params
 from idplus.protocol.sso import usable_session
-from idplus.store.sql import refresh_tokens as token_store
-from idplus.store.sql import sessions as session_store
-from idplus.store.sql.gateway_tokens import find_gateway_token
 
 INACTIVE: dict[str, Any] = {"active": False}
 _JWT_CLAIMS_SHOWN = (
@@ -28,7 +25,7 @@ _JWT_CLAIMS_SHOWN = (
 )  # fmt: skip
 
 
-def introspect(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) -> dict[str, Any]:
+def introspect(ctx: AppContext, ring: KeyRing, client: Client, params: Params) -> dict[str, Any]:
     if not client.rules.is_confidential:
         raise UnauthorizedClient("introspection is only for Confidential clients")
     token = params.get("token")
@@ -42,12 +39,10 @@ def introspect(ctx: ServerContext, ring: KeyRing, client: Client, params: Params
     return _introspect_refresh_token(ctx, client, token)
 
 
-def _introspect_gateway_token(
-    ctx: ServerContext, client: Client, token: str
-) -> dict[str, Any] | None:
+def _introspect_gateway_token(ctx: AppContext, client: Client, token: str) -> dict[str, Any] | None:
     """Opaque /oauth/v2 tokens; None when the token is not one of them."""
-    with ctx.db.reading() as conn:
-        record = find_gateway_token(conn, hash_handle(ctx.secrets.handle_key, token))
+    with ctx.store.reading() as uow:
+        record = uow.gateway_tokens.find(hash_handle(ctx.secrets.handle_key, token))
     if record is None:
         return None
     foreign_refresh = record.kind == "refresh" and record.client_id != client.client_id
@@ -64,11 +59,11 @@ def _introspect_gateway_token(
     }
 
 
-def _introspect_access_token(ctx: ServerContext, ring: KeyRing, token: str) -> dict[str, Any]:
+def _introspect_access_token(ctx: AppContext, ring: KeyRing, token: str) -> dict[str, Any]:
     try:
         access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=ctx.clock.now())
-        with ctx.db.reading() as conn:
-            check_not_revoked(conn, access)
+        with ctx.store.reading() as uow:
+            check_not_revoked(uow, access)
     except InvalidToken:
         return dict(INACTIVE)
     answer: dict[str, Any] = {
@@ -80,13 +75,13 @@ def _introspect_access_token(ctx: ServerContext, ring: KeyRing, token: str) -> d
     return answer
 
 
-def _introspect_refresh_token(ctx: ServerContext, client: Client, token: str) -> dict[str, Any]:
+def _introspect_refresh_token(ctx: AppContext, client: Client, token: str) -> dict[str, Any]:
     now = ctx.clock.now()
-    with ctx.db.reading() as conn:
-        record = token_store.find_refresh_token(conn, hash_handle(ctx.secrets.handle_key, token))
+    with ctx.store.reading() as uow:
+        record = uow.refresh_tokens.find(hash_handle(ctx.secrets.handle_key, token))
         if record is None or record.client_id != client.client_id:
             return dict(INACTIVE)
-        session = session_store.find_session(conn, record.session_id) if record.session_id else None
+        session = uow.sessions.find(record.session_id) if record.session_id else None
     dead = record.revoked_at is not None or record.expires_at <= now
     used = record.used_at is not None and client.rules.refresh_policy.rotates
     if dead or used or usable_session(session, now) is None:

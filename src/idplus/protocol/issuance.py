@@ -6,22 +6,20 @@ stored at all (a revoked access token's jti goes to the revocation list instead)
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
-from idplus.crypto.hashing import hash_handle, new_handle
+from idplus.crypto.hashing import hash_handle
 from idplus.crypto.keys import KeyRing
 from idplus.models import RefreshToken
 from idplus.policies import GRANT_REFRESH_TOKEN, RefreshPolicy
 from idplus.protocol.access_token import mint_access_token, subject_of
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.oidc.id_token import mint_id_token
-from idplus.store.sql.refresh_tokens import insert_refresh_token
+from idplus.randomness import Randomness
+from idplus.store.base import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +59,12 @@ class RefreshLineage:
 
 
 def issue_tokens(
-    ctx: ServerContext,
+    ctx: AppContext,
     ring: KeyRing,
     grant: Grant,
     now: datetime,
     *,
-    conn: Connection | None = None,
+    uow: UnitOfWork | None = None,
     lineage: RefreshLineage | None = None,
 ) -> TokenResponse:
     client, settings = grant.client, ctx.settings
@@ -78,6 +76,7 @@ def issue_tokens(
         pairwise_salt=ctx.secrets.pairwise_salt,
         now=now,
         lifetime=lifetime,
+        random=ctx.random,
     )
     id_token = None
     if grant.user is not None and "openid" in grant.scopes:
@@ -91,8 +90,8 @@ def issue_tokens(
             access_token=access.token,
         )
     refresh_token = None
-    if conn is not None and lineage is not None and earns_refresh_token(grant):
-        refresh_token = _issue_refresh_token(conn, ctx, grant, now, lineage)
+    if uow is not None and lineage is not None and earns_refresh_token(grant):
+        refresh_token = _issue_refresh_token(uow, ctx, grant, now, lineage)
     return TokenResponse(
         access_token=access.token,
         expires_in=access.lifetime,
@@ -115,8 +114,8 @@ def earns_refresh_token(grant: Grant) -> bool:
     )
 
 
-def new_lineage() -> RefreshLineage:
-    return RefreshLineage(family_id=str(uuid.uuid4()))
+def new_lineage(random: Randomness) -> RefreshLineage:
+    return RefreshLineage(family_id=random.hex_id())
 
 
 def refresh_expiry(
@@ -130,16 +129,15 @@ def refresh_expiry(
 
 
 def _issue_refresh_token(
-    conn: Connection, ctx: ServerContext, grant: Grant, now: datetime, lineage: RefreshLineage
+    uow: UnitOfWork, ctx: AppContext, grant: Grant, now: datetime, lineage: RefreshLineage
 ) -> str:
     assert grant.user is not None
     policy = grant.client.rules.refresh_policy
-    handle = new_handle(32)
+    handle = ctx.random.handle(32)
     expires_at = refresh_expiry(policy, grant, now, lineage)
-    insert_refresh_token(
-        conn,
+    uow.refresh_tokens.insert(
         RefreshToken(
-            id=str(uuid.uuid4()),
+            id=ctx.random.hex_id(),
             token_hash=hash_handle(ctx.secrets.handle_key, handle),
             family_id=lineage.family_id,
             parent_id=lineage.parent_id,

@@ -12,8 +12,6 @@ import hmac
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Connection
-
 from idplus.auth import local, throttle
 from idplus.auth.throttle import Throttled
 from idplus.crypto.hashing import hash_handle
@@ -21,7 +19,7 @@ from idplus.errors import AccessDenied
 from idplus.models import Authentication, Client, Interaction, SsoSession, User
 from idplus.protocol.assurance import AMR_PASSWORD, AMR_SMS_OTP, acr_for_level, level_of_amr
 from idplus.protocol.authorization_response import AuthorizationResponse, error_response
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.interaction import Step, complete_authorization, target_of
 from idplus.protocol.password_check import WrongPassword, check_password
 from idplus.protocol.sso import (
@@ -30,9 +28,7 @@ from idplus.protocol.sso import (
     sso_group,
     start_or_renew_session,
 )
-from idplus.store.sql import clients as client_store
-from idplus.store.sql import interactions as interaction_store
-from idplus.store.sql import users as user_store
+from idplus.store.base import UnitOfWork
 
 OTP_STAGE = "otp"
 
@@ -74,38 +70,38 @@ class LoginFinished:
 StepResult = InteractionView | LoginFinished | AuthorizationResponse
 
 
-def load_interaction(ctx: ServerContext, handle: str, browser_id: str) -> InteractionView:
-    with ctx.db.reading() as conn:
-        return _load(conn, ctx, handle, browser_id)
+def load_interaction(ctx: AppContext, handle: str, browser_id: str) -> InteractionView:
+    with ctx.store.reading() as uow:
+        return _load(uow, ctx, handle, browser_id)
 
 
-def _load(conn: Connection, ctx: ServerContext, handle: str, browser_id: str) -> InteractionView:
+def _load(uow: UnitOfWork, ctx: AppContext, handle: str, browser_id: str) -> InteractionView:
     key = ctx.secrets.handle_key
-    interaction = interaction_store.find_interaction(conn, hash_handle(key, handle))
+    interaction = uow.interactions.find(hash_handle(key, handle))
     if interaction is None or interaction.expires_at <= ctx.clock.now():
         raise InteractionGone("unknown or expired")
     if interaction.browser_hash != hash_handle(key, f"browser:{browser_id}"):
         raise InteractionGone("started in another browser")
-    client = client_store.find_client(conn, interaction.client_id)
+    client = uow.clients.find(interaction.client_id)
     if client is None:
         raise InteractionGone("client removed")
-    user = user_store.find_user(conn, interaction.user_id) if interaction.user_id else None
+    user = uow.users.find(interaction.user_id) if interaction.user_id else None
     return InteractionView(handle, interaction, client, user)
 
 
 def choose_provider(
-    ctx: ServerContext, handle: str, browser_id: str, provider_id: str
+    ctx: AppContext, handle: str, browser_id: str, provider_id: str
 ) -> InteractionView:
-    with ctx.db.transaction() as conn:
-        view = _load(conn, ctx, handle, browser_id)
+    with ctx.store.transaction() as uow:
+        view = _load(uow, ctx, handle, browser_id)
         allowed = {p.id for p in ctx.providers.for_client(view.client)}
         if provider_id not in allowed:
             raise LoginProblem("unknown_provider")
-        return _save(conn, view, stage=Step.LOGIN.value, provider=provider_id)
+        return _save(uow, view, stage=Step.LOGIN.value, provider=provider_id)
 
 
 def submit_password(
-    ctx: ServerContext,
+    ctx: AppContext,
     handle: str,
     browser_id: str,
     *,
@@ -115,8 +111,8 @@ def submit_password(
     address: str | None,
 ) -> StepResult:
     """Raises HashingBusy (shed: every hashing slot is taken) besides the usual problems."""
-    with ctx.db.reading() as conn:
-        view = _load(conn, ctx, handle, browser_id)
+    with ctx.store.reading() as uow:
+        view = _load(uow, ctx, handle, browser_id)
     if view.interaction.stage != Step.LOGIN.value:
         raise InteractionGone("not at the password step")
     try:
@@ -126,32 +122,32 @@ def submit_password(
     except Throttled as throttled:
         minutes = throttled.minutes_left(ctx.clock.now())
         raise LoginProblem("locked", retry_after_minutes=minutes) from None
-    with ctx.db.transaction() as conn:
-        view = _load(conn, ctx, handle, browser_id)
+    with ctx.store.transaction() as uow:
+        view = _load(uow, ctx, handle, browser_id)
         if view.interaction.stage != Step.LOGIN.value:
             raise InteractionGone("not at the password step")
         interaction = replace(
             view.interaction, user_id=user.id, remember_me=remember_me, amr=(AMR_PASSWORD,)
         )
         if _needs_second_factor(user, interaction):
-            return _send_otp(conn, ctx, replace(view, interaction=interaction, user=user))
-        return _finish(conn, ctx, replace(view, interaction=interaction, user=user))
+            return _send_otp(uow, ctx, replace(view, interaction=interaction, user=user))
+        return _finish(uow, ctx, replace(view, interaction=interaction, user=user))
 
 
 def _needs_second_factor(user: User, interaction: Interaction) -> bool:
     return user.otp_required or interaction.request.requested_aal >= 2
 
 
-def start_step_up(ctx: ServerContext, handle: str, browser_id: str) -> InteractionView:
+def start_step_up(ctx: AppContext, handle: str, browser_id: str) -> InteractionView:
     """A known session that must reach a higher level: straight to the SMS code."""
-    with ctx.db.transaction() as conn:
-        view = _load(conn, ctx, handle, browser_id)
+    with ctx.store.transaction() as uow:
+        view = _load(uow, ctx, handle, browser_id)
         if view.interaction.stage != Step.STEP_UP.value or view.user is None:
             raise InteractionGone("not a step-up")
-        return _send_otp(conn, ctx, view)
+        return _send_otp(uow, ctx, view)
 
 
-def _send_otp(conn: Connection, ctx: ServerContext, view: InteractionView) -> InteractionView:
+def _send_otp(uow: UnitOfWork, ctx: AppContext, view: InteractionView) -> InteractionView:
     """Send a (new) code, within this login's and this phone number's SMS budgets.
 
     Raising a LoginProblem rolls the caller's transaction back: nothing is counted then.
@@ -161,9 +157,8 @@ def _send_otp(conn: Connection, ctx: ServerContext, view: InteractionView) -> In
     if user.phone_number is None:
         raise LoginProblem("no_phone")
     now = ctx.clock.now()
-    code = local.new_otp()
-    sent = interaction_store.record_otp_sent(
-        conn,
+    code = local.new_otp(random=ctx.random)
+    sent = uow.interactions.record_otp_sent(
         interaction.id_hash,
         otp_hash=local.hash_otp(ctx.secrets.handle_key, interaction.id_hash, code),
         expires_at=now + local.OTP_LIFETIME,
@@ -176,98 +171,98 @@ def _send_otp(conn: Connection, ctx: ServerContext, view: InteractionView) -> In
         raise LoginProblem("otp_resend_limit" if exhausted else "otp_resend_wait")
     try:
         throttle.reserve(
-            conn, [throttle.key_of(throttle.login_sms_rule(settings), user.phone_number)], now
+            uow, [throttle.key_of(throttle.login_sms_rule(settings), user.phone_number)], now
         )
     except Throttled:
         raise LoginProblem("sms_limit") from None
     interaction = replace(interaction, stage=OTP_STAGE)
-    interaction_store.save_interaction(conn, interaction)
+    uow.interactions.save(interaction)
     local.send_otp(ctx.sender, user.phone_number, code, interaction.request.ui_locale, now)
     return replace(view, interaction=interaction)
 
 
-def resend_otp(ctx: ServerContext, handle: str, browser_id: str) -> InteractionView:
-    with ctx.db.transaction() as conn:
-        view = _load(conn, ctx, handle, browser_id)
+def resend_otp(ctx: AppContext, handle: str, browser_id: str) -> InteractionView:
+    with ctx.store.transaction() as uow:
+        view = _load(uow, ctx, handle, browser_id)
         if view.interaction.stage != OTP_STAGE:
             raise InteractionGone("not at the code step")
-        return _send_otp(conn, ctx, view)
+        return _send_otp(uow, ctx, view)
 
 
-def submit_otp(ctx: ServerContext, handle: str, browser_id: str, code: str) -> StepResult:
+def submit_otp(ctx: AppContext, handle: str, browser_id: str, code: str) -> StepResult:
     now = ctx.clock.now()
-    with ctx.db.transaction() as conn:
-        view = _load(conn, ctx, handle, browser_id)
+    with ctx.store.transaction() as uow:
+        view = _load(uow, ctx, handle, browser_id)
         if view.interaction.stage != OTP_STAGE or view.interaction.otp_hash is None:
             raise InteractionGone("not at the code step")
-        problem = _check_otp(conn, ctx, view.interaction, code, now)
+        problem = _check_otp(uow, ctx, view.interaction, code, now)
         if problem is None:
             amr = tuple(dict.fromkeys((*view.interaction.amr, AMR_SMS_OTP)))
-            return _finish(conn, ctx, replace(view, interaction=replace(view.interaction, amr=amr)))
+            return _finish(uow, ctx, replace(view, interaction=replace(view.interaction, amr=amr)))
     # The counted guess is committed above; only then is the problem raised.
     raise LoginProblem(problem)
 
 
 def _check_otp(
-    conn: Connection, ctx: ServerContext, interaction: Interaction, code: str, now: datetime
+    uow: UnitOfWork, ctx: AppContext, interaction: Interaction, code: str, now: datetime
 ) -> str | None:
     """None when the code is right; the guess is counted (atomically) before it is checked."""
     if interaction.otp_expires_at is None or interaction.otp_expires_at <= now:
         return "otp_expired"
     id_hash = interaction.id_hash
-    if not interaction_store.reserve_otp_attempt(conn, id_hash, ctx.settings.otp_max_attempts):
+    if not uow.interactions.reserve_otp_attempt(id_hash, ctx.settings.otp_max_attempts):
         return "otp_too_many"
     # Read again after the reservation: a resend may have replaced the code meanwhile.
-    current = interaction_store.find_interaction(conn, id_hash)
+    current = uow.interactions.find(id_hash)
     if current is None or current.otp_hash is None:
         return "otp_expired"
     presented = local.hash_otp(ctx.secrets.handle_key, id_hash, code.strip())
     return None if hmac.compare_digest(presented, current.otp_hash) else "otp_invalid"
 
 
-def confirm_continue(ctx: ServerContext, handle: str, browser_id: str) -> StepResult:
+def confirm_continue(ctx: AppContext, handle: str, browser_id: str) -> StepResult:
     """ "Continue as …": reuse the session as it is."""
     now = ctx.clock.now()
-    with ctx.db.transaction() as conn:
-        view = _load(conn, ctx, handle, browser_id)
-        session = live_session(conn, view.interaction.session_id, now)
+    with ctx.store.transaction() as uow:
+        view = _load(uow, ctx, handle, browser_id)
+        session = live_session(uow, view.interaction.session_id, now)
         if view.interaction.stage != Step.CONTINUE.value or session is None or view.user is None:
             raise InteractionGone("the session is gone")
-        interaction_store.consume_interaction(conn, view.interaction.id_hash)
+        uow.interactions.consume(view.interaction.id_hash)
         response = complete_authorization(
-            conn, ctx, view.interaction.request, view.client, session, view.user, now
+            uow, ctx, view.interaction.request, view.client, session, view.user, now
         )
         return LoginFinished(response, session, sso_group(view.client))
 
 
-def switch_user(ctx: ServerContext, handle: str, browser_id: str) -> InteractionView:
+def switch_user(ctx: AppContext, handle: str, browser_id: str) -> InteractionView:
     """ "Not you?": log in afresh; a different user's login replaces the session."""
-    with ctx.db.transaction() as conn:
-        view = _load(conn, ctx, handle, browser_id)
+    with ctx.store.transaction() as uow:
+        view = _load(uow, ctx, handle, browser_id)
         several = len(ctx.providers.for_client(view.client)) > 1
         stage = Step.SELECT_PROVIDER if several else Step.LOGIN
-        return _save(conn, view, stage=stage.value, user_id=None, amr=())
+        return _save(uow, view, stage=stage.value, user_id=None, amr=())
 
 
-def cancel(ctx: ServerContext, handle: str, browser_id: str) -> AuthorizationResponse:
-    with ctx.db.transaction() as conn:
-        view = _load(conn, ctx, handle, browser_id)
-        interaction_store.consume_interaction(conn, view.interaction.id_hash)
+def cancel(ctx: AppContext, handle: str, browser_id: str) -> AuthorizationResponse:
+    with ctx.store.transaction() as uow:
+        view = _load(uow, ctx, handle, browser_id)
+        uow.interactions.consume(view.interaction.id_hash)
     error = AccessDenied("the user cancelled the login")
     return error_response(target_of(view.interaction.request), ctx.settings.issuer, error)
 
 
-def _save(conn: Connection, view: InteractionView, **changes: object) -> InteractionView:
+def _save(uow: UnitOfWork, view: InteractionView, **changes: object) -> InteractionView:
     interaction = replace(view.interaction, **changes)  # type: ignore[arg-type]
-    interaction_store.save_interaction(conn, interaction)
+    uow.interactions.save(interaction)
     return replace(view, interaction=interaction)
 
 
-def _finish(conn: Connection, ctx: ServerContext, view: InteractionView) -> LoginFinished:
+def _finish(uow: UnitOfWork, ctx: AppContext, view: InteractionView) -> LoginFinished:
     now = ctx.clock.now()
     interaction, user = view.interaction, view.user
     assert user is not None
-    if not interaction_store.consume_interaction(conn, interaction.id_hash):
+    if not uow.interactions.consume(interaction.id_hash):
         raise InteractionGone("already finished")
     authentication = Authentication(
         user_id=user.id,
@@ -283,13 +278,14 @@ def _finish(conn: Connection, ctx: ServerContext, view: InteractionView) -> Logi
         timedelta(seconds=ctx.settings.sso_session_lifetime),
     )
     signed_in = start_or_renew_session(
-        conn,
+        uow,
         handle_key=ctx.secrets.handle_key,
         group=group,
         authentication=authentication,
         lifetime=lifetime,
-        existing=live_session(conn, interaction.session_id, now),
+        existing=live_session(uow, interaction.session_id, now),
         now=now,
+        random=ctx.random,
     )
     session = signed_in.session
     request = interaction.request
@@ -297,5 +293,5 @@ def _finish(conn: Connection, ctx: ServerContext, view: InteractionView) -> Logi
         # A login for idplus's own page: back to it, no code.
         response = AuthorizationResponse(ctx.settings.issuer + request.return_to, "query", {})
     else:
-        response = complete_authorization(conn, ctx, request, view.client, session, user, now)
+        response = complete_authorization(uow, ctx, request, view.client, session, user, now)
     return LoginFinished(response, session, group, signed_in.handle)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from idplus.auth import local, throttle
 from idplus.models import User
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 
 
 class WrongPassword(Exception):
@@ -21,7 +21,7 @@ class SecondFactorRequired(Exception):
 
 
 def check_password(
-    ctx: ServerContext,
+    ctx: AppContext,
     username: str,
     password: str,
     address: str | None,
@@ -36,14 +36,14 @@ def check_password(
     now = ctx.clock.now()
     keys = throttle.password_keys(ctx.settings, username, address)
     with ctx.hash_slots.slot():
-        with ctx.db.transaction() as conn:
-            throttle.reserve(conn, keys, now)
-            user = local.find_user_for_login(conn, username)
+        with ctx.store.transaction() as uow:
+            throttle.reserve(uow, keys, now)
+            user = local.find_user_for_login(uow, username)
         if not local.password_matches(user, password):
             raise WrongPassword
     assert user is not None
     if password_alone_must_do and user.otp_required:
         raise SecondFactorRequired
-    with ctx.db.transaction() as conn:
-        throttle.succeeded(conn, keys)
+    with ctx.store.transaction() as uow:
+        throttle.succeeded(uow, keys)
     return user

@@ -11,13 +11,11 @@ from idplus.crypto.hashing import hash_handle
 from idplus.crypto.keys import InvalidSignature, KeyRing
 from idplus.errors import InvalidRequest
 from idplus.models import Client
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.params import Params
-from idplus.store.sql import refresh_tokens as token_store
-from idplus.store.sql.revoked_tokens import revoke_access_token
 
 
-def revoke(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) -> None:
+def revoke(ctx: AppContext, ring: KeyRing, client: Client, params: Params) -> None:
     token = params.get("token")
     if token is None:
         raise InvalidRequest("token is required")
@@ -25,13 +23,13 @@ def revoke(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) ->
     if token.count(".") == 2:
         _revoke_access_token(ctx, ring, client, token)
         return
-    with ctx.db.transaction() as conn:
-        record = token_store.find_refresh_token(conn, hash_handle(ctx.secrets.handle_key, token))
+    with ctx.store.transaction() as uow:
+        record = uow.refresh_tokens.find(hash_handle(ctx.secrets.handle_key, token))
         if record is not None and record.client_id == client.client_id:
-            token_store.revoke_family(conn, record.family_id, now)
+            uow.refresh_tokens.revoke_family(record.family_id, now)
 
 
-def _revoke_access_token(ctx: ServerContext, ring: KeyRing, client: Client, token: str) -> None:
+def _revoke_access_token(ctx: AppContext, ring: KeyRing, client: Client, token: str) -> None:
     # The published keys cover every access token that has not expired yet.
     try:
         claims = ring.verify(token).claims
@@ -42,5 +40,5 @@ def _revoke_access_token(ctx: ServerContext, ring: KeyRing, client: Client, toke
     expires_at = datetime.fromtimestamp(int(claims.get("exp", 0)), UTC)
     if expires_at <= ctx.clock.now():
         return
-    with ctx.db.transaction() as conn:
-        revoke_access_token(conn, str(claims["jti"]), expires_at)
+    with ctx.store.transaction() as uow:
+        uow.revoked_access_tokens.revoke(str(claims["jti"]), expires_at)

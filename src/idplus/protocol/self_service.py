@@ -12,24 +12,19 @@ from idplus.crypto.hashing import hash_password
 from idplus.crypto.keys import KeyRing
 from idplus.models import AuditEvent, Client, SsoSession, User
 from idplus.protocol.bearer import check_not_revoked, verify_access_token
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.end_session import EndedSession, end_sessions
 from idplus.protocol.password_check import WrongPassword, check_password
-from idplus.store.sql import audit
-from idplus.store.sql import clients as client_store
-from idplus.store.sql import refresh_tokens as token_store
-from idplus.store.sql import sessions as session_store
-from idplus.store.sql import users as user_store
 
 ACCOUNT_PATH = "/account"
 MIN_PASSWORD_LENGTH = 8
 
 
-def self_service_url(ctx: ServerContext, ring: KeyRing, token: str, locale: str | None) -> str:
+def self_service_url(ctx: AppContext, ring: KeyRing, token: str, locale: str | None) -> str:
     """The account page's URL, for the holder of a valid access token."""
     access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=ctx.clock.now())
-    with ctx.db.reading() as conn:
-        check_not_revoked(conn, access)
+    with ctx.store.reading() as uow:
+        check_not_revoked(uow, access)
     query = f"?{urlencode({'locale': locale})}" if locale else ""
     return f"{ctx.settings.issuer}{ACCOUNT_PATH}{query}"
 
@@ -41,39 +36,36 @@ class AccountView:
     apps: list[Client]
 
 
-def account_view(ctx: ServerContext, user_id: str) -> AccountView | None:
+def account_view(ctx: AppContext, user_id: str) -> AccountView | None:
     now = ctx.clock.now()
-    with ctx.db.reading() as conn:
-        user = user_store.find_user(conn, user_id)
+    with ctx.store.reading() as uow:
+        user = uow.users.find(user_id)
         if user is None:
             return None
         sessions = [
-            (s, session_store.session_client_ids(conn, s.id))
-            for s in session_store.active_sessions_of_user(conn, user.id, now)
+            (s, uow.sessions.client_ids(s.id)) for s in uow.sessions.active_of_user(user.id, now)
         ]
         apps = [
             client
-            for client_id in token_store.clients_holding_refresh_tokens(conn, user.id, now)
-            if (client := client_store.find_client(conn, client_id)) is not None
+            for client_id in uow.refresh_tokens.clients_of_user(user.id, now)
+            if (client := uow.clients.find(client_id)) is not None
         ]
     return AccountView(user, sessions, apps)
 
 
-def end_own_session(ctx: ServerContext, user_id: str, session_id: str) -> list[EndedSession]:
-    with ctx.db.reading() as conn:
-        session = session_store.find_session(conn, session_id)
+def end_own_session(ctx: AppContext, user_id: str, session_id: str) -> list[EndedSession]:
+    with ctx.store.reading() as uow:
+        session = uow.sessions.find(session_id)
     if session is None or session.user_id != user_id:
         return []
     return end_sessions(ctx, [session_id])
 
 
-def revoke_app(ctx: ServerContext, user_id: str, client_id: str) -> int:
+def revoke_app(ctx: AppContext, user_id: str, client_id: str) -> int:
     now = ctx.clock.now()
-    with ctx.db.transaction() as conn:
-        revoked = token_store.revoke_user_client_refresh_tokens(conn, user_id, client_id, now)
-        audit.record_event(
-            conn, AuditEvent("user.app_revoked", now, client_id=client_id, user_id=user_id)
-        )
+    with ctx.store.transaction() as uow:
+        revoked = uow.refresh_tokens.revoke_user_client(user_id, client_id, now)
+        uow.audit.record(AuditEvent("user.app_revoked", now, client_id=client_id, user_id=user_id))
     return revoked
 
 
@@ -84,7 +76,7 @@ class PasswordChangeRefused(Exception):
 
 
 def change_password(
-    ctx: ServerContext,
+    ctx: AppContext,
     user: User,
     current: str,
     new: str,
@@ -107,12 +99,10 @@ def change_password(
     with ctx.hash_slots.slot():
         new_hash = hash_password(new)
     now = ctx.clock.now()
-    with ctx.db.transaction() as conn:
-        user_store.set_password_hash(conn, user.id, new_hash, now)
+    with ctx.store.transaction() as uow:
+        uow.users.set_password_hash(user.id, new_hash, now)
         others = [
-            s.id
-            for s in session_store.active_sessions_of_user(conn, user.id, now)
-            if s.id != keep_session_id
+            s.id for s in uow.sessions.active_of_user(user.id, now) if s.id != keep_session_id
         ]
-        audit.record_event(conn, AuditEvent("user.password_changed", now, user_id=user.id))
+        uow.audit.record(AuditEvent("user.password_changed", now, user_id=user.id))
     return end_sessions(ctx, others)

@@ -7,18 +7,14 @@ login gives the session a new one, so a cookie fixed or copied before the login 
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Connection
-
-from idplus.crypto.hashing import hash_handle, new_handle
+from idplus.crypto.hashing import hash_handle
 from idplus.models import Authentication, Client, SsoSession, User
 from idplus.policies import REMEMBER_ME_COOKIE_LIFETIME
-from idplus.store.sql import sessions as session_store
-from idplus.store.sql import users as user_store
-from idplus.store.sql.refresh_tokens import revoke_session_refresh_tokens
+from idplus.randomness import Randomness
+from idplus.store.base import UnitOfWork
 
 SHARED_GROUP = "one_telenor"
 
@@ -50,18 +46,18 @@ def usable_session(session: SsoSession | None, now: datetime) -> SsoSession | No
     return session if session is not None and session.is_active(now) else None
 
 
-def live_session(conn: Connection, session_id: str | None, now: datetime) -> SsoSession | None:
+def live_session(uow: UnitOfWork, session_id: str | None, now: datetime) -> SsoSession | None:
     """The session with this id, if it has neither ended nor expired."""
     if session_id is None:
         return None
-    return usable_session(session_store.find_session(conn, session_id), now)
+    return usable_session(uow.sessions.find(session_id), now)
 
 
 def live_login(
-    conn: Connection, session_id: str | None, now: datetime
+    uow: UnitOfWork, session_id: str | None, now: datetime
 ) -> tuple[SsoSession, User] | None:
     """The live session and its user: what every grant for a user needs (SPEC §2)."""
-    return _with_user(conn, live_session(conn, session_id, now))
+    return _with_user(uow, live_session(uow, session_id, now))
 
 
 def session_handle_hash(key: bytes, handle: str) -> str:
@@ -69,30 +65,30 @@ def session_handle_hash(key: bytes, handle: str) -> str:
 
 
 def live_session_of_cookie(
-    conn: Connection, key: bytes, handle: str | None, now: datetime
+    uow: UnitOfWork, key: bytes, handle: str | None, now: datetime
 ) -> SsoSession | None:
     """The live session a cookie's handle opens, if any."""
     if handle is None:
         return None
-    found = session_store.find_session_by_handle(conn, session_handle_hash(key, handle))
+    found = uow.sessions.find_by_handle(session_handle_hash(key, handle))
     return usable_session(found, now)
 
 
 def live_login_of_cookie(
-    conn: Connection, key: bytes, handle: str | None, now: datetime
+    uow: UnitOfWork, key: bytes, handle: str | None, now: datetime
 ) -> tuple[SsoSession, User] | None:
-    return _with_user(conn, live_session_of_cookie(conn, key, handle, now))
+    return _with_user(uow, live_session_of_cookie(uow, key, handle, now))
 
 
-def session_ids_of_cookies(conn: Connection, key: bytes, handles: list[str]) -> dict[str, str]:
+def session_ids_of_cookies(uow: UnitOfWork, key: bytes, handles: list[str]) -> dict[str, str]:
     """cookie handle → session id, for the handles that still open a session."""
     by_hash = {session_handle_hash(key, h): h for h in handles}
-    found = session_store.session_ids_by_handle(conn, list(by_hash))
+    found = uow.sessions.ids_by_handle(list(by_hash))
     return {by_hash[handle_hash]: session_id for handle_hash, session_id in found.items()}
 
 
-def _with_user(conn: Connection, session: SsoSession | None) -> tuple[SsoSession, User] | None:
-    user = user_store.find_user(conn, session.user_id) if session is not None else None
+def _with_user(uow: UnitOfWork, session: SsoSession | None) -> tuple[SsoSession, User] | None:
+    user = uow.users.find(session.user_id) if session is not None else None
     return (session, user) if session is not None and user is not None else None
 
 
@@ -105,7 +101,7 @@ class SignedInSession:
 
 
 def start_or_renew_session(
-    conn: Connection,
+    uow: UnitOfWork,
     *,
     handle_key: bytes,
     group: str,
@@ -113,20 +109,21 @@ def start_or_renew_session(
     lifetime: SessionLifetime,
     existing: SsoSession | None,
     now: datetime,
+    random: Randomness,
 ) -> SignedInSession:
     """The same user logging in again keeps the session id (other clients' tokens survive).
 
     Either way the cookie gets a new handle: a login never keeps a handle it did not issue.
     """
-    handle = new_handle(32)
+    handle = random.handle(32)
     handle_hash = session_handle_hash(handle_key, handle)
     if existing is not None and existing.is_active(now):
         if existing.user_id == authentication.user_id:
-            session_store.replace_session_handle(conn, existing.id, handle_hash)
-            return SignedInSession(_renew(conn, existing, authentication, lifetime, now), handle)
-        end_session(conn, existing.id, now)
+            uow.sessions.replace_handle(existing.id, handle_hash)
+            return SignedInSession(_renew(uow, existing, authentication, lifetime, now), handle)
+        end_session(uow, existing.id, now)
     session = SsoSession(
-        id=secrets.token_urlsafe(24),
+        id=random.handle(24),
         user_id=authentication.user_id,
         sso_group=group,
         auth_time=authentication.auth_time,
@@ -139,19 +136,18 @@ def start_or_renew_session(
         last_seen_at=now,
         expires_at=now + lifetime.lifetime,
     )
-    session_store.insert_session(conn, session, handle_hash)
+    uow.sessions.insert(session, handle_hash)
     return SignedInSession(session, handle)
 
 
 def _renew(
-    conn: Connection,
+    uow: UnitOfWork,
     existing: SsoSession,
     authentication: Authentication,
     lifetime: SessionLifetime,
     now: datetime,
 ) -> SsoSession:
-    session_store.reauthenticate_session(
-        conn,
+    uow.sessions.reauthenticate(
         existing.id,
         auth_time=authentication.auth_time,
         acr=authentication.acr,
@@ -171,14 +167,14 @@ def _renew(
             persistent=lifetime.persistent or existing.persistent,
             lifetime_seconds=int(lifetime.lifetime.total_seconds()),
         )
-        session_store.extend_session(conn, renewed, now)
+        uow.sessions.extend(renewed, now)
     else:
-        session_store.touch_session(conn, renewed, now)
+        uow.sessions.touch(renewed, now)
     return renewed
 
 
-def end_session(conn: Connection, session_id: str, now: datetime) -> bool:
+def end_session(uow: UnitOfWork, session_id: str, now: datetime) -> bool:
     """End the session and revoke every refresh token bound to it (SPEC §2, §7)."""
-    ended = session_store.end_session(conn, session_id, now)
-    revoke_session_refresh_tokens(conn, session_id, now)
+    ended = uow.sessions.end(session_id, now)
+    uow.refresh_tokens.revoke_session(session_id, now)
     return ended

@@ -25,7 +25,7 @@ from idplus.protocol.client_auth import (
     read_client_credentials,
 )
 from idplus.protocol.client_directory import ClientDirectory
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.grants import (
     authorization_code,
     client_credentials,
@@ -35,7 +35,7 @@ from idplus.protocol.grants import (
 from idplus.protocol.issuance import TokenResponse
 from idplus.protocol.params import Params
 
-GrantHandler = Callable[[ServerContext, KeyRing, Client, Params], TokenResponse]
+GrantHandler = Callable[[AppContext, KeyRing, Client, Params], TokenResponse]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class TokenRequest:
     params: Params
 
 
-def handle_token_request(ctx: ServerContext, ring: KeyRing, request: TokenRequest) -> TokenResponse:
+def handle_token_request(ctx: AppContext, ring: KeyRing, request: TokenRequest) -> TokenResponse:
     client = authenticate_request(ctx.clients, request.authorization, request.params)
     request.params.require_single()
     grant_type = _grant_type(request.params)

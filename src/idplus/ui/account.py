@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idplus.crypto.hashing import HashingBusy
+from idplus.entry import client_address, context_of
 from idplus.models import Client, SsoSession
 from idplus.outbound.backchannel_logout import deliver_logout_notices
 from idplus.policies import ACCOUNT_CLIENT_ID
 from idplus.protocol.authorize import choose_ui_locale
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.backchannel import logout_notices
 from idplus.protocol.oidc.end_session import EndedSession
 from idplus.protocol.self_service import (
@@ -30,9 +31,7 @@ from idplus.protocol.self_service import (
     revoke_app,
 )
 from idplus.protocol.sso import SHARED_GROUP, live_session_of_cookie
-from idplus.store.sql import clients as client_store
-from idplus.store.sql import users as user_store
-from idplus.ui.context import client_address, pages_of, server_of
+from idplus.ui.context import pages_of
 from idplus.ui.cookies import (
     browser_id,
     browser_session_ids,
@@ -58,24 +57,24 @@ def _locale(request: Request) -> str:
     return choose_ui_locale(request.query_params.get("locale"))
 
 
-def _current_session(server: ServerContext, request: Request) -> SsoSession | None:
+def _current_session(server: AppContext, request: Request) -> SsoSession | None:
     handle = sso_session_handle(server, request, SHARED_GROUP)
-    with server.db.reading() as conn:
-        return live_session_of_cookie(conn, server.secrets.handle_key, handle, server.clock.now())
+    with server.store.reading() as uow:
+        return live_session_of_cookie(uow, server.secrets.handle_key, handle, server.clock.now())
 
 
 async def show_account(request: Request) -> Response:
-    server, locale = server_of(request), _locale(request)
+    server, locale = context_of(request), _locale(request)
     session = await run_in_threadpool(_current_session, server, request)
     if session is None:
         return await _login_first(request, server, locale)
     return await _render(request, server, session, locale, None)
 
 
-async def _login_first(request: Request, server: ServerContext, locale: str) -> Response:
+async def _login_first(request: Request, server: AppContext, locale: str) -> Response:
     def account_client() -> Client:
-        with server.db.reading() as conn:
-            client = client_store.find_client(conn, ACCOUNT_CLIENT_ID)
+        with server.store.reading() as uow:
+            client = uow.clients.find(ACCOUNT_CLIENT_ID)
         assert client is not None, "the account client is created at start-up"
         return client
 
@@ -86,7 +85,7 @@ async def _login_first(request: Request, server: ServerContext, locale: str) -> 
 
 async def _render(
     request: Request,
-    server: ServerContext,
+    server: AppContext,
     session: SsoSession,
     locale: str,
     notice: str | None,
@@ -119,7 +118,7 @@ async def _render(
 
 
 async def act(request: Request) -> Response:
-    server, locale = server_of(request), _locale(request)
+    server, locale = context_of(request), _locale(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     if not csrf_token_is_valid(
         server.secrets.cookie_key, browser_id(request), form.get("csrf_token")
@@ -157,10 +156,10 @@ async def act(request: Request) -> Response:
 
 
 def _change_password(
-    server: ServerContext, session: SsoSession, form: dict[str, str], address: str | None
+    server: AppContext, session: SsoSession, form: dict[str, str], address: str | None
 ) -> list[EndedSession]:
-    with server.db.reading() as conn:
-        user = user_store.find_user(conn, session.user_id)
+    with server.store.reading() as uow:
+        user = uow.users.find(session.user_id)
     if user is None:
         raise PasswordChangeRefused("wrong_password")
     return change_password(
@@ -174,7 +173,7 @@ def _change_password(
 
 
 async def _after_ending(
-    request: Request, server: ServerContext, response: Response, ended: list[EndedSession]
+    request: Request, server: AppContext, response: Response, ended: list[EndedSession]
 ) -> Response:
     if not ended:
         return response
@@ -185,5 +184,5 @@ async def _after_ending(
             clear_cookie(server, response, name)
     notices = await run_in_threadpool(logout_notices, server, ended)
     if notices:
-        response.background = BackgroundTask(deliver_logout_notices, notices)
+        response.background = BackgroundTask(deliver_logout_notices, server.http, notices)
     return response

@@ -12,15 +12,14 @@ database gives anyone a cookie.
 from __future__ import annotations
 
 import hashlib
-import secrets
 
 from itsdangerous import BadSignature, Signer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.protocol.context import ServerContext
+from idplus.entry import context_of
+from idplus.protocol.context import AppContext
 from idplus.protocol.sso import SHARED_GROUP, session_ids_of_cookies
-from idplus.ui.context import server_of
 
 BROWSER_COOKIE = "idplus_browser"
 SSO_COOKIE = "idplus_sso"
@@ -31,17 +30,17 @@ _BROWSER_SALT = "idplus.browser"
 _MAX_COOKIE_LENGTH = 200
 
 
-def _name(server: ServerContext, base: str) -> str:
+def _name(server: AppContext, base: str) -> str:
     return SECURE_PREFIX + base if server.settings.issuer_is_https else base
 
 
-def sso_cookie_name(server: ServerContext, group: str) -> str:
+def sso_cookie_name(server: AppContext, group: str) -> str:
     if group == SHARED_GROUP:
         return _name(server, SSO_COOKIE)
     return _name(server, f"{SSO_COOKIE}_{hashlib.sha256(group.encode()).hexdigest()[:16]}")
 
 
-def _unsign(server: ServerContext, salt: str, value: str | None) -> str | None:
+def _unsign(server: AppContext, salt: str, value: str | None) -> str | None:
     if not value or len(value) > _MAX_COOKIE_LENGTH:
         return None
     try:
@@ -50,17 +49,17 @@ def _unsign(server: ServerContext, salt: str, value: str | None) -> str | None:
         return None
 
 
-def _sign(server: ServerContext, salt: str, value: str) -> str:
+def _sign(server: AppContext, salt: str, value: str) -> str:
     return Signer(server.secrets.cookie_key, salt=salt).sign(value).decode()
 
 
-def sso_session_handle(server: ServerContext, request: Request, group: str) -> str | None:
+def sso_session_handle(server: AppContext, request: Request, group: str) -> str | None:
     """The SSO cookie's session handle for this group, if the cookie is ours."""
     return _unsign(server, _SSO_SALT, request.cookies.get(sso_cookie_name(server, group)))
 
 
 def set_sso_cookie(
-    server: ServerContext, response: Response, group: str, handle: str, max_age: int | None
+    server: AppContext, response: Response, group: str, handle: str, max_age: int | None
 ) -> None:
     signed = _sign(server, _SSO_SALT, handle)
     _set(server, response, sso_cookie_name(server, group), signed, max_age=max_age)
@@ -68,25 +67,25 @@ def set_sso_cookie(
 
 def browser_id(request: Request) -> str | None:
     """The id this server issued to the browser, or None (absent, foreign or forged)."""
-    server = server_of(request)
+    server = context_of(request)
     return _unsign(server, _BROWSER_SALT, request.cookies.get(_name(server, BROWSER_COOKIE)))
 
 
 def ensure_browser_id(request: Request) -> tuple[str, bool]:
     """The browser's id, and whether it is new (and so must be set on the response)."""
     existing = browser_id(request)
-    return (existing, False) if existing else (new_browser_id(), True)
+    return (existing, False) if existing else (new_browser_id(context_of(request)), True)
 
 
-def new_browser_id() -> str:
-    return secrets.token_urlsafe(24)
+def new_browser_id(server: AppContext) -> str:
+    return server.random.handle(24)
 
 
-def set_browser_cookie(server: ServerContext, response: Response, value: str) -> None:
+def set_browser_cookie(server: AppContext, response: Response, value: str) -> None:
     _set(server, response, _name(server, BROWSER_COOKIE), _sign(server, _BROWSER_SALT, value))
 
 
-def browser_sso_handles(server: ServerContext, request: Request) -> dict[str, str]:
+def browser_sso_handles(server: AppContext, request: Request) -> dict[str, str]:
     """Every SSO cookie this browser holds: cookie name → session handle."""
     prefix = _name(server, SSO_COOKIE)
     found = {}
@@ -98,24 +97,24 @@ def browser_sso_handles(server: ServerContext, request: Request) -> dict[str, st
     return found
 
 
-def browser_session_ids(server: ServerContext, request: Request) -> dict[str, str]:
+def browser_session_ids(server: AppContext, request: Request) -> dict[str, str]:
     """Cookie name → id of the session it opens, for this browser's SSO cookies (blocking)."""
     handles = browser_sso_handles(server, request)
     if not handles:
         return {}
-    with server.db.reading() as conn:
-        ids = session_ids_of_cookies(conn, server.secrets.handle_key, list(handles.values()))
+    with server.store.reading() as uow:
+        ids = session_ids_of_cookies(uow, server.secrets.handle_key, list(handles.values()))
     return {name: ids[handle] for name, handle in handles.items() if handle in ids}
 
 
-def clear_cookie(server: ServerContext, response: Response, name: str) -> None:
+def clear_cookie(server: AppContext, response: Response, name: str) -> None:
     response.delete_cookie(
         name, path="/", httponly=True, samesite="lax", secure=server.settings.issuer_is_https
     )
 
 
 def _set(
-    server: ServerContext, response: Response, name: str, value: str, max_age: int | None = None
+    server: AppContext, response: Response, name: str, value: str, max_age: int | None = None
 ) -> None:
     response.set_cookie(
         name,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import secrets
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,15 +19,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idplus.entry import context_of
 from idplus.errors import OAuthError
 from idplus.models import Client
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.userinfo import userinfo
 from idplus.protocol.params import parse_params
 from idplus.protocol.pkce import s256_challenge
 from idplus.protocol.token_endpoint import TokenRequest, handle_token_request
-from idplus.store.sql import clients as client_store
-from idplus.ui.context import pages_of, server_of
+from idplus.ui.context import pages_of
 from idplus.ui.cookies import browser_id
 from idplus.ui.csrf import csrf_token_is_valid
 
@@ -38,23 +37,23 @@ COOKIE = "idplus_debugger"
 FLOW_SECONDS = 600
 
 
-def _fernet(server: ServerContext) -> Fernet:
+def _fernet(server: AppContext) -> Fernet:
     key = hashlib.sha256(server.secrets.cookie_key + b"|debugger").digest()
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def _callback(server: ServerContext) -> str:
+def _callback(server: AppContext) -> str:
     return server.settings.issuer + CALLBACK_PATH
 
 
-def _debuggable_clients(server: ServerContext) -> list[Client]:
-    with server.db.reading() as conn:
-        clients = client_store.list_clients(conn)
+def _debuggable_clients(server: AppContext) -> list[Client]:
+    with server.store.reading() as uow:
+        clients = uow.clients.list_all()
     return [c for c in clients if _callback(server) in c.redirect_uris]
 
 
 async def show_debugger(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     if not server.settings.debugger_enabled:
         return _disabled(request, server)
     clients = await run_in_threadpool(_debuggable_clients, server)
@@ -62,7 +61,7 @@ async def show_debugger(request: Request) -> Response:
 
 
 def _page(
-    request: Request, server: ServerContext, clients: list[Client], problem: str | None = None
+    request: Request, server: AppContext, clients: list[Client], problem: str | None = None
 ) -> Response:
     return pages_of(request).render(
         request,
@@ -77,7 +76,7 @@ def _page(
 
 
 async def start_flow(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     if not server.settings.debugger_enabled:
         return _disabled(request, server)
     form = await request.form()
@@ -90,9 +89,9 @@ async def start_flow(request: Request) -> Response:
     flow = {
         "client_id": fields.get("client_id", ""),
         "client_secret": fields.get("client_secret") or None,
-        "state": secrets.token_urlsafe(16),
-        "nonce": secrets.token_urlsafe(16),
-        "verifier": secrets.token_urlsafe(48),
+        "state": server.random.handle(16),
+        "nonce": server.random.handle(16),
+        "verifier": server.random.handle(48),
     }
     params = {
         "client_id": flow["client_id"],
@@ -121,7 +120,7 @@ async def start_flow(request: Request) -> Response:
 
 
 async def callback(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     if not server.settings.debugger_enabled:
         return _disabled(request, server)
     answer = dict(request.query_params)
@@ -140,7 +139,7 @@ async def callback(request: Request) -> Response:
     return response
 
 
-def _read_flow(server: ServerContext, request: Request) -> dict[str, Any] | None:
+def _read_flow(server: AppContext, request: Request) -> dict[str, Any] | None:
     value = request.cookies.get(COOKIE)
     if not value:
         return None
@@ -151,7 +150,7 @@ def _read_flow(server: ServerContext, request: Request) -> dict[str, Any] | None
     return flow
 
 
-def _redeem(server: ServerContext, flow: dict[str, Any], code: str) -> list[dict[str, str]]:
+def _redeem(server: AppContext, flow: dict[str, Any], code: str) -> list[dict[str, str]]:
     """Exchange the code through the token endpoint's own pipeline, then call userinfo."""
     items = [
         ("grant_type", "authorization_code"),
@@ -199,7 +198,7 @@ def _pretty(value: Any) -> str:
 
 def _result(
     request: Request,
-    server: ServerContext,
+    server: AppContext,
     sections: list[dict[str, str]],
     problem: str | None,
 ) -> Response:
@@ -214,7 +213,7 @@ def _result(
     )
 
 
-def _disabled(request: Request, server: ServerContext) -> Response:
+def _disabled(request: Request, server: AppContext) -> Response:
     return pages_of(request).error(
         request, server, locale="en", message="Page not found.", status_code=404
     )

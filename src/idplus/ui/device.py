@@ -14,9 +14,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idplus.entry import client_address, context_of
 from idplus.models import SsoSession
 from idplus.protocol.authorize import choose_ui_locale
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.device import (
     VERIFICATION_PATH,
     PendingDevice,
@@ -27,8 +28,7 @@ from idplus.protocol.device import (
     verification_uri_complete,
 )
 from idplus.protocol.sso import live_session_of_cookie, sso_group
-from idplus.store.sql import users as user_store
-from idplus.ui.context import client_address, pages_of, server_of
+from idplus.ui.context import pages_of
 from idplus.ui.cookies import browser_id, sso_session_handle
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
@@ -43,7 +43,7 @@ def _locale(request: Request) -> str:
 
 
 async def show_device(request: Request) -> Response:
-    server, locale = server_of(request), _locale(request)
+    server, locale = context_of(request), _locale(request)
     raw = request.query_params.get("user_code", "")
     if not raw:
         return _code_form(request, server, locale, "", None)
@@ -57,16 +57,14 @@ async def show_device(request: Request) -> Response:
     return await _approval_page(request, server, pending, session, locale)
 
 
-def _session_for(
-    server: ServerContext, request: Request, pending: PendingDevice
-) -> SsoSession | None:
+def _session_for(server: AppContext, request: Request, pending: PendingDevice) -> SsoSession | None:
     handle = sso_session_handle(server, request, sso_group(pending.client))
-    with server.db.reading() as conn:
-        return live_session_of_cookie(conn, server.secrets.handle_key, handle, server.clock.now())
+    with server.store.reading() as uow:
+        return live_session_of_cookie(uow, server.secrets.handle_key, handle, server.clock.now())
 
 
 async def _login_first(
-    request: Request, server: ServerContext, pending: PendingDevice, locale: str
+    request: Request, server: AppContext, pending: PendingDevice, locale: str
 ) -> Response:
     code = display_user_code(pending.request.user_code)
     return_to = f"{VERIFICATION_PATH}?{urlencode({'user_code': code, 'ui_locales': locale})}"
@@ -75,13 +73,13 @@ async def _login_first(
 
 async def _approval_page(
     request: Request,
-    server: ServerContext,
+    server: AppContext,
     pending: PendingDevice,
     session: SsoSession,
     locale: str,
 ) -> Response:
-    with server.db.reading() as conn:
-        user = user_store.find_user(conn, session.user_id)
+    with server.store.reading() as uow:
+        user = uow.users.find(session.user_id)
     complete = verification_uri_complete(server.settings.issuer, pending.request.user_code)
     return pages_of(request).render(
         request,
@@ -98,7 +96,7 @@ async def _approval_page(
 
 
 async def decide(request: Request) -> Response:
-    server, locale = server_of(request), _locale(request)
+    server, locale = context_of(request), _locale(request)
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if not csrf_token_is_valid(
@@ -130,7 +128,7 @@ async def decide(request: Request) -> Response:
 
 
 def _unknown(
-    request: Request, server: ServerContext, locale: str, raw: str, unknown: UnknownUserCode
+    request: Request, server: AppContext, locale: str, raw: str, unknown: UnknownUserCode
 ) -> Response:
     if unknown.retry_after_minutes:
         text = gettext_for(locale).gettext(LOCKED) % {"minutes": unknown.retry_after_minutes}
@@ -140,7 +138,7 @@ def _unknown(
 
 def _code_form(
     request: Request,
-    server: ServerContext,
+    server: AppContext,
     locale: str,
     user_code: str,
     problem: str | None,

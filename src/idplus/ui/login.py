@@ -15,14 +15,15 @@ from starlette.responses import RedirectResponse, Response
 
 from idplus.auth.local import mask_phone_number
 from idplus.crypto.hashing import HashingBusy
+from idplus.entry import client_address, context_of
 from idplus.models import Client
 from idplus.policies import ClientType
 from idplus.protocol import login
 from idplus.protocol.authorization_response import AuthorizationResponse
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.interaction import Step, start_internal_login
 from idplus.ui.authorization_response import authorization_response
-from idplus.ui.context import client_address, pages_of, server_of
+from idplus.ui.context import pages_of
 from idplus.ui.cookies import (
     browser_id,
     ensure_browser_id,
@@ -66,7 +67,7 @@ def login_page_url(handle: str) -> str:
 
 
 async def show_login(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     handle = request.query_params.get("interaction", "")
     try:
         view = await run_in_threadpool(
@@ -78,7 +79,7 @@ async def show_login(request: Request) -> Response:
 
 
 async def submit_login(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     form = await request.form()
     handle = _field(form, "interaction")
     browser = browser_id(request)
@@ -101,7 +102,7 @@ async def submit_login(request: Request) -> Response:
 
 
 def _perform(
-    server: ServerContext,
+    server: AppContext,
     view: login.InteractionView,
     form: FormData,
     browser: str,
@@ -134,7 +135,7 @@ def _perform(
     return login.start_step_up(server, handle, browser)
 
 
-def _deliver(request: Request, server: ServerContext, result: login.StepResult) -> Response:
+def _deliver(request: Request, server: AppContext, result: login.StepResult) -> Response:
     environment = pages_of(request).environment
     if isinstance(result, login.InteractionView):
         return RedirectResponse(login_page_url(result.handle), status_code=303)
@@ -149,11 +150,11 @@ def _deliver(request: Request, server: ServerContext, result: login.StepResult) 
     if result.session_handle is not None:
         # A login rotates the browser id too: an id (and so a CSRF token) planted or seen
         # before the login is worth nothing after it.
-        set_browser_cookie(server, response, new_browser_id())
+        set_browser_cookie(server, response, new_browser_id(server))
     return response
 
 
-def _busy(request: Request, server: ServerContext, view: login.InteractionView) -> Response:
+def _busy(request: Request, server: AppContext, view: login.InteractionView) -> Response:
     """Every password-hashing slot is taken: ask the user to retry instead of queueing."""
     response = pages_of(request).error(
         request,
@@ -168,7 +169,7 @@ def _busy(request: Request, server: ServerContext, view: login.InteractionView) 
 
 def _render(
     request: Request,
-    server: ServerContext,
+    server: AppContext,
     view: login.InteractionView,
     *,
     problem: login.LoginProblem | None = None,
@@ -206,7 +207,7 @@ def _render(
     )
 
 
-def _gone(request: Request, server: ServerContext) -> Response:
+def _gone(request: Request, server: AppContext) -> Response:
     return pages_of(request).error(
         request,
         server,
@@ -222,7 +223,7 @@ def _field(form: FormData, name: str) -> str:
 
 
 async def redirect_to_internal_login(
-    request: Request, server: ServerContext, client: Client, return_to: str, locale: str
+    request: Request, server: AppContext, client: Client, return_to: str, locale: str
 ) -> Response:
     """Send the browser through the login pages on behalf of one of idplus's own pages."""
     browser, is_new = ensure_browser_id(request)

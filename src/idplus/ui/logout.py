@@ -13,27 +13,28 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idplus.entry import context_of
 from idplus.outbound.backchannel_logout import deliver_logout_notices
 from idplus.protocol.authorization_response import AuthorizationResponse
 from idplus.protocol.authorize import choose_ui_locale
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.backchannel import LogoutNotice, logout_notices
 from idplus.protocol.oidc.end_session import end_sessions
 from idplus.ui.authorization_response import redirect_location
-from idplus.ui.context import pages_of, server_of
+from idplus.ui.context import pages_of
 from idplus.ui.cookies import browser_id, browser_session_ids, clear_cookie
 from idplus.ui.csrf import csrf_token_is_valid
 
 LOGOUT_PATH = "/logout"
 
 
-def confirmation_page(request: Request, server: ServerContext, locale: str) -> Response:
+def confirmation_page(request: Request, server: AppContext, locale: str) -> Response:
     return pages_of(request).render(
         request, server, "logout.html", locale=locale, action=LOGOUT_PATH
     )
 
 
-def logged_out_page(request: Request, server: ServerContext, locale: str) -> Response:
+def logged_out_page(request: Request, server: AppContext, locale: str) -> Response:
     return pages_of(request).render(request, server, "logged_out.html", locale=locale)
 
 
@@ -44,7 +45,7 @@ def redirect_after_logout(uri: str, state: str | None) -> Response:
 
 
 def _end_and_notify(
-    server: ServerContext, session_ids: Iterable[str], initiator: str | None
+    server: AppContext, session_ids: Iterable[str], initiator: str | None
 ) -> tuple[set[str], list[LogoutNotice]]:
     ended = end_sessions(server, session_ids, initiator=initiator)
     notices = logout_notices(server, ended)
@@ -53,7 +54,7 @@ def _end_and_notify(
 
 async def finish_logout(
     request: Request,
-    server: ServerContext,
+    server: AppContext,
     response: Response,
     session_ids: Iterable[str],
     initiator: str | None,
@@ -66,13 +67,13 @@ async def finish_logout(
         if session_id in ended or session_id in targets:
             clear_cookie(server, response, name)
     if notices:
-        response.background = BackgroundTask(deliver_logout_notices, notices)
+        response.background = BackgroundTask(deliver_logout_notices, server.http, notices)
     return response
 
 
 async def confirm_logout(request: Request) -> Response:
     """POST /logout from the confirmation page: end every session of this browser."""
-    server = server_of(request)
+    server = context_of(request)
     form = await request.form()
     token, locale = form.get("csrf_token"), form.get("ui_locales")
     locale = choose_ui_locale(locale if isinstance(locale, str) else None)

@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.ui.cookies import ensure_browser_id, set_browser_cookie
 from idplus.ui.csrf import csrf_token
 from idplus.ui.i18n import gettext_for
@@ -46,7 +46,7 @@ class Pages:
     def render(
         self,
         request: Request,
-        server: ServerContext,
+        server: AppContext,
         template: str,
         *,
         locale: str,
@@ -71,7 +71,7 @@ class Pages:
     def error(
         self,
         request: Request,
-        server: ServerContext,
+        server: AppContext,
         *,
         locale: str,
         message: str,
@@ -89,7 +89,7 @@ class Pages:
             detail=detail,
         )
 
-    def form_check_failed(self, request: Request, server: ServerContext, locale: str) -> Response:
+    def form_check_failed(self, request: Request, server: AppContext, locale: str) -> Response:
         """The answer to a POST whose CSRF token is missing or wrong."""
         return self.error(
             request,

@@ -6,11 +6,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from idplus.crypto.keys import KeyRing
-from idplus.web.services import services_of
+from idplus.entry import context_of
 
 
 async def current_key_ring(request: Request) -> KeyRing:
-    keys = services_of(request).keys
+    keys = context_of(request).keys
     ring = keys.fresh()
     if ring is None:
         ring = await run_in_threadpool(keys.current)

@@ -14,13 +14,13 @@ from idplus.errors import InvalidGrant
 from idplus.manage.clients import ClientRegistration, add_client
 from idplus.manage.users import UserRegistration, add_user
 from idplus.models import Authentication
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.grants import refresh_token
 from idplus.protocol.issuance import issue_tokens, new_lineage
 from idplus.protocol.params import parse_params
 from idplus.protocol.sso import SessionLifetime, end_session, start_or_renew_session
-from idplus.store.sql import sessions as session_store
+from idplus.store.sql.uow import SqlStore
 from tests.harness import Harness, code_from_login, exchange_code, refresh
 
 
@@ -111,8 +111,8 @@ def test_logout_kills_refresh(harness: Harness) -> None:
     sid = _claims(harness, body["access_token"])["sid"]
     db = harness.db()
     try:
-        with db.transaction() as conn:
-            end_session(conn, sid, harness.clock.now())
+        with SqlStore(db).transaction() as uow:
+            end_session(uow, sid, harness.clock.now())
     finally:
         db.dispose()
     answer = _refresh(harness, body["refresh_token"], None)
@@ -172,29 +172,32 @@ def test_legacy_exchange_needs_the_update_at_claims_flag(harness: Harness) -> No
     assert answer.json()["error"] == "unauthorized_client"
 
 
-def test_twenty_parallel_refreshes_let_exactly_one_succeed(context: ServerContext) -> None:
+def test_twenty_parallel_refreshes_let_exactly_one_succeed(context: AppContext) -> None:
     """On both backends: the rotation is one atomic UPDATE … WHERE used_at IS NULL."""
-    db, clock = context.db, context.clock
+    store, clock = context.store, context.clock
     add_client(
-        db, clock, ClientRegistration("app", "MobileApp", scopes=["openid", "offline_access"])
+        store, clock, ClientRegistration("app", "MobileApp", scopes=["openid", "offline_access"])
     )
-    user = add_user(db, clock, UserRegistration("+4790000001", "password1"))
+    user = add_user(store, clock, UserRegistration("+4790000001", "password1"))
     client = context.clients.find("app")
     assert client is not None
-    with db.transaction() as conn:
+    with store.transaction() as uow:
         session = start_or_renew_session(
-            conn,
+            uow,
             handle_key=context.secrets.handle_key,
             group="client:app",
             authentication=Authentication(user.id, clock.now(), ("pwd",), "urn:x", "local"),
             lifetime=SessionLifetime(True, timedelta(days=90)),
             existing=None,
             now=clock.now(),
+            random=context.random,
         ).session
         grant = Grant(client=client, scopes=("openid", "offline_access"), user=user,
                       session_id=session.id, auth_time=clock.now())  # fmt: skip
         ring = context.keys.current()
-        token = issue_tokens(context, ring, grant, clock.now(), conn=conn, lineage=new_lineage())
+        token = issue_tokens(
+            context, ring, grant, clock.now(), uow=uow, lineage=new_lineage(context.random)
+        )
     assert token.refresh_token is not None
     params = parse_params([("grant_type", "refresh_token"), ("refresh_token", token.refresh_token)])
 
@@ -208,8 +211,8 @@ def test_twenty_parallel_refreshes_let_exactly_one_succeed(context: ServerContex
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(attempt, range(20)))
     assert results.count(True) == 1
-    with db.reading() as conn:
-        assert session_store.find_session(conn, session.id) is not None
+    with store.reading() as uow:
+        assert uow.sessions.find(session.id) is not None
 
 
 def test_a_refused_scope_does_not_spend_a_rotating_refresh_token(harness: Harness) -> None:

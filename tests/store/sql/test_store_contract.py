@@ -1,4 +1,8 @@
-"""The store contract: the same behaviour on SQLite and PostgreSQL."""
+"""The store contract: the same behaviour on SQLite and PostgreSQL.
+
+Every test goes through `Store` units of work (here `SqlStore(db)` from the `store` fixture),
+so any other implementation of `idplus.store.base` must pass it too.
+"""
 
 from __future__ import annotations
 
@@ -15,24 +19,13 @@ from idplus.models import (
     ClientSecret,
     CodeGrant,
     Interaction,
+    RefreshToken,
     SigningKey,
     SsoSession,
     User,
 )
 from idplus.policies import ClientType
-from idplus.store.sql import (
-    api_products,
-    audit,
-    clients,
-    codes,
-    interactions,
-    server_secrets,
-    sessions,
-    signing_keys,
-    users,
-)
-from idplus.store.sql.engine import Database
-from idplus.store.sql.tables import refresh_tokens
+from idplus.store.base import Store
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -67,126 +60,129 @@ def _user(user_id: str = "u1", username: str = "+4790000001", **overrides: objec
     return User(**fields)  # type: ignore[arg-type]
 
 
-def test_client_round_trips_with_its_secrets(db: Database) -> None:
-    with db.transaction() as conn:
-        clients.insert_client(conn, _client(), NOW)
-    with db.reading() as conn:
-        found = clients.find_client(conn, "web")
+def test_client_round_trips_with_its_secrets(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.clients.insert(_client(), NOW)
+    with store.reading() as uow:
+        found = uow.clients.find("web")
     assert found == _client(created_at=NOW)
     assert found is not None and found.created_at is not None
     assert found.created_at.tzinfo is not None
 
 
-def test_removing_a_client_removes_its_secrets_and_subscriptions(db: Database) -> None:
-    with db.transaction() as conn:
-        clients.insert_client(conn, _client(), NOW)
-        api_products.insert_api_product(conn, "api:tv", "tv", NOW)
-        api_products.add_subscribers(conn, "api:tv", ["web"])
-    with db.transaction() as conn:
-        assert clients.delete_client(conn, "web")
-        assert not clients.delete_client(conn, "web")
-    with db.reading() as conn:
-        assert clients.find_client(conn, "web") is None
-        product = api_products.find_api_product(conn, "api:tv")
+def test_removing_a_client_removes_its_secrets_and_subscriptions(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.clients.insert(_client(), NOW)
+        uow.api_products.insert("api:tv", "tv", NOW)
+        uow.api_products.add_subscribers("api:tv", ["web"])
+    with store.transaction() as uow:
+        assert uow.clients.delete("web")
+        assert not uow.clients.delete("web")
+    with store.reading() as uow:
+        assert uow.clients.find("web") is None
+        product = uow.api_products.find("api:tv")
     assert product is not None and product.client_ids == ()
 
 
-def test_a_failed_transaction_leaves_nothing_behind(db: Database) -> None:
-    with pytest.raises(IntegrityError), db.transaction() as conn:
-        clients.insert_client(conn, _client("a"), NOW)
-        clients.insert_client(conn, _client("a"), NOW)
-    with db.reading() as conn:
-        assert clients.list_clients(conn) == []
+def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    with pytest.raises(IntegrityError), store.transaction() as uow:
+        uow.clients.insert(_client("a"), NOW)
+        uow.clients.insert(_client("a"), NOW)
+    with store.reading() as uow:
+        assert uow.clients.list_all() == []
 
 
-def test_user_round_trips_with_ordered_profiles(db: Database) -> None:
-    with db.transaction() as conn:
-        users.insert_user(conn, _user(), NOW)
-    with db.reading() as conn:
-        by_name = users.find_user_by_username(conn, "+4790000001")
-        by_id = users.find_user(conn, "u1")
+def test_user_round_trips_with_ordered_profiles(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.users.insert(_user(), NOW)
+    with store.reading() as uow:
+        by_name = uow.users.find_by_username("+4790000001")
+        by_id = uow.users.find("u1")
     assert by_name == by_id == _user(created_at=NOW)
 
 
-def test_usernames_kurtids_and_tnuids_are_unique(db: Database) -> None:
-    with db.transaction() as conn:
-        users.insert_user(conn, _user(), NOW)
-    with db.reading() as conn:
-        assert users.username_taken(conn, "+4790000001")
-        assert users.kurtid_taken(conn, "k-u1")
-        assert users.taken_tnuids(conn, ["t-u1-2", "free"]) == ["t-u1-2"]
-    with pytest.raises(IntegrityError), db.transaction() as conn:
-        users.insert_user(conn, _user("u2", "+4790000001"), NOW)
+def test_usernames_kurtids_and_tnuids_are_unique(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.users.insert(_user(), NOW)
+    with store.reading() as uow:
+        assert uow.users.username_taken("+4790000001")
+        assert uow.users.kurtid_taken("k-u1")
+        assert uow.users.taken_tnuids(["t-u1-2", "free"]) == ["t-u1-2"]
+    with pytest.raises(IntegrityError), store.transaction() as uow:
+        uow.users.insert(_user("u2", "+4790000001"), NOW)
 
 
-def test_server_secret_is_created_once(db: Database) -> None:
-    with db.transaction() as conn:
-        first = server_secrets.find_or_create_secret(conn, "salt", lambda: "one", NOW)
-    with db.transaction() as conn:
-        second = server_secrets.find_or_create_secret(conn, "salt", lambda: "two", NOW)
+def test_server_secret_is_created_once(store: Store) -> None:
+    with store.transaction() as uow:
+        first = uow.server_secrets.find_or_create("salt", lambda: "one", NOW)
+    with store.transaction() as uow:
+        second = uow.server_secrets.find_or_create("salt", lambda: "two", NOW)
     assert first == second == "one"
 
 
-def test_signing_keys_are_listed_by_activation_and_retired(db: Database) -> None:
+def test_signing_keys_are_listed_by_activation_and_retired(store: Store) -> None:
     def key(kid: str, activate_at: datetime) -> SigningKey:
         return SigningKey(kid, "RS256", b"pem", {"kid": kid}, NOW, activate_at)
 
     later = NOW + timedelta(seconds=20)
-    with db.transaction() as conn:
-        signing_keys.insert_signing_key(conn, key("new", later))
-        signing_keys.insert_signing_key(conn, key("old", NOW))
-        signing_keys.retire_signing_keys(conn, ["old"], later + timedelta(hours=1))
-    with db.reading() as conn:
-        listed = signing_keys.list_signing_keys(conn)
+    with store.transaction() as uow:
+        uow.signing_keys.insert(key("new", later))
+        uow.signing_keys.insert(key("old", NOW))
+        uow.signing_keys.retire(["old"], later + timedelta(hours=1))
+    with store.reading() as uow:
+        listed = uow.signing_keys.list_all()
     assert [k.kid for k in listed] == ["old", "new"]
     assert listed[0].publish_until == later + timedelta(hours=1)
     assert listed[1].publish_until is None
 
 
-def test_api_product_subscriptions_are_idempotent(db: Database) -> None:
-    with db.transaction() as conn:
-        clients.insert_client(conn, _client(), NOW)
-        api_products.insert_api_product(conn, "api:tv", "tv", NOW)
-        api_products.add_subscribers(conn, "api:tv", ["web", "web"])
-        api_products.add_subscribers(conn, "api:tv", ["web"])
-    with db.reading() as conn:
-        product = api_products.find_api_product(conn, "api:tv")
+def test_api_product_subscriptions_are_idempotent(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.clients.insert(_client(), NOW)
+        uow.api_products.insert("api:tv", "tv", NOW)
+        uow.api_products.add_subscribers("api:tv", ["web", "web"])
+        uow.api_products.add_subscribers("api:tv", ["web"])
+    with store.reading() as uow:
+        product = uow.api_products.find("api:tv")
         assert product is not None
         assert product.client_ids == ("web",)
-        assert [p.scope for p in api_products.list_api_products(conn)] == ["api:tv"]
+        assert [p.scope for p in uow.api_products.list_all()] == ["api:tv"]
 
 
-def test_audit_events_are_listed_newest_first(db: Database) -> None:
-    with db.transaction() as conn:
-        audit.record_event(conn, AuditEvent("a", NOW, client_id="web"))
-        audit.record_event(conn, AuditEvent("b", NOW, user_id="u1", detail={"k": 1}))
-    with db.reading() as conn:
-        events = audit.list_events(conn)
+def test_audit_events_are_listed_newest_first(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.audit.record(AuditEvent("a", NOW, client_id="web"))
+        uow.audit.record(AuditEvent("b", NOW, user_id="u1", detail={"k": 1}))
+    with store.reading() as uow:
+        events = uow.audit.list_events()
     assert [e.event for e in events] == ["b", "a"]
     assert events[0].detail == {"k": 1}
 
 
-def test_foreign_keys_are_enforced(db: Database) -> None:
-    row = {
-        "id": "r1",
-        "token_hash": "h",
-        "family_id": "f",
-        "client_id": "missing",
-        "user_id": "missing",
-        "scopes": [],
-        "policy": "Mobile",
-        "amr": [],
-        "issued_at": NOW,
-        "expires_at": NOW,
-        "absolute_expires_at": NOW,
-    }
-    with pytest.raises(IntegrityError), db.transaction() as conn:
-        conn.execute(sa.insert(refresh_tokens).values(**row))
+def test_foreign_keys_are_enforced(store: Store) -> None:
+    token = RefreshToken(
+        id="r1",
+        token_hash="h",
+        family_id="f",
+        client_id="missing",
+        user_id="missing",
+        scopes=(),
+        policy="Mobile",
+        issued_at=NOW,
+        expires_at=NOW,
+        absolute_expires_at=NOW,
+        auth_time=None,
+        acr=None,
+        amr=(),
+        idp=None,
+    )
+    with pytest.raises(IntegrityError), store.transaction() as uow:
+        uow.refresh_tokens.insert(token)
 
 
-def test_naive_datetimes_are_refused(db: Database) -> None:
-    with pytest.raises(sa.exc.StatementError), db.transaction() as conn:
-        clients.insert_client(conn, _client(), datetime(2026, 1, 1))
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(sa.exc.StatementError), store.transaction() as uow:
+        uow.clients.insert(_client(), datetime(2026, 1, 1))
 
 
 def _session(session_id: str = "sid-1") -> SsoSession:
@@ -206,34 +202,34 @@ def _session(session_id: str = "sid-1") -> SsoSession:
     )
 
 
-def test_sessions_slide_and_end(db: Database) -> None:
-    with db.transaction() as conn:
-        users.insert_user(conn, _user(), NOW)
-        clients.insert_client(conn, _client(), NOW)
-        sessions.insert_session(conn, _session(), "handle-hash-1")
-        sessions.add_session_client(conn, "sid-1", "web", NOW)
-        sessions.add_session_client(conn, "sid-1", "web", NOW)
+def test_sessions_slide_and_end(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.users.insert(_user(), NOW)
+        uow.clients.insert(_client(), NOW)
+        uow.sessions.insert(_session(), "handle-hash-1")
+        uow.sessions.add_client("sid-1", "web", NOW)
+        uow.sessions.add_client("sid-1", "web", NOW)
     later = NOW + timedelta(seconds=300)
-    with db.transaction() as conn:
-        found = sessions.find_session(conn, "sid-1")
+    with store.transaction() as uow:
+        found = uow.sessions.find("sid-1")
         assert found == _session()
-        assert sessions.find_session_by_handle(conn, "handle-hash-1") == found
-        assert sessions.find_session_by_handle(conn, "sid-1") is None
-        sessions.touch_session(conn, found, later)
-        assert sessions.session_client_ids(conn, "sid-1") == ["web"]
-    with db.transaction() as conn:
-        touched = sessions.find_session(conn, "sid-1")
+        assert uow.sessions.find_by_handle("handle-hash-1") == found
+        assert uow.sessions.find_by_handle("sid-1") is None
+        uow.sessions.touch(found, later)
+        assert uow.sessions.client_ids("sid-1") == ["web"]
+    with store.transaction() as uow:
+        touched = uow.sessions.find("sid-1")
         assert touched is not None
         assert touched.expires_at == later + timedelta(seconds=600)
-        assert sessions.end_session(conn, "sid-1", later)
-        assert not sessions.end_session(conn, "sid-1", later)
-        ended = sessions.find_session(conn, "sid-1")
+        assert uow.sessions.end("sid-1", later)
+        assert not uow.sessions.end("sid-1", later)
+        ended = uow.sessions.find("sid-1")
         assert ended is not None
         assert not ended.is_active(later)
-        assert sessions.find_session_by_handle(conn, "handle-hash-1") is None
+        assert uow.sessions.find_by_handle("handle-hash-1") is None
 
 
-def test_a_code_is_consumed_once(db: Database) -> None:
+def test_a_code_is_consumed_once(store: Store) -> None:
     grant = CodeGrant(
         code_hash="h1",
         grant_id="g1",
@@ -250,20 +246,20 @@ def test_a_code_is_consumed_once(db: Database) -> None:
         expires_at=NOW + timedelta(seconds=60),
         claims={"preferred_username": "+4790000001"},
     )
-    with db.transaction() as conn:
-        users.insert_user(conn, _user(), NOW)
-        clients.insert_client(conn, _client(), NOW)
-        codes.insert_code(conn, grant)
-    with db.transaction() as conn:
-        assert codes.find_code(conn, "h1") == grant
-        assert codes.consume_code(conn, "h1", NOW)
-        assert not codes.consume_code(conn, "h1", NOW)
-        used = codes.find_code(conn, "h1")
+    with store.transaction() as uow:
+        uow.users.insert(_user(), NOW)
+        uow.clients.insert(_client(), NOW)
+        uow.codes.insert(grant)
+    with store.transaction() as uow:
+        assert uow.codes.find("h1") == grant
+        assert uow.codes.consume("h1", NOW)
+        assert not uow.codes.consume("h1", NOW)
+        used = uow.codes.find("h1")
         assert used is not None
         assert used.used_at == NOW
 
 
-def test_interactions_round_trip_and_are_consumed_once(db: Database) -> None:
+def test_interactions_round_trip_and_are_consumed_once(store: Store) -> None:
     request = AuthorizationRequest(
         client_id="web",
         redirect_uri="https://rp.example/cb",
@@ -283,10 +279,10 @@ def test_interactions_round_trip_and_are_consumed_once(db: Database) -> None:
         created_at=NOW,
         expires_at=NOW + timedelta(minutes=15),
     )
-    with db.transaction() as conn:
-        clients.insert_client(conn, _client(), NOW)
-        interactions.insert_interaction(conn, interaction)
-    with db.transaction() as conn:
-        assert interactions.find_interaction(conn, "i1") == interaction
-        assert interactions.consume_interaction(conn, "i1")
-        assert not interactions.consume_interaction(conn, "i1")
+    with store.transaction() as uow:
+        uow.clients.insert(_client(), NOW)
+        uow.interactions.insert(interaction)
+    with store.transaction() as uow:
+        assert uow.interactions.find("i1") == interaction
+        assert uow.interactions.consume("i1")
+        assert not uow.interactions.consume("i1")

@@ -6,11 +6,11 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from starlette.testclient import TestClient
 
+from idplus.application.routes import ENDPOINTS
 from idplus.clock import FrozenClock
 from idplus.config import Settings
 from idplus.manage.keys import KeyRingCache, activation_delay, rotate_signing_key
-from idplus.store.sql.engine import Database
-from idplus.web.routes import ENDPOINTS
+from idplus.store.sql.uow import SqlStore
 
 
 def test_discovery_document_names_the_issuer_and_its_jwks(
@@ -48,12 +48,12 @@ def test_jwks_publishes_an_rsa_signing_key(client: TestClient) -> None:
 def test_token_of_the_old_key_verifies_against_the_jwks_after_rotation(
     client: TestClient, settings: Settings, clock: FrozenClock
 ) -> None:
-    db = Database(settings.database_url)
+    store = SqlStore.from_url(settings.database_url)
     try:
-        old_token = KeyRingCache(db, settings, clock).current().sign({"sub": "alice"})
-        rotate_signing_key(db, settings, clock)
+        old_token = KeyRingCache(store, settings, clock).current().sign({"sub": "alice"})
+        rotate_signing_key(store, settings, clock)
     finally:
-        db.dispose()
+        store.dispose()
     clock.advance(activation_delay(settings))
 
     jwks = client.get("/.well-known/jwks.json").json()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.testclient import TestClient
 
-from idplus.clock import FrozenClock
-from idplus.config import Settings
-from idplus.web.app import create_app
+from idplus.store.sql.uow import SqlStore
 
 
 def test_healthz_and_readyz_when_all_is_well(client: TestClient) -> None:
@@ -15,13 +15,12 @@ def test_healthz_and_readyz_when_all_is_well(client: TestClient) -> None:
 
 
 def test_readyz_is_503_while_healthz_stays_200_when_the_database_is_down(
-    settings: Settings, clock: FrozenClock
+    client: TestClient,
 ) -> None:
-    unreachable = settings.model_copy(
-        update={"database_url": "postgresql://postgres@127.0.0.1:1/idplus"}
-    )
-    # No lifespan: start-up would (rightly) refuse to run without its database.
-    client = TestClient(create_app(unreachable, clock=clock))
+    # The server started with its database; then the database goes away.
+    state = client.app.state  # type: ignore[attr-defined]
+    gone = SqlStore.from_url("postgresql://postgres@127.0.0.1:1/idplus")
+    state.context = dataclasses.replace(state.context, store=gone)
 
     assert client.get("/healthz").status_code == 200
     response = client.get("/readyz")

@@ -10,9 +10,9 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
+from idplus.application.app import create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
-from idplus.web.app import create_app
 
 PUBLIC_ISSUER = "https://id.example.no"
 SCRAPE_TOKEN = "scrape-token-of-decent-length"

@@ -274,15 +274,16 @@ def test_client_credentials_gives_an_access_token_limited_to_the_clients_scopes(
 
 def test_client_credentials_with_a_rotated_secret(harness: Harness) -> None:
     from idplus.manage.clients import rotate_client_secret
+    from idplus.store.sql.uow import SqlStore
 
     old = harness.add_client("svc", client_type="Confidential", grant_types=["client_credentials"])
     assert old is not None
-    db = harness.db()
+    store = SqlStore.from_url(harness.settings.database_url)
     try:
         harness.clock.advance(timedelta(seconds=10))
-        new = rotate_client_secret(db, harness.clock, "svc").client_secret
+        new = rotate_client_secret(store, harness.clock, "svc").client_secret
     finally:
-        db.dispose()
+        store.dispose()
     assert new is not None
     for secret in (old, new):
         response = harness.http.post(

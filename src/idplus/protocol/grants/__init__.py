@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy.engine import Connection
-
 from idplus.errors import InvalidRequest, OAuthError
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.issuance import TokenResponse
 from idplus.protocol.params import Params
+from idplus.store.base import UnitOfWork
 
 
 def required(params: Params, name: str) -> str:
@@ -20,13 +19,13 @@ def required(params: Params, name: str) -> str:
 
 
 def committed_outcome(
-    ctx: ServerContext, work: Callable[[Connection], TokenResponse | OAuthError]
+    ctx: AppContext, work: Callable[[UnitOfWork], TokenResponse | OAuthError]
 ) -> TokenResponse:
     """Run a grant in one transaction that commits even when a check fails — a code or a
     rotated token stays used, a reuse stays revoked, a poll stays counted — and raise the
     failure only afterwards."""
-    with ctx.db.transaction() as conn:
-        outcome = work(conn)
+    with ctx.store.transaction() as uow:
+        outcome = work(uow)
     if isinstance(outcome, OAuthError):
         raise outcome
     return outcome

@@ -9,53 +9,49 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.engine import Connection
-
 from idplus.crypto.hashing import hash_handle
 from idplus.crypto.keys import KeyRing
 from idplus.errors import InvalidGrant, OAuthError
 from idplus.models import Client, CodeGrant
 from idplus.protocol import pkce
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.grants import committed_outcome, required
 from idplus.protocol.issuance import TokenResponse, issue_tokens, new_lineage
 from idplus.protocol.params import Params
 from idplus.protocol.sso import live_login
-from idplus.store.sql import codes as code_store
-from idplus.store.sql.refresh_tokens import revoke_grant_refresh_tokens
-from idplus.store.sql.revoked_tokens import revoke_access_token
+from idplus.store.base import UnitOfWork
 
 USES_STORE = True
 
 
-def exchange(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) -> TokenResponse:
+def exchange(ctx: AppContext, ring: KeyRing, client: Client, params: Params) -> TokenResponse:
     code_hash = hash_handle(ctx.secrets.handle_key, required(params, "code"))
     now = ctx.clock.now()
     return committed_outcome(
-        ctx, lambda conn: _exchange(conn, ctx, ring, client, params, code_hash, now)
+        ctx, lambda uow: _exchange(uow, ctx, ring, client, params, code_hash, now)
     )
 
 
 def _exchange(
-    conn: Connection,
-    ctx: ServerContext,
+    uow: UnitOfWork,
+    ctx: AppContext,
     ring: KeyRing,
     client: Client,
     params: Params,
     code_hash: str,
     now: datetime,
 ) -> TokenResponse | OAuthError:
-    stored = code_store.find_code(conn, code_hash)
+    stored = uow.codes.find(code_hash)
     if stored is None or stored.client_id != client.client_id:
         return InvalidGrant("the authorization code is invalid")
-    if not code_store.consume_code(conn, code_hash, now):
-        _revoke_what_the_code_issued(conn, stored, now)
+    if not uow.codes.consume(code_hash, now):
+        _revoke_what_the_code_issued(uow, stored, now)
         return InvalidGrant("the authorization code was already used")
     problem = _check(stored, params, now)
     if problem is not None:
         return problem
-    login = live_login(conn, stored.session_id, now)
+    login = live_login(uow, stored.session_id, now)
     if login is None:
         return InvalidGrant("the user is no longer logged in")
     session, user = login
@@ -72,9 +68,9 @@ def _exchange(
         preferred_username=str(stored.claims.get("preferred_username") or user.username),
         grant_id=stored.grant_id,
     )
-    response = issue_tokens(ctx, ring, grant, now, conn=conn, lineage=new_lineage())
-    code_store.record_issued_access_token(
-        conn, code_hash, response.access_token_jti, response.access_token_expires_at
+    response = issue_tokens(ctx, ring, grant, now, uow=uow, lineage=new_lineage(ctx.random))
+    uow.codes.record_issued_access_token(
+        code_hash, response.access_token_jti, response.access_token_expires_at
     )
     return response
 
@@ -96,8 +92,8 @@ def _check(stored: CodeGrant, params: Params, now: datetime) -> OAuthError | Non
     return None
 
 
-def _revoke_what_the_code_issued(conn: Connection, stored: CodeGrant, now: datetime) -> None:
-    revoke_grant_refresh_tokens(conn, stored.grant_id, now)
-    issued = code_store.issued_access_token(conn, stored.code_hash)
+def _revoke_what_the_code_issued(uow: UnitOfWork, stored: CodeGrant, now: datetime) -> None:
+    uow.refresh_tokens.revoke_grant(stored.grant_id, now)
+    issued = uow.codes.issued_access_token(stored.code_hash)
     if issued is not None:
-        revoke_access_token(conn, *issued)
+        uow.revoked_access_tokens.revoke(*issued)

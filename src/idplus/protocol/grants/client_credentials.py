@@ -5,7 +5,7 @@ from __future__ import annotations
 from idplus.crypto.keys import KeyRing
 from idplus.errors import InvalidScope, UnauthorizedClient
 from idplus.models import Client
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.issuance import TokenResponse, issue_tokens
 from idplus.protocol.params import Params, split_space_list
@@ -16,7 +16,7 @@ USES_STORE = False
 USER_ONLY_SCOPES = frozenset({"openid", "offline_access", "profile", "email", "phone"})
 
 
-def issue(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) -> TokenResponse:
+def issue(ctx: AppContext, ring: KeyRing, client: Client, params: Params) -> TokenResponse:
     if not client.rules.is_confidential:
         raise UnauthorizedClient("client_credentials is only for Confidential clients")
     requested = split_space_list(params.get("scope"))

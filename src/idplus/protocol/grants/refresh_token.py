@@ -12,56 +12,53 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.engine import Connection
-
 from idplus.crypto.hashing import hash_handle
 from idplus.crypto.keys import KeyRing
 from idplus.errors import InvalidGrant, InvalidScope, OAuthError, UnauthorizedClient
 from idplus.models import Client, RefreshToken, User
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.grants import committed_outcome, required
 from idplus.protocol.issuance import RefreshLineage, TokenResponse, issue_tokens
 from idplus.protocol.params import Params, split_space_list
 from idplus.protocol.sso import live_login
-from idplus.store.sql import refresh_tokens as token_store
-from idplus.store.sql import sessions as session_store
+from idplus.store.base import UnitOfWork
 
 USES_STORE = True
 PROFILE_PARAMETER = "tnuId"
 
 
-def refresh(ctx: ServerContext, ring: KeyRing, client: Client, params: Params) -> TokenResponse:
+def refresh(ctx: AppContext, ring: KeyRing, client: Client, params: Params) -> TokenResponse:
     presented = required(params, "refresh_token")
     if params.get(PROFILE_PARAMETER) is not None and not client.update_at_claims:
         raise UnauthorizedClient("this client may not use the legacy token exchange")
     token_hash = hash_handle(ctx.secrets.handle_key, presented)
     now = ctx.clock.now()
     return committed_outcome(
-        ctx, lambda conn: _refresh(conn, ctx, ring, client, params, token_hash, now)
+        ctx, lambda uow: _refresh(uow, ctx, ring, client, params, token_hash, now)
     )
 
 
 def _refresh(
-    conn: Connection,
-    ctx: ServerContext,
+    uow: UnitOfWork,
+    ctx: AppContext,
     ring: KeyRing,
     client: Client,
     params: Params,
     token_hash: str,
     now: datetime,
 ) -> TokenResponse | OAuthError:
-    token = token_store.find_refresh_token(conn, token_hash)
+    token = uow.refresh_tokens.find(token_hash)
     if token is None or token.client_id != client.client_id:
         return InvalidGrant("unknown refresh token, or another client's")
     if token.revoked_at is not None:
         return InvalidGrant("the refresh token was revoked")
     rotates = client.rules.refresh_policy.rotates
     if rotates and token.used_at is not None:
-        return _reused(conn, token, now)
+        return _reused(uow, token, now)
     if token.expires_at <= now:
         return InvalidGrant("the refresh token has expired")
-    login = live_login(conn, token.session_id, now)
+    login = live_login(uow, token.session_id, now)
     if login is None:
         return InvalidGrant("the user is no longer logged in")
     session, user = login
@@ -71,21 +68,21 @@ def _refresh(
         grant = _grant(client, token, user, params)
     except OAuthError as problem:
         return problem
-    if rotates and not token_store.consume_refresh_token(conn, token.id, now):
-        return _reused(conn, token, now)
-    session_store.touch_session(conn, session, now)
+    if rotates and not uow.refresh_tokens.consume(token.id, now):
+        return _reused(uow, token, now)
+    uow.sessions.touch(session, now)
     lineage = RefreshLineage(
         family_id=token.family_id,
         parent_id=token.id,
         absolute_expires_at=token.absolute_expires_at,
     )
     # A non-rotating token stays valid as it is: no new one is issued beside it.
-    return issue_tokens(ctx, ring, grant, now, conn=conn, lineage=lineage if rotates else None)
+    return issue_tokens(ctx, ring, grant, now, uow=uow, lineage=lineage if rotates else None)
 
 
-def _reused(conn: Connection, token: RefreshToken, now: datetime) -> InvalidGrant:
+def _reused(uow: UnitOfWork, token: RefreshToken, now: datetime) -> InvalidGrant:
     """A rotated token presented again: someone holds a copy, so the family ends (RFC 9700)."""
-    token_store.revoke_family(conn, token.family_id, now)
+    uow.refresh_tokens.revoke_family(token.family_id, now)
     return InvalidGrant("the refresh token was already used: its family is revoked")
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 from idplus.clock import epoch_seconds
 from idplus.protocol.access_token import subject_of
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.oidc.end_session import EndedSession
 
@@ -23,9 +22,9 @@ class LogoutNotice:
     client_id: str
 
 
-def logout_notices(ctx: ServerContext, ended: list[EndedSession]) -> list[LogoutNotice]:
+def logout_notices(ctx: AppContext, ended: list[EndedSession]) -> list[LogoutNotice]:
     """Signed logout tokens for the sessions' back-channel clients (blocking: the key ring may
-    be reread from the database)."""
+    be reread from the store)."""
     if not any(item.backchannel_clients for item in ended):
         return []
     ring = ctx.keys.current()
@@ -39,7 +38,7 @@ def logout_notices(ctx: ServerContext, ended: list[EndedSession]) -> list[Logout
                 "aud": client.client_id,
                 "iat": now,
                 "exp": now + LOGOUT_TOKEN_LIFETIME,
-                "jti": secrets.token_hex(16),
+                "jti": ctx.random.hex_id(),
                 "sid": item.session.id,
                 "events": {LOGOUT_EVENT: {}},
             }

@@ -13,11 +13,8 @@ from typing import Any
 
 from idplus.crypto.keys import InvalidSignature
 from idplus.models import Client, SsoSession, User
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.sso import end_session
-from idplus.store.sql import clients as client_store
-from idplus.store.sql import sessions as session_store
-from idplus.store.sql import users as user_store
 
 
 class InvalidIdTokenHint(Exception):
@@ -39,7 +36,7 @@ class EndedSession:
     backchannel_clients: tuple[Client, ...]
 
 
-def read_id_token_hint(ctx: ServerContext, token: str) -> IdTokenHint:
+def read_id_token_hint(ctx: AppContext, token: str) -> IdTokenHint:
     """Signature and issuer only: an expired hint is still good enough to log out with."""
     try:
         decoded = ctx.keys.all_keys_ring().verify(token)
@@ -57,38 +54,38 @@ def read_id_token_hint(ctx: ServerContext, token: str) -> IdTokenHint:
 
 
 def valid_post_logout_redirect(
-    ctx: ServerContext, hint: IdTokenHint | None, uri: str | None
+    ctx: AppContext, hint: IdTokenHint | None, uri: str | None
 ) -> Client | None:
     """The hint's client when `uri` is registered for it; otherwise None (the URI is ignored)."""
     if hint is None or uri is None:
         return None
-    with ctx.db.reading() as conn:
-        client = client_store.find_client(conn, hint.client_id)
+    with ctx.store.reading() as uow:
+        client = uow.clients.find(hint.client_id)
     if client is None or uri not in client.post_logout_redirect_uris:
         return None
     return client
 
 
 def end_sessions(
-    ctx: ServerContext, session_ids: Iterable[str], *, initiator: str | None = None
+    ctx: AppContext, session_ids: Iterable[str], *, initiator: str | None = None
 ) -> list[EndedSession]:
     """End every live session given; the initiating client is not notified of its own logout."""
     now = ctx.clock.now()
     ended: list[EndedSession] = []
-    with ctx.db.transaction() as conn:
+    with ctx.store.transaction() as uow:
         for session_id in dict.fromkeys(session_ids):
-            session = session_store.find_session(conn, session_id)
+            session = uow.sessions.find(session_id)
             if session is None or not session.is_active(now):
                 continue
-            end_session(conn, session.id, now)
-            client_ids = session_store.session_client_ids(conn, session.id)
+            end_session(uow, session.id, now)
+            client_ids = uow.sessions.client_ids(session.id)
             notify = [
                 client
                 for client_id in client_ids
                 if client_id != initiator
-                and (client := client_store.find_client(conn, client_id)) is not None
+                and (client := uow.clients.find(client_id)) is not None
                 and client.backchannel_logout_uri
             ]
-            user = user_store.find_user(conn, session.user_id)
+            user = uow.users.find(session.user_id)
             ended.append(EndedSession(session, user, tuple(notify)))
     return ended

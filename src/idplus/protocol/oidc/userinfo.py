@@ -13,11 +13,9 @@ from idplus.protocol.bearer import (
     check_not_revoked,
     verify_access_token,
 )
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.sso import usable_session
-from idplus.store.sql import sessions as session_store
-from idplus.store.sql import users as user_store
 
 
 def scoped_claims(user: User, scopes: tuple[str, ...]) -> dict[str, Any]:
@@ -43,18 +41,18 @@ def scoped_claims(user: User, scopes: tuple[str, ...]) -> dict[str, Any]:
     return {name: value for name, value in claims.items() if value is not None}
 
 
-def userinfo(ctx: ServerContext, ring: KeyRing, token: str) -> dict[str, Any]:
+def userinfo(ctx: AppContext, ring: KeyRing, token: str) -> dict[str, Any]:
     now = ctx.clock.now()
     access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=now)
     if "openid" not in access.scopes:
         raise InsufficientScope("the access token lacks the openid scope")
     session_id = access.claims.get("sid")
     client = ctx.clients.find(str(access.claims.get("client_id")))
-    with ctx.db.reading() as conn:
-        check_not_revoked(conn, access)
-        session = session_store.find_session(conn, str(session_id)) if session_id else None
+    with ctx.store.reading() as uow:
+        check_not_revoked(uow, access)
+        session = uow.sessions.find(str(session_id)) if session_id else None
         session = usable_session(session, now)
-        user = user_store.find_user(conn, session.user_id) if session is not None else None
+        user = uow.users.find(session.user_id) if session is not None else None
     if user is None or client is None:
         raise InvalidToken("the user's session has ended")
     subject = subject_of(Grant(client=client, scopes=(), user=user), ctx.secrets.pairwise_salt)

@@ -12,43 +12,51 @@ from idplus.models import ApiProduct
 from idplus.store.sql.tables import api_product_clients, api_products
 
 
-def find_api_product(conn: Connection, scope: str) -> ApiProduct | None:
-    row = conn.execute(sa.select(api_products).where(api_products.c.scope == scope)).first()
-    if row is None:
-        return None
-    client_ids = conn.execute(
-        sa.select(api_product_clients.c.client_id)
-        .where(api_product_clients.c.scope == scope)
-        .order_by(api_product_clients.c.client_id)
-    ).scalars()
-    return ApiProduct(
-        scope=row.scope, name=row.name, client_ids=tuple(client_ids), created_at=row.created_at
-    )
+class SqlApiProducts:
+    """API-product registry rows (the gateway's `api:` scopes and their subscribers)."""
 
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-def insert_api_product(conn: Connection, scope: str, name: str, now: datetime) -> None:
-    conn.execute(sa.insert(api_products).values(scope=scope, name=name, created_at=now))
-
-
-def add_subscribers(conn: Connection, scope: str, client_ids: Sequence[str]) -> None:
-    known = set(
-        conn.execute(
-            sa.select(api_product_clients.c.client_id).where(api_product_clients.c.scope == scope)
+    def find(self, scope: str) -> ApiProduct | None:
+        row = self._conn.execute(
+            sa.select(api_products).where(api_products.c.scope == scope)
+        ).first()
+        if row is None:
+            return None
+        client_ids = self._conn.execute(
+            sa.select(api_product_clients.c.client_id)
+            .where(api_product_clients.c.scope == scope)
+            .order_by(api_product_clients.c.client_id)
         ).scalars()
-    )
-    new = [client_id for client_id in dict.fromkeys(client_ids) if client_id not in known]
-    if new:
-        conn.execute(
-            sa.insert(api_product_clients),
-            [{"scope": scope, "client_id": client_id} for client_id in new],
+        return ApiProduct(
+            scope=row.scope, name=row.name, client_ids=tuple(client_ids), created_at=row.created_at
         )
 
+    def insert(self, scope: str, name: str, now: datetime) -> None:
+        self._conn.execute(sa.insert(api_products).values(scope=scope, name=name, created_at=now))
 
-def list_api_products(conn: Connection) -> list[ApiProduct]:
-    scopes = conn.execute(sa.select(api_products.c.scope).order_by(api_products.c.scope)).scalars()
-    return [product for s in list(scopes) if (product := find_api_product(conn, s)) is not None]
+    def add_subscribers(self, scope: str, client_ids: Sequence[str]) -> None:
+        known = set(
+            self._conn.execute(
+                sa.select(api_product_clients.c.client_id).where(
+                    api_product_clients.c.scope == scope
+                )
+            ).scalars()
+        )
+        new = [client_id for client_id in dict.fromkeys(client_ids) if client_id not in known]
+        if new:
+            self._conn.execute(
+                sa.insert(api_product_clients),
+                [{"scope": scope, "client_id": client_id} for client_id in new],
+            )
 
+    def list_all(self) -> list[ApiProduct]:
+        scopes = self._conn.execute(
+            sa.select(api_products.c.scope).order_by(api_products.c.scope)
+        ).scalars()
+        return [product for s in list(scopes) if (product := self.find(s)) is not None]
 
-def add_subscribers_to_many(conn: Connection, scopes: Sequence[str], client_id: str) -> None:
-    for scope in scopes:
-        add_subscribers(conn, scope, [client_id])
+    def add_subscribers_to_many(self, scopes: Sequence[str], client_id: str) -> None:
+        for scope in scopes:
+            self.add_subscribers(scope, [client_id])

@@ -37,83 +37,12 @@ def _client_values(client: Client) -> dict[str, Any]:
     }
 
 
-def client_exists(conn: Connection, client_id: str) -> bool:
-    query = sa.select(clients.c.client_id).where(clients.c.client_id == client_id)
-    return conn.execute(query).first() is not None
-
-
-def insert_client(conn: Connection, client: Client, now: datetime) -> None:
-    values = _client_values(client)
-    conn.execute(
-        sa.insert(clients).values(
-            client_id=client.client_id, created_at=now, updated_at=now, **values
-        )
-    )
-    for secret in client.secrets:
-        insert_secret(conn, client.client_id, secret)
-
-
-def insert_client_if_absent(conn: Connection, client: Client, now: datetime) -> bool:
-    """Create a built-in client; processes starting together all succeed, one creates it."""
-    assert not client.secrets, "a client with secrets is registered, not ensured"
-    values = {"client_id": client.client_id, "created_at": now, "updated_at": now}
-    return insert_if_absent(conn, clients, {**values, **_client_values(client)}, ["client_id"])
-
-
-def insert_secret(conn: Connection, client_id: str, secret: ClientSecret) -> None:
-    conn.execute(
-        sa.insert(client_secrets).values(
-            id=secret.id,
-            client_id=client_id,
-            secret_hash=secret.secret_hash,
-            created_at=secret.created_at,
-        )
-    )
-
-
-def delete_secrets(conn: Connection, secret_ids: Sequence[str]) -> None:
-    if secret_ids:
-        conn.execute(sa.delete(client_secrets).where(client_secrets.c.id.in_(secret_ids)))
-
-
-def delete_client(conn: Connection, client_id: str) -> bool:
-    result = conn.execute(sa.delete(clients).where(clients.c.client_id == client_id))
-    return result.rowcount > 0
-
-
 _FIND = sa.select(clients).where(clients.c.client_id == sa.bindparam("client_id"))
 _PRODUCTS = (
     sa.select(api_product_clients.c.scope)
     .where(api_product_clients.c.client_id == sa.bindparam("client_id"))
     .order_by(api_product_clients.c.scope)
 )
-
-
-def find_client(conn: Connection, client_id: str) -> Client | None:
-    row = conn.execute(_FIND, {"client_id": client_id}).first()
-    if row is None:
-        return None
-    products = tuple(conn.execute(_PRODUCTS, {"client_id": client_id}).scalars())
-    secrets = _secrets_of(conn, [client_id]).get(client_id, ())
-    return _client_from_row(row._mapping, secrets, products)
-
-
-def list_clients(conn: Connection) -> list[Client]:
-    rows = conn.execute(sa.select(clients).order_by(clients.c.client_id)).all()
-    secrets = _secrets_of(conn, [row.client_id for row in rows])
-    products: dict[str, list[str]] = {}
-    for scope, client_id in conn.execute(
-        sa.select(api_product_clients.c.scope, api_product_clients.c.client_id).order_by(
-            api_product_clients.c.scope
-        )
-    ):
-        products.setdefault(client_id, []).append(scope)
-    return [
-        _client_from_row(
-            row._mapping, secrets.get(row.client_id, ()), tuple(products.get(row.client_id, ()))
-        )
-        for row in rows
-    ]
 
 
 def _secrets_of(conn: Connection, client_ids: Sequence[str]) -> dict[str, tuple[ClientSecret, ...]]:
@@ -157,3 +86,75 @@ def _client_from_row(
         created_at=row["created_at"],
         api_products=api_products,
     )
+
+
+class SqlClients:
+    """Client registry rows ⇄ `models.Client`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def exists(self, client_id: str) -> bool:
+        query = sa.select(clients.c.client_id).where(clients.c.client_id == client_id)
+        return self._conn.execute(query).first() is not None
+
+    def insert(self, client: Client, now: datetime) -> None:
+        values = _client_values(client)
+        self._conn.execute(
+            sa.insert(clients).values(
+                client_id=client.client_id, created_at=now, updated_at=now, **values
+            )
+        )
+        for secret in client.secrets:
+            self.insert_secret(client.client_id, secret)
+
+    def insert_if_absent(self, client: Client, now: datetime) -> bool:
+        """Create a built-in client; processes starting together all succeed, one creates it."""
+        assert not client.secrets, "a client with secrets is registered, not ensured"
+        values = {"client_id": client.client_id, "created_at": now, "updated_at": now}
+        return insert_if_absent(
+            self._conn, clients, {**values, **_client_values(client)}, ["client_id"]
+        )
+
+    def insert_secret(self, client_id: str, secret: ClientSecret) -> None:
+        self._conn.execute(
+            sa.insert(client_secrets).values(
+                id=secret.id,
+                client_id=client_id,
+                secret_hash=secret.secret_hash,
+                created_at=secret.created_at,
+            )
+        )
+
+    def delete_secrets(self, secret_ids: Sequence[str]) -> None:
+        if secret_ids:
+            self._conn.execute(sa.delete(client_secrets).where(client_secrets.c.id.in_(secret_ids)))
+
+    def delete(self, client_id: str) -> bool:
+        result = self._conn.execute(sa.delete(clients).where(clients.c.client_id == client_id))
+        return result.rowcount > 0
+
+    def find(self, client_id: str) -> Client | None:
+        row = self._conn.execute(_FIND, {"client_id": client_id}).first()
+        if row is None:
+            return None
+        products = tuple(self._conn.execute(_PRODUCTS, {"client_id": client_id}).scalars())
+        secrets = _secrets_of(self._conn, [client_id]).get(client_id, ())
+        return _client_from_row(row._mapping, secrets, products)
+
+    def list_all(self) -> list[Client]:
+        rows = self._conn.execute(sa.select(clients).order_by(clients.c.client_id)).all()
+        secrets = _secrets_of(self._conn, [row.client_id for row in rows])
+        products: dict[str, list[str]] = {}
+        for scope, client_id in self._conn.execute(
+            sa.select(api_product_clients.c.scope, api_product_clients.c.client_id).order_by(
+                api_product_clients.c.scope
+            )
+        ):
+            products.setdefault(client_id, []).append(scope)
+        return [
+            _client_from_row(
+                row._mapping, secrets.get(row.client_id, ()), tuple(products.get(row.client_id, ()))
+            )
+            for row in rows
+        ]

@@ -13,71 +13,6 @@ from idplus.models import DeviceRequest
 from idplus.store.sql.tables import device_requests
 
 
-def insert_device_request(conn: Connection, request: DeviceRequest) -> None:
-    conn.execute(
-        sa.insert(device_requests).values(
-            device_code_hash=request.device_code_hash,
-            user_code=request.user_code,
-            client_id=request.client_id,
-            scopes=list(request.scopes),
-            status=request.status,
-            interval=request.interval,
-            created_at=request.created_at,
-            expires_at=request.expires_at,
-            amr=[],
-        )
-    )
-
-
-def user_code_taken(conn: Connection, user_code: str) -> bool:
-    query = sa.select(device_requests.c.user_code).where(device_requests.c.user_code == user_code)
-    return conn.execute(query).first() is not None
-
-
-def find_by_device_code(conn: Connection, device_code_hash: str) -> DeviceRequest | None:
-    row = conn.execute(
-        sa.select(device_requests).where(device_requests.c.device_code_hash == device_code_hash)
-    ).first()
-    return _from_row(row._mapping) if row is not None else None
-
-
-def find_by_user_code(conn: Connection, user_code: str) -> DeviceRequest | None:
-    row = conn.execute(
-        sa.select(device_requests).where(device_requests.c.user_code == user_code)
-    ).first()
-    return _from_row(row._mapping) if row is not None else None
-
-
-def record_poll(conn: Connection, device_code_hash: str, now: datetime, interval: int) -> None:
-    conn.execute(
-        sa.update(device_requests)
-        .where(device_requests.c.device_code_hash == device_code_hash)
-        .values(last_polled_at=now, interval=interval)
-    )
-
-
-def decide(conn: Connection, user_code: str, values: dict[str, Any]) -> bool:
-    """Approve or deny a pending request; False when it was no longer pending."""
-    result = conn.execute(
-        sa.update(device_requests)
-        .where(device_requests.c.user_code == user_code, device_requests.c.status == "pending")
-        .values(**values)
-    )
-    return result.rowcount == 1
-
-
-def redeem(conn: Connection, device_code_hash: str) -> bool:
-    result = conn.execute(
-        sa.update(device_requests)
-        .where(
-            device_requests.c.device_code_hash == device_code_hash,
-            device_requests.c.status == "approved",
-        )
-        .values(status="used")
-    )
-    return result.rowcount == 1
-
-
 def _from_row(row: Any) -> DeviceRequest:
     return DeviceRequest(
         device_code_hash=row["device_code_hash"],
@@ -96,3 +31,70 @@ def _from_row(row: Any) -> DeviceRequest:
         amr=tuple(row["amr"] or ()),
         idp=row["idp"],
     )
+
+
+class SqlDevices:
+    """Device authorization requests ⇄ `models.DeviceRequest`. State changes are conditional"""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def insert(self, request: DeviceRequest) -> None:
+        self._conn.execute(
+            sa.insert(device_requests).values(
+                device_code_hash=request.device_code_hash,
+                user_code=request.user_code,
+                client_id=request.client_id,
+                scopes=list(request.scopes),
+                status=request.status,
+                interval=request.interval,
+                created_at=request.created_at,
+                expires_at=request.expires_at,
+                amr=[],
+            )
+        )
+
+    def user_code_taken(self, user_code: str) -> bool:
+        query = sa.select(device_requests.c.user_code).where(
+            device_requests.c.user_code == user_code
+        )
+        return self._conn.execute(query).first() is not None
+
+    def find_by_device_code(self, device_code_hash: str) -> DeviceRequest | None:
+        row = self._conn.execute(
+            sa.select(device_requests).where(device_requests.c.device_code_hash == device_code_hash)
+        ).first()
+        return _from_row(row._mapping) if row is not None else None
+
+    def find_by_user_code(self, user_code: str) -> DeviceRequest | None:
+        row = self._conn.execute(
+            sa.select(device_requests).where(device_requests.c.user_code == user_code)
+        ).first()
+        return _from_row(row._mapping) if row is not None else None
+
+    def record_poll(self, device_code_hash: str, now: datetime, interval: int) -> None:
+        self._conn.execute(
+            sa.update(device_requests)
+            .where(device_requests.c.device_code_hash == device_code_hash)
+            .values(last_polled_at=now, interval=interval)
+        )
+
+    def decide(self, user_code: str, values: dict[str, Any]) -> bool:
+        """Approve or deny a pending request; False when it was no longer pending."""
+        result = self._conn.execute(
+            sa.update(device_requests)
+            .where(device_requests.c.user_code == user_code, device_requests.c.status == "pending")
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    def redeem(self, device_code_hash: str) -> bool:
+        result = self._conn.execute(
+            sa.update(device_requests)
+            .where(
+                device_requests.c.device_code_hash == device_code_hash,
+                device_requests.c.status == "approved",
+            )
+            .values(status="used")
+        )
+        return result.rowcount == 1

@@ -14,34 +14,6 @@ from idplus.store.sql.tables import gateway_tokens
 _FIND = sa.select(gateway_tokens).where(gateway_tokens.c.token_hash == sa.bindparam("token_hash"))
 
 
-def insert_gateway_token(conn: Connection, token: GatewayToken) -> None:
-    conn.execute(
-        sa.insert(gateway_tokens).values(
-            token_hash=token.token_hash,
-            kind=token.kind,
-            client_id=token.client_id,
-            user_id=token.user_id,
-            scopes=list(token.scopes),
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-        )
-    )
-
-
-def find_gateway_token(conn: Connection, token_hash: str) -> GatewayToken | None:
-    row = conn.execute(_FIND, {"token_hash": token_hash}).first()
-    return _from_row(row._mapping) if row is not None else None
-
-
-def revoke_gateway_token(conn: Connection, token_hash: str, now: datetime) -> bool:
-    result = conn.execute(
-        sa.update(gateway_tokens)
-        .where(gateway_tokens.c.token_hash == token_hash, gateway_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    return result.rowcount == 1
-
-
 def _from_row(row: Any) -> GatewayToken:
     return GatewayToken(
         token_hash=row["token_hash"],
@@ -53,3 +25,35 @@ def _from_row(row: Any) -> GatewayToken:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
     )
+
+
+class SqlGatewayTokens:
+    """Opaque reference tokens of the API gateway front ⇄ `models.GatewayToken`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def insert(self, token: GatewayToken) -> None:
+        self._conn.execute(
+            sa.insert(gateway_tokens).values(
+                token_hash=token.token_hash,
+                kind=token.kind,
+                client_id=token.client_id,
+                user_id=token.user_id,
+                scopes=list(token.scopes),
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+            )
+        )
+
+    def find(self, token_hash: str) -> GatewayToken | None:
+        row = self._conn.execute(_FIND, {"token_hash": token_hash}).first()
+        return _from_row(row._mapping) if row is not None else None
+
+    def revoke(self, token_hash: str, now: datetime) -> bool:
+        result = self._conn.execute(
+            sa.update(gateway_tokens)
+            .where(gateway_tokens.c.token_hash == token_hash, gateway_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return result.rowcount == 1

@@ -11,79 +11,9 @@ from sqlalchemy.engine import Connection
 from idplus.models import AuthorizationRequest, Interaction
 from idplus.store.sql.tables import interactions
 
-
-def insert_interaction(conn: Connection, interaction: Interaction) -> None:
-    conn.execute(sa.insert(interactions).values(**_values(interaction)))
-
-
 # Written only by the atomic statements below: a stale copy must never reset a counter.
 _OTP_COLUMNS = ("otp_hash", "otp_expires_at", "otp_attempts", "otp_sends", "otp_sent_at")
 _t = interactions.c
-
-
-def save_interaction(conn: Connection, interaction: Interaction) -> None:
-    """Store the login's progress (stage, user, provider …); never its one-time-code state."""
-    values = _values(interaction)
-    for name in ("id_hash", *_OTP_COLUMNS):
-        del values[name]
-    conn.execute(
-        sa.update(interactions)
-        .where(interactions.c.id_hash == interaction.id_hash)
-        .values(**values)
-    )
-
-
-def find_interaction(conn: Connection, id_hash: str) -> Interaction | None:
-    row = conn.execute(sa.select(interactions).where(interactions.c.id_hash == id_hash)).first()
-    return _from_row(row._mapping) if row is not None else None
-
-
-def record_otp_sent(
-    conn: Connection,
-    id_hash: str,
-    *,
-    otp_hash: str,
-    expires_at: datetime,
-    max_sends: int,
-    not_sent_since: datetime,
-    now: datetime,
-) -> bool:
-    """Replace the code if fewer than `max_sends` went out, none after `not_sent_since`.
-
-    One conditional UPDATE, so parallel resends cannot send more than the limit.
-    """
-    result = conn.execute(
-        sa.update(interactions)
-        .where(
-            _t.id_hash == id_hash,
-            _t.otp_sends < max_sends,
-            sa.or_(_t.otp_sent_at.is_(None), _t.otp_sent_at <= not_sent_since),
-        )
-        .values(
-            otp_hash=otp_hash,
-            otp_expires_at=expires_at,
-            otp_sends=_t.otp_sends + 1,
-            otp_sent_at=now,
-        )
-    )
-    return result.rowcount > 0
-
-
-def reserve_otp_attempt(conn: Connection, id_hash: str, max_attempts: int) -> bool:
-    """Count a guess before it is checked; False once the login has used all of them."""
-    result = conn.execute(
-        sa.update(interactions)
-        .where(_t.id_hash == id_hash, _t.otp_attempts < max_attempts)
-        .values(otp_attempts=_t.otp_attempts + 1)
-    )
-    return result.rowcount > 0
-
-
-def consume_interaction(conn: Connection, id_hash: str) -> bool:
-    """Delete it; True only for the one caller that did (a finished login is not replayable)."""
-    return (
-        conn.execute(sa.delete(interactions).where(interactions.c.id_hash == id_hash)).rowcount > 0
-    )
 
 
 def _values(i: Interaction) -> dict[str, Any]:
@@ -128,3 +58,78 @@ def _from_row(row: Any) -> Interaction:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
     )
+
+
+class SqlInteractions:
+    """Pending authorization requests waiting for the user ⇄ `models.Interaction`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def insert(self, interaction: Interaction) -> None:
+        self._conn.execute(sa.insert(interactions).values(**_values(interaction)))
+
+    def save(self, interaction: Interaction) -> None:
+        """Store the login's progress (stage, user, provider …); never its one-time-code state."""
+        values = _values(interaction)
+        for name in ("id_hash", *_OTP_COLUMNS):
+            del values[name]
+        self._conn.execute(
+            sa.update(interactions)
+            .where(interactions.c.id_hash == interaction.id_hash)
+            .values(**values)
+        )
+
+    def find(self, id_hash: str) -> Interaction | None:
+        row = self._conn.execute(
+            sa.select(interactions).where(interactions.c.id_hash == id_hash)
+        ).first()
+        return _from_row(row._mapping) if row is not None else None
+
+    def record_otp_sent(
+        self,
+        id_hash: str,
+        *,
+        otp_hash: str,
+        expires_at: datetime,
+        max_sends: int,
+        not_sent_since: datetime,
+        now: datetime,
+    ) -> bool:
+        """Replace the code if fewer than `max_sends` went out, none after `not_sent_since`.
+
+        One conditional UPDATE, so parallel resends cannot send more than the limit.
+        """
+        result = self._conn.execute(
+            sa.update(interactions)
+            .where(
+                _t.id_hash == id_hash,
+                _t.otp_sends < max_sends,
+                sa.or_(_t.otp_sent_at.is_(None), _t.otp_sent_at <= not_sent_since),
+            )
+            .values(
+                otp_hash=otp_hash,
+                otp_expires_at=expires_at,
+                otp_sends=_t.otp_sends + 1,
+                otp_sent_at=now,
+            )
+        )
+        return result.rowcount > 0
+
+    def reserve_otp_attempt(self, id_hash: str, max_attempts: int) -> bool:
+        """Count a guess before it is checked; False once the login has used all of them."""
+        result = self._conn.execute(
+            sa.update(interactions)
+            .where(_t.id_hash == id_hash, _t.otp_attempts < max_attempts)
+            .values(otp_attempts=_t.otp_attempts + 1)
+        )
+        return result.rowcount > 0
+
+    def consume(self, id_hash: str) -> bool:
+        """Delete it; True only for the one caller that did (a finished login is not replayable)."""
+        return (
+            self._conn.execute(
+                sa.delete(interactions).where(interactions.c.id_hash == id_hash)
+            ).rowcount
+            > 0
+        )

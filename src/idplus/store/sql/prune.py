@@ -24,27 +24,39 @@ CODE_GRACE = timedelta(days=1)
 SESSION_GRACE = timedelta(days=30)
 
 
-def prune_expired(conn: Connection, now: datetime) -> dict[str, int]:
-    deletions = {
-        "interactions": sa.delete(interactions).where(interactions.c.expires_at <= now),
-        "authorization_codes": sa.delete(authorization_codes).where(
-            authorization_codes.c.expires_at <= now - CODE_GRACE
-        ),
-        "device_requests": sa.delete(device_requests).where(device_requests.c.expires_at <= now),
-        "revoked_access_tokens": sa.delete(revoked_access_tokens).where(
-            revoked_access_tokens.c.expires_at <= now
-        ),
-        "refresh_tokens": sa.delete(refresh_tokens).where(refresh_tokens.c.expires_at <= now),
-        "gateway_tokens": sa.delete(gateway_tokens).where(gateway_tokens.c.expires_at <= now),
-        "login_throttle": sa.delete(login_throttle).where(
-            sa.or_(login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until <= now),
-            login_throttle.c.window_started_at <= now - timedelta(days=1),
-        ),
-        "sso_sessions": sa.delete(sso_sessions).where(
-            sa.or_(
-                sso_sessions.c.ended_at <= now - SESSION_GRACE,
-                sso_sessions.c.expires_at <= now - SESSION_GRACE,
-            )
-        ),
-    }
-    return {name: conn.execute(statement).rowcount for name, statement in deletions.items()}
+class SqlMaintenance:
+    """Deleting rows that can no longer matter: expired one-time artefacts and dead tokens."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def prune_expired(self, now: datetime) -> dict[str, int]:
+        deletions = {
+            "interactions": sa.delete(interactions).where(interactions.c.expires_at <= now),
+            "authorization_codes": sa.delete(authorization_codes).where(
+                authorization_codes.c.expires_at <= now - CODE_GRACE
+            ),
+            "device_requests": sa.delete(device_requests).where(
+                device_requests.c.expires_at <= now
+            ),
+            "revoked_access_tokens": sa.delete(revoked_access_tokens).where(
+                revoked_access_tokens.c.expires_at <= now
+            ),
+            "refresh_tokens": sa.delete(refresh_tokens).where(refresh_tokens.c.expires_at <= now),
+            "gateway_tokens": sa.delete(gateway_tokens).where(gateway_tokens.c.expires_at <= now),
+            "login_throttle": sa.delete(login_throttle).where(
+                sa.or_(
+                    login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until <= now
+                ),
+                login_throttle.c.window_started_at <= now - timedelta(days=1),
+            ),
+            "sso_sessions": sa.delete(sso_sessions).where(
+                sa.or_(
+                    sso_sessions.c.ended_at <= now - SESSION_GRACE,
+                    sso_sessions.c.expires_at <= now - SESSION_GRACE,
+                )
+            ),
+        }
+        return {
+            name: self._conn.execute(statement).rowcount for name, statement in deletions.items()
+        }

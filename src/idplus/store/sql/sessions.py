@@ -12,27 +12,6 @@ from idplus.models import SsoSession
 from idplus.store.sql.dialect import insert_if_absent
 from idplus.store.sql.tables import session_clients, sso_sessions
 
-
-def insert_session(conn: Connection, session: SsoSession, handle_hash: str) -> None:
-    conn.execute(
-        sa.insert(sso_sessions).values(
-            id=session.id,
-            handle_hash=handle_hash,
-            user_id=session.user_id,
-            sso_group=session.sso_group,
-            auth_time=session.auth_time,
-            acr=session.acr,
-            amr=list(session.amr),
-            idp=session.idp,
-            persistent=session.persistent,
-            lifetime_seconds=session.lifetime_seconds,
-            created_at=session.created_at,
-            last_seen_at=session.last_seen_at,
-            expires_at=session.expires_at,
-        )
-    )
-
-
 _FIND = sa.select(sso_sessions).where(sso_sessions.c.id == sa.bindparam("session_id"))
 _FIND_BY_HANDLE = sa.select(sso_sessions).where(
     sso_sessions.c.handle_hash == sa.bindparam("handle_hash")
@@ -44,90 +23,8 @@ _TOUCH = (
 )
 
 
-def find_session(conn: Connection, session_id: str) -> SsoSession | None:
-    row = conn.execute(_FIND, {"session_id": session_id}).first()
-    return _session_from_row(row._mapping) if row is not None else None
-
-
-def find_session_by_handle(conn: Connection, handle_hash: str) -> SsoSession | None:
-    row = conn.execute(_FIND_BY_HANDLE, {"handle_hash": handle_hash}).first()
-    return _session_from_row(row._mapping) if row is not None else None
-
-
-def session_ids_by_handle(conn: Connection, handle_hashes: list[str]) -> dict[str, str]:
-    """handle hash → session id, for the handles that name a session."""
-    rows = conn.execute(
-        sa.select(sso_sessions.c.handle_hash, sso_sessions.c.id).where(
-            sso_sessions.c.handle_hash.in_(handle_hashes)
-        )
-    ).all()
-    return {row.handle_hash: row.id for row in rows}
-
-
-def replace_session_handle(conn: Connection, session_id: str, handle_hash: str) -> None:
-    """A new cookie handle; the old cookie stops working (no session fixation)."""
-    conn.execute(
-        sa.update(sso_sessions)
-        .where(sso_sessions.c.id == session_id)
-        .values(handle_hash=handle_hash)
-    )
-
-
-def reauthenticate_session(
-    conn: Connection,
-    session_id: str,
-    *,
-    auth_time: datetime,
-    acr: str,
-    amr: tuple[str, ...],
-    now: datetime,
-) -> None:
-    """A new login (prompt=login, max_age, step-up) refreshes what the session asserts."""
-    conn.execute(
-        sa.update(sso_sessions)
-        .where(sso_sessions.c.id == session_id)
-        .values(auth_time=auth_time, acr=acr, amr=list(amr), last_seen_at=now)
-    )
-
-
-def touch_session(conn: Connection, session: SsoSession, now: datetime) -> None:
-    """Slide the session's expiry forward on use (never backwards).
-
-    Skipped when the session was seen moments ago: the expiry would move by less than the
-    write costs, and hot refresh loops would otherwise write on every request.
-    """
-    if now - session.last_seen_at < _touch_interval(session):
-        return
-    expires_at = max(session.expires_at, now + timedelta(seconds=session.lifetime_seconds))
-    conn.execute(_TOUCH, {"session_id": session.id, "now": now, "expires_at": expires_at})
-
-
 def _touch_interval(session: SsoSession) -> timedelta:
     return min(timedelta(seconds=60), timedelta(seconds=session.lifetime_seconds / 100))
-
-
-def end_session(conn: Connection, session_id: str, now: datetime) -> bool:
-    result = conn.execute(
-        sa.update(sso_sessions)
-        .where(sso_sessions.c.id == session_id, sso_sessions.c.ended_at.is_(None))
-        .values(ended_at=now, handle_hash=None)
-    )
-    return result.rowcount > 0
-
-
-def add_session_client(conn: Connection, session_id: str, client_id: str, now: datetime) -> None:
-    """Record that the session served the client; parallel code issues may both call it."""
-    values = {"session_id": session_id, "client_id": client_id, "first_seen_at": now}
-    insert_if_absent(conn, session_clients, values, ["session_id", "client_id"])
-
-
-def session_client_ids(conn: Connection, session_id: str) -> list[str]:
-    rows = conn.execute(
-        sa.select(session_clients.c.client_id)
-        .where(session_clients.c.session_id == session_id)
-        .order_by(session_clients.c.first_seen_at, session_clients.c.client_id)
-    ).scalars()
-    return list(rows)
 
 
 def _session_from_row(row: Any) -> SsoSession:
@@ -148,28 +45,127 @@ def _session_from_row(row: Any) -> SsoSession:
     )
 
 
-def extend_session(conn: Connection, session: SsoSession, now: datetime) -> None:
-    """Give the session a longer lifetime ("remember me" on a later login)."""
-    conn.execute(
-        sa.update(sso_sessions)
-        .where(sso_sessions.c.id == session.id)
-        .values(
-            persistent=session.persistent,
-            lifetime_seconds=session.lifetime_seconds,
-            last_seen_at=now,
-            expires_at=max(session.expires_at, now + timedelta(seconds=session.lifetime_seconds)),
-        )
-    )
+class SqlSessions:
+    """SSO session rows ⇄ `models.SsoSession`, and which clients each session has served."""
 
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-def active_sessions_of_user(conn: Connection, user_id: str, now: datetime) -> list[SsoSession]:
-    rows = conn.execute(
-        sa.select(sso_sessions)
-        .where(
-            sso_sessions.c.user_id == user_id,
-            sso_sessions.c.ended_at.is_(None),
-            sso_sessions.c.expires_at > now,
+    def insert(self, session: SsoSession, handle_hash: str) -> None:
+        self._conn.execute(
+            sa.insert(sso_sessions).values(
+                id=session.id,
+                handle_hash=handle_hash,
+                user_id=session.user_id,
+                sso_group=session.sso_group,
+                auth_time=session.auth_time,
+                acr=session.acr,
+                amr=list(session.amr),
+                idp=session.idp,
+                persistent=session.persistent,
+                lifetime_seconds=session.lifetime_seconds,
+                created_at=session.created_at,
+                last_seen_at=session.last_seen_at,
+                expires_at=session.expires_at,
+            )
         )
-        .order_by(sso_sessions.c.last_seen_at.desc())
-    ).all()
-    return [_session_from_row(row._mapping) for row in rows]
+
+    def find(self, session_id: str) -> SsoSession | None:
+        row = self._conn.execute(_FIND, {"session_id": session_id}).first()
+        return _session_from_row(row._mapping) if row is not None else None
+
+    def find_by_handle(self, handle_hash: str) -> SsoSession | None:
+        row = self._conn.execute(_FIND_BY_HANDLE, {"handle_hash": handle_hash}).first()
+        return _session_from_row(row._mapping) if row is not None else None
+
+    def ids_by_handle(self, handle_hashes: list[str]) -> dict[str, str]:
+        """handle hash → session id, for the handles that name a session."""
+        rows = self._conn.execute(
+            sa.select(sso_sessions.c.handle_hash, sso_sessions.c.id).where(
+                sso_sessions.c.handle_hash.in_(handle_hashes)
+            )
+        ).all()
+        return {row.handle_hash: row.id for row in rows}
+
+    def replace_handle(self, session_id: str, handle_hash: str) -> None:
+        """A new cookie handle; the old cookie stops working (no session fixation)."""
+        self._conn.execute(
+            sa.update(sso_sessions)
+            .where(sso_sessions.c.id == session_id)
+            .values(handle_hash=handle_hash)
+        )
+
+    def reauthenticate(
+        self,
+        session_id: str,
+        *,
+        auth_time: datetime,
+        acr: str,
+        amr: tuple[str, ...],
+        now: datetime,
+    ) -> None:
+        """A new login (prompt=login, max_age, step-up) refreshes what the session asserts."""
+        self._conn.execute(
+            sa.update(sso_sessions)
+            .where(sso_sessions.c.id == session_id)
+            .values(auth_time=auth_time, acr=acr, amr=list(amr), last_seen_at=now)
+        )
+
+    def touch(self, session: SsoSession, now: datetime) -> None:
+        """Slide the session's expiry forward on use (never backwards).
+
+        Skipped when the session was seen moments ago: the expiry would move by less than the
+        write costs, and hot refresh loops would otherwise write on every request.
+        """
+        if now - session.last_seen_at < _touch_interval(session):
+            return
+        expires_at = max(session.expires_at, now + timedelta(seconds=session.lifetime_seconds))
+        self._conn.execute(_TOUCH, {"session_id": session.id, "now": now, "expires_at": expires_at})
+
+    def end(self, session_id: str, now: datetime) -> bool:
+        result = self._conn.execute(
+            sa.update(sso_sessions)
+            .where(sso_sessions.c.id == session_id, sso_sessions.c.ended_at.is_(None))
+            .values(ended_at=now, handle_hash=None)
+        )
+        return result.rowcount > 0
+
+    def add_client(self, session_id: str, client_id: str, now: datetime) -> None:
+        """Record that the session served the client; parallel code issues may both call it."""
+        values = {"session_id": session_id, "client_id": client_id, "first_seen_at": now}
+        insert_if_absent(self._conn, session_clients, values, ["session_id", "client_id"])
+
+    def client_ids(self, session_id: str) -> list[str]:
+        rows = self._conn.execute(
+            sa.select(session_clients.c.client_id)
+            .where(session_clients.c.session_id == session_id)
+            .order_by(session_clients.c.first_seen_at, session_clients.c.client_id)
+        ).scalars()
+        return list(rows)
+
+    def extend(self, session: SsoSession, now: datetime) -> None:
+        """Give the session a longer lifetime ("remember me" on a later login)."""
+        self._conn.execute(
+            sa.update(sso_sessions)
+            .where(sso_sessions.c.id == session.id)
+            .values(
+                persistent=session.persistent,
+                lifetime_seconds=session.lifetime_seconds,
+                last_seen_at=now,
+                expires_at=max(
+                    session.expires_at, now + timedelta(seconds=session.lifetime_seconds)
+                ),
+            )
+        )
+
+    def active_of_user(self, user_id: str, now: datetime) -> list[SsoSession]:
+        rows = self._conn.execute(
+            sa.select(sso_sessions)
+            .where(
+                sso_sessions.c.user_id == user_id,
+                sso_sessions.c.ended_at.is_(None),
+                sso_sessions.c.expires_at > now,
+            )
+            .order_by(sso_sessions.c.last_seen_at.desc())
+        ).all()
+        return [_session_from_row(row._mapping) for row in rows]

@@ -11,54 +11,6 @@ from sqlalchemy.engine import Connection
 from idplus.models import User
 from idplus.store.sql.tables import user_profiles, users
 
-
-def insert_user(conn: Connection, user: User, now: datetime) -> None:
-    conn.execute(
-        sa.insert(users).values(
-            id=user.id,
-            username=user.username,
-            password_hash=user.password_hash,
-            phone_number=user.phone_number,
-            email=user.email,
-            given_name=user.given_name,
-            family_name=user.family_name,
-            birthdate=user.birthdate,
-            kurtid=user.kurtid,
-            analytics_uuid=user.analytics_uuid,
-            ial=user.ial,
-            otp_required=user.otp_required,
-            legacy=dict(user.legacy),
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    if user.tnuids:
-        conn.execute(
-            sa.insert(user_profiles),
-            [
-                {"tnuid": tnuid, "user_id": user.id, "position": position}
-                for position, tnuid in enumerate(user.tnuids)
-            ],
-        )
-
-
-def username_taken(conn: Connection, username: str) -> bool:
-    return (
-        conn.execute(sa.select(users.c.id).where(users.c.username == username)).first() is not None
-    )
-
-
-def kurtid_taken(conn: Connection, kurtid: str) -> bool:
-    return conn.execute(sa.select(users.c.id).where(users.c.kurtid == kurtid)).first() is not None
-
-
-def taken_tnuids(conn: Connection, tnuids: list[str]) -> list[str]:
-    rows = conn.execute(
-        sa.select(user_profiles.c.tnuid).where(user_profiles.c.tnuid.in_(tnuids))
-    ).all()
-    return sorted(row.tnuid for row in rows)
-
-
 _BY_USERNAME = sa.select(users).where(users.c.username == sa.bindparam("value"))
 _BY_ID = sa.select(users).where(users.c.id == sa.bindparam("value"))
 _PROFILES = (
@@ -66,30 +18,6 @@ _PROFILES = (
     .where(user_profiles.c.user_id == sa.bindparam("user_id"))
     .order_by(user_profiles.c.position)
 )
-
-
-def find_user_by_username(conn: Connection, username: str) -> User | None:
-    return _find_one(conn, _BY_USERNAME, username)
-
-
-def find_user(conn: Connection, user_id: str) -> User | None:
-    return _find_one(conn, _BY_ID, user_id)
-
-
-def set_password_hash(conn: Connection, user_id: str, password_hash: str, now: datetime) -> None:
-    conn.execute(
-        sa.update(users)
-        .where(users.c.id == user_id)
-        .values(password_hash=password_hash, updated_at=now)
-    )
-
-
-def delete_user(conn: Connection, user_id: str) -> bool:
-    return conn.execute(sa.delete(users).where(users.c.id == user_id)).rowcount > 0
-
-
-def count_users(conn: Connection) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
 
 
 def _find_one(conn: Connection, query: sa.Select[Any], value: str) -> User | None:
@@ -118,3 +46,76 @@ def _user_from_row(row: Any, tnuids: tuple[str, ...]) -> User:
         legacy=dict(row["legacy"]),
         created_at=row["created_at"],
     )
+
+
+class SqlUsers:
+    """User rows and their tnuid profiles ⇄ `models.User`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def insert(self, user: User, now: datetime) -> None:
+        self._conn.execute(
+            sa.insert(users).values(
+                id=user.id,
+                username=user.username,
+                password_hash=user.password_hash,
+                phone_number=user.phone_number,
+                email=user.email,
+                given_name=user.given_name,
+                family_name=user.family_name,
+                birthdate=user.birthdate,
+                kurtid=user.kurtid,
+                analytics_uuid=user.analytics_uuid,
+                ial=user.ial,
+                otp_required=user.otp_required,
+                legacy=dict(user.legacy),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        if user.tnuids:
+            self._conn.execute(
+                sa.insert(user_profiles),
+                [
+                    {"tnuid": tnuid, "user_id": user.id, "position": position}
+                    for position, tnuid in enumerate(user.tnuids)
+                ],
+            )
+
+    def username_taken(self, username: str) -> bool:
+        return (
+            self._conn.execute(sa.select(users.c.id).where(users.c.username == username)).first()
+            is not None
+        )
+
+    def kurtid_taken(self, kurtid: str) -> bool:
+        return (
+            self._conn.execute(sa.select(users.c.id).where(users.c.kurtid == kurtid)).first()
+            is not None
+        )
+
+    def taken_tnuids(self, tnuids: list[str]) -> list[str]:
+        rows = self._conn.execute(
+            sa.select(user_profiles.c.tnuid).where(user_profiles.c.tnuid.in_(tnuids))
+        ).all()
+        return sorted(row.tnuid for row in rows)
+
+    def find_by_username(self, username: str) -> User | None:
+        return _find_one(self._conn, _BY_USERNAME, username)
+
+    def find(self, user_id: str) -> User | None:
+        return _find_one(self._conn, _BY_ID, user_id)
+
+    def set_password_hash(self, user_id: str, password_hash: str, now: datetime) -> None:
+        self._conn.execute(
+            sa.update(users)
+            .where(users.c.id == user_id)
+            .values(password_hash=password_hash, updated_at=now)
+        )
+
+    def delete(self, user_id: str) -> bool:
+        return self._conn.execute(sa.delete(users).where(users.c.id == user_id)).rowcount > 0
+
+    def count(self) -> int:
+        return int(self._conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())

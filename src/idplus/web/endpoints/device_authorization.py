@@ -9,19 +9,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idplus.entry import context_of, read_parameters
 from idplus.errors import InvalidRequest, OAuthError
 from idplus.protocol.client_auth import authenticate_request
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.device import DeviceAuthorization, start_device_authorization
 from idplus.protocol.params import Params, parse_params
-from idplus.ui.context import server_of
-from idplus.web.adapters import json_response, oauth_error_response, read_parameters
+from idplus.web.adapters import json_response, oauth_error_response
 
 MAX_JSON_BYTES = 16 * 1024
 
 
 async def device_authorization(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     try:
         params = parse_params(await _read(request))
         authorization = request.headers.get("authorization")
@@ -45,6 +45,6 @@ async def _read(request: Request) -> list[tuple[str, str]]:
     return [(str(k), v) for k, v in document.items()]
 
 
-def _start(server: ServerContext, authorization: str | None, params: Params) -> DeviceAuthorization:
+def _start(server: AppContext, authorization: str | None, params: Params) -> DeviceAuthorization:
     client = authenticate_request(server.clients, authorization, params)
     return start_device_authorization(server, client, params)

@@ -6,16 +6,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from idplus.web.services import services_of
+from idplus.entry import context_of
 
 
 async def openid_configuration(request: Request) -> JSONResponse:
-    services = services_of(request)
+    services = context_of(request)
     return JSONResponse(services.discovery, headers={"Cache-Control": "public, max-age=300"})
 
 
 async def jwks(request: Request) -> Response:
-    services = services_of(request)
+    services = context_of(request)
     ring = services.keys.fresh()
     if ring is None:
         ring = await run_in_threadpool(services.keys.current)

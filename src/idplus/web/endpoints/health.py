@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from idplus.entry import context_of
 from idplus.logs import get_logger
-from idplus.web.services import services_of
+from idplus.store.base import StoreUnavailable
 
 log = get_logger(__name__)
 
@@ -19,9 +19,9 @@ async def healthz(_request: Request) -> JSONResponse:
 
 async def readyz(request: Request) -> JSONResponse:
     try:
-        await run_in_threadpool(services_of(request).db.ping)
-    except SQLAlchemyError as exc:
-        log.warning("readiness_failed", error=type(exc).__name__, detail=str(exc))
+        await run_in_threadpool(context_of(request).store.ping)
+    except StoreUnavailable as exc:
+        log.warning("readiness_failed", detail=str(exc))
         return JSONResponse(
             {"status": "unavailable", "database": "unreachable"},
             status_code=503,

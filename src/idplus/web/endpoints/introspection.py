@@ -9,18 +9,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idplus.crypto.keys import KeyRing
+from idplus.entry import context_of, read_parameters
 from idplus.errors import OAuthError
 from idplus.protocol.client_auth import authenticate_request
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.introspection import introspect
 from idplus.protocol.params import Params, parse_params
-from idplus.ui.context import server_of
-from idplus.web.adapters import json_response, oauth_error_response, read_parameters
+from idplus.web.adapters import json_response, oauth_error_response
 from idplus.web.signing import current_key_ring
 
 
 async def introspection(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     try:
         params = parse_params(await read_parameters(request))
         ring = await current_key_ring(request)
@@ -32,7 +32,7 @@ async def introspection(request: Request) -> Response:
 
 
 def _introspect(
-    server: ServerContext, ring: KeyRing, authorization: str | None, params: Params
+    server: AppContext, ring: KeyRing, authorization: str | None, params: Params
 ) -> dict[str, Any]:
     client = authenticate_request(server.clients, authorization, params)
     return introspect(server, ring, client, params)

@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from idplus.config import Settings
-from idplus.web.services import services_of
+from idplus.entry import context_of
 
 
 async def metrics(request: Request) -> Response:
-    services = services_of(request)
+    services = context_of(request)
     refusal = _refusal(services.settings, request.headers.get("authorization"))
     if refusal is not None:
         return refusal

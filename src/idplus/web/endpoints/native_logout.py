@@ -15,17 +15,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from idplus.entry import context_of
 from idplus.outbound.backchannel_logout import deliver_logout_notices
 from idplus.protocol.oidc.backchannel import logout_notices
 from idplus.protocol.oidc.end_session import InvalidIdTokenHint, end_sessions, read_id_token_hint
-from idplus.ui.context import server_of
 from idplus.web.adapters import NO_STORE
 
 MAX_BODY = 16 * 1024
 
 
 async def native_logout(request: Request) -> JSONResponse:
-    server = server_of(request)
+    server = context_of(request)
     body = await request.body()
     try:
         document = json.loads(body) if len(body) <= MAX_BODY else None
@@ -46,7 +46,7 @@ async def native_logout(request: Request) -> JSONResponse:
         return _answer("Already logged out", 200)
     notices = await run_in_threadpool(logout_notices, server, ended)
     response = _answer(state if isinstance(state, str) else "", 200)
-    response.background = BackgroundTask(deliver_logout_notices, notices)
+    response.background = BackgroundTask(deliver_logout_notices, server.http, notices)
     return response
 
 

@@ -7,18 +7,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idplus.crypto.keys import KeyRing
+from idplus.entry import context_of, read_parameters
 from idplus.errors import OAuthError
 from idplus.protocol.client_auth import authenticate_request
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.params import Params, parse_params
 from idplus.protocol.revocation import revoke
-from idplus.ui.context import server_of
-from idplus.web.adapters import empty_response, oauth_error_response, read_parameters
+from idplus.web.adapters import empty_response, oauth_error_response
 from idplus.web.signing import current_key_ring
 
 
 async def revocation(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     try:
         params = parse_params(await read_parameters(request))
         ring = await current_key_ring(request)
@@ -29,8 +29,6 @@ async def revocation(request: Request) -> Response:
     return empty_response()
 
 
-def _revoke(
-    server: ServerContext, ring: KeyRing, authorization: str | None, params: Params
-) -> None:
+def _revoke(server: AppContext, ring: KeyRing, authorization: str | None, params: Params) -> None:
     client = authenticate_request(server.clients, authorization, params)
     revoke(server, ring, client, params)

@@ -6,16 +6,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idplus.entry import context_of
 from idplus.errors import OAuthError
 from idplus.protocol.bearer import read_bearer_token
 from idplus.protocol.self_service import self_service_url
-from idplus.ui.context import server_of
 from idplus.web.adapters import json_response, oauth_error_response
 from idplus.web.signing import current_key_ring
 
 
 async def self_service(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     try:
         token = read_bearer_token(request.headers.get("authorization"), None)
         ring = await current_key_ring(request)

@@ -6,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idplus.entry import context_of, read_parameters
 from idplus.errors import OAuthError
 from idplus.protocol.params import parse_params
 from idplus.protocol.token_endpoint import (
@@ -13,13 +14,12 @@ from idplus.protocol.token_endpoint import (
     answerable_without_io,
     handle_token_request,
 )
-from idplus.ui.context import server_of
-from idplus.web.adapters import json_response, oauth_error_response, read_parameters
+from idplus.web.adapters import json_response, oauth_error_response
 from idplus.web.signing import current_key_ring
 
 
 async def token(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     try:
         token_request = TokenRequest(
             request.headers.get("authorization"), parse_params(await read_parameters(request))

@@ -6,17 +6,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idplus.entry import context_of, read_parameters
 from idplus.errors import OAuthError
 from idplus.protocol.bearer import read_bearer_token
 from idplus.protocol.oidc.userinfo import userinfo as userinfo_claims
 from idplus.protocol.params import parse_params
-from idplus.ui.context import server_of
-from idplus.web.adapters import json_response, oauth_error_response, read_parameters
+from idplus.web.adapters import json_response, oauth_error_response
 from idplus.web.signing import current_key_ring
 
 
 async def userinfo(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     try:
         params = parse_params(await read_parameters(request)) if request.method == "POST" else None
         token = read_bearer_token(request.headers.get("authorization"), params)

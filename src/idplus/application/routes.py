@@ -12,12 +12,10 @@ from starlette.routing import Route
 from idplus.gateway import endpoints as gateway
 from idplus.protocol.device import VERIFICATION_PATH
 from idplus.protocol.self_service import ACCOUNT_PATH
-from idplus.ui import account, debugger, device, login, logout
+from idplus.ui import account, authorize, debugger, device, end_session, login, logout
 from idplus.web.endpoints import (
-    authorize,
     device_authorization,
     discovery,
-    end_session,
     health,
     introspection,
     metrics,

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idplus.entry import context_of, read_parameters
 from idplus.errors import InvalidRequest
 from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.oidc.end_session import (
@@ -20,18 +21,17 @@ from idplus.protocol.oidc.end_session import (
     valid_post_logout_redirect,
 )
 from idplus.protocol.params import parse_params
-from idplus.ui.context import pages_of, server_of
+from idplus.ui.context import pages_of
 from idplus.ui.logout import (
     confirmation_page,
     finish_logout,
     logged_out_page,
     redirect_after_logout,
 )
-from idplus.web.adapters import read_parameters
 
 
 async def end_session(request: Request) -> Response:
-    server = server_of(request)
+    server = context_of(request)
     try:
         params = parse_params(await read_parameters(request))
         params.require_single()
@@ -58,12 +58,12 @@ async def _hint(request: Request, token: str | None) -> IdTokenHint | None:
     if token is None:
         return None
     try:
-        return await run_in_threadpool(read_id_token_hint, server_of(request), token)
+        return await run_in_threadpool(read_id_token_hint, context_of(request), token)
     except InvalidIdTokenHint:
         return None
 
 
 def _invalid(request: Request) -> Response:
     return pages_of(request).error(
-        request, server_of(request), locale="en", message="The logout request is not valid."
+        request, context_of(request), locale="en", message="The logout request is not valid."
     )

@@ -1,16 +1,24 @@
-"""The ASGI application factory: `create_app(settings)` builds everything, no module globals."""
+"""The ASGI application factory: `create_app(settings)` builds everything, no module globals.
+
+The application context (protocol/context.py) is built once, in the lifespan, and every
+entry point reaches it with `entry.context_of(request)`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+import httpx
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
+from idplus.application.routes import discovery_endpoints, route_labels, starlette_routes
 from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry
 from idplus.auth.sender import OutboxSender, Sender
 from idplus.clock import Clock, SystemClock
@@ -20,16 +28,17 @@ from idplus.logs import configure_logging, get_logger
 from idplus.manage.clients import ensure_account_client
 from idplus.manage.keys import KeyRingCache, ensure_signing_key
 from idplus.manage.server_secrets import load_server_secrets
+from idplus.outbound.backchannel_logout import TIMEOUT_SECONDS
 from idplus.protocol.client_directory import ClientDirectory
-from idplus.protocol.context import ServerContext
+from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.discovery import build_discovery_document
 from idplus.protocol.token_endpoint import GRANT_TYPES
-from idplus.store.sql.engine import Database
+from idplus.randomness import Randomness, SystemRandomness
+from idplus.store.base import Store
+from idplus.store.sql.uow import SqlStore
 from idplus.ui.pages import Pages
 from idplus.web.body_limit import BodyLimitMiddleware
 from idplus.web.middleware import HttpMetrics, RequestContextMiddleware
-from idplus.web.routes import discovery_endpoints, route_labels, starlette_routes
-from idplus.web.services import Services
 
 log = get_logger(__name__)
 
@@ -38,26 +47,40 @@ class InsecureConfiguration(ValueError):
     """These settings must not serve requests (see Settings.production_secrets_problem)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What create_app decides before the lifespan builds the context from it."""
+
+    settings: Settings
+    clock: Clock
+    random: Randomness
+    store: Store
+    providers: ProviderRegistry
+    sender: Sender
+    metrics: CollectorRegistry
+    discovery: dict[str, Any]
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Clock | None = None,
     providers: ProviderRegistry | None = None,
     sender: Sender | None = None,
+    random: Randomness | None = None,
 ) -> Starlette:
     problem = settings.production_secrets_problem()
     if problem:
         raise InsecureConfiguration(problem)
     configure_logging(settings.log_level, json=settings.log_json)
-    clock = clock or SystemClock()
-    db = Database(settings.database_url)
-    registry = CollectorRegistry()
-    services = Services(
+    parts = _Parts(
         settings=settings,
-        clock=clock,
-        db=db,
-        keys=KeyRingCache(db, settings, clock),
-        metrics=registry,
+        clock=clock or SystemClock(),
+        random=random or SystemRandomness(),
+        store=SqlStore.from_url(settings.database_url),
+        providers=providers or ProviderRegistry([LOCAL_PROVIDER]),
+        sender=sender or OutboxSender(settings.outbox),
+        metrics=CollectorRegistry(),
         discovery=build_discovery_document(
             settings.issuer, discovery_endpoints(), GRANT_TYPES.keys()
         ),
@@ -65,22 +88,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.server = await run_in_threadpool(
-            _prepare,
-            services,
-            providers or ProviderRegistry([LOCAL_PROVIDER]),
-            sender or OutboxSender(settings.outbox),
-        )
-        log.info("started", issuer=settings.issuer, database=db.dialect_name)
-        yield
-        db.dispose()
+        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as http:
+            app.state.context = await run_in_threadpool(_build_context, parts, http)
+            log.info("started", issuer=settings.issuer, database=parts.store.dialect_name)
+            yield
+        parts.store.dispose()
 
     app = Starlette(
         routes=starlette_routes(),
         middleware=[
             Middleware(
                 RequestContextMiddleware,
-                metrics=HttpMetrics(registry),
+                metrics=HttpMetrics(parts.metrics),
                 labels=route_labels(),
                 log_every_request=settings.access_log == "all",
             ),
@@ -93,31 +112,32 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    app.state.services = services
     app.state.pages = Pages()
     return app
 
 
-def _prepare(services: Services, providers: ProviderRegistry, sender: Sender) -> ServerContext:
-    """Secrets and a signing key exist before the first request is answered."""
-    secrets = load_server_secrets(services.db, services.settings, services.clock)
-    ensure_signing_key(services.db, services.settings, services.clock)
-    ensure_account_client(services.db, services.clock)
-    services.keys.current()
-    return ServerContext(
-        settings=services.settings,
-        clock=services.clock,
-        db=services.db,
-        keys=services.keys,
+def _build_context(parts: _Parts, http: httpx.AsyncClient) -> AppContext:
+    """Secrets, a signing key and the built-in client exist before the first request."""
+    settings, store, clock = parts.settings, parts.store, parts.clock
+    secrets = load_server_secrets(store, settings, clock)
+    ensure_signing_key(store, settings, clock)
+    ensure_account_client(store, clock)
+    keys = KeyRingCache(store, settings, clock)
+    keys.current()
+    return AppContext(
+        settings=settings,
+        clock=clock,
+        random=parts.random,
+        store=store,
+        keys=keys,
         secrets=secrets,
-        providers=providers,
-        sender=sender,
-        clients=ClientDirectory(
-            services.db,
-            services.clock,
-            timedelta(seconds=services.settings.client_cache_seconds),
-        ),
-        hash_slots=PasswordHashSlots(services.settings.max_concurrent_hashes),
+        providers=parts.providers,
+        sender=parts.sender,
+        clients=ClientDirectory(store, clock, timedelta(seconds=settings.client_cache_seconds)),
+        hash_slots=PasswordHashSlots(settings.max_concurrent_hashes),
+        http=http,
+        metrics=parts.metrics,
+        discovery=parts.discovery,
     )
 
 

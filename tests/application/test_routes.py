@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from idplus.application.app import create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
-from idplus.web.app import create_app
 
 PUBLIC_ISSUER = "http://id.example.no"
 DEBUGGER_REQUESTS = [

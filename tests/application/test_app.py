@@ -7,9 +7,9 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
+from idplus.application.app import InsecureConfiguration, create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
-from idplus.web.app import InsecureConfiguration, create_app
 
 PUBLIC_ISSUER = "https://id.example.no"
 

@@ -230,8 +230,8 @@ def test_native_logout_never_reads_keys_on_the_event_loop(app: Harness, receiver
     tokens = _login(app)
     code_from_login(app, "tv")
     state = app.http.app.state  # type: ignore[attr-defined]
-    spy = _KeysOffTheLoop(state.server.keys)
-    state.server = dataclasses.replace(state.server, keys=spy)
+    spy = _KeysOffTheLoop(state.context.keys)
+    state.context = dataclasses.replace(state.context, keys=spy)
     done = _native(app, {"id_token_hint": tokens["id_token"], "state": "s"})
     assert done.status_code == 200
     assert len(receiver.tokens) == 1

@@ -11,19 +11,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idplus.entry import context_of, read_parameters
 from idplus.errors import FatalAuthorizeError, InvalidRequest
 from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.interaction import InteractionStarted, start_authorization
 from idplus.protocol.params import parse_params
 from idplus.ui.authorization_response import authorization_response
-from idplus.ui.context import pages_of, server_of
+from idplus.ui.context import pages_of
 from idplus.ui.cookies import ensure_browser_id, set_browser_cookie, sso_session_handle
 from idplus.ui.login import login_page_url
-from idplus.web.adapters import read_parameters
 
 
 async def authorize(request: Request) -> Response:
-    server, pages = server_of(request), pages_of(request)
+    server, pages = context_of(request), pages_of(request)
     try:
         params = parse_params(await read_parameters(request))
     except InvalidRequest as problem:

@@ -1,0 +1,1 @@
+"""The composition root: `create_app` builds the application context and the route table."""

@@ -1,0 +1,387 @@
+"""The store boundary: repository protocols and the unit of work that groups them.
+
+Logic (protocol/, manage/, auth/) sees only these. `store/sql/` implements them on SQLite and
+PostgreSQL; any other implementation must pass the same store contract suite
+(tests/store/sql/test_store_contract.py). Inserts two processes may race are idempotent, and
+every counter that limits an attacker is one atomic statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from idplus.models import (
+    ApiProduct,
+    AuditEvent,
+    Client,
+    ClientSecret,
+    CodeGrant,
+    DeviceRequest,
+    GatewayToken,
+    Interaction,
+    RefreshToken,
+    SigningKey,
+    SsoSession,
+    User,
+)
+
+
+class ClientRepository(Protocol):
+    """Client registry rows ⇄ `models.Client`."""
+
+    def exists(self, client_id: str) -> bool: ...
+
+    def insert(self, client: Client, now: datetime) -> None: ...
+
+    def insert_if_absent(self, client: Client, now: datetime) -> bool:
+        """Create a built-in client; processes starting together all succeed, one creates it."""
+        ...
+
+    def insert_secret(self, client_id: str, secret: ClientSecret) -> None: ...
+
+    def delete_secrets(self, secret_ids: Sequence[str]) -> None: ...
+
+    def delete(self, client_id: str) -> bool: ...
+
+    def find(self, client_id: str) -> Client | None: ...
+
+    def list_all(self) -> list[Client]: ...
+
+
+class UserRepository(Protocol):
+    """User rows and their tnuid profiles ⇄ `models.User`."""
+
+    def insert(self, user: User, now: datetime) -> None: ...
+
+    def username_taken(self, username: str) -> bool: ...
+
+    def kurtid_taken(self, kurtid: str) -> bool: ...
+
+    def taken_tnuids(self, tnuids: list[str]) -> list[str]: ...
+
+    def find_by_username(self, username: str) -> User | None: ...
+
+    def find(self, user_id: str) -> User | None: ...
+
+    def set_password_hash(self, user_id: str, password_hash: str, now: datetime) -> None: ...
+
+    def delete(self, user_id: str) -> bool: ...
+
+    def count(self) -> int: ...
+
+
+class ApiProductRepository(Protocol):
+    """API-product registry rows (the gateway's `api:` scopes and their subscribers)."""
+
+    def find(self, scope: str) -> ApiProduct | None: ...
+
+    def insert(self, scope: str, name: str, now: datetime) -> None: ...
+
+    def add_subscribers(self, scope: str, client_ids: Sequence[str]) -> None: ...
+
+    def list_all(self) -> list[ApiProduct]: ...
+
+    def add_subscribers_to_many(self, scopes: Sequence[str], client_id: str) -> None: ...
+
+
+class SessionRepository(Protocol):
+    """SSO session rows ⇄ `models.SsoSession`, and which clients each session has served."""
+
+    def insert(self, session: SsoSession, handle_hash: str) -> None: ...
+
+    def find(self, session_id: str) -> SsoSession | None: ...
+
+    def find_by_handle(self, handle_hash: str) -> SsoSession | None: ...
+
+    def ids_by_handle(self, handle_hashes: list[str]) -> dict[str, str]:
+        """handle hash → session id, for the handles that name a session."""
+        ...
+
+    def replace_handle(self, session_id: str, handle_hash: str) -> None:
+        """A new cookie handle; the old cookie stops working (no session fixation)."""
+        ...
+
+    def reauthenticate(
+        self,
+        session_id: str,
+        *,
+        auth_time: datetime,
+        acr: str,
+        amr: tuple[str, ...],
+        now: datetime,
+    ) -> None:
+        """A new login (prompt=login, max_age, step-up) refreshes what the session asserts."""
+        ...
+
+    def touch(self, session: SsoSession, now: datetime) -> None:
+        """Slide the session's expiry forward on use (never backwards)."""
+        ...
+
+    def end(self, session_id: str, now: datetime) -> bool: ...
+
+    def add_client(self, session_id: str, client_id: str, now: datetime) -> None:
+        """Record that the session served the client; parallel code issues may both call it."""
+        ...
+
+    def client_ids(self, session_id: str) -> list[str]: ...
+
+    def extend(self, session: SsoSession, now: datetime) -> None:
+        """Give the session a longer lifetime ("remember me" on a later login)."""
+        ...
+
+    def active_of_user(self, user_id: str, now: datetime) -> list[SsoSession]: ...
+
+
+class InteractionRepository(Protocol):
+    """Pending authorization requests waiting for the user ⇄ `models.Interaction`."""
+
+    def insert(self, interaction: Interaction) -> None: ...
+
+    def save(self, interaction: Interaction) -> None:
+        """Store the login's progress (stage, user, provider …); never its one-time-code state."""
+        ...
+
+    def find(self, id_hash: str) -> Interaction | None: ...
+
+    def record_otp_sent(
+        self,
+        id_hash: str,
+        *,
+        otp_hash: str,
+        expires_at: datetime,
+        max_sends: int,
+        not_sent_since: datetime,
+        now: datetime,
+    ) -> bool:
+        """Replace the code if fewer than `max_sends` went out, none after `not_sent_since`."""
+        ...
+
+    def reserve_otp_attempt(self, id_hash: str, max_attempts: int) -> bool:
+        """Count a guess before it is checked; False once the login has used all of them."""
+        ...
+
+    def consume(self, id_hash: str) -> bool:
+        """Delete it; True only for the one caller that did (a finished login is not replayable)."""
+        ...
+
+
+class CodeRepository(Protocol):
+    """Authorization-code rows ⇄ `models.CodeGrant`; consumption is one atomic UPDATE."""
+
+    def insert(self, grant: CodeGrant) -> None: ...
+
+    def find(self, code_hash: str) -> CodeGrant | None: ...
+
+    def consume(self, code_hash: str, now: datetime) -> bool:
+        """Mark the code used; True only for the first caller (RFC 6749 §4.1.2: one use)."""
+        ...
+
+    def record_issued_access_token(
+        self, code_hash: str, jti: str, expires_at: datetime
+    ) -> None: ...
+
+    def issued_access_token(self, code_hash: str) -> tuple[str, datetime] | None: ...
+
+
+class RefreshTokenRepository(Protocol):
+    """Refresh-token rows ⇄ `models.RefreshToken`. Rotation consumes with one atomic UPDATE."""
+
+    def insert(self, token: RefreshToken) -> None: ...
+
+    def find(self, token_hash: str) -> RefreshToken | None: ...
+
+    def consume(self, token_id: str, now: datetime) -> bool:
+        """Mark a rotating token used; True only for the one caller that did."""
+        ...
+
+    def revoke_family(self, family_id: str, now: datetime) -> int: ...
+
+    def revoke_grant(self, grant_id: str, now: datetime) -> int:
+        """Every token descended from one authorization code (they share its families)."""
+        ...
+
+    def revoke_session(self, session_id: str, now: datetime) -> int: ...
+
+    def clients_of_user(self, user_id: str, now: datetime) -> list[str]:
+        """Client ids with at least one live refresh token of the user."""
+        ...
+
+    def revoke_user_client(self, user_id: str, client_id: str, now: datetime) -> int: ...
+
+
+class RevokedAccessTokenRepository(Protocol):
+    """Revoked access-token ids (JWTs cannot be recalled, so their jti is refused until expiry)."""
+
+    def revoke(self, jti: str, expires_at: datetime) -> None: ...
+
+    def is_revoked(self, jti: str) -> bool: ...
+
+
+class GatewayTokenRepository(Protocol):
+    """Opaque reference tokens of the API gateway front ⇄ `models.GatewayToken`."""
+
+    def insert(self, token: GatewayToken) -> None: ...
+
+    def find(self, token_hash: str) -> GatewayToken | None: ...
+
+    def revoke(self, token_hash: str, now: datetime) -> bool: ...
+
+
+class DeviceRequestRepository(Protocol):
+    """Device authorization requests ⇄ `models.DeviceRequest`. State changes are conditional"""
+
+    def insert(self, request: DeviceRequest) -> None: ...
+
+    def user_code_taken(self, user_code: str) -> bool: ...
+
+    def find_by_device_code(self, device_code_hash: str) -> DeviceRequest | None: ...
+
+    def find_by_user_code(self, user_code: str) -> DeviceRequest | None: ...
+
+    def record_poll(self, device_code_hash: str, now: datetime, interval: int) -> None: ...
+
+    def decide(self, user_code: str, values: dict[str, Any]) -> bool:
+        """Approve or deny a pending request; False when it was no longer pending."""
+        ...
+
+    def redeem(self, device_code_hash: str) -> bool: ...
+
+
+class ThrottleRepository(Protocol):
+    """Attempt counters per key (username, client address, phone number …), atomic in SQL."""
+
+    def reserve_attempt(
+        self,
+        key: str,
+        *,
+        limit: int,
+        window_start: datetime,
+        lock_until: datetime,
+        now: datetime,
+    ) -> bool:
+        """Count one attempt unless the key is locked; the limit-th attempt in a window locks it."""
+        ...
+
+    def locked_until(self, key: str) -> datetime | None: ...
+
+    def refund_attempt(self, key: str) -> None:
+        """Give back an attempt that turned out to be legitimate (a successful login)."""
+        ...
+
+    def clear(self, key: str) -> None: ...
+
+
+class SigningKeyRepository(Protocol):
+    """Signing-key rows ⇄ `models.SigningKey`."""
+
+    def insert(self, key: SigningKey) -> None: ...
+
+    def list_all(self) -> list[SigningKey]: ...
+
+    def retire(self, kids: list[str], publish_until: datetime) -> None:
+        """Stop keys from signing once a successor activates; keep them published until then."""
+        ...
+
+    def lock(self) -> None:
+        """Serialise key creation and rotation between processes (PostgreSQL; SQLite is already)."""
+        ...
+
+
+class ServerSecretRepository(Protocol):
+    """Server-wide secrets generated on first start (cookie key, pairwise salt, handle key)."""
+
+    def find_or_create(self, name: str, make_value: Callable[[], str], now: datetime) -> str:
+        """The stored value, created on first use; concurrent first starts agree on one value."""
+        ...
+
+
+class AuditRepository(Protocol):
+    """The audit trail: an append-only record of credential and registry changes."""
+
+    def record(self, event: AuditEvent) -> None: ...
+
+    def list_events(self, limit: int = 100) -> list[AuditEvent]: ...
+
+
+class MaintenanceRepository(Protocol):
+    """Deleting rows that can no longer matter: expired one-time artefacts and dead tokens."""
+
+    def prune_expired(self, now: datetime) -> dict[str, int]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction's view of every repository; it commits when its block ends
+    without an exception and rolls back otherwise."""
+
+    @property
+    def clients(self) -> ClientRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def api_products(self) -> ApiProductRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def interactions(self) -> InteractionRepository: ...
+
+    @property
+    def codes(self) -> CodeRepository: ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository: ...
+
+    @property
+    def revoked_access_tokens(self) -> RevokedAccessTokenRepository: ...
+
+    @property
+    def gateway_tokens(self) -> GatewayTokenRepository: ...
+
+    @property
+    def devices(self) -> DeviceRequestRepository: ...
+
+    @property
+    def throttles(self) -> ThrottleRepository: ...
+
+    @property
+    def signing_keys(self) -> SigningKeyRepository: ...
+
+    @property
+    def server_secrets(self) -> ServerSecretRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
+
+    @property
+    def maintenance(self) -> MaintenanceRepository: ...
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached (readiness probes report it; nothing else catches it)."""
+
+
+class Store(Protocol):
+    """Where units of work come from; one per request (or per command)."""
+
+    @property
+    def dialect_name(self) -> str: ...
+
+    def transaction(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work that may write; on SQLite it holds the write lock throughout."""
+        ...
+
+    def reading(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work that only reads (on SQLite: no write lock)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+        ...
+
+    def dispose(self) -> None: ...

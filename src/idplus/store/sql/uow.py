@@ -1,0 +1,141 @@
+"""The SQL unit of work: one connection in one transaction, and the repositories over it.
+
+Repositories are made on first use, so a request that touches two of them pays for two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from idplus.store.base import StoreUnavailable
+from idplus.store.sql.api_products import SqlApiProducts
+from idplus.store.sql.audit import SqlAudit
+from idplus.store.sql.clients import SqlClients
+from idplus.store.sql.codes import SqlCodes
+from idplus.store.sql.devices import SqlDevices
+from idplus.store.sql.engine import Database
+from idplus.store.sql.gateway_tokens import SqlGatewayTokens
+from idplus.store.sql.interactions import SqlInteractions
+from idplus.store.sql.prune import SqlMaintenance
+from idplus.store.sql.refresh_tokens import SqlRefreshTokens
+from idplus.store.sql.revoked_tokens import SqlRevokedAccessTokens
+from idplus.store.sql.server_secrets import SqlServerSecrets
+from idplus.store.sql.sessions import SqlSessions
+from idplus.store.sql.signing_keys import SqlSigningKeys
+from idplus.store.sql.throttle import SqlThrottles
+from idplus.store.sql.users import SqlUsers
+
+
+class SqlUnitOfWork:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @cached_property
+    def clients(self) -> SqlClients:
+        return SqlClients(self._conn)
+
+    @cached_property
+    def users(self) -> SqlUsers:
+        return SqlUsers(self._conn)
+
+    @cached_property
+    def api_products(self) -> SqlApiProducts:
+        return SqlApiProducts(self._conn)
+
+    @cached_property
+    def sessions(self) -> SqlSessions:
+        return SqlSessions(self._conn)
+
+    @cached_property
+    def interactions(self) -> SqlInteractions:
+        return SqlInteractions(self._conn)
+
+    @cached_property
+    def codes(self) -> SqlCodes:
+        return SqlCodes(self._conn)
+
+    @cached_property
+    def refresh_tokens(self) -> SqlRefreshTokens:
+        return SqlRefreshTokens(self._conn)
+
+    @cached_property
+    def revoked_access_tokens(self) -> SqlRevokedAccessTokens:
+        return SqlRevokedAccessTokens(self._conn)
+
+    @cached_property
+    def gateway_tokens(self) -> SqlGatewayTokens:
+        return SqlGatewayTokens(self._conn)
+
+    @cached_property
+    def devices(self) -> SqlDevices:
+        return SqlDevices(self._conn)
+
+    @cached_property
+    def throttles(self) -> SqlThrottles:
+        return SqlThrottles(self._conn)
+
+    @cached_property
+    def signing_keys(self) -> SqlSigningKeys:
+        return SqlSigningKeys(self._conn)
+
+    @cached_property
+    def server_secrets(self) -> SqlServerSecrets:
+        return SqlServerSecrets(self._conn)
+
+    @cached_property
+    def audit(self) -> SqlAudit:
+        return SqlAudit(self._conn)
+
+    @cached_property
+    def maintenance(self) -> SqlMaintenance:
+        return SqlMaintenance(self._conn)
+
+
+class SqlStore:
+    """The `store.base.Store` of SQLite and PostgreSQL."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @classmethod
+    def from_url(cls, url: str) -> SqlStore:
+        return cls(Database(url))
+
+    @property
+    def dialect_name(self) -> str:
+        return self.database.dialect_name
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlUnitOfWork]:
+        with self.database.transaction() as conn:
+            yield SqlUnitOfWork(conn)
+
+    @contextmanager
+    def reading(self) -> Iterator[SqlUnitOfWork]:
+        with self.database.reading() as conn:
+            yield SqlUnitOfWork(conn)
+
+    def ping(self) -> None:
+        try:
+            self.database.ping()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def dispose(self) -> None:
+        self.database.dispose()
+
+
+def _conforms() -> None:
+    """mypy checks here that the SQL classes implement the protocols of store/base.py."""
+    from idplus.store.base import Store, UnitOfWork
+
+    def uow(conn: Connection) -> UnitOfWork:
+        return SqlUnitOfWork(conn)
+
+    def store(database: Database) -> Store:
+        return SqlStore(database)
