@@ -71,3 +71,10 @@ def test_the_debugger_is_on_by_default_only_for_a_loopback_issuer(
     issuer: str, debugger: bool | None, expected: bool
 ) -> None:
     assert Settings(issuer=issuer, debugger=debugger).debugger_enabled is expected
+
+
+def test_an_uppercase_https_issuer_is_still_held_to_production_rules() -> None:
+    settings = Settings(issuer="HTTPS://ID.Example.NO/")
+    assert settings.issuer == "https://id.example.no"
+    assert settings.issuer_is_https
+    assert settings.production_secrets_problem() is not None

@@ -11,7 +11,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -104,7 +104,10 @@ class Settings(BaseSettings):
         30, gt=0, description="Wrong passwords per client address before it is locked."
     )
     login_lock_seconds: int = Field(
-        900, gt=0, description="Counting window and lock duration for the two limits above."
+        900,
+        gt=0,
+        description="The window those attempts are counted in; a full window refuses until it "
+        "ends.",
     )
     otp_max_attempts: int = Field(
         5, gt=0, description="Wrong one-time codes per login, counted across resends."
@@ -132,7 +135,10 @@ class Settings(BaseSettings):
             raise ValueError("issuer must be an absolute http(s) URL")
         if parts.query or parts.fragment:
             raise ValueError("issuer must not have a query or fragment (OIDC Discovery §3)")
-        return value.rstrip("/")
+        # Scheme and host are case-insensitive: store them one way, so that every check of
+        # them (https? loopback?) sees what a browser sees.
+        normal = parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower())
+        return urlunsplit(normal).rstrip("/")
 
     @field_validator("trusted_proxies")
     @classmethod

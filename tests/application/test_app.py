@@ -46,3 +46,24 @@ def test_https_issuer_with_both_outside_secrets_serves(
         assert client.get("/readyz").status_code == 200
         document = client.get("/.well-known/openid-configuration").json()
     assert document["issuer"] == PUBLIC_ISSUER
+
+
+@pytest.mark.parametrize(
+    ("peer", "seen"),
+    [("10.0.0.5", "203.0.113.9"), ("198.51.100.7", "198.51.100.7")],
+)
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(
+    settings: Settings,
+    clock: FrozenClock,
+    capsys: pytest.CaptureFixture[str],
+    peer: str,
+    seen: str,
+) -> None:
+    """Under any ASGI server, not only `idplus serve`: the application applies the rule."""
+    behind = settings.model_copy(update={"trusted_proxies": "10.0.0.0/8", "access_log": "all"})
+    app = create_app(behind, clock=clock)
+    with TestClient(app, base_url=behind.issuer, client=(peer, 50000)) as http:
+        capsys.readouterr()
+        assert http.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 200
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if '"/healthz"' in line]
+    assert f'"client": "{seen}"' in line

@@ -11,6 +11,7 @@ import pytest
 from idplus.auth.throttle import (
     Throttled,
     ThrottleKey,
+    address_bucket,
     key_of,
     login_sms_rule,
     password_keys,
@@ -111,3 +112,34 @@ def test_sms_budget_counts_per_phone_number(store: Store) -> None:
     assert [_attempt(store, [phone]) for _ in range(10)] == [None] * 10
     assert _attempt(store, [phone]) == NOW + timedelta(hours=1)
     assert _attempt(store, [key_of(login_sms_rule(SETTINGS), "+4790000002")]) is None
+
+
+def test_a_success_as_the_last_attempt_of_a_window_leaves_the_address_open(store: Store) -> None:
+    """29 wrong passwords and one right one from an office NAT must not lock the office."""
+    address = password_keys(SETTINGS, "x", "10.0.0.1")[1:]
+    for _ in range(30):
+        assert _attempt(store, address) is None
+    with store.transaction() as uow:
+        succeeded(uow, address)
+    assert _attempt(store, address) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "bucket"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("1" * 500, "unparsable"),
+        ("not an address", "unparsable"),
+    ],
+)
+def test_addresses_are_counted_per_ipv4_address_and_ipv6_slash_64(
+    address: str, bucket: str
+) -> None:
+    assert address_bucket(address) == bucket
+
+
+def test_a_forwarded_address_of_any_length_is_a_bounded_key(store: Store) -> None:
+    """A junk X-Forwarded-For from a trusted proxy was a 500 on PostgreSQL (key too long)."""
+    assert _attempt(store, password_keys(SETTINGS, "x", "1" * 5000)) is None

@@ -48,3 +48,16 @@ def test_password_alone_still_works_for_users_without_a_second_factor(harness: H
     answer = _password_grant(harness, secret, "+4790000002")
     assert answer.status_code == 200
     assert answer.json()["access_token"]
+
+
+def test_wrong_passwords_of_some_users_do_not_lock_out_the_partners_other_users(
+    harness: Harness,
+) -> None:
+    """The gateway's peer is the partner's back end: an address budget there let 30 wrong
+    passwords, spread over six users, refuse a seventh user's right password."""
+    secret = _partner(harness)
+    harness.add_user("+4790000002")
+    for i in range(30):
+        wrong = _password_grant(harness, secret, f"+479100000{i % 6}", "wrong")
+        assert wrong.status_code == 401
+    assert _password_grant(harness, secret, "+4790000002").status_code == 200

@@ -72,6 +72,9 @@ def test_ending_the_current_session_logs_out(mobile: Harness) -> None:
     _, page = _account(mobile)
     response = _post(mobile, page, "end_session")
     assert response.status_code == 303
+    cleared = [c for c in response.headers.get_list("set-cookie") if c.startswith("idplus_sso")]
+    assert cleared, "the ended session's cookie is cleared"
+    assert all("max-age=0" in c.lower() or 'idplus_sso=""' in c for c in cleared)
     assert refresh(mobile, tokens["refresh_token"], "app").json()["error"] == "invalid_grant"
     assert mobile.http.get("/account").headers["location"].startswith("/login?")
 

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from idplus.application.routes import discovery_endpoints, route_labels, starlette_routes
 from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry
@@ -97,6 +98,9 @@ def create_app(
     app = Starlette(
         routes=starlette_routes(),
         middleware=[
+            # X-Forwarded-For / -Proto set the client address and scheme only when the peer is
+            # a trusted proxy; anyone else could claim any address (and dodge address limits).
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
             Middleware(
                 RequestContextMiddleware,
                 metrics=HttpMetrics(parts.metrics),

@@ -2,14 +2,16 @@
 guesses per address, SMS codes per phone number.
 
 Every attempt is reserved before the work it limits (an argon2 hash, a code lookup, an SMS),
-atomically in the store, so parallel requests cannot exceed a limit. The limit-th attempt in a
-window locks the key for a while; the lock lifts by itself. Unknown usernames are counted
-exactly like known ones, so the throttle reveals nothing. A refusal raises `Throttled` inside
-the caller's transaction, which rolls back every reservation made in it.
+atomically in the store, so parallel requests cannot exceed a limit. A key's window starts
+with its first attempt and holds `limit` attempts; a full window refuses until it ends, so
+the lock lifts by itself. Unknown usernames are counted exactly like known ones, so the
+throttle reveals nothing. A refusal raises `Throttled` inside the caller's transaction, which
+rolls back every reservation made in it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +25,6 @@ class ThrottleRule:
     prefix: str
     limit: int
     window: timedelta
-    lock: timedelta
     # A successful password login clears its username's count; an address only gets its
     # one attempt back, so many users behind one NAT do not lock each other out.
     clear_on_success: bool = False
@@ -42,30 +43,43 @@ class Throttled(Exception):
 
 
 def username_rule(settings: Settings) -> ThrottleRule:
-    lock = timedelta(seconds=settings.login_lock_seconds)
-    return ThrottleRule("username:", settings.login_failures_per_username, lock, lock, True)
+    window = timedelta(seconds=settings.login_lock_seconds)
+    return ThrottleRule("username:", settings.login_failures_per_username, window, True)
 
 
 def address_rule(settings: Settings) -> ThrottleRule:
-    lock = timedelta(seconds=settings.login_lock_seconds)
-    return ThrottleRule("ip:", settings.login_failures_per_address, lock, lock)
+    window = timedelta(seconds=settings.login_lock_seconds)
+    return ThrottleRule("ip:", settings.login_failures_per_address, window)
 
 
 # Nine digits are guessable by brute force only without a limit on wrong guesses.
-DEVICE_CODE_RULE = ThrottleRule("device-ip:", 10, timedelta(minutes=15), timedelta(minutes=15))
+DEVICE_CODE_RULE = ThrottleRule("device-ip:", 10, timedelta(minutes=15))
 
 
 def login_sms_rule(settings: Settings) -> ThrottleRule:
     """Login codes per phone number: SMS pumping costs money, so it has its own budget."""
-    hour = timedelta(hours=1)
-    return ThrottleRule("sms-login:", settings.login_sms_per_phone_per_hour, hour, hour)
+    return ThrottleRule("sms-login:", settings.login_sms_per_phone_per_hour, timedelta(hours=1))
 
 
 def password_keys(settings: Settings, username: str, address: str | None) -> list[ThrottleKey]:
-    keys = [(username_rule(settings), "username:" + username)]
+    """The username's budget, and the client address's when there is one."""
+    keys = [key_of(username_rule(settings), username)]
     if address:
-        keys.append((address_rule(settings), "ip:" + address))
+        keys.append(key_of(address_rule(settings), address_bucket(address)))
     return keys
+
+
+def address_bucket(address: str) -> str:
+    """The unit an address budget counts: an IPv4 address, or an IPv6 /64 (one subscriber
+    holds a whole /64, so counting single addresses would give them 2**64 budgets)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        # Not an address (a proxy passed junk on): one shared bucket, and a bounded key.
+        return "unparsable"
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def key_of(rule: ThrottleRule, value: str) -> ThrottleKey:
@@ -76,14 +90,11 @@ def reserve(uow: UnitOfWork, keys: Sequence[ThrottleKey], now: datetime) -> None
     """Spend one attempt on every key, or raise Throttled (the caller's transaction rolls back)."""
     for rule, key in keys:
         allowed = uow.throttles.reserve_attempt(
-            key,
-            limit=rule.limit,
-            window_start=now - rule.window,
-            lock_until=now + rule.lock,
-            now=now,
+            key, limit=rule.limit, window_start=now - rule.window, now=now
         )
         if not allowed:
-            raise Throttled(uow.throttles.locked_until(key) or now + rule.lock)
+            started = uow.throttles.window_started_at(key) or now
+            raise Throttled(started + rule.window)
 
 
 def succeeded(uow: UnitOfWork, keys: Sequence[ThrottleKey]) -> None:

@@ -107,10 +107,9 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
         log_config=None,
         access_log=False,
         server_header=False,
-        # X-Forwarded-For / -Proto set the client address and scheme only when the peer is
-        # one of these; anyone else could claim any address (and so dodge address limits).
-        proxy_headers=True,
-        forwarded_allow_ips=ctx.settings.trusted_proxies,
+        # The application believes forwarded headers itself (IDPLUS_TRUSTED_PROXIES), so it
+        # does under any ASGI server; uvicorn's own handling would trust loopback regardless.
+        proxy_headers=False,
     )
 
 

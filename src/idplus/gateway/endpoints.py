@@ -71,9 +71,8 @@ async def token(request: Request) -> Response:
     except (UnicodeDecodeError, ValueError):
         raise gateway_error("invalid_grant_type", "send a url-encoded form") from None
     params = parse_params(items)
-    address = request.client.host if request.client else None
     answer = await run_in_threadpool(
-        issue_gateway_tokens, server, request.headers.get("authorization"), params, address
+        issue_gateway_tokens, server, request.headers.get("authorization"), params
     )
     return JSONResponse(answer, headers=NO_STORE)
 

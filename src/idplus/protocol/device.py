@@ -120,7 +120,7 @@ def find_pending_device(ctx: AppContext, raw_code: str, address: str | None) -> 
     """The pending request for a typed user code; every guess is counted before it is looked up,
     and only a right one is given back."""
     now = ctx.clock.now()
-    keys = [throttle.key_of(throttle.DEVICE_CODE_RULE, address or "?")]
+    keys = [throttle.key_of(throttle.DEVICE_CODE_RULE, throttle.address_bucket(address or "?"))]
     with ctx.store.transaction() as uow:
         try:
             throttle.reserve(uow, keys, now)

@@ -18,6 +18,7 @@ from idplus.protocol.oidc.id_token import mint_id_token
 
 def front_channel_tokens(
     ctx: AppContext,
+    *,
     request: AuthorizationRequest,
     client: Client,
     session: SsoSession,

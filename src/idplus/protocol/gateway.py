@@ -88,7 +88,7 @@ class GatewayGrant:
 
 
 def issue_gateway_tokens(
-    ctx: AppContext, authorization: str | None, params: Params, address: str | None
+    ctx: AppContext, authorization: str | None, params: Params
 ) -> dict[str, Any]:
     client = authenticate_gateway_client(ctx, authorization)
     grant_type = params.get("grant_type")
@@ -99,7 +99,7 @@ def issue_gateway_tokens(
     now = ctx.clock.now()
     # The password check is slow (argon2) and must record failures even though it raises,
     # so it runs before, and outside, the transaction that issues the tokens.
-    user = _password_user(ctx, params, address) if grant_type == GRANT_PASSWORD else None
+    user = _password_user(ctx, params) if grant_type == GRANT_PASSWORD else None
     with ctx.store.transaction() as uow:
         grant = _grant(uow, ctx, client, grant_type, params, user, now)
         return _issue(uow, ctx, client, grant, grant_type in USER_GRANTS, now)
@@ -123,17 +123,18 @@ def _grant(
     return _refresh_grant(uow, ctx, client, params, now)
 
 
-def _password_user(ctx: AppContext, params: Params, address: str | None) -> User:
+def _password_user(ctx: AppContext, params: Params) -> User:
     """Resource-owner password grant: only for users whose password alone is a full login.
 
     A user with a required second factor is refused (RFC 9700 §2.4): this grant has no step
-    where the factor could be asked for.
+    where the factor could be asked for. Only the username's budget applies: the peer is the
+    partner's back end, so an address budget would let a few wrong passwords of some users
+    lock out every user of that partner.
     """
     username = local.canonical_username(params.get("username") or "")
+    password = params.get("password") or ""
     try:
-        return check_password(
-            ctx, username, params.get("password") or "", address, password_alone_must_do=True
-        )
+        return check_password(ctx, username, password, None, password_alone_must_do=True)
     except (WrongPassword, SecondFactorRequired):
         raise gateway_error("not_authorized") from None
     except Throttled:

@@ -125,8 +125,18 @@ def start_authorization(
         if step is Step.COMPLETE:
             assert session is not None
             assert user is not None
-            return complete_authorization(uow, ctx, request, client, session, user, now)
-        return _start_interaction(uow, ctx, request, step, session, browser_id, provider_ids)
+            return complete_authorization(
+                uow, ctx, request=request, client=client, session=session, user=user, now=now
+            )
+        return _start_interaction(
+            uow,
+            ctx,
+            request=request,
+            step=step,
+            session=session,
+            browser_id=browser_id,
+            provider_ids=provider_ids,
+        )
 
 
 def _session_of(
@@ -139,6 +149,7 @@ def _session_of(
 def _start_interaction(
     uow: UnitOfWork,
     ctx: AppContext,
+    *,
     request: AuthorizationRequest,
     step: Step,
     session: SsoSession | None,
@@ -171,6 +182,7 @@ def _start_interaction(
 def complete_authorization(
     uow: UnitOfWork,
     ctx: AppContext,
+    *,
     request: AuthorizationRequest,
     client: Client,
     session: SsoSession,
@@ -193,7 +205,15 @@ def complete_authorization(
             random=ctx.random,
         )
     values.update(
-        front_channel_tokens(ctx, request, client, session, user, values.get("code"), now)
+        front_channel_tokens(
+            ctx,
+            request=request,
+            client=client,
+            session=session,
+            user=user,
+            code=values.get("code"),
+            now=now,
+        )
     )
     return success_response(target_of(request), ctx.settings.issuer, values)
 
@@ -220,5 +240,13 @@ def start_internal_login(
     provider_ids = [p.id for p in ctx.providers.for_client(client)]
     step = Step.SELECT_PROVIDER if len(provider_ids) > 1 else Step.LOGIN
     with ctx.store.transaction() as uow:
-        started = _start_interaction(uow, ctx, request, step, session, browser_id, provider_ids)
+        started = _start_interaction(
+            uow,
+            ctx,
+            request=request,
+            step=step,
+            session=session,
+            browser_id=browser_id,
+            provider_ids=provider_ids,
+        )
     return started.handle

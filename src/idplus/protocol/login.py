@@ -230,7 +230,13 @@ def confirm_continue(ctx: AppContext, handle: str, browser_id: str) -> StepResul
             raise InteractionGone("the session is gone")
         uow.interactions.consume(view.interaction.id_hash)
         response = complete_authorization(
-            uow, ctx, view.interaction.request, view.client, session, view.user, now
+            uow,
+            ctx,
+            request=view.interaction.request,
+            client=view.client,
+            session=session,
+            user=view.user,
+            now=now,
         )
         return LoginFinished(response, session, sso_group(view.client))
 
@@ -293,5 +299,7 @@ def _finish(uow: UnitOfWork, ctx: AppContext, view: InteractionView) -> LoginFin
         # A login for idplus's own page: back to it, no code.
         response = AuthorizationResponse(ctx.settings.issuer + request.return_to, "query", {})
     else:
-        response = complete_authorization(uow, ctx, request, view.client, session, user, now)
+        response = complete_authorization(
+            uow, ctx, request=request, client=view.client, session=session, user=user, now=now
+        )
     return LoginFinished(response, session, group, signed_in.handle)

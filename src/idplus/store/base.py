@@ -251,21 +251,17 @@ class DeviceRequestRepository(Protocol):
 
 
 class ThrottleRepository(Protocol):
-    """Attempt counters per key (username, client address, phone number …), atomic in SQL."""
+    """Attempt counters per key (username, client address, phone number …), each change one
+    atomic statement. A window starts with a key's first attempt and holds `limit` of them."""
 
     def reserve_attempt(
-        self,
-        key: str,
-        *,
-        limit: int,
-        window_start: datetime,
-        lock_until: datetime,
-        now: datetime,
+        self, key: str, *, limit: int, window_start: datetime, now: datetime
     ) -> bool:
-        """Count one attempt unless the key is locked; the limit-th attempt in a window locks it."""
+        """Count one attempt unless `limit` were counted since the key's window began (a
+        window that began at or before `window_start` is over). False when refused."""
         ...
 
-    def locked_until(self, key: str) -> datetime | None: ...
+    def window_started_at(self, key: str) -> datetime | None: ...
 
     def refund_attempt(self, key: str) -> None:
         """Give back an attempt that turned out to be legitimate (a successful login)."""

@@ -127,6 +127,8 @@ async def act(request: Request) -> Response:
     session = await run_in_threadpool(_current_session, server, request)
     if session is None:
         return await _login_first(request, server, locale)
+    # Read before anything ends: an ended session's handle no longer names it.
+    cookies = await run_in_threadpool(browser_session_ids, server, request)
     action = form.get("action", "")
     ended: list[EndedSession] = []
     notice, status = action, 200
@@ -152,7 +154,7 @@ async def act(request: Request) -> Response:
         response = await _render(request, server, session, locale, notice, status)
     if status == 503:
         response.headers["Retry-After"] = "1"
-    return await _after_ending(request, server, response, ended)
+    return await _after_ending(server, response, ended, cookies)
 
 
 def _change_password(
@@ -173,12 +175,12 @@ def _change_password(
 
 
 async def _after_ending(
-    request: Request, server: AppContext, response: Response, ended: list[EndedSession]
+    server: AppContext, response: Response, ended: list[EndedSession], cookies: dict[str, str]
 ) -> Response:
+    """Clear this browser's cookies of the ended sessions; tell their RPs afterwards."""
     if not ended:
         return response
     ended_ids = {e.session.id for e in ended}
-    cookies = await run_in_threadpool(browser_session_ids, server, request)
     for name, session_id in cookies.items():
         if session_id in ended_ids:
             clear_cookie(server, response, name)

@@ -93,12 +93,27 @@ async def submit_login(request: Request) -> Response:
     except login.InteractionGone:
         return _gone(request, server)
     except login.LoginProblem as problem:
-        view = await run_in_threadpool(login.load_interaction, server, handle, browser)
-        status = 429 if problem.reason in RATE_LIMITED else 400
-        return _render(request, server, view, problem=problem, status_code=status, form=form)
+        return await _show_problem(request, server, handle, browser, problem, form)
     except HashingBusy:
         return _busy(request, server, view)
     return _deliver(request, server, result)
+
+
+async def _show_problem(
+    request: Request,
+    server: AppContext,
+    handle: str,
+    browser: str,
+    problem: login.LoginProblem,
+    form: FormData,
+) -> Response:
+    """The same step again, with what went wrong (the login may have ended meanwhile)."""
+    try:
+        view = await run_in_threadpool(login.load_interaction, server, handle, browser)
+    except login.InteractionGone:
+        return _gone(request, server)
+    status = 429 if problem.reason in RATE_LIMITED else 400
+    return _render(request, server, view, problem=problem, status_code=status, form=form)
 
 
 def _perform(

@@ -45,9 +45,6 @@ class SqlMaintenance:
             "refresh_tokens": sa.delete(refresh_tokens).where(refresh_tokens.c.expires_at <= now),
             "gateway_tokens": sa.delete(gateway_tokens).where(gateway_tokens.c.expires_at <= now),
             "login_throttle": sa.delete(login_throttle).where(
-                sa.or_(
-                    login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until <= now
-                ),
                 login_throttle.c.window_started_at <= now - timedelta(days=1),
             ),
             "sso_sessions": sa.delete(sso_sessions).where(

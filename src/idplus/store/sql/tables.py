@@ -370,11 +370,11 @@ login_throttle = sa.Table(
     "login_throttle",
     metadata,
     # "username:<normalised>", "ip:<address>", "sms-login:<phone>" …; unknown usernames are
-    # counted the same way. `failures` counts attempts reserved in the current window.
+    # counted the same way. `failures` counts the attempts reserved in the window that began
+    # at `window_started_at` (failed ones, and ones still in flight).
     sa.Column("key", sa.String(400), primary_key=True),
     sa.Column("failures", sa.Integer(), nullable=False),
     sa.Column("window_started_at", UTCDateTime(), nullable=False),
-    sa.Column("locked_until", UTCDateTime(), nullable=True),
 )
 
 gateway_tokens = sa.Table(

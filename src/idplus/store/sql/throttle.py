@@ -3,6 +3,8 @@
 An attempt is *reserved* by one conditional UPDATE before the work it limits is done, so
 parallel requests can never spend more attempts than the limit: the row lock (PostgreSQL)
 or the write lock (SQLite) serialises them, and the WHERE clause is re-checked by each.
+Counting is per fixed window that starts with a key's first attempt; a full window refuses
+until it ends, and an attempt given back (a successful login) makes room again at once.
 """
 
 from __future__ import annotations
@@ -25,49 +27,34 @@ class SqlThrottles:
         self._conn = conn
 
     def reserve_attempt(
-        self,
-        key: str,
-        *,
-        limit: int,
-        window_start: datetime,
-        lock_until: datetime,
-        now: datetime,
+        self, key: str, *, limit: int, window_start: datetime, now: datetime
     ) -> bool:
-        """Count one attempt unless the key is locked; the limit-th attempt in a window locks it.
+        """Count one attempt unless `limit` were counted since the key's window began.
 
-        `window_start`: attempts counted before it no longer count. False when refused.
+        `window_start`: a window that began at or before it is over. False when refused.
         """
         insert_if_absent(
             self._conn,
             login_throttle,
-            {"key": key, "failures": 0, "window_started_at": now, "locked_until": None},
+            {"key": key, "failures": 0, "window_started_at": now},
             ["key"],
         )
-        # Typed binds: values inside CASE are not coerced to the column's type by themselves.
-        now_value, lock_value = (
-            sa.literal(now, UTCDateTime()),
-            sa.literal(lock_until, UTCDateTime()),
-        )
         expired = _t.window_started_at <= window_start
-        counted = sa.case((expired, 1), else_=_t.failures + 1)
-        reaches_limit = counted >= limit
+        # A typed bind: a value inside CASE is not coerced to the column's type by itself.
+        now_value = sa.literal(now, UTCDateTime())
         result = self._conn.execute(
             sa.update(login_throttle)
-            .where(_t.key == key, sa.or_(_t.locked_until.is_(None), _t.locked_until <= now))
+            .where(_t.key == key, sa.or_(expired, _t.failures < limit))
             .values(
-                # The lock starts a new window, so the next lock needs a full set of attempts.
-                failures=sa.case((reaches_limit, 0), else_=counted),
-                window_started_at=sa.case(
-                    (sa.or_(expired, reaches_limit), now_value), else_=_t.window_started_at
-                ),
-                locked_until=sa.case((reaches_limit, lock_value), else_=_t.locked_until),
+                failures=sa.case((expired, 1), else_=_t.failures + 1),
+                window_started_at=sa.case((expired, now_value), else_=_t.window_started_at),
             )
         )
         return result.rowcount > 0
 
-    def locked_until(self, key: str) -> datetime | None:
+    def window_started_at(self, key: str) -> datetime | None:
         value: datetime | None = self._conn.execute(
-            sa.select(_t.locked_until).where(_t.key == key)
+            sa.select(_t.window_started_at).where(_t.key == key)
         ).scalar_one_or_none()
         return value
 
