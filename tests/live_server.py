@@ -77,6 +77,7 @@ def _start(tmp_path: Path, settings: dict[str, str]) -> tuple[LiveServer, subpro
         "IDPLUS_KEY_CACHE_SECONDS": "1",
         **{f"IDPLUS_{name.upper()}": value for name, value in settings.items()},
     }
+    tmp_path.mkdir(parents=True, exist_ok=True)
     server = LiveServer(base_url, env, tmp_path / "server.log", seed={})
     server.idplus("db", "upgrade")
     server.seed = server.idplus("demo", "seed")

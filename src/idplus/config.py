@@ -116,6 +116,22 @@ class Settings(BaseSettings):
     otp_resend_interval_seconds: int = Field(
         30, ge=0, description="Seconds between two codes sent for the same login."
     )
+    delivery_attempts: int = Field(
+        5,
+        gt=0,
+        description="Tries of an outbound delivery (back-channel logout …) before giving up.",
+    )
+    delivery_backoff_seconds: float = Field(
+        1.0, gt=0, description="Wait before the second try of a delivery; doubled after each."
+    )
+    delivery_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long one delivery attempt may take."
+    )
+    outbox_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often each worker looks for due deliveries (new ones go at once).",
+    )
     login_sms_per_phone_per_hour: int = Field(
         10, gt=0, description="Login SMS codes sent to one phone number per hour (toll fraud)."
     )

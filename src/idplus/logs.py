@@ -9,7 +9,16 @@ import structlog
 
 # Field names whose values must never reach a log line.
 _SECRET_FIELDS = frozenset(
-    {"password", "client_secret", "code", "refresh_token", "access_token", "id_token", "otp"}
+    {
+        "password",
+        "client_secret",
+        "code",
+        "refresh_token",
+        "access_token",
+        "id_token",
+        "logout_token",
+        "otp",
+    }
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -255,6 +256,8 @@ class RefreshToken:
     tnuid: str | None = None
     used_at: datetime | None = None
     revoked_at: datetime | None = None
+    # "connect" (JWT access tokens) or "gateway" (reference tokens): only its front redeems it.
+    front: str = "connect"
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +294,25 @@ class GatewayToken:
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+    grant_id: str | None = None
 
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An outbound message in the durable outbox (sent by any instance, retried, once)."""
+
+    id: str
+    kind: str
+    target: str
+    payload: Mapping[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    subject: str | None = None
+    claimed_until: datetime | None = None
+    last_error: str | None = None
+    finished_at: datetime | None = None

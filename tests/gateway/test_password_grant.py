@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from idplus.crypto.hashing import HashingBusy, PasswordHashSlots
 from tests.harness import PASSWORD, Harness, basic
 
 
@@ -61,3 +64,30 @@ def test_wrong_passwords_of_some_users_do_not_lock_out_the_partners_other_users(
         wrong = _password_grant(harness, secret, f"+479100000{i % 6}", "wrong")
         assert wrong.status_code == 401
     assert _password_grant(harness, secret, "+4790000002").status_code == 200
+
+
+def test_a_locked_username_is_told_to_try_again_later(harness: Harness) -> None:
+    secret = _partner(harness)
+    harness.add_user("+4790000002")
+    for _ in range(harness.settings.login_failures_per_username):
+        assert _password_grant(harness, secret, "+4790000002", "wrong").status_code == 401
+    locked = _password_grant(harness, secret, "+4790000002")
+    assert locked.status_code == 401
+    assert locked.json()["error_code"] == 5
+    assert locked.json()["error_description"] == "too many failed attempts; try again later"
+
+
+def test_every_hashing_slot_busy_is_503_with_retry_after(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = _partner(harness)
+    harness.add_user("+4790000002")
+
+    def busy(_slots: PasswordHashSlots) -> None:
+        raise HashingBusy
+
+    monkeypatch.setattr(PasswordHashSlots, "slot", busy)
+    shed = _password_grant(harness, secret, "+4790000002")
+    assert shed.status_code == 503
+    assert shed.json()["error_code"] == 2
+    assert shed.headers["retry-after"] == "1"

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from idplus.clock import FrozenClock
 from idplus.manage.maintenance import prune
+from idplus.models import Delivery
 from idplus.store.base import Store
 
 
@@ -22,3 +23,31 @@ def test_prune_deletes_only_expired_rows(store: Store, clock: FrozenClock) -> No
         assert uow.revoked_access_tokens.is_revoked("live")
         assert not uow.revoked_access_tokens.is_revoked("old")
     assert prune(store, clock)["revoked_access_tokens"] == 0
+
+
+def test_prune_keeps_pending_deliveries_and_drops_old_finished_ones(
+    store: Store, clock: FrozenClock
+) -> None:
+    now = clock.now()
+    with store.transaction() as uow:
+        for delivery_id in ("old-done", "recent-done", "pending"):
+            uow.deliveries.enqueue(
+                Delivery(
+                    id=delivery_id,
+                    kind="backchannel_logout",
+                    target="https://rp.example/bcl",
+                    payload={"logout_token": "x"},
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now - timedelta(days=10),
+                    created_at=now - timedelta(days=10),
+                )
+            )
+        uow.deliveries.mark_delivered("old-done", now - timedelta(days=8))
+        uow.deliveries.mark_delivered("recent-done", now - timedelta(days=1))
+
+    assert prune(store, clock)["deliveries"] == 1
+    with store.reading() as uow:
+        assert uow.deliveries.find("old-done") is None
+        assert uow.deliveries.find("recent-done") is not None
+        assert uow.deliveries.find("pending") is not None

@@ -19,6 +19,7 @@ from idplus.config import Settings
 from idplus.crypto.hashing import PasswordHashSlots
 from idplus.manage.keys import KeyRingCache, ensure_signing_key
 from idplus.manage.server_secrets import load_server_secrets
+from idplus.outbound.outbox import OutboxSignal
 from idplus.protocol.client_directory import ClientDirectory
 from idplus.protocol.context import AppContext
 from idplus.randomness import SystemRandomness
@@ -45,6 +46,7 @@ def context(db: Database, tmp_path: Path) -> Iterator[AppContext]:
         clients=ClientDirectory(store, clock, timedelta(seconds=5)),
         hash_slots=PasswordHashSlots(os.cpu_count() or 1),
         http=http,
+        outbox_signal=OutboxSignal(),
         metrics=CollectorRegistry(),
         discovery={},
     )

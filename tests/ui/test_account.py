@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
 from tests.flows.forms import FormBrowser, parse_forms
 from tests.harness import PASSWORD, Harness, code_from_login, exchange_code, refresh
+from tests.outbound.receiver import Receiver, pending, wait_until
 
 
 @pytest.fixture
@@ -112,3 +115,27 @@ def test_current_password_guessing_on_the_account_page_is_throttled(mobile: Harn
                    new_password="brand new secret")  # fmt: skip
     assert locked.status_code == 429
     assert "Too many wrong passwords" in locked.text
+
+
+def test_password_change_tells_the_other_sessions_clients_over_the_back_channel(
+    mobile: Harness,
+) -> None:
+    receiver = Receiver()
+    try:
+        mobile.add_client("tv", silent_sso=True, one_telenor=True,
+                          backchannel_logout_uri=receiver.uri)  # fmt: skip
+        other_browser_tokens = _tokens(mobile)
+        code_from_login(mobile, "tv")  # the tv joins the other browser's session
+        mobile.http.cookies.clear()
+        _, page = _account(mobile)
+        done = _post(mobile, page, "change_password", current_password=PASSWORD,
+                     new_password="brand new secret")  # fmt: skip
+        assert "password is changed" in done.text
+        wait_until(lambda: pending(mobile.settings.database_url) == 0, "the logout token")
+        (logout_token,) = receiver.tokens
+    finally:
+        receiver.close()
+    jwks = KeySet.import_key_set(mobile.http.get("/.well-known/jwks.json").json())
+    claims = jwt.decode(logout_token, jwks).claims
+    other_sid = jwt.decode(other_browser_tokens["id_token"], jwks).claims["sid"]
+    assert (claims["aud"], claims["sid"]) == ("tv", other_sid)

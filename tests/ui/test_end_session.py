@@ -5,50 +5,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idplus.outbound import backchannel_logout
+from idplus.config import Settings
 from tests.harness import Harness, code_from_login, exchange_code, refresh
+from tests.outbound.receiver import Receiver, outbox_rows, pending, wait_until
 
 BYE = "https://rp.example/bye"
 
 
-class Receiver:
-    """A relying party's back-channel logout endpoint, answering with `status`."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.tokens: list[str] = []
-        self.status = status
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                form = parse_qs(self.rfile.read(length).decode())
-                receiver.tokens.extend(form.get("logout_token", []))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/bcl"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Three tries, and a worker that looks for due retries often (the clock is frozen)."""
+    return settings.model_copy(update={"delivery_attempts": 3, "outbox_poll_seconds": 0.05})
 
 
 @pytest.fixture
@@ -58,9 +33,16 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backchannel_logout, "FIRST_BACKOFF_SECONDS", 0.01)
+def _delivered(h: Harness) -> list[dict[str, Any]]:
+    """Wait until the outbox has nothing left to send (retries are due by advancing the frozen
+    clock past their backoff), then its deliveries."""
+
+    def nothing_pending() -> bool:
+        h.clock.advance(timedelta(seconds=60))
+        return pending(h.settings.database_url) == 0
+
+    wait_until(nothing_pending, "the outbox to deliver or give up")
+    return outbox_rows(h.settings.database_url)
 
 
 def _login(h: Harness, client_id: str = "app") -> dict[str, Any]:
@@ -148,7 +130,8 @@ def test_backchannel_logout_reaches_the_other_clients_of_the_session(
 
     _end(app, id_token_hint=tokens["id_token"])
 
-    (logout_token,) = receiver.tokens  # shop never took part in the session
+    assert [row["subject"] for row in _delivered(app)] == ["tv"]  # shop never took part
+    (logout_token,) = receiver.tokens
     jwks = KeySet.import_key_set(app.http.get("/.well-known/jwks.json").json())
     decoded = jwt.decode(logout_token, jwks)
     assert decoded.header["typ"] == "logout+jwt"
@@ -169,6 +152,8 @@ def test_a_failing_receiver_does_not_break_the_logout(app: Harness) -> None:
         code_from_login(app, "tv")
         response = _end(app, id_token_hint=tokens["id_token"], post_logout_redirect_uri=BYE)
         assert response.status_code == 302
+        (row,) = _delivered(app)
+        assert (row["status"], row["attempts"], row["last_error"]) == ("failed", 3, "HTTP 500")
         assert len(failing.tokens) == 3  # three attempts, then given up
     finally:
         failing.close()
@@ -234,5 +219,5 @@ def test_native_logout_never_reads_keys_on_the_event_loop(app: Harness, receiver
     state.context = dataclasses.replace(state.context, keys=spy)
     done = _native(app, {"id_token_hint": tokens["id_token"], "state": "s"})
     assert done.status_code == 200
-    assert len(receiver.tokens) == 1
+    wait_until(lambda: receiver.tokens, "the logout token")
     assert spy.on_the_loop == 0

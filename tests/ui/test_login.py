@@ -9,11 +9,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from idplus.application.app import create_app
-from idplus.auth.providers import LOCAL_PROVIDER, ProviderInfo, ProviderRegistry
+from idplus.auth.providers import LOCAL_PROVIDER, ProviderInfo, ProviderKind, ProviderRegistry
 from idplus.clock import FrozenClock
 from idplus.config import Settings
 from tests.flows.forms import FormBrowser
-from tests.harness import Harness, redirect_params
+from tests.harness import PASSWORD, Harness, redirect_params
 
 
 @pytest.fixture
@@ -114,6 +114,34 @@ def test_a_used_code_cannot_finish_a_second_login(otp_user: Harness) -> None:
     # The login gave the browser a new id, so the old page's form no longer even passes.
     assert replay.status_code == 403
     assert "location" not in replay.headers
+
+
+def test_a_stale_password_page_posted_at_the_code_step_spends_no_code_guess(
+    otp_user: Harness,
+) -> None:
+    """On main the password form, posted again from the back button, counted as a wrong code."""
+    browser = otp_user.browser()
+    password_page = browser.get(otp_user.authorize_url())
+    otp_user.login(browser)
+    code = otp_user.outbox()[-1]["code"]
+    browser.last = password_page
+    stale = otp_user.login(browser)
+    assert stale.status_code == 400
+    assert "The form could not be checked" in stale.text
+    assert 'name="otp"' in stale.text
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(4):
+        assert "The code is wrong" in browser.submit({"otp": wrong}, ("action", "verify")).text
+    assert "code" in redirect_params(browser.submit({"otp": code}, ("action", "verify")))
+
+
+def test_a_script_that_posts_only_the_fields_logs_in(otp_user: Harness) -> None:
+    """INTERFACE: a script fills the named fields and keeps the hidden ones; no button needed."""
+    browser = otp_user.browser()
+    browser.get(otp_user.authorize_url())
+    page = browser.submit({"username": "+4790000001", "password": PASSWORD})
+    assert 'name="otp"' in page.text
+    assert "code" in redirect_params(browser.submit({"otp": otp_user.outbox()[-1]["code"]}))
 
 
 def test_acr_aal2_asks_for_the_sms_code_and_then_steps_up(harness: Harness) -> None:
@@ -221,7 +249,8 @@ def test_continue_page_offers_another_user(harness: Harness) -> None:
 @pytest.fixture
 def two_provider_harness(settings: Settings, clock: FrozenClock) -> Iterator[Harness]:
     # A second provider of the password kind stands in for the upstream ones of a later issue.
-    staff = ProviderInfo("staff", {"en": "Staff login", "nb": "Ansattinnlogging"}, "password")
+    names = {"en": "Staff login", "nb": "Ansattinnlogging"}
+    staff = ProviderInfo("staff", names, ProviderKind.PASSWORD)
     app = create_app(settings, clock=clock, providers=ProviderRegistry([LOCAL_PROVIDER, staff]))
     with TestClient(app, base_url=settings.issuer, follow_redirects=False) as http:
         harness = Harness(http, settings, clock)

@@ -29,7 +29,7 @@ from idplus.logs import configure_logging, get_logger
 from idplus.manage.clients import ensure_account_client
 from idplus.manage.keys import KeyRingCache, ensure_signing_key
 from idplus.manage.server_secrets import load_server_secrets
-from idplus.outbound.backchannel_logout import TIMEOUT_SECONDS
+from idplus.outbound.outbox import OutboxSignal, OutboxWorker
 from idplus.protocol.client_directory import ClientDirectory
 from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.discovery import build_discovery_document
@@ -89,10 +89,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as http:
-            app.state.context = await run_in_threadpool(_build_context, parts, http)
-            log.info("started", issuer=settings.issuer, database=parts.store.dialect_name)
-            yield
+        timeout = settings.delivery_timeout_seconds
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+            context = await run_in_threadpool(_build_context, parts, http)
+            app.state.context = context
+            async with _outbox_worker(context).running():
+                log.info("started", issuer=settings.issuer, database=parts.store.dialect_name)
+                yield
         parts.store.dispose()
 
     app = Starlette(
@@ -140,9 +143,15 @@ def _build_context(parts: _Parts, http: httpx.AsyncClient) -> AppContext:
         clients=ClientDirectory(store, clock, timedelta(seconds=settings.client_cache_seconds)),
         hash_slots=PasswordHashSlots(settings.max_concurrent_hashes),
         http=http,
+        outbox_signal=OutboxSignal(),
         metrics=parts.metrics,
         discovery=parts.discovery,
     )
+
+
+def _outbox_worker(ctx: AppContext) -> OutboxWorker:
+    """This worker process's sender of the durable outbox (back-channel logout …)."""
+    return OutboxWorker(ctx.store, ctx.clock, ctx.settings, ctx.http, ctx.outbox_signal)
 
 
 def app_from_environment() -> Starlette:

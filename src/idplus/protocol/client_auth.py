@@ -1,7 +1,8 @@
 """Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3).
 
 Confidential clients use HTTP Basic (`client_secret_basic`) or body parameters
-(`client_secret_post`), never both; public clients send only their client_id.
+(`client_secret_post`), never both; public clients send only their client_id. The gateway
+front (protocol/gateway.py) has stricter rules and numbers the kinds of refusal below apart.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ class ClientAuthenticationFailed(InvalidClient):
         self.basic = basic
 
 
+class UnreadableCredentials(ClientAuthenticationFailed):
+    """No credentials, or an Authorization header that does not decode."""
+
+
+class UnknownClient(ClientAuthenticationFailed):
+    """No client has this client_id."""
+
+
 def read_client_credentials(authorization: str | None, params: Params) -> ClientCredentials:
     params.require_single("client_id", "client_secret")
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
@@ -51,7 +60,7 @@ def read_client_credentials(authorization: str | None, params: Params) -> Client
             raise InvalidRequest("client_id in the body differs from the Basic credentials")
         return ClientCredentials(client_id, secret, basic=True)
     if body_id is None:
-        raise ClientAuthenticationFailed("client authentication is required", basic=False)
+        raise UnreadableCredentials("client authentication is required", basic=False)
     return ClientCredentials(body_id, body_secret, basic=False)
 
 
@@ -59,10 +68,10 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise ClientAuthenticationFailed("malformed Basic credentials", basic=True) from None
+        raise UnreadableCredentials("malformed Basic credentials", basic=True) from None
     client_id, separator, secret = decoded.partition(":")
     if not separator or not client_id:
-        raise ClientAuthenticationFailed("malformed Basic credentials", basic=True)
+        raise UnreadableCredentials("malformed Basic credentials", basic=True)
     # RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined.
     return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
 
@@ -70,7 +79,7 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
 def authenticate_client(client: Client | None, credentials: ClientCredentials) -> Client:
     basic = credentials.basic
     if client is None:
-        raise ClientAuthenticationFailed("unknown client", basic=basic)
+        raise UnknownClient("unknown client", basic=basic)
     if not client.rules.is_confidential:
         if credentials.secret is not None:
             raise ClientAuthenticationFailed("public clients have no secret", basic=basic)

@@ -17,6 +17,7 @@ from idplus.config import Settings
 from idplus.crypto.hashing import PasswordHashSlots
 from idplus.crypto.keys import KeyRing
 from idplus.models import ServerSecrets
+from idplus.outbound.outbox import OutboxSignal
 from idplus.protocol.client_directory import ClientDirectory
 from idplus.randomness import Randomness
 from idplus.store.base import Store
@@ -49,5 +50,7 @@ class AppContext:
     hash_slots: PasswordHashSlots
     # Outbound deliveries (back-channel logout) share one connection pool.
     http: httpx.AsyncClient
+    # Wakes this process's outbox worker after a commit that enqueued deliveries.
+    outbox_signal: OutboxSignal
     metrics: CollectorRegistry
     discovery: Mapping[str, Any]

@@ -1,232 +1,79 @@
 """The API gateway front (SPEC §9): /oauth/v2 token, authorize and logout rules.
 
-Clients authenticate with HTTP Basic only. Tokens are opaque references (256 random bits,
-stored as an HMAC) that can be invalidated. Every failure is a numbered GatewayError.
+Its token endpoint is the one grant engine (`token_endpoint.redeem_grant`) with the gateway's
+own client authentication — HTTP Basic only, Confidential clients enabled for API access —
+and opaque reference access tokens (256 random bits, stored as an HMAC) that can be
+invalidated. The engine's errors get their numbers in `gateway/endpoints.py`; the logout and
+authorize checks below raise the numbered GatewayErrors themselves.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
 
-from idplus.auth import local
-from idplus.auth.throttle import Throttled
-from idplus.crypto.hashing import HashingBusy, hash_handle, verify_client_secret
+from idplus.crypto.hashing import hash_handle, verify_client_secret
 from idplus.errors import gateway_error
-from idplus.models import Client, GatewayToken, User
-from idplus.policies import (
-    GRANT_AUTHORIZATION_CODE,
-    GRANT_CLIENT_CREDENTIALS,
-    GRANT_PASSWORD,
-    GRANT_REFRESH_TOKEN,
-    is_api_scope,
+from idplus.models import Client
+from idplus.policies import is_api_scope
+from idplus.protocol.client_auth import (
+    ClientAuthenticationFailed,
+    UnknownClient,
+    UnreadableCredentials,
 )
-from idplus.protocol import pkce
 from idplus.protocol.context import AppContext
+from idplus.protocol.grants import Front
+from idplus.protocol.issuance import ReferenceAccessTokens, TokenResponse
 from idplus.protocol.params import Params, split_space_list
-from idplus.protocol.password_check import SecondFactorRequired, WrongPassword, check_password
-from idplus.store.base import UnitOfWork
+from idplus.protocol.token_endpoint import redeem_grant
 
-ACCESS_TOKEN_SECONDS = 3599
-GATEWAY_GRANTS = (
-    GRANT_CLIENT_CREDENTIALS,
-    GRANT_AUTHORIZATION_CODE,
-    GRANT_PASSWORD,
-    GRANT_REFRESH_TOKEN,
-)
-# Grants that act for a user, and so may carry a refresh token.
-USER_GRANTS = frozenset({GRANT_AUTHORIZATION_CODE, GRANT_PASSWORD, GRANT_REFRESH_TOKEN})
+GATEWAY_FRONT = Front(ReferenceAccessTokens(), api_scopes_only=True)
+
+
+class NotAGatewayClient(ClientAuthenticationFailed):
+    """Only Confidential clients, which hold secrets, use the gateway."""
+
+
+class NoApiAccess(ClientAuthenticationFailed):
+    """The client is not enabled for API access."""
+
+
+def issue_gateway_tokens(
+    ctx: AppContext, authorization: str | None, params: Params
+) -> TokenResponse:
+    """POST /oauth/v2/token."""
+    client = authenticate_gateway_client(ctx, authorization)
+    return redeem_grant(ctx, GATEWAY_FRONT, client, params)
 
 
 def authenticate_gateway_client(ctx: AppContext, authorization: str | None) -> Client:
     client_id, secret = _basic_credentials(authorization)
     client = ctx.clients.find(client_id)
     if client is None:
-        raise gateway_error("invalid_client_id")
+        raise UnknownClient("unknown client", basic=True)
     if not client.rules.is_confidential or not client.secrets:
-        raise gateway_error("invalid_client_data", "only Confidential clients use the gateway")
+        raise NotAGatewayClient("only Confidential clients use the gateway", basic=True)
     if not client.api_access:
-        raise gateway_error("invalid_app_attributes", "the app is not enabled for API access")
+        raise NoApiAccess("the app is not enabled for API access", basic=True)
     # Every stored secret is checked, so timing does not tell which one matched.
     matches = [verify_client_secret(s.secret_hash, secret) for s in client.secrets]
     if not any(matches):
-        raise gateway_error("basic_auth_failed")
+        raise ClientAuthenticationFailed("no stored secret matches", basic=True)
     return client
 
 
 def _basic_credentials(authorization: str | None) -> tuple[str, str]:
+    """client_id:secret as partners send them (not form-encoded, unlike RFC 6749 §2.3.1)."""
     if authorization is None or authorization[:6].lower() != "basic ":
-        raise gateway_error("bad_authorization_header")
+        raise UnreadableCredentials("missing Authorization: Basic", basic=True)
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise gateway_error("bad_authorization_header") from None
+        raise UnreadableCredentials("malformed Basic credentials", basic=True) from None
     client_id, separator, secret = decoded.partition(":")
     if not separator or not client_id:
-        raise gateway_error("bad_authorization_header")
+        raise UnreadableCredentials("malformed Basic credentials", basic=True)
     return client_id, secret
-
-
-def gateway_scopes(client: Client, requested: str | None) -> tuple[str, ...]:
-    """API products the client subscribes to; without `scope`, all of them."""
-    if requested is None:
-        return client.api_products
-    scopes = split_space_list(requested)
-    for scope in scopes:
-        if not is_api_scope(scope) or not client.may_request(scope):
-            raise gateway_error("invalid_scope", f"scope {scope} is not allowed for this app")
-    return scopes
-
-
-@dataclass(frozen=True, slots=True)
-class GatewayGrant:
-    scopes: tuple[str, ...]
-    user: User | None
-
-
-def issue_gateway_tokens(
-    ctx: AppContext, authorization: str | None, params: Params
-) -> dict[str, Any]:
-    client = authenticate_gateway_client(ctx, authorization)
-    grant_type = params.get("grant_type")
-    if grant_type not in GATEWAY_GRANTS or "grant_type" in params.repeated:
-        raise gateway_error("invalid_grant_type")
-    if grant_type not in client.grant_types:
-        raise gateway_error("grant_not_permitted")
-    now = ctx.clock.now()
-    # The password check is slow (argon2) and must record failures even though it raises,
-    # so it runs before, and outside, the transaction that issues the tokens.
-    user = _password_user(ctx, params) if grant_type == GRANT_PASSWORD else None
-    with ctx.store.transaction() as uow:
-        grant = _grant(uow, ctx, client, grant_type, params, user, now)
-        return _issue(uow, ctx, client, grant, grant_type in USER_GRANTS, now)
-
-
-def _grant(
-    uow: UnitOfWork,
-    ctx: AppContext,
-    client: Client,
-    grant_type: str,
-    params: Params,
-    password_user: User | None,
-    now: datetime,
-) -> GatewayGrant:
-    if grant_type == GRANT_CLIENT_CREDENTIALS:
-        return GatewayGrant(gateway_scopes(client, params.get("scope")), None)
-    if grant_type == GRANT_PASSWORD:
-        return GatewayGrant(gateway_scopes(client, params.get("scope")), password_user)
-    if grant_type == GRANT_AUTHORIZATION_CODE:
-        return _code_grant(uow, ctx, client, params, now)
-    return _refresh_grant(uow, ctx, client, params, now)
-
-
-def _password_user(ctx: AppContext, params: Params) -> User:
-    """Resource-owner password grant: only for users whose password alone is a full login.
-
-    A user with a required second factor is refused (RFC 9700 §2.4): this grant has no step
-    where the factor could be asked for. Only the username's budget applies: the peer is the
-    partner's back end, so an address budget would let a few wrong passwords of some users
-    lock out every user of that partner.
-    """
-    username = local.canonical_username(params.get("username") or "")
-    password = params.get("password") or ""
-    try:
-        return check_password(ctx, username, password, None, password_alone_must_do=True)
-    except (WrongPassword, SecondFactorRequired):
-        raise gateway_error("not_authorized") from None
-    except Throttled:
-        raise gateway_error("not_authorized", "too many failed attempts; try again later") from None
-    except HashingBusy:
-        raise gateway_error("busy") from None
-
-
-def _code_grant(
-    uow: UnitOfWork, ctx: AppContext, client: Client, params: Params, now: datetime
-) -> GatewayGrant:
-    code_hash = hash_handle(ctx.secrets.handle_key, params.get("code") or "")
-    stored = uow.codes.find(code_hash)
-    if stored is None or stored.client_id != client.client_id or stored.expires_at <= now:
-        raise gateway_error("invalid_code")
-    if params.get("redirect_uri") != stored.redirect_uri:
-        raise gateway_error("invalid_redirect_uri")
-    verifier = params.get("code_verifier")
-    if stored.code_challenge is not None and (
-        verifier is None or not pkce.verifier_matches(verifier, stored.code_challenge)
-    ):
-        raise gateway_error("invalid_code", "code_verifier does not match")
-    if not uow.codes.consume(code_hash, now):
-        raise gateway_error("invalid_code", "the authorization code was already used")
-    user = uow.users.find(stored.user_id)
-    if user is None:
-        raise gateway_error("invalid_code")
-    return GatewayGrant(tuple(s for s in stored.scopes if is_api_scope(s)), user)
-
-
-def _refresh_grant(
-    uow: UnitOfWork, ctx: AppContext, client: Client, params: Params, now: datetime
-) -> GatewayGrant:
-    token_hash = hash_handle(ctx.secrets.handle_key, params.get("refresh_token") or "")
-    stored = uow.gateway_tokens.find(token_hash)
-    if stored is None or stored.kind != "refresh" or stored.client_id != client.client_id:
-        raise gateway_error("invalid_refresh_token")
-    if not stored.is_live(now) or not uow.gateway_tokens.revoke(token_hash, now):
-        raise gateway_error("invalid_refresh_token")
-    user = uow.users.find(stored.user_id) if stored.user_id else None
-    requested = params.get("scope")
-    scopes = split_space_list(requested) if requested else stored.scopes
-    if any(s not in stored.scopes for s in scopes):
-        raise gateway_error("invalid_scope", "a refresh may only narrow the scope")
-    return GatewayGrant(scopes, user)
-
-
-def _issue(
-    uow: UnitOfWork,
-    ctx: AppContext,
-    client: Client,
-    grant: GatewayGrant,
-    for_user: bool,
-    now: datetime,
-) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "access_token": _store(uow, ctx, client, grant, "access", now + _ACCESS),
-        "expires_in": ACCESS_TOKEN_SECONDS,
-        "token_type": "Bearer",
-    }
-    if grant.scopes:
-        answer["scope"] = " ".join(grant.scopes)
-    if for_user and GRANT_REFRESH_TOKEN in client.grant_types:
-        lifetime = client.rules.refresh_policy.lifetime
-        answer["refresh_token"] = _store(uow, ctx, client, grant, "refresh", now + lifetime)
-    return answer
-
-
-_ACCESS = timedelta(seconds=ACCESS_TOKEN_SECONDS)
-
-
-def _store(
-    uow: UnitOfWork,
-    ctx: AppContext,
-    client: Client,
-    grant: GatewayGrant,
-    kind: str,
-    expires_at: datetime,
-) -> str:
-    handle = ctx.random.handle(32)
-    uow.gateway_tokens.insert(
-        GatewayToken(
-            token_hash=hash_handle(ctx.secrets.handle_key, handle),
-            kind=kind,
-            client_id=client.client_id,
-            user_id=grant.user.id if grant.user else None,
-            scopes=grant.scopes,
-            created_at=ctx.clock.now(),
-            expires_at=expires_at,
-        ),
-    )
-    return handle
 
 
 def logout_gateway_token(ctx: AppContext, authorization: str | None) -> None:
@@ -255,4 +102,6 @@ def check_gateway_authorize(ctx: AppContext, params: Params) -> None:
         raise gateway_error("invalid_redirect_uri")
     if params.get("response_type") != "code":
         raise gateway_error("illegal_response_type")
-    gateway_scopes(client, params.get("scope"))
+    for scope in split_space_list(params.get("scope")):
+        if not is_api_scope(scope) or not client.may_request(scope):
+            raise gateway_error("invalid_scope", f"scope {scope} is not allowed for this app")

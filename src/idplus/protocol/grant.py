@@ -23,7 +23,8 @@ class Grant:
     tnuid: str | None = None
     nonce: str | None = None
     preferred_username: str | None = None
-    # The authorization code this grant came from, so a replay can find its tokens.
+    # The authorization (a code, a gateway password grant) the tokens come from, so a replayed
+    # code or a reused refresh token can find every token it led to, on either front.
     grant_id: str | None = None
 
     @property

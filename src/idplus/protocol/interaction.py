@@ -1,8 +1,9 @@
-"""Deciding what an authorization request needs from the user, and starting that interaction.
+"""The login interaction's stages, and how an authorization request starts one.
 
 OIDC Core §3.1.2.3: `prompt=none` turns "needs a login" into login_required and "needs a
 page" into interaction_required; `prompt=login` and an exceeded `max_age` force a login; an
-`acr_values` level above the session's gives a step-up.
+`acr_values` level above the session's gives a step-up. What each stage lets the user do next
+is the state machine in `protocol/login/machine.py`.
 """
 
 from __future__ import annotations
@@ -35,18 +36,25 @@ from idplus.protocol.sso import live_login_of_cookie, sso_group
 from idplus.store.base import UnitOfWork
 
 
-class Step(StrEnum):
-    COMPLETE = "complete"
-    CONTINUE = "continue"
-    LOGIN = "login"
-    STEP_UP = "step_up"
+class Stage(StrEnum):
+    """Where a login in progress stands: the page the user sees (the values are stored)."""
+
+    # Several providers and none chosen through `acr_values=idp:…`.
     SELECT_PROVIDER = "select_provider"
+    # The chosen authenticator's first step (the local one: username + password).
+    LOGIN = "login"
+    # A one-time code sent by SMS: the local authenticator's second factor.
+    OTP = "otp"
+    # A live session, a client without silent SSO: "continue as …?".
+    CONTINUE = "continue"
+    # A live session below the requested level: offer the session's second factor.
+    STEP_UP = "step_up"
 
 
 @dataclass(frozen=True, slots=True)
 class InteractionStarted:
     handle: str
-    stage: Step
+    stage: Stage
 
 
 AuthorizeOutcome = AuthorizationResponse | InteractionStarted
@@ -58,13 +66,14 @@ def target_of(request: AuthorizationRequest) -> RedirectTarget:
     return RedirectTarget(request.redirect_uri, request.response_mode, request.state)
 
 
-def decide_step(
+def decide_first_stage(
     request: AuthorizationRequest,
     client: Client,
     session: SsoSession | None,
     now: datetime,
     provider_ids: Sequence[str],
-) -> Step:
+) -> Stage | None:
+    """The stage the user must start at, or None when the request completes at once."""
     login = _needs_login(request, session, now, provider_ids)
     step_up = (
         not login and session is not None and request.requested_aal > level_of_acr(session.acr)
@@ -74,13 +83,17 @@ def decide_step(
             raise LoginRequired("the user must log in")
         if not client.silent_sso:
             raise InteractionRequired("the user must confirm on a page")
-        return Step.COMPLETE
+        return None
     if login:
-        several = len(provider_ids) > 1 and request.requested_idp is None
-        return Step.SELECT_PROVIDER if several else Step.LOGIN
+        return _first_login_stage(provider_ids, request.requested_idp)
     if step_up:
-        return Step.STEP_UP
-    return Step.COMPLETE if client.silent_sso else Step.CONTINUE
+        return Stage.STEP_UP
+    return None if client.silent_sso else Stage.CONTINUE
+
+
+def _first_login_stage(provider_ids: Sequence[str], requested_idp: str | None) -> Stage:
+    several = len(provider_ids) > 1 and requested_idp is None
+    return Stage.SELECT_PROVIDER if several else Stage.LOGIN
 
 
 def _needs_login(
@@ -119,10 +132,10 @@ def start_authorization(
         cookie_handle = session_for_group(sso_group(client))
         session, user = _session_of(uow, ctx.secrets.handle_key, cookie_handle, now)
         try:
-            step = decide_step(request, client, session, now, provider_ids)
+            stage = decide_first_stage(request, client, session, now, provider_ids)
         except OAuthError as error:
             return error_response(target_of(request), issuer, error)
-        if step is Step.COMPLETE:
+        if stage is None:
             assert session is not None
             assert user is not None
             return complete_authorization(
@@ -132,7 +145,7 @@ def start_authorization(
             uow,
             ctx,
             request=request,
-            step=step,
+            stage=stage,
             session=session,
             browser_id=browser_id,
             provider_ids=provider_ids,
@@ -151,7 +164,7 @@ def _start_interaction(
     ctx: AppContext,
     *,
     request: AuthorizationRequest,
-    step: Step,
+    stage: Stage,
     session: SsoSession | None,
     browser_id: str,
     provider_ids: Sequence[str],
@@ -159,7 +172,7 @@ def _start_interaction(
     now = ctx.clock.now()
     handle = ctx.random.handle(32)
     provider = request.requested_idp or (provider_ids[0] if len(provider_ids) == 1 else None)
-    if step in (Step.STEP_UP, Step.CONTINUE) and session is not None:
+    if stage in (Stage.STEP_UP, Stage.CONTINUE) and session is not None:
         provider = session.idp
     uow.interactions.insert(
         Interaction(
@@ -167,16 +180,16 @@ def _start_interaction(
             browser_hash=hash_handle(ctx.secrets.handle_key, f"browser:{browser_id}"),
             client_id=request.client_id,
             request=request,
-            stage=step.value,
+            stage=stage.value,
             created_at=now,
             expires_at=now + timedelta(seconds=ctx.settings.interaction_lifetime),
             provider=provider,
-            user_id=session.user_id if session is not None and step is not Step.LOGIN else None,
+            user_id=session.user_id if session is not None and stage is not Stage.LOGIN else None,
             session_id=session.id if session is not None else None,
-            amr=session.amr if session is not None and step is Step.STEP_UP else (),
+            amr=session.amr if session is not None and stage is Stage.STEP_UP else (),
         ),
     )
-    return InteractionStarted(handle, step)
+    return InteractionStarted(handle, stage)
 
 
 def complete_authorization(
@@ -238,13 +251,13 @@ def start_internal_login(
         return_to=return_to,
     )
     provider_ids = [p.id for p in ctx.providers.for_client(client)]
-    step = Step.SELECT_PROVIDER if len(provider_ids) > 1 else Step.LOGIN
+    stage = _first_login_stage(provider_ids, None)
     with ctx.store.transaction() as uow:
         started = _start_interaction(
             uow,
             ctx,
             request=request,
-            step=step,
+            stage=stage,
             session=session,
             browser_id=browser_id,
             provider_ids=provider_ids,

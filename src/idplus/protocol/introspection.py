@@ -1,4 +1,5 @@
-"""Token introspection (RFC 7662) for access tokens (JWT) and refresh tokens.
+"""Token introspection (RFC 7662) for access tokens (JWTs of /connect, reference tokens of
+/oauth/v2) and the refresh tokens of both fronts.
 
 Only Confidential clients may introspect. A refresh token is described only to the client it
 belongs to; anything unknown, expired, revoked or foreign is `{"active": false}`.
@@ -15,6 +16,7 @@ from idplus.errors import InvalidRequest, UnauthorizedClient
 from idplus.models import Client
 from idplus.protocol.bearer import InvalidToken, check_not_revoked, verify_access_token
 from idplus.protocol.context import AppContext
+from idplus.protocol.issuance import refresh_rotates
 from idplus.protocol.params import Params
 from idplus.protocol.sso import usable_session
 
@@ -33,24 +35,23 @@ def introspect(ctx: AppContext, ring: KeyRing, client: Client, params: Params) -
         raise InvalidRequest("token is required")
     if token.count(".") == 2:
         return _introspect_access_token(ctx, ring, token)
-    gateway_answer = _introspect_gateway_token(ctx, client, token)
+    gateway_answer = _introspect_gateway_token(ctx, token)
     if gateway_answer is not None:
         return gateway_answer
     return _introspect_refresh_token(ctx, client, token)
 
 
-def _introspect_gateway_token(ctx: AppContext, client: Client, token: str) -> dict[str, Any] | None:
-    """Opaque /oauth/v2 tokens; None when the token is not one of them."""
+def _introspect_gateway_token(ctx: AppContext, token: str) -> dict[str, Any] | None:
+    """The gateway's reference access tokens; None when the token is not one of them."""
     with ctx.store.reading() as uow:
         record = uow.gateway_tokens.find(hash_handle(ctx.secrets.handle_key, token))
-    if record is None:
+    if record is None or record.kind != "access":
         return None
-    foreign_refresh = record.kind == "refresh" and record.client_id != client.client_id
-    if foreign_refresh or not record.is_live(ctx.clock.now()):
+    if not record.is_live(ctx.clock.now()):
         return dict(INACTIVE)
     return {
         "active": True,
-        "token_type": "access_token" if record.kind == "access" else "refresh_token",
+        "token_type": "access_token",
         "scope": " ".join(record.scopes),
         "client_id": record.client_id,
         "exp": epoch_seconds(record.expires_at),
@@ -83,8 +84,10 @@ def _introspect_refresh_token(ctx: AppContext, client: Client, token: str) -> di
             return dict(INACTIVE)
         session = uow.sessions.find(record.session_id) if record.session_id else None
     dead = record.revoked_at is not None or record.expires_at <= now
-    used = record.used_at is not None and client.rules.refresh_policy.rotates
-    if dead or used or usable_session(session, now) is None:
+    used = record.used_at is not None and refresh_rotates(record.front, client.rules.refresh_policy)
+    # The gateway's password grant binds its refresh tokens to no session.
+    logged_out = record.session_id is not None and usable_session(session, now) is None
+    if dead or used or logged_out:
         return dict(INACTIVE)
     return {
         "active": True,

@@ -1,4 +1,5 @@
-"""Token revocation (RFC 7009) of refresh tokens (their whole family) and access tokens.
+"""Token revocation (RFC 7009) of refresh tokens of both fronts (their whole family), JWT
+access tokens (their jti) and the gateway's reference access tokens.
 
 The answer is the same whether or not the token was known (§2.2): 200 with an empty body.
 """
@@ -13,6 +14,7 @@ from idplus.errors import InvalidRequest
 from idplus.models import Client
 from idplus.protocol.context import AppContext
 from idplus.protocol.params import Params
+from idplus.store.base import UnitOfWork
 
 
 def revoke(ctx: AppContext, ring: KeyRing, client: Client, params: Params) -> None:
@@ -24,9 +26,19 @@ def revoke(ctx: AppContext, ring: KeyRing, client: Client, params: Params) -> No
         _revoke_access_token(ctx, ring, client, token)
         return
     with ctx.store.transaction() as uow:
-        record = uow.refresh_tokens.find(hash_handle(ctx.secrets.handle_key, token))
-        if record is not None and record.client_id == client.client_id:
-            uow.refresh_tokens.revoke_family(record.family_id, now)
+        _revoke_opaque_token(uow, client, hash_handle(ctx.secrets.handle_key, token), now)
+
+
+def _revoke_opaque_token(uow: UnitOfWork, client: Client, token_hash: str, now: datetime) -> None:
+    """A refresh token (either front) or a gateway reference token, if it is the client's."""
+    refresh = uow.refresh_tokens.find(token_hash)
+    if refresh is not None:
+        if refresh.client_id == client.client_id:
+            uow.refresh_tokens.revoke_family(refresh.family_id, now)
+        return
+    reference = uow.gateway_tokens.find(token_hash)
+    if reference is not None and reference.client_id == client.client_id:
+        uow.gateway_tokens.revoke(token_hash, now)
 
 
 def _revoke_access_token(ctx: AppContext, ring: KeyRing, client: Client, token: str) -> None:

@@ -13,7 +13,12 @@ from idplus.crypto.keys import KeyRing
 from idplus.models import AuditEvent, Client, SsoSession, User
 from idplus.protocol.bearer import check_not_revoked, verify_access_token
 from idplus.protocol.context import AppContext
-from idplus.protocol.oidc.end_session import EndedSession, end_sessions
+from idplus.protocol.oidc.end_session import (
+    EndedSession,
+    end_sessions,
+    end_sessions_within,
+    notify_outbox,
+)
 from idplus.protocol.password_check import WrongPassword, check_password
 
 ACCOUNT_PATH = "/account"
@@ -99,10 +104,13 @@ def change_password(
     with ctx.hash_slots.slot():
         new_hash = hash_password(new)
     now = ctx.clock.now()
+    # One unit of work: the new password never stands while a session it should end lives on.
     with ctx.store.transaction() as uow:
         uow.users.set_password_hash(user.id, new_hash, now)
         others = [
             s.id for s in uow.sessions.active_of_user(user.id, now) if s.id != keep_session_id
         ]
+        ended = end_sessions_within(ctx, uow, others, now)
         uow.audit.record(AuditEvent("user.password_changed", now, user_id=user.id))
-    return end_sessions(ctx, others)
+    notify_outbox(ctx, ended)
+    return ended

@@ -1,24 +1,19 @@
-"""POST /connect/token as a short pipeline (RFC 6749 §3.2, §5).
+"""The token endpoint of both fronts as a short pipeline (RFC 6749 §3.2, §5).
 
-parse → authenticate the client → pick the grant from a table → check the client may use it
-→ the grant validates and issues. Errors are OAuthErrors, rendered in one place by the web layer.
+authenticate the client (each front its own way) → pick the grant the front serves from one
+table → check the client may use it → the grant parses, validates, consumes and issues in the
+front's token format. Errors are OAuthErrors, rendered by each front's adapter:
+`web/adapters.py` (RFC 6749 JSON) or `gateway/endpoints.py` (SPEC §9's numbered codes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
+from typing import Any
 
 from idplus.crypto.keys import KeyRing
-from idplus.errors import InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
+from idplus.errors import OAuthError, UnauthorizedClient, UnsupportedGrantType
 from idplus.models import Client
-from idplus.policies import (
-    GRANT_AUTHORIZATION_CODE,
-    GRANT_CLIENT_CREDENTIALS,
-    GRANT_DEVICE_CODE,
-    GRANT_REFRESH_TOKEN,
-)
 from idplus.protocol.client_auth import (
     ClientCredentials,
     authenticate_request,
@@ -26,35 +21,51 @@ from idplus.protocol.client_auth import (
 )
 from idplus.protocol.client_directory import ClientDirectory
 from idplus.protocol.context import AppContext
-from idplus.protocol.grants import (
-    authorization_code,
-    client_credentials,
-    device_code,
-    refresh_token,
-)
-from idplus.protocol.issuance import TokenResponse
+from idplus.protocol.grants import Front, GrantType, required
+from idplus.protocol.grants.authorization_code import AuthorizationCodeGrant
+from idplus.protocol.grants.client_credentials import ClientCredentialsGrant
+from idplus.protocol.grants.device_code import DeviceCodeGrant
+from idplus.protocol.grants.password import PasswordGrant
+from idplus.protocol.grants.refresh_token import RefreshTokenGrant
+from idplus.protocol.issuance import CONNECT, GATEWAY, JwtAccessTokens, TokenResponse
 from idplus.protocol.params import Params
 
-GrantHandler = Callable[[AppContext, KeyRing, Client, Params], TokenResponse]
+BOTH_FRONTS = frozenset({CONNECT, GATEWAY})
 
+# Which grant each front serves: the one table.
+SERVED_ON: tuple[tuple[GrantType[Any], frozenset[str]], ...] = (
+    (AuthorizationCodeGrant(), BOTH_FRONTS),
+    (ClientCredentialsGrant(), BOTH_FRONTS),
+    (RefreshTokenGrant(), BOTH_FRONTS),
+    # RFC 8628; CIBA and token exchange join it on /connect only.
+    (DeviceCodeGrant(), frozenset({CONNECT})),
+    # RFC 9700 §2.4: never where a browser login exists; partner back ends only (SPEC §9).
+    (PasswordGrant(), frozenset({GATEWAY})),
+)
 
-@dataclass(frozen=True, slots=True)
-class GrantType:
-    handle: GrantHandler
-    # False when the grant needs no database at all (it can run on the event loop).
-    uses_store: bool
-
-
-def _grant(module: ModuleType, handler: GrantHandler) -> GrantType:
-    return GrantType(handler, bool(module.USES_STORE))
-
-
-GRANT_TYPES: dict[str, GrantType] = {
-    GRANT_AUTHORIZATION_CODE: _grant(authorization_code, authorization_code.exchange),
-    GRANT_CLIENT_CREDENTIALS: _grant(client_credentials, client_credentials.issue),
-    GRANT_REFRESH_TOKEN: _grant(refresh_token, refresh_token.refresh),
-    GRANT_DEVICE_CODE: _grant(device_code, device_code.poll),
+GRANTS_OF_FRONT: dict[str, dict[str, GrantType[Any]]] = {
+    front: {grant.name: grant for grant, fronts in SERVED_ON if front in fronts}
+    for front in (CONNECT, GATEWAY)
 }
+# The grants of /connect (discovery advertises them).
+GRANT_TYPES = GRANTS_OF_FRONT[CONNECT]
+
+
+def redeem_grant(ctx: AppContext, front: Front, client: Client, params: Params) -> TokenResponse:
+    """The engine, after the front has authenticated the client."""
+    params.require_single()
+    grant = _grant_type(GRANTS_OF_FRONT[front.name], params)
+    if grant.name not in client.grant_types:
+        raise UnauthorizedClient(f"this client may not use grant_type {grant.name}")
+    return grant.handle(ctx, front, client, params)
+
+
+def _grant_type(grants: dict[str, GrantType[Any]], params: Params) -> GrantType[Any]:
+    grant_type = required(params, "grant_type")
+    grant = grants.get(grant_type)
+    if grant is None:
+        raise UnsupportedGrantType(f"grant_type {grant_type} is not supported here")
+    return grant
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,21 +75,9 @@ class TokenRequest:
 
 
 def handle_token_request(ctx: AppContext, ring: KeyRing, request: TokenRequest) -> TokenResponse:
+    """POST /connect/token: RFC 6749 client authentication, JWT access tokens."""
     client = authenticate_request(ctx.clients, request.authorization, request.params)
-    request.params.require_single()
-    grant_type = _grant_type(request.params)
-    if grant_type not in client.grant_types:
-        raise UnauthorizedClient(f"this client may not use grant_type {grant_type}")
-    return GRANT_TYPES[grant_type].handle(ctx, ring, client, request.params)
-
-
-def _grant_type(params: Params) -> str:
-    grant_type = params.get("grant_type")
-    if grant_type is None:
-        raise InvalidRequest("grant_type is required")
-    if grant_type not in GRANT_TYPES:
-        raise UnsupportedGrantType(f"grant_type {grant_type} is not supported")
-    return grant_type
+    return redeem_grant(ctx, Front(JwtAccessTokens(ring)), client, request.params)
 
 
 def answerable_without_io(clients: ClientDirectory, request: TokenRequest) -> bool:

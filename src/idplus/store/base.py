@@ -19,6 +19,7 @@ from idplus.models import (
     Client,
     ClientSecret,
     CodeGrant,
+    Delivery,
     DeviceRequest,
     GatewayToken,
     Interaction,
@@ -200,7 +201,7 @@ class RefreshTokenRepository(Protocol):
     def revoke_family(self, family_id: str, now: datetime) -> int: ...
 
     def revoke_grant(self, grant_id: str, now: datetime) -> int:
-        """Every token descended from one authorization code (they share its families)."""
+        """Every token of the families one authorization (a code, a password grant) began."""
         ...
 
     def revoke_session(self, session_id: str, now: datetime) -> int: ...
@@ -228,6 +229,36 @@ class GatewayTokenRepository(Protocol):
     def find(self, token_hash: str) -> GatewayToken | None: ...
 
     def revoke(self, token_hash: str, now: datetime) -> bool: ...
+
+    def revoke_grant(self, grant_id: str, now: datetime) -> int:
+        """Revoke every token issued from one authorization (a replayed code's first tokens)."""
+        ...
+
+
+class DeliveryRepository(Protocol):
+    """The durable outbox: messages any instance may send, claimed by one at a time."""
+
+    def enqueue(self, delivery: Delivery) -> None:
+        """Store a pending delivery; it commits with the unit of work that caused it."""
+        ...
+
+    def claim_due(self, now: datetime, *, lease_until: datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries due by `now` and not claimed by a live lease, now claimed by the
+        caller until `lease_until` (PostgreSQL: FOR UPDATE SKIP LOCKED, so instances never
+        claim the same one)."""
+        ...
+
+    def mark_delivered(self, delivery_id: str, now: datetime) -> None: ...
+
+    def mark_retry(self, delivery_id: str, *, next_attempt_at: datetime, error: str) -> None:
+        """Count a failed attempt and release the claim until `next_attempt_at`."""
+        ...
+
+    def mark_failed(self, delivery_id: str, now: datetime, error: str) -> None:
+        """Count the last attempt and give up (kept for the operator to see)."""
+        ...
+
+    def find(self, delivery_id: str) -> Delivery | None: ...
 
 
 class DeviceRequestRepository(Protocol):
@@ -338,6 +369,9 @@ class UnitOfWork(Protocol):
 
     @property
     def gateway_tokens(self) -> GatewayTokenRepository: ...
+
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
 
     @property
     def devices(self) -> DeviceRequestRepository: ...

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -16,11 +15,9 @@ from starlette.responses import RedirectResponse, Response
 from idplus.crypto.hashing import HashingBusy
 from idplus.entry import client_address, context_of
 from idplus.models import Client, SsoSession
-from idplus.outbound.backchannel_logout import deliver_logout_notices
 from idplus.policies import ACCOUNT_CLIENT_ID
 from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.context import AppContext
-from idplus.protocol.oidc.backchannel import logout_notices
 from idplus.protocol.oidc.end_session import EndedSession
 from idplus.protocol.self_service import (
     ACCOUNT_PATH,
@@ -154,7 +151,7 @@ async def act(request: Request) -> Response:
         response = await _render(request, server, session, locale, notice, status)
     if status == 503:
         response.headers["Retry-After"] = "1"
-    return await _after_ending(server, response, ended, cookies)
+    return _after_ending(server, response, ended, cookies)
 
 
 def _change_password(
@@ -174,17 +171,12 @@ def _change_password(
     )
 
 
-async def _after_ending(
+def _after_ending(
     server: AppContext, response: Response, ended: list[EndedSession], cookies: dict[str, str]
 ) -> Response:
-    """Clear this browser's cookies of the ended sessions; tell their RPs afterwards."""
-    if not ended:
-        return response
+    """Clear this browser's cookies of the ended sessions (the outbox tells their RPs)."""
     ended_ids = {e.session.id for e in ended}
     for name, session_id in cookies.items():
         if session_id in ended_ids:
             clear_cookie(server, response, name)
-    notices = await run_in_threadpool(logout_notices, server, ended)
-    if notices:
-        response.background = BackgroundTask(deliver_logout_notices, server.http, notices)
     return response

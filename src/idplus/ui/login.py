@@ -1,11 +1,14 @@
-"""The login pages: GET /login shows the interaction's current step, POST /login performs it.
+"""The login pages: GET /login shows the interaction's current stage, POST /login runs one action.
 
-Every POST carries the interaction handle and the CSRF token as hidden fields; a successful
-step redirects (303) back to GET /login, and a finished login goes to the client.
+The page reads the form, calls `protocol.login.machine.advance`, and renders what the step
+result says: a 303 back to GET /login for the next page, the same page with a problem (400, or
+429 for a limit), the client's redirect URI with new cookies, or an error page (503 when every
+hashing slot is taken). Every POST carries the interaction handle and the CSRF token.
 """
 
 from __future__ import annotations
 
+from typing import assert_never
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -13,15 +16,23 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idplus.auth.local import mask_phone_number
-from idplus.crypto.hashing import HashingBusy
 from idplus.entry import client_address, context_of
 from idplus.models import Client
-from idplus.policies import ClientType
-from idplus.protocol import login
-from idplus.protocol.authorization_response import AuthorizationResponse
 from idplus.protocol.context import AppContext
-from idplus.protocol.interaction import Step, start_internal_login
+from idplus.protocol.interaction import Stage, start_internal_login
+from idplus.protocol.login.machine import advance, show
+from idplus.protocol.login.results import (
+    Busy,
+    Cancelled,
+    Gone,
+    LoginFinished,
+    Page,
+    Problem,
+    ProblemReason,
+    ShowPage,
+    StepResult,
+)
+from idplus.protocol.login.state import Inputs
 from idplus.ui.authorization_response import authorization_response
 from idplus.ui.context import pages_of
 from idplus.ui.cookies import (
@@ -37,29 +48,39 @@ from idplus.ui.i18n import gettext_for
 
 LOGIN_PATH = "/login"
 PROBLEM_MESSAGES = {
-    "invalid_credentials": "Wrong username or password.",
-    "locked": "Too many failed attempts. Try again in %(minutes)s minutes.",
-    "otp_invalid": "The code is wrong. Try again.",
-    "otp_expired": "The code has expired. Ask for a new code.",
-    "otp_too_many": "Too many wrong codes. Go back to the app and start again.",
-    "otp_resend_wait": "A code was just sent. Wait half a minute before you ask for a new one.",
-    "otp_resend_limit": "No more codes can be sent for this login. Go back to the app and "
-    "start again.",
-    "sms_limit": "Too many codes were sent to this number. Try again in an hour.",
-    "no_phone": "The account has no mobile number for a one-time code.",
-    "unknown_provider": "Choose one of the listed ways to log in.",
+    ProblemReason.INVALID_CREDENTIALS: "Wrong username or password.",
+    ProblemReason.LOCKED: "Too many failed attempts. Try again in %(minutes)s minutes.",
+    ProblemReason.OTP_INVALID: "The code is wrong. Try again.",
+    ProblemReason.OTP_EXPIRED: "The code has expired. Ask for a new code.",
+    ProblemReason.OTP_TOO_MANY: "Too many wrong codes. Go back to the app and start again.",
+    ProblemReason.OTP_RESEND_WAIT: "A code was just sent. Wait half a minute before you ask for "
+    "a new one.",
+    ProblemReason.OTP_RESEND_LIMIT: "No more codes can be sent for this login. Go back to the "
+    "app and start again.",
+    ProblemReason.SMS_LIMIT: "Too many codes were sent to this number. Try again in an hour.",
+    ProblemReason.NO_PHONE: "The account has no mobile number for a one-time code.",
+    ProblemReason.UNKNOWN_PROVIDER: "Choose one of the listed ways to log in.",
+    ProblemReason.UNKNOWN_ACTION: "The form could not be checked. Reload the page and try again.",
 }
 RATE_LIMITED = frozenset(
-    {"locked", "otp_too_many", "otp_resend_wait", "otp_resend_limit", "sms_limit"}
+    {
+        ProblemReason.LOCKED,
+        ProblemReason.OTP_TOO_MANY,
+        ProblemReason.OTP_RESEND_WAIT,
+        ProblemReason.OTP_RESEND_LIMIT,
+        ProblemReason.SMS_LIMIT,
+    }
 )
 BUSY_MESSAGE = "Many people are logging in right now. Try again in a moment."
 TEMPLATES = {
-    Step.LOGIN.value: "login.html",
-    Step.SELECT_PROVIDER.value: "select_provider.html",
-    Step.CONTINUE.value: "continue.html",
-    Step.STEP_UP.value: "step_up.html",
-    login.OTP_STAGE: "otp.html",
+    Stage.SELECT_PROVIDER: "select_provider.html",
+    Stage.LOGIN: "login.html",
+    Stage.OTP: "otp.html",
+    Stage.STEP_UP: "step_up.html",
+    Stage.CONTINUE: "continue.html",
 }
+# Form fields that steer the request rather than answer the page.
+_CONTROL_FIELDS = frozenset({"interaction", "csrf_token", "action"})
 
 
 def login_page_url(handle: str) -> str:
@@ -69,94 +90,47 @@ def login_page_url(handle: str) -> str:
 async def show_login(request: Request) -> Response:
     server = context_of(request)
     handle = request.query_params.get("interaction", "")
-    try:
-        view = await run_in_threadpool(
-            login.load_interaction, server, handle, browser_id(request) or ""
-        )
-    except login.InteractionGone:
+    result = await run_in_threadpool(show, server, handle, browser_id(request) or "")
+    if isinstance(result, Gone):
         return _gone(request, server)
-    return _render(request, server, view)
+    return _render(request, server, result.page)
 
 
 async def submit_login(request: Request) -> Response:
     server = context_of(request)
     form = await request.form()
-    handle = _field(form, "interaction")
     browser = browser_id(request)
     if not csrf_token_is_valid(server.secrets.cookie_key, browser, _field(form, "csrf_token")):
         return pages_of(request).form_check_failed(request, server, "en")
     assert browser is not None
-    try:
-        view = await run_in_threadpool(login.load_interaction, server, handle, browser)
-        address = client_address(request)
-        result = await run_in_threadpool(_perform, server, view, form, browser, address)
-    except login.InteractionGone:
+    fields = {k: v for k, v in form.items() if isinstance(v, str) and k not in _CONTROL_FIELDS}
+    inputs = Inputs(fields, client_address(request))
+    result = await run_in_threadpool(
+        advance, server, _field(form, "interaction"), browser, _field(form, "action"), inputs
+    )
+    return _respond(request, server, result, form)
+
+
+def _respond(request: Request, server: AppContext, result: StepResult, form: FormData) -> Response:
+    if isinstance(result, ShowPage):
+        # Post/redirect/get: reloading the next page does not repeat the action.
+        return RedirectResponse(login_page_url(result.page.handle), status_code=303)
+    if isinstance(result, Problem):
+        status = 429 if result.reason in RATE_LIMITED else 400
+        return _render(request, server, result.page, problem=result, status_code=status, form=form)
+    if isinstance(result, LoginFinished):
+        return _finished(request, server, result)
+    if isinstance(result, Cancelled):
+        return authorization_response(result.response, pages_of(request).environment)
+    if isinstance(result, Busy):
+        return _busy(request, server, result.locale)
+    if isinstance(result, Gone):
         return _gone(request, server)
-    except login.LoginProblem as problem:
-        return await _show_problem(request, server, handle, browser, problem, form)
-    except HashingBusy:
-        return _busy(request, server, view)
-    return _deliver(request, server, result)
+    assert_never(result)
 
 
-async def _show_problem(
-    request: Request,
-    server: AppContext,
-    handle: str,
-    browser: str,
-    problem: login.LoginProblem,
-    form: FormData,
-) -> Response:
-    """The same step again, with what went wrong (the login may have ended meanwhile)."""
-    try:
-        view = await run_in_threadpool(login.load_interaction, server, handle, browser)
-    except login.InteractionGone:
-        return _gone(request, server)
-    status = 429 if problem.reason in RATE_LIMITED else 400
-    return _render(request, server, view, problem=problem, status_code=status, form=form)
-
-
-def _perform(
-    server: AppContext,
-    view: login.InteractionView,
-    form: FormData,
-    browser: str,
-    address: str | None,
-) -> login.StepResult:
-    """Run the step the interaction is at (blocking: called in a worker thread)."""
-    action, handle, stage = _field(form, "action"), view.handle, view.interaction.stage
-    if action == "cancel":
-        return login.cancel(server, handle, browser)
-    if stage == Step.SELECT_PROVIDER.value:
-        return login.choose_provider(server, handle, browser, _field(form, "provider"))
-    if stage == Step.LOGIN.value:
-        return login.submit_password(
-            server,
-            handle,
-            browser,
-            username=_field(form, "username"),
-            password=_field(form, "password"),
-            remember_me=_field(form, "remember_me") == "on",
-            address=address,
-        )
-    if stage == login.OTP_STAGE:
-        if action == "resend":
-            return login.resend_otp(server, handle, browser)
-        return login.submit_otp(server, handle, browser, _field(form, "otp"))
-    if stage == Step.CONTINUE.value:
-        if action == "switch":
-            return login.switch_user(server, handle, browser)
-        return login.confirm_continue(server, handle, browser)
-    return login.start_step_up(server, handle, browser)
-
-
-def _deliver(request: Request, server: AppContext, result: login.StepResult) -> Response:
-    environment = pages_of(request).environment
-    if isinstance(result, login.InteractionView):
-        return RedirectResponse(login_page_url(result.handle), status_code=303)
-    if isinstance(result, AuthorizationResponse):
-        return authorization_response(result, environment)
-    response = authorization_response(result.response, environment)
+def _finished(request: Request, server: AppContext, result: LoginFinished) -> Response:
+    response = authorization_response(result.response, pages_of(request).environment)
     session = result.session
     max_age = session.lifetime_seconds if session.persistent else None
     handle = result.session_handle or sso_session_handle(server, request, result.group)
@@ -169,14 +143,10 @@ def _deliver(request: Request, server: AppContext, result: login.StepResult) -> 
     return response
 
 
-def _busy(request: Request, server: AppContext, view: login.InteractionView) -> Response:
+def _busy(request: Request, server: AppContext, locale: str) -> Response:
     """Every password-hashing slot is taken: ask the user to retry instead of queueing."""
     response = pages_of(request).error(
-        request,
-        server,
-        locale=view.interaction.request.ui_locale,
-        message=BUSY_MESSAGE,
-        status_code=503,
+        request, server, locale=locale, message=BUSY_MESSAGE, status_code=503
     )
     response.headers["Retry-After"] = "1"
     return response
@@ -185,40 +155,34 @@ def _busy(request: Request, server: AppContext, view: login.InteractionView) -> 
 def _render(
     request: Request,
     server: AppContext,
-    view: login.InteractionView,
+    page: Page,
     *,
-    problem: login.LoginProblem | None = None,
+    problem: Problem | None = None,
     status_code: int = 200,
     form: FormData | None = None,
 ) -> Response:
-    interaction, client = view.interaction, view.client
-    locale = interaction.request.ui_locale
-    translator = gettext_for(locale)
     message = None
     if problem is not None:
-        message = translator.gettext(PROBLEM_MESSAGES[problem.reason]) % {
+        message = gettext_for(page.locale).gettext(PROBLEM_MESSAGES[problem.reason]) % {
             "minutes": problem.retry_after_minutes
         }
-    username = (_field(form, "username") if form else "") or interaction.request.login_hint or ""
-    providers = [
-        {"id": p.id, "name": p.display_name(locale)} for p in server.providers.for_client(client)
-    ]
-    phone = view.user.phone_number if view.user and view.user.phone_number else ""
+    # A refused password keeps the username the user typed.
+    username = (_field(form, "username") if form else "") or page.login_hint
     return pages_of(request).render(
         request,
         server,
-        TEMPLATES[interaction.stage],
-        locale=locale,
+        TEMPLATES[page.stage],
+        locale=page.locale,
         status_code=status_code,
         action=LOGIN_PATH,
-        interaction=view.handle,
-        client_name=client.name,
+        interaction=page.handle,
+        client_name=page.client_name,
         problem=message,
         username=username,
-        offer_remember_me=client.client_type is not ClientType.MOBILE_APP,
-        masked_phone=mask_phone_number(phone) if phone else "",
-        user_name=view.user.username if view.user else "",
-        providers=providers,
+        offer_remember_me=page.offer_remember_me,
+        masked_phone=page.masked_phone,
+        user_name=page.user_name,
+        providers=[{"id": p.id, "name": p.name} for p in page.providers],
     )
 
 

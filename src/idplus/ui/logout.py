@@ -1,24 +1,21 @@
 """Logout pages: the confirmation asked for without a valid id_token_hint, and "logged out".
 
-`logout_response` is shared with the end-session endpoint: it ends the sessions, clears their
-cookies, and sends the back-channel notices after the response has gone out.
+`finish_logout` is shared with the end-session endpoint: it ends the sessions (their logout
+tokens go to the outbox in the same unit of work) and clears their cookies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idplus.entry import context_of
-from idplus.outbound.backchannel_logout import deliver_logout_notices
 from idplus.protocol.authorization_response import AuthorizationResponse
 from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.context import AppContext
-from idplus.protocol.oidc.backchannel import LogoutNotice, logout_notices
 from idplus.protocol.oidc.end_session import end_sessions
 from idplus.ui.authorization_response import redirect_location
 from idplus.ui.context import pages_of
@@ -44,14 +41,6 @@ def redirect_after_logout(uri: str, state: str | None) -> Response:
     return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
 
 
-def _end_and_notify(
-    server: AppContext, session_ids: Iterable[str], initiator: str | None
-) -> tuple[set[str], list[LogoutNotice]]:
-    ended = end_sessions(server, session_ids, initiator=initiator)
-    notices = logout_notices(server, ended)
-    return {e.session.id for e in ended}, notices
-
-
 async def finish_logout(
     request: Request,
     server: AppContext,
@@ -59,15 +48,13 @@ async def finish_logout(
     session_ids: Iterable[str],
     initiator: str | None,
 ) -> Response:
-    """End the sessions, clear this browser's cookies for them, notify RPs afterwards."""
+    """End the sessions and clear this browser's cookies for them (the outbox tells RPs)."""
     targets = list(session_ids)
     cookies = await run_in_threadpool(browser_session_ids, server, request)
-    ended, notices = await run_in_threadpool(_end_and_notify, server, targets, initiator)
+    await run_in_threadpool(end_sessions, server, targets, initiator=initiator)
     for name, session_id in cookies.items():
-        if session_id in ended or session_id in targets:
+        if session_id in targets:
             clear_cookie(server, response, name)
-    if notices:
-        response.background = BackgroundTask(deliver_logout_notices, server.http, notices)
     return response
 
 

@@ -16,8 +16,9 @@ from idplus.manage.users import UserRegistration, add_user
 from idplus.models import Authentication
 from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
-from idplus.protocol.grants import refresh_token
-from idplus.protocol.issuance import issue_tokens, new_lineage
+from idplus.protocol.grants import Front
+from idplus.protocol.grants.refresh_token import RefreshTokenGrant
+from idplus.protocol.issuance import JwtAccessTokens, issue_tokens, new_lineage
 from idplus.protocol.params import parse_params
 from idplus.protocol.sso import SessionLifetime, end_session, start_or_renew_session
 from idplus.store.sql.uow import SqlStore
@@ -194,16 +195,16 @@ def test_twenty_parallel_refreshes_let_exactly_one_succeed(context: AppContext) 
         ).session
         grant = Grant(client=client, scopes=("openid", "offline_access"), user=user,
                       session_id=session.id, auth_time=clock.now())  # fmt: skip
-        ring = context.keys.current()
+        front = Front(JwtAccessTokens(context.keys.current()))
         token = issue_tokens(
-            context, ring, grant, clock.now(), uow=uow, lineage=new_lineage(context.random)
+            context, front.tokens, grant, clock.now(), uow=uow, lineage=new_lineage(context.random)
         )
     assert token.refresh_token is not None
     params = parse_params([("grant_type", "refresh_token"), ("refresh_token", token.refresh_token)])
 
     def attempt(_: int) -> bool:
         try:
-            refresh_token.refresh(context, ring, client, params)
+            RefreshTokenGrant().handle(context, front, client, params)
         except InvalidGrant:
             return False
         return True

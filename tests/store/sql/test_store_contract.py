@@ -6,6 +6,8 @@ so any other implementation of `idplus.store.base` must pass it too.
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -18,6 +20,7 @@ from idplus.models import (
     Client,
     ClientSecret,
     CodeGrant,
+    Delivery,
     Interaction,
     RefreshToken,
     SigningKey,
@@ -26,6 +29,7 @@ from idplus.models import (
 )
 from idplus.policies import ClientType
 from idplus.store.base import Store
+from idplus.store.sql.uow import SqlStore
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -286,3 +290,157 @@ def test_interactions_round_trip_and_are_consumed_once(store: Store) -> None:
         assert uow.interactions.find("i1") == interaction
         assert uow.interactions.consume("i1")
         assert not uow.interactions.consume("i1")
+
+
+def _delivery(delivery_id: str = "d1", due: datetime = NOW) -> Delivery:
+    return Delivery(
+        id=delivery_id,
+        kind="backchannel_logout",
+        target="https://rp.example/bcl",
+        payload={"logout_token": f"token-{delivery_id}"},
+        subject="web",
+        status="pending",
+        attempts=0,
+        next_attempt_at=due,
+        created_at=NOW,
+    )
+
+
+LEASE = NOW + timedelta(seconds=30)
+
+
+def test_a_delivery_is_claimed_once_until_its_lease_ends(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.deliveries.enqueue(_delivery())
+    with store.transaction() as uow:
+        assert uow.deliveries.find("d1") == _delivery()
+        (claimed,) = uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10)
+    assert claimed == replace(_delivery(), claimed_until=LEASE)
+    with store.transaction() as uow:
+        assert uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10) == []
+    # The claimer died without an answer: once the lease ends anyone may send it.
+    with store.transaction() as uow:
+        (again,) = uow.deliveries.claim_due(
+            LEASE, lease_until=LEASE + timedelta(seconds=30), limit=10
+        )
+    assert again.id == "d1"
+
+
+def test_only_due_deliveries_are_claimed_oldest_first_up_to_the_limit(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.deliveries.enqueue(_delivery("later", NOW + timedelta(seconds=5)))
+        uow.deliveries.enqueue(_delivery("second", NOW - timedelta(seconds=1)))
+        uow.deliveries.enqueue(_delivery("first", NOW - timedelta(seconds=2)))
+        uow.deliveries.enqueue(_delivery("third", NOW))
+    with store.transaction() as uow:
+        claimed = uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=2)
+    assert [d.id for d in claimed] == ["first", "second"]
+
+
+def test_a_retried_delivery_is_released_until_its_next_attempt(store: Store) -> None:
+    retry_at = NOW + timedelta(seconds=4)
+    with store.transaction() as uow:
+        uow.deliveries.enqueue(_delivery())
+    with store.transaction() as uow:
+        uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10)
+        uow.deliveries.mark_retry("d1", next_attempt_at=retry_at, error="HTTP 503")
+    with store.transaction() as uow:
+        assert (
+            uow.deliveries.claim_due(retry_at - timedelta(seconds=1), lease_until=LEASE, limit=10)
+            == []
+        )
+        (claimed,) = uow.deliveries.claim_due(retry_at, lease_until=LEASE, limit=10)
+    assert (claimed.attempts, claimed.last_error, claimed.status) == (1, "HTTP 503", "pending")
+
+
+def test_delivered_and_failed_deliveries_are_never_claimed_again(store: Store) -> None:
+    later = NOW + timedelta(seconds=1)
+    with store.transaction() as uow:
+        uow.deliveries.enqueue(_delivery("ok"))
+        uow.deliveries.enqueue(_delivery("refused"))
+    with store.transaction() as uow:
+        uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10)
+        uow.deliveries.mark_delivered("ok", later)
+        uow.deliveries.mark_failed("refused", later, "HTTP 400")
+    with store.transaction() as uow:
+        assert uow.deliveries.claim_due(LEASE, lease_until=LEASE, limit=10) == []
+        ok, refused = uow.deliveries.find("ok"), uow.deliveries.find("refused")
+    assert ok is not None and refused is not None
+    assert (ok.status, ok.attempts, ok.finished_at, ok.claimed_until) == (
+        "delivered",
+        1,
+        later,
+        None,
+    )
+    assert (refused.status, refused.attempts, refused.last_error) == ("failed", 1, "HTTP 400")
+
+
+def test_a_late_sender_cannot_undo_a_finished_delivery(store: Store) -> None:
+    """A sender whose lease ran out reports after another sender delivered it."""
+    with store.transaction() as uow:
+        uow.deliveries.enqueue(_delivery())
+        uow.deliveries.mark_delivered("d1", NOW)
+        uow.deliveries.mark_retry("d1", next_attempt_at=NOW, error="ReadTimeout")
+        uow.deliveries.mark_failed("d1", NOW, "HTTP 500")
+    with store.reading() as uow:
+        found = uow.deliveries.find("d1")
+    assert found is not None
+    assert (found.status, found.attempts, found.last_error) == ("delivered", 1, None)
+
+
+def test_two_concurrent_claimers_never_get_the_same_delivery(store: Store) -> None:
+    ids = {f"d{n:02}" for n in range(40)}
+    with store.transaction() as uow:
+        for delivery_id in sorted(ids):
+            uow.deliveries.enqueue(_delivery(delivery_id))
+    claims: list[list[str]] = [[], []]
+    start = threading.Barrier(2)
+
+    def claimer(mine: list[str]) -> None:
+        start.wait(timeout=30)
+        while True:
+            with store.transaction() as uow:
+                batch = uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=3)
+            if not batch:
+                return
+            mine.extend(d.id for d in batch)
+
+    threads = [threading.Thread(target=claimer, args=(mine,)) for mine in claims]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert set(claims[0]).isdisjoint(claims[1])
+    assert sorted(claims[0] + claims[1]) == sorted(ids)
+
+
+@pytest.mark.postgres
+def test_a_claimer_skips_deliveries_another_open_claim_holds(postgres_url: str) -> None:
+    """PostgreSQL: the second claimer neither waits for the first transaction nor takes its
+    rows (FOR UPDATE SKIP LOCKED). SQLite cannot have two write transactions open at once."""
+    store = SqlStore.from_url(postgres_url)
+    try:
+        _claim_while_another_claim_is_open(store)
+    finally:
+        store.dispose()
+
+
+def _claim_while_another_claim_is_open(store: Store) -> None:
+    with store.transaction() as uow:
+        for delivery_id in ("a", "b", "c"):
+            uow.deliveries.enqueue(_delivery(delivery_id))
+    second: list[str] = []
+
+    def claim_all() -> None:
+        with store.transaction() as uow:
+            second.extend(d.id for d in uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10))
+
+    with store.transaction() as uow:
+        first = [d.id for d in uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=2)]
+        other = threading.Thread(target=claim_all)
+        other.start()
+        other.join(timeout=30)
+        assert not other.is_alive(), "the second claimer waited for the first one's locks"
+    assert first == ["a", "b"]
+    assert second == ["c"]

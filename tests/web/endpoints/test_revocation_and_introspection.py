@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import Harness, basic, code_from_login, exchange_code
+from tests.harness import PASSWORD, Harness, basic, code_from_login, exchange_code
 
 
 @pytest.fixture
@@ -122,3 +122,43 @@ def test_revocation_without_a_token_is_invalid_request(
     h, secret, _ = bff
     response = h.http.post("/connect/revocation", data={}, headers=basic("bff", secret))
     assert response.json()["error"] == "invalid_request"
+
+
+@pytest.fixture
+def partner(harness: Harness) -> tuple[Harness, str, dict[str, str]]:
+    """Tokens of the gateway front: a reference access token and a session-less refresh token."""
+    harness.add_api_products("api:tv")
+    secret = harness.add_client("partner", client_type="Confidential", api_access=True,
+                                grant_types=["password", "refresh_token"],
+                                scopes=["api:tv"])  # fmt: skip
+    assert secret is not None
+    harness.add_user()
+    form = {"grant_type": "password", "username": "+4790000001", "password": PASSWORD}
+    answer = harness.http.post("/oauth/v2/token", data=form, headers=basic("partner", secret))
+    assert answer.status_code == 200, answer.text
+    return harness, secret, answer.json()
+
+
+def test_gateway_refresh_tokens_are_introspected_until_rotated(
+    partner: tuple[Harness, str, dict[str, str]],
+) -> None:
+    h, secret, tokens = partner
+    answer = _introspect(h, secret, tokens["refresh_token"], "partner")
+    assert answer["active"] is True
+    assert answer["token_type"] == "refresh_token"
+    assert answer["scope"] == "api:tv"
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    h.http.post("/oauth/v2/token", data=form, headers=basic("partner", secret))
+    assert _introspect(h, secret, tokens["refresh_token"], "partner") == {"active": False}
+
+
+def test_revoking_a_gateway_access_token(partner: tuple[Harness, str, dict[str, str]]) -> None:
+    h, secret, tokens = partner
+    revoked = h.http.post("/connect/revocation", data={"token": tokens["access_token"]},
+                          headers=basic("partner", secret))  # fmt: skip
+    assert revoked.status_code == 200
+    assert _introspect(h, secret, tokens["access_token"], "partner") == {"active": False}
+    logout = h.http.get(
+        "/oauth/v2/logout", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert logout.status_code == 401

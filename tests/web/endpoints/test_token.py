@@ -303,3 +303,24 @@ def test_token_lifetimes_are_configurable_per_client(harness: Harness) -> None:
     id_token = jwt.decode(body["id_token"], _jwks(harness)).claims
     assert access["exp"] - access["iat"] == 600
     assert id_token["exp"] - id_token["iat"] == 300
+
+
+def test_a_code_burns_on_a_failed_redemption(spa: Harness) -> None:
+    code = code_from_login(spa)
+    wrong = exchange_code(spa, code, redirect_uri=CALLBACK + "/other")
+    assert wrong.json()["error"] == "invalid_grant"
+    assert exchange_code(spa, code).json()["error"] == "invalid_grant"
+
+
+def test_the_password_grant_is_not_served_here(harness: Harness) -> None:
+    """RFC 9700 §2.4: only the gateway front keeps the resource-owner password grant."""
+    secret = harness.add_client("bff", client_type="Confidential", grant_types=["password"])
+    assert secret is not None
+    harness.add_user()
+    response = harness.http.post(
+        "/connect/token",
+        data={"grant_type": "password", "username": "+4790000001", "password": "x"},
+        headers=basic("bff", secret),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"

@@ -1,38 +1,52 @@
 """grant_type=urn:ietf:params:oauth:grant-type:device_code (RFC 8628 §3.4-3.5).
 
 Polls are recorded even when they fail, so `slow_down` (interval + 5 s) holds across polls.
+The device code burns only on the user's decision being redeemed or on a terminal error:
+`authorization_pending` and `slow_down` leave it as it was.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from idplus.crypto.hashing import hash_handle
-from idplus.crypto.keys import KeyRing
 from idplus.errors import InvalidGrant, OAuthError
 from idplus.models import Client
+from idplus.policies import GRANT_DEVICE_CODE
 from idplus.protocol.context import AppContext
 from idplus.protocol.device import SLOW_DOWN_STEP
 from idplus.protocol.grant import Grant
-from idplus.protocol.grants import committed_outcome, required
+from idplus.protocol.grants import Front, GrantType, committed_outcome, required
 from idplus.protocol.issuance import TokenResponse, issue_tokens, new_lineage
 from idplus.protocol.params import Params
 from idplus.protocol.sso import live_login
 from idplus.store.base import UnitOfWork
 
-USES_STORE = True
+
+@dataclass(frozen=True, slots=True)
+class DeviceCodeRequest:
+    device_code: str
 
 
-def poll(ctx: AppContext, ring: KeyRing, client: Client, params: Params) -> TokenResponse:
-    code_hash = hash_handle(ctx.secrets.handle_key, required(params, "device_code"))
-    now = ctx.clock.now()
-    return committed_outcome(ctx, lambda uow: _poll(uow, ctx, ring, client, code_hash, now))
+class DeviceCodeGrant(GrantType[DeviceCodeRequest]):
+    name = GRANT_DEVICE_CODE
+
+    def parse(self, params: Params) -> DeviceCodeRequest:
+        return DeviceCodeRequest(required(params, "device_code"))
+
+    def redeem(
+        self, ctx: AppContext, front: Front, client: Client, request: DeviceCodeRequest
+    ) -> TokenResponse:
+        code_hash = hash_handle(ctx.secrets.handle_key, request.device_code)
+        now = ctx.clock.now()
+        return committed_outcome(ctx, lambda uow: _poll(uow, ctx, front, client, code_hash, now))
 
 
 def _poll(
     uow: UnitOfWork,
     ctx: AppContext,
-    ring: KeyRing,
+    front: Front,
     client: Client,
     code_hash: str,
     now: datetime,
@@ -53,16 +67,16 @@ def _poll(
         return OAuthError("the user has not answered yet", error="authorization_pending")
     if request.status == "denied":
         return OAuthError("the user denied the request", error="access_denied")
+    login = live_login(uow, request.session_id, now)
     if not uow.devices.redeem(code_hash):
         return InvalidGrant("the device_code was already used")
-    login = live_login(uow, request.session_id, now)
     if login is None:
-        return InvalidGrant("the user is no longer logged in")
+        return InvalidGrant("the user is no longer logged in")  # terminal: the code stays used
     session, user = login
     uow.sessions.add_client(session.id, client.client_id, now)
     grant = Grant(
         client=client,
-        scopes=request.scopes,
+        scopes=front.granted_scopes(request.scopes),
         user=user,
         session_id=session.id,
         auth_time=request.auth_time,
@@ -71,4 +85,4 @@ def _poll(
         idp=request.idp,
         preferred_username=user.username,
     )
-    return issue_tokens(ctx, ring, grant, now, uow=uow, lineage=new_lineage(ctx.random))
+    return issue_tokens(ctx, front.tokens, grant, now, uow=uow, lineage=new_lineage(ctx.random))

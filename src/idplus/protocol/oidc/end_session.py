@@ -2,19 +2,23 @@
 
 An `id_token_hint` we signed (also an expired one) identifies the client and the session; a
 `post_logout_redirect_uri` is honoured only when registered for that client. Ending a session
-revokes its refresh tokens (SPEC §7) and yields the clients to notify over the back channel.
+revokes its refresh tokens (SPEC §7) and, in the same unit of work, puts a logout token for
+each of its other back-channel clients in the outbox.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from idplus.crypto.keys import InvalidSignature
-from idplus.models import Client, SsoSession, User
+from idplus.models import Client, SsoSession
 from idplus.protocol.context import AppContext
+from idplus.protocol.oidc.backchannel import enqueue_logout_tokens
 from idplus.protocol.sso import end_session
+from idplus.store.base import UnitOfWork
 
 
 class InvalidIdTokenHint(Exception):
@@ -31,9 +35,8 @@ class IdTokenHint:
 @dataclass(frozen=True, slots=True)
 class EndedSession:
     session: SsoSession
-    user: User | None
-    # Clients that received tokens in this session and registered a back-channel URI.
-    backchannel_clients: tuple[Client, ...]
+    # Clients that received tokens in this session and are told over the back channel.
+    notified: tuple[str, ...]
 
 
 def read_id_token_hint(ctx: AppContext, token: str) -> IdTokenHint:
@@ -70,22 +73,42 @@ def end_sessions(
     ctx: AppContext, session_ids: Iterable[str], *, initiator: str | None = None
 ) -> list[EndedSession]:
     """End every live session given; the initiating client is not notified of its own logout."""
-    now = ctx.clock.now()
-    ended: list[EndedSession] = []
     with ctx.store.transaction() as uow:
-        for session_id in dict.fromkeys(session_ids):
-            session = uow.sessions.find(session_id)
-            if session is None or not session.is_active(now):
-                continue
-            end_session(uow, session.id, now)
-            client_ids = uow.sessions.client_ids(session.id)
-            notify = [
-                client
-                for client_id in client_ids
-                if client_id != initiator
-                and (client := uow.clients.find(client_id)) is not None
-                and client.backchannel_logout_uri
-            ]
-            user = uow.users.find(session.user_id)
-            ended.append(EndedSession(session, user, tuple(notify)))
+        ended = end_sessions_within(ctx, uow, session_ids, ctx.clock.now(), initiator=initiator)
+    notify_outbox(ctx, ended)
     return ended
+
+
+def end_sessions_within(
+    ctx: AppContext,
+    uow: UnitOfWork,
+    session_ids: Iterable[str],
+    now: datetime,
+    *,
+    initiator: str | None = None,
+) -> list[EndedSession]:
+    """End the sessions and enqueue their logout tokens in the caller's unit of work, which
+    then calls `notify_outbox` after its commit."""
+    ended: list[EndedSession] = []
+    for session_id in dict.fromkeys(session_ids):
+        session = uow.sessions.find(session_id)
+        if session is None or not session.is_active(now):
+            continue
+        end_session(uow, session.id, now)
+        notify = [
+            client
+            for client_id in uow.sessions.client_ids(session.id)
+            if client_id != initiator
+            and (client := uow.clients.find(client_id)) is not None
+            and client.backchannel_logout_uri
+        ]
+        user = uow.users.find(session.user_id)
+        enqueue_logout_tokens(ctx, uow, session, user, notify, now)
+        ended.append(EndedSession(session, tuple(c.client_id for c in notify)))
+    return ended
+
+
+def notify_outbox(ctx: AppContext, ended: Iterable[EndedSession]) -> None:
+    """After the commit: the outbox worker sends the new logout tokens at once."""
+    if any(item.notified for item in ended):
+        ctx.outbox_signal.notify()

@@ -24,6 +24,7 @@ def _from_row(row: Any) -> GatewayToken:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
+        grant_id=row["grant_id"],
     )
 
 
@@ -43,6 +44,7 @@ class SqlGatewayTokens:
                 scopes=list(token.scopes),
                 created_at=token.created_at,
                 expires_at=token.expires_at,
+                grant_id=token.grant_id,
             )
         )
 
@@ -57,3 +59,12 @@ class SqlGatewayTokens:
             .values(revoked_at=now)
         )
         return result.rowcount == 1
+
+    def revoke_grant(self, grant_id: str, now: datetime) -> int:
+        """Revoke every token issued from one authorization (a replayed code's first tokens)."""
+        result = self._conn.execute(
+            sa.update(gateway_tokens)
+            .where(gateway_tokens.c.grant_id == grant_id, gateway_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return int(result.rowcount)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from idplus.store.sql.tables import (
     authorization_codes,
+    deliveries,
     device_requests,
     gateway_tokens,
     interactions,
@@ -22,6 +23,8 @@ from idplus.store.sql.tables import (
 CODE_GRACE = timedelta(days=1)
 # Ended sessions stay visible in the audit of a user's account for a month.
 SESSION_GRACE = timedelta(days=30)
+# Finished deliveries stay a week, for an operator asking whether a logout reached an RP.
+DELIVERY_GRACE = timedelta(days=7)
 
 
 class SqlMaintenance:
@@ -44,6 +47,9 @@ class SqlMaintenance:
             ),
             "refresh_tokens": sa.delete(refresh_tokens).where(refresh_tokens.c.expires_at <= now),
             "gateway_tokens": sa.delete(gateway_tokens).where(gateway_tokens.c.expires_at <= now),
+            "deliveries": sa.delete(deliveries).where(
+                deliveries.c.finished_at <= now - DELIVERY_GRACE
+            ),
             "login_throttle": sa.delete(login_throttle).where(
                 login_throttle.c.window_started_at <= now - timedelta(days=1),
             ),

@@ -48,6 +48,7 @@ def _from_row(row: Any) -> RefreshToken:
         tnuid=row["tnuid"],
         used_at=row["used_at"],
         revoked_at=row["revoked_at"],
+        front=row["front"],
     )
 
 
@@ -78,6 +79,7 @@ class SqlRefreshTokens:
                 issued_at=token.issued_at,
                 expires_at=token.expires_at,
                 absolute_expires_at=token.absolute_expires_at,
+                front=token.front,
             )
         )
 
@@ -98,7 +100,7 @@ class SqlRefreshTokens:
         return result.rowcount
 
     def revoke_grant(self, grant_id: str, now: datetime) -> int:
-        """Every token descended from one authorization code (they share its families)."""
+        """Every token of the families one authorization (a code, a password grant) began."""
         families = sa.select(refresh_tokens.c.family_id).where(
             refresh_tokens.c.grant_id == grant_id
         )

@@ -255,6 +255,8 @@ refresh_tokens = sa.Table(
     sa.Column("absolute_expires_at", UTCDateTime(), nullable=False),
     sa.Column("used_at", UTCDateTime(), nullable=True),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    # The front that issued it, and the only one that accepts it: "connect" or "gateway".
+    sa.Column("front", sa.String(16), nullable=False, server_default="connect"),
 )
 
 device_requests = sa.Table(
@@ -390,4 +392,29 @@ gateway_tokens = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    # The authorization (a code exchange …) it came from: a replayed code revokes by it.
+    sa.Column("grant_id", sa.String(64), nullable=True, index=True),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    # The durable outbox: outbound messages any instance sends, with retries, exactly once
+    # claimed at a time (back-channel logout tokens now; CIBA pings and e-mails next).
+    _id(),
+    # "backchannel_logout", …: which sender handles it.
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("target", sa.Text(), nullable=False),
+    sa.Column("payload", sa.JSON(), nullable=False),
+    # For the logs: which client or user the delivery is for.
+    sa.Column("subject", sa.String(200), nullable=True),
+    # "pending" → "delivered" | "failed" (given up)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False, index=True),
+    # While set and in the future, one instance is sending it; afterwards anyone may retry.
+    sa.Column("claimed_until", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
 )

@@ -17,6 +17,7 @@ from idplus.store.sql.api_products import SqlApiProducts
 from idplus.store.sql.audit import SqlAudit
 from idplus.store.sql.clients import SqlClients
 from idplus.store.sql.codes import SqlCodes
+from idplus.store.sql.deliveries import SqlDeliveries
 from idplus.store.sql.devices import SqlDevices
 from idplus.store.sql.engine import Database
 from idplus.store.sql.gateway_tokens import SqlGatewayTokens
@@ -70,6 +71,10 @@ class SqlUnitOfWork:
     @cached_property
     def gateway_tokens(self) -> SqlGatewayTokens:
         return SqlGatewayTokens(self._conn)
+
+    @cached_property
+    def deliveries(self) -> SqlDeliveries:
+        return SqlDeliveries(self._conn)
 
     @cached_property
     def devices(self) -> SqlDevices:

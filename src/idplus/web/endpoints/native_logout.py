@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from idplus.entry import context_of
-from idplus.outbound.backchannel_logout import deliver_logout_notices
-from idplus.protocol.oidc.backchannel import logout_notices
 from idplus.protocol.oidc.end_session import InvalidIdTokenHint, end_sessions, read_id_token_hint
 from idplus.web.adapters import NO_STORE
 
@@ -44,10 +41,8 @@ async def native_logout(request: Request) -> JSONResponse:
     ended = await run_in_threadpool(end_sessions, server, sessions, initiator=hint.client_id)
     if not ended:
         return _answer("Already logged out", 200)
-    notices = await run_in_threadpool(logout_notices, server, ended)
-    response = _answer(state if isinstance(state, str) else "", 200)
-    response.background = BackgroundTask(deliver_logout_notices, server.http, notices)
-    return response
+    # The session's other clients are told by the outbox (enqueued as the session ended).
+    return _answer(state if isinstance(state, str) else "", 200)
 
 
 def _answer(message: str, status_code: int) -> JSONResponse:

@@ -1,0 +1,91 @@
+"""grant_type=password (RFC 6749 §4.3): served on the gateway front only (RFC 9700 §2.4 rules
+it out wherever a browser login exists; SPEC §9 keeps it for partner back ends).
+
+Only for users whose password alone is a full login: a user with a required second factor is
+refused, since this grant has no step where the factor could be asked for. Only the username's
+throttle applies: the peer is the partner's back end, so an address budget would let a few
+wrong passwords of some users lock out every user of that partner. No SSO session starts: the
+refresh tokens are bound to none, and a grant id ties them to their access tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from idplus.auth import local
+from idplus.auth.providers import LOCAL_PROVIDER_ID
+from idplus.auth.throttle import Throttled
+from idplus.crypto.hashing import HashingBusy
+from idplus.errors import InvalidGrant
+from idplus.models import Client, User
+from idplus.policies import GRANT_PASSWORD
+from idplus.protocol.assurance import AMR_PASSWORD, acr_for_level
+from idplus.protocol.context import AppContext
+from idplus.protocol.grant import Grant
+from idplus.protocol.grants import Front, GrantType, TemporarilyUnavailable, required
+from idplus.protocol.issuance import TokenResponse, issue_tokens, new_lineage
+from idplus.protocol.params import Params, split_space_list
+from idplus.protocol.password_check import SecondFactorRequired, WrongPassword, check_password
+
+
+class TooManyAttempts(InvalidGrant):
+    """The username's password budget is spent; it refills by itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordRequest:
+    username: str
+    password: str
+    scopes: tuple[str, ...]
+
+
+class PasswordGrant(GrantType[PasswordRequest]):
+    name = GRANT_PASSWORD
+
+    def parse(self, params: Params) -> PasswordRequest:
+        return PasswordRequest(
+            username=local.canonical_username(required(params, "username")),
+            password=required(params, "password"),
+            scopes=split_space_list(params.get("scope")),
+        )
+
+    def redeem(
+        self, ctx: AppContext, front: Front, client: Client, request: PasswordRequest
+    ) -> TokenResponse:
+        # Scopes first: a request refused anyway must not spend a password attempt.
+        scopes = front.requested_scopes(client, request.scopes)
+        # The slow hash records failures in transactions of its own, outside the issuing one.
+        user = _user_of(ctx, request)
+        now = ctx.clock.now()
+        grant = Grant(
+            client=client,
+            scopes=scopes,
+            user=user,
+            auth_time=now,
+            acr=acr_for_level(1),
+            amr=(AMR_PASSWORD,),
+            idp=LOCAL_PROVIDER_ID,
+            preferred_username=user.username,
+            grant_id=ctx.random.hex_id(),
+        )
+        with ctx.store.transaction() as uow:
+            return issue_tokens(
+                ctx, front.tokens, grant, now, uow=uow, lineage=new_lineage(ctx.random)
+            )
+
+
+def _user_of(ctx: AppContext, request: PasswordRequest) -> User:
+    try:
+        return check_password(
+            ctx, request.username, request.password, None, password_alone_must_do=True
+        )
+    except WrongPassword:
+        raise InvalidGrant("unknown username or wrong password") from None
+    except SecondFactorRequired:
+        raise InvalidGrant("the user must give a second factor") from None
+    except Throttled:
+        raise TooManyAttempts("too many failed attempts") from None
+    except HashingBusy:
+        raise TemporarilyUnavailable(
+            "temporarily overloaded, retry later", detail="every hashing slot is busy"
+        ) from None

@@ -1,0 +1,91 @@
+"""How a login ends: with a proof (session started or renewed, new cookie handle, code issued),
+with "continue as …" (the session as it is), or cancelled (`access_denied` for the client).
+
+Each consumes the interaction first, in the same transaction: only one request can end a login.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from idplus.auth.providers import LOCAL_PROVIDER_ID
+from idplus.errors import AccessDenied
+from idplus.models import Authentication
+from idplus.protocol.authenticators.base import Authenticated
+from idplus.protocol.authorization_response import AuthorizationResponse, error_response
+from idplus.protocol.context import AppContext
+from idplus.protocol.interaction import complete_authorization, target_of
+from idplus.protocol.login.results import Cancelled, LoginFinished
+from idplus.protocol.login.state import InteractionGone, InteractionView
+from idplus.protocol.sso import live_session, session_lifetime, sso_group, start_or_renew_session
+
+
+def finish_login(ctx: AppContext, view: InteractionView, proof: Authenticated) -> LoginFinished:
+    now, interaction, client = ctx.clock.now(), view.interaction, view.client
+    authentication = Authentication(
+        user_id=proof.user.id,
+        auth_time=now,
+        amr=proof.amr,
+        acr=proof.acr,
+        idp=interaction.provider or LOCAL_PROVIDER_ID,
+    )
+    group = sso_group(client)
+    browser_session = timedelta(seconds=ctx.settings.sso_session_lifetime)
+    with ctx.store.transaction() as uow:
+        if not uow.interactions.consume(interaction.id_hash):
+            raise InteractionGone("already finished")
+        signed_in = start_or_renew_session(
+            uow,
+            handle_key=ctx.secrets.handle_key,
+            group=group,
+            authentication=authentication,
+            lifetime=session_lifetime(client, proof.remember_me, browser_session),
+            existing=live_session(uow, interaction.session_id, now),
+            now=now,
+            random=ctx.random,
+        )
+        request = interaction.request
+        if request.return_to is not None:
+            # A login for one of idplus's own pages: back to it, no code.
+            response = AuthorizationResponse(ctx.settings.issuer + request.return_to, "query", {})
+        else:
+            response = complete_authorization(
+                uow,
+                ctx,
+                request=request,
+                client=client,
+                session=signed_in.session,
+                user=proof.user,
+                now=now,
+            )
+    return LoginFinished(response, signed_in.session, group, signed_in.handle)
+
+
+def continue_session(ctx: AppContext, view: InteractionView) -> LoginFinished:
+    """ "Continue as …": the session as it is, no new login (so no new cookie handle)."""
+    now = ctx.clock.now()
+    with ctx.store.transaction() as uow:
+        session = live_session(uow, view.interaction.session_id, now)
+        if session is None or view.user is None or session.user_id != view.user.id:
+            raise InteractionGone("the session is gone")
+        if not uow.interactions.consume(view.interaction.id_hash):
+            raise InteractionGone("already finished")
+        response = complete_authorization(
+            uow,
+            ctx,
+            request=view.interaction.request,
+            client=view.client,
+            session=session,
+            user=view.user,
+            now=now,
+        )
+    return LoginFinished(response, session, sso_group(view.client))
+
+
+def cancel(ctx: AppContext, view: InteractionView) -> Cancelled:
+    with ctx.store.transaction() as uow:
+        if not uow.interactions.consume(view.interaction.id_hash):
+            raise InteractionGone("already finished")
+    error = AccessDenied("the user cancelled the login")
+    target = target_of(view.interaction.request)
+    return Cancelled(error_response(target, ctx.settings.issuer, error))

@@ -1,0 +1,175 @@
+"""The login as a state machine: one user action on a login in progress (OIDC Core §3.1.2.3
+says when a user must authenticate; how is the server's, RFC 6749 §3.1).
+
+`advance` loads the interaction once, looks its stage up in `STAGES` at the end of this module
+(stage → the actions its page offers → handler), and returns a typed step result. The stage
+decides which actions exist: any other is a problem shown on the page the login is at, so a
+stale or forged form changes nothing. The chosen provider's authenticator does the proving
+(`protocol/authenticators/`); `finish` ends the login.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from idplus.auth.providers import ProviderKind
+from idplus.crypto.hashing import HashingBusy
+from idplus.protocol.authenticators.base import Authenticator
+from idplus.protocol.authenticators.local import LocalAuthenticator
+from idplus.protocol.context import AppContext
+from idplus.protocol.interaction import Stage
+from idplus.protocol.login.finish import cancel, continue_session, finish_login
+from idplus.protocol.login.results import (
+    Busy,
+    Gone,
+    LoginProblem,
+    Problem,
+    ProblemReason,
+    ShowPage,
+    StepResult,
+    page_of,
+)
+from idplus.protocol.login.state import (
+    Inputs,
+    InteractionGone,
+    InteractionView,
+    load_interaction,
+    save_progress,
+)
+
+
+class Action(StrEnum):
+    """The buttons of the login pages (`name="action"`; the provider buttons are `select`)."""
+
+    SELECT = "select"
+    LOGIN = "login"
+    VERIFY = "verify"
+    RESEND = "resend"
+    SEND = "send"
+    CONTINUE = "continue"
+    SWITCH = "switch"
+    CANCEL = "cancel"
+
+
+# The authenticator of each provider kind (upstream OIDC, passkeys, CIBA approval come later).
+AUTHENTICATORS: Mapping[ProviderKind, Authenticator] = {ProviderKind.PASSWORD: LocalAuthenticator()}
+
+Handler = Callable[[AppContext, InteractionView, Inputs], StepResult]
+
+
+def advance(
+    ctx: AppContext, handle: str, browser_id: str, action: str, inputs: Inputs
+) -> StepResult:
+    """Run `action` at the login's current stage (blocking: call it off the event loop).
+
+    An empty action stands for the page's first button: INTERFACE lets a script post the
+    fields alone.
+    """
+    try:
+        view = load_interaction(ctx, handle, browser_id)
+    except InteractionGone as gone:
+        return Gone(str(gone))
+    row = STAGES[view.stage]
+    handler = row.handlers.get(row.default if action == "" else action)
+    if handler is None:
+        return Problem(page_of(ctx, view), ProblemReason.UNKNOWN_ACTION)
+    try:
+        return handler(ctx, view, inputs)
+    except LoginProblem as problem:
+        return Problem(page_of(ctx, view), problem.reason, problem.retry_after_minutes)
+    except InteractionGone as gone:
+        return Gone(str(gone))
+    except HashingBusy:
+        return Busy(view.interaction.request.ui_locale)
+
+
+def show(ctx: AppContext, handle: str, browser_id: str) -> ShowPage | Gone:
+    """The page of the login's current stage."""
+    try:
+        return ShowPage(page_of(ctx, load_interaction(ctx, handle, browser_id)))
+    except InteractionGone as gone:
+        return Gone(str(gone))
+
+
+def _select_provider(ctx: AppContext, view: InteractionView, inputs: Inputs) -> StepResult:
+    """A fresh login with the chosen provider's authenticator, for nobody yet."""
+    provider = ctx.providers.allowed(view.client, inputs.get("provider"))
+    authenticator = AUTHENTICATORS.get(provider.kind) if provider is not None else None
+    if provider is None or authenticator is None:
+        raise LoginProblem(ProblemReason.UNKNOWN_PROVIDER)
+    fresh = replace(view.interaction, provider=provider.id, user_id=None, amr=())
+    return _shown(ctx, authenticator.start(ctx, replace(view, interaction=fresh, user=None)))
+
+
+def _complete(ctx: AppContext, view: InteractionView, inputs: Inputs) -> StepResult:
+    outcome = _authenticator(ctx, view).complete(ctx, view, inputs)
+    if isinstance(outcome, InteractionView):
+        return _shown(ctx, outcome)
+    return finish_login(ctx, view, outcome)
+
+
+def _resend(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> StepResult:
+    return _shown(ctx, _authenticator(ctx, view).resend(ctx, view))
+
+
+def _step_up(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> StepResult:
+    return _shown(ctx, _authenticator(ctx, view).step_up(ctx, view))
+
+
+def _continue(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> StepResult:
+    return continue_session(ctx, view)
+
+
+def _switch(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> StepResult:
+    """ "Not you?": log in afresh; a different user's login then replaces the session."""
+    providers = ctx.providers.for_client(view.client)
+    if len(providers) == 1:
+        return _select_provider(ctx, view, Inputs({"provider": providers[0].id}))
+    anyone = replace(
+        view.interaction, stage=Stage.SELECT_PROVIDER.value, provider=None, user_id=None, amr=()
+    )
+    with ctx.store.transaction() as uow:
+        return _shown(ctx, save_progress(uow, view, anyone, None))
+
+
+def _cancel(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> StepResult:
+    return cancel(ctx, view)
+
+
+def _authenticator(ctx: AppContext, view: InteractionView) -> Authenticator:
+    """The authenticator of the provider this login uses."""
+    provider = ctx.providers.get(view.interaction.provider or "")
+    authenticator = AUTHENTICATORS.get(provider.kind) if provider is not None else None
+    if authenticator is None:
+        raise InteractionGone(f"provider {view.interaction.provider!r} is not available")
+    return authenticator
+
+
+def _shown(ctx: AppContext, view: InteractionView) -> ShowPage:
+    return ShowPage(page_of(ctx, view))
+
+
+@dataclass(frozen=True, slots=True)
+class StageRow:
+    # The action an empty `action` field stands for (the page's first button).
+    default: Action
+    handlers: Mapping[str, Handler]
+
+
+STAGES: Mapping[Stage, StageRow] = {
+    Stage.SELECT_PROVIDER: StageRow(
+        Action.SELECT, {Action.SELECT: _select_provider, Action.CANCEL: _cancel}
+    ),
+    Stage.LOGIN: StageRow(Action.LOGIN, {Action.LOGIN: _complete, Action.CANCEL: _cancel}),
+    Stage.OTP: StageRow(
+        Action.VERIFY,
+        {Action.VERIFY: _complete, Action.RESEND: _resend, Action.CANCEL: _cancel},
+    ),
+    Stage.STEP_UP: StageRow(Action.SEND, {Action.SEND: _step_up, Action.CANCEL: _cancel}),
+    Stage.CONTINUE: StageRow(
+        Action.CONTINUE,
+        {Action.CONTINUE: _continue, Action.SWITCH: _switch, Action.CANCEL: _cancel},
+    ),
+}

@@ -1,0 +1,129 @@
+"""What one step of a login comes to, for the pages to render: a page to show, a problem to show
+on the same page, the finished login, or the end of a login that cannot go on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from idplus.auth.local import mask_phone_number
+from idplus.models import SsoSession
+from idplus.policies import ClientType
+from idplus.protocol.authorization_response import AuthorizationResponse
+from idplus.protocol.context import AppContext
+from idplus.protocol.interaction import Stage
+from idplus.protocol.login.state import InteractionView
+
+
+class ProblemReason(StrEnum):
+    """Something the user can fix, or must wait out, on the same page."""
+
+    INVALID_CREDENTIALS = "invalid_credentials"
+    LOCKED = "locked"
+    OTP_INVALID = "otp_invalid"
+    OTP_EXPIRED = "otp_expired"
+    OTP_TOO_MANY = "otp_too_many"
+    OTP_RESEND_WAIT = "otp_resend_wait"
+    OTP_RESEND_LIMIT = "otp_resend_limit"
+    SMS_LIMIT = "sms_limit"
+    NO_PHONE = "no_phone"
+    UNKNOWN_PROVIDER = "unknown_provider"
+    # A button this stage does not have: a stale page from an earlier step, or a forged form.
+    UNKNOWN_ACTION = "unknown_action"
+
+
+class LoginProblem(Exception):
+    """Raised by a step; `advance` turns it into a `Problem` on the page the login is at."""
+
+    def __init__(self, reason: ProblemReason, *, retry_after_minutes: int = 0) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        self.retry_after_minutes = retry_after_minutes
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderChoice:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A login page: the stage it shows and everything it displays."""
+
+    handle: str
+    stage: Stage
+    locale: str
+    client_name: str
+    offer_remember_me: bool
+    login_hint: str
+    user_name: str
+    # Only the ends of the number: enough to recognise it, too little to learn it.
+    masked_phone: str
+    providers: tuple[ProviderChoice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShowPage:
+    page: Page
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    page: Page
+    reason: ProblemReason
+    retry_after_minutes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFinished:
+    """The login is done. `session_handle` is set when it (re)authenticated the session: the
+    browser gets a new SSO cookie, and a new browser cookie, so nothing fixed before survives."""
+
+    response: AuthorizationResponse
+    session: SsoSession
+    group: str
+    session_handle: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """The user gave up: `access_denied` for the client."""
+
+    response: AuthorizationResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Gone:
+    """Unknown, expired, finished, or another browser's login; `reason` is for the log."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """Every password-hashing slot is taken: try again in a moment (nothing was spent)."""
+
+    locale: str
+
+
+StepResult = ShowPage | Problem | LoginFinished | Cancelled | Gone | Busy
+
+
+def page_of(ctx: AppContext, view: InteractionView) -> Page:
+    request, client, user = view.interaction.request, view.client, view.user
+    locale = request.ui_locale
+    phone = user.phone_number if user is not None else None
+    return Page(
+        handle=view.handle,
+        stage=view.stage,
+        locale=locale,
+        client_name=client.name,
+        offer_remember_me=client.client_type is not ClientType.MOBILE_APP,
+        login_hint=request.login_hint or "",
+        user_name=user.username if user is not None else "",
+        masked_phone=mask_phone_number(phone) if phone else "",
+        providers=tuple(
+            ProviderChoice(p.id, p.display_name(locale)) for p in ctx.providers.for_client(client)
+        ),
+    )

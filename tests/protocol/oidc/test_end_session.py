@@ -1,0 +1,89 @@
+"""Ending sessions puts their logout tokens in the outbox in the same unit of work (a
+transactional outbox): the session ends and its RPs will be told, or neither happens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from idplus.manage.clients import ClientRegistration, add_client
+from idplus.manage.users import UserRegistration, add_user
+from idplus.models import Authentication, Delivery, SsoSession
+from idplus.protocol.context import AppContext
+from idplus.protocol.oidc.end_session import end_sessions, end_sessions_within
+from idplus.protocol.sso import SessionLifetime, start_or_renew_session
+
+BCL = "https://rp.example/bcl"
+
+
+def _session_with_clients(ctx: AppContext) -> SsoSession:
+    """A session that served `app` (no back channel), `tv` and `shop` (both with one)."""
+    for client_id, uri in (("app", None), ("tv", BCL), ("shop", f"{BCL}?shop")):
+        registration = ClientRegistration(client_id, "Public", redirect_uris=["https://rp.example/cb"],
+                                          backchannel_logout_uri=uri)  # fmt: skip
+        add_client(ctx.store, ctx.clock, registration)
+    user = add_user(ctx.store, ctx.clock, UserRegistration("+4790000001", "password1"))
+    now = ctx.clock.now()
+    with ctx.store.transaction() as uow:
+        session = start_or_renew_session(
+            uow,
+            handle_key=ctx.secrets.handle_key,
+            group="one_telenor",
+            authentication=Authentication(user.id, now, ("pwd",), "urn:x", "local"),
+            lifetime=SessionLifetime(True, timedelta(days=1)),
+            existing=None,
+            now=now,
+            random=ctx.random,
+        ).session
+        for client_id in ("app", "tv", "shop"):
+            uow.sessions.add_client(session.id, client_id, now)
+    return session
+
+
+def _queued(ctx: AppContext) -> list[Delivery]:
+    """What the outbox worker would send now (claiming it, as the worker does)."""
+    now = ctx.clock.now()
+    with ctx.store.transaction() as uow:
+        return uow.deliveries.claim_due(now, lease_until=now + timedelta(minutes=1), limit=100)
+
+
+def test_ending_a_session_queues_a_logout_token_for_each_other_backchannel_client(
+    context: AppContext,
+) -> None:
+    session = _session_with_clients(context)
+
+    (ended,) = end_sessions(context, [session.id], initiator="shop")
+
+    assert ended.notified == ("tv",)
+    (delivery,) = _queued(context)
+    assert (delivery.kind, delivery.target, delivery.subject) == ("backchannel_logout", BCL, "tv")
+    token = context.keys.current().verify(delivery.payload["logout_token"])
+    assert token.header["typ"] == "logout+jwt"
+    assert (token.claims["aud"], token.claims["sid"]) == ("tv", session.id)
+    # The token outlives the outbox's last retry.
+    assert token.claims["exp"] - token.claims["iat"] > 120
+
+
+def test_a_session_that_already_ended_queues_nothing(context: AppContext) -> None:
+    session = _session_with_clients(context)
+    end_sessions(context, [session.id])
+    assert len(_queued(context)) == 2
+
+    assert end_sessions(context, [session.id]) == []
+    assert _queued(context) == []
+
+
+def test_when_the_unit_of_work_fails_neither_the_logout_nor_its_tokens_happen(
+    context: AppContext,
+) -> None:
+    session = _session_with_clients(context)
+
+    with pytest.raises(RuntimeError), context.store.transaction() as uow:
+        end_sessions_within(context, uow, [session.id], context.clock.now())
+        raise RuntimeError("a later step of the same unit of work failed")
+
+    with context.store.reading() as uow:
+        still = uow.sessions.find(session.id)
+    assert still is not None and still.is_active(context.clock.now())
+    assert _queued(context) == []
