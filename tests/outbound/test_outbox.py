@@ -224,9 +224,10 @@ def test_the_running_worker_sends_at_once_when_notified_and_stops_cleanly(
                 await asyncio.to_thread(_enqueue, store, second)
                 signal.notify()
                 await _until(lambda: receiver.tokens == ["token-1", "token-2"])
+                # The receiver has answered; the outcome is stored just after.
+                await _until(lambda: _find(store, "second").status == "delivered")
 
     asyncio.run(run())
-    assert _find(store, "second").status == "delivered"
 
 
 async def _until(condition: Any, timeout: float = 60.0) -> None:

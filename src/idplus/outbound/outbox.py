@@ -175,7 +175,9 @@ class OutboxWorker:
         status, error = await self._send(delivery)
         step = next_step(delivery, status, error, self._clock.now(), self._settings)
         try:
-            await asyncio.to_thread(self._record, delivery.id, step)
+            # Shielded: a shutdown arriving now still stores what the receiver answered, so
+            # the delivery is not sent again after the restart.
+            await asyncio.shield(asyncio.to_thread(self._record, delivery.id, step))
         except Exception:  # the store is down: the lease runs out, and the delivery is retried
             log.exception("outbox_error", delivery_id=delivery.id)
             return
