@@ -30,6 +30,10 @@ from idplus.outbound.outbox import (
 from idplus.store.base import Store
 from tests.outbound.receiver import Receiver, free_port
 
+# The kinds this version sends.
+KINDS = ("backchannel_logout",)
+
+
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(delivery_attempts=5, delivery_backoff_seconds=1.0, delivery_timeout_seconds=5)
 
@@ -173,7 +177,7 @@ def test_a_delivery_another_instance_claimed_waits_for_its_lease_to_end(
     _enqueue(store, _delivery(receiver.uri))
     lease_end = NOW + timedelta(seconds=35)
     with store.transaction() as uow:  # another instance, which then dies
-        uow.deliveries.claim_due(NOW, lease_until=lease_end, limit=10)
+        uow.deliveries.claim_due(NOW, lease_until=lease_end, limit=10, kinds=KINDS)
     assert _drain(store, clock) == 0
     assert receiver.tokens == []
     clock.advance(lease_end - NOW)

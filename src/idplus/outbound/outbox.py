@@ -168,7 +168,7 @@ class OutboxWorker:
         timeout = timedelta(seconds=self._settings.delivery_timeout_seconds)
         with self._store.transaction() as uow:
             return uow.deliveries.claim_due(
-                now, lease_until=now + timeout + LEASE_MARGIN, limit=BATCH
+                now, lease_until=now + timeout + LEASE_MARGIN, limit=BATCH, kinds=SENDERS.keys()
             )
 
     async def _attempt(self, delivery: Delivery) -> None:

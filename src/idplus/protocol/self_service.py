@@ -104,13 +104,14 @@ def change_password(
     with ctx.hash_slots.slot():
         new_hash = hash_password(new)
     now = ctx.clock.now()
+    ring = ctx.keys.current()  # before the transaction: rereading keys may write
     # One unit of work: the new password never stands while a session it should end lives on.
     with ctx.store.transaction() as uow:
         uow.users.set_password_hash(user.id, new_hash, now)
         others = [
             s.id for s in uow.sessions.active_of_user(user.id, now) if s.id != keep_session_id
         ]
-        ended = end_sessions_within(ctx, uow, others, now)
+        ended = end_sessions_within(ctx, uow, ring, others, now)
         uow.audit.record(AuditEvent("user.password_changed", now, user_id=user.id))
     notify_outbox(ctx, ended)
     return ended

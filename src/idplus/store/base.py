@@ -8,7 +8,7 @@ every counter that limits an attacker is one atomic statement.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -242,10 +242,12 @@ class DeliveryRepository(Protocol):
         """Store a pending delivery; it commits with the unit of work that caused it."""
         ...
 
-    def claim_due(self, now: datetime, *, lease_until: datetime, limit: int) -> list[Delivery]:
-        """Pending deliveries due by `now` and not claimed by a live lease, now claimed by the
-        caller until `lease_until` (PostgreSQL: FOR UPDATE SKIP LOCKED, so instances never
-        claim the same one)."""
+    def claim_due(
+        self, now: datetime, *, lease_until: datetime, limit: int, kinds: Collection[str]
+    ) -> list[Delivery]:
+        """Pending deliveries of `kinds` due by `now` and not claimed by a live lease, now
+        claimed by the caller until `lease_until` (PostgreSQL: FOR UPDATE SKIP LOCKED, so
+        instances never claim the same one). A row that cannot be read is marked failed."""
         ...
 
     def mark_delivered(self, delivery_id: str, now: datetime) -> None: ...

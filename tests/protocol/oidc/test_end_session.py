@@ -3,6 +3,7 @@ transactional outbox): the session ends and its RPs will be told, or neither hap
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,10 @@ from idplus.models import Authentication, Delivery, SsoSession
 from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.end_session import end_sessions, end_sessions_within
 from idplus.protocol.sso import SessionLifetime, start_or_renew_session
+
+# The kinds this version sends.
+KINDS = ("backchannel_logout",)
+
 
 BCL = "https://rp.example/bcl"
 
@@ -45,7 +50,9 @@ def _queued(ctx: AppContext) -> list[Delivery]:
     """What the outbox worker would send now (claiming it, as the worker does)."""
     now = ctx.clock.now()
     with ctx.store.transaction() as uow:
-        return uow.deliveries.claim_due(now, lease_until=now + timedelta(minutes=1), limit=100)
+        return uow.deliveries.claim_due(
+            now, lease_until=now + timedelta(minutes=1), limit=100, kinds=KINDS
+        )
 
 
 def test_ending_a_session_queues_a_logout_token_for_each_other_backchannel_client(
@@ -79,11 +86,32 @@ def test_when_the_unit_of_work_fails_neither_the_logout_nor_its_tokens_happen(
 ) -> None:
     session = _session_with_clients(context)
 
+    ring = context.keys.current()
     with pytest.raises(RuntimeError), context.store.transaction() as uow:
-        end_sessions_within(context, uow, [session.id], context.clock.now())
+        end_sessions_within(context, uow, ring, [session.id], context.clock.now())
         raise RuntimeError("a later step of the same unit of work failed")
 
     with context.store.reading() as uow:
         still = uow.sessions.find(session.id)
     assert still is not None and still.is_active(context.clock.now())
     assert _queued(context) == []
+
+
+def test_two_logouts_of_one_session_queue_its_logout_tokens_once(context: AppContext) -> None:
+    """On PostgreSQL the second logout read the session as live, waited for the first one's
+    row lock, ended nothing, and queued every token again."""
+    session = _session_with_clients(context)
+    start = threading.Barrier(2)
+    ended: list[int] = []
+
+    def logout() -> None:
+        start.wait()
+        ended.append(len(end_sessions(context, [session.id])))
+
+    threads = [threading.Thread(target=logout) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(ended) == [0, 1]
+    assert sorted(d.subject or "" for d in _queued(context)) == ["shop", "tv"]

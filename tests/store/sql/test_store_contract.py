@@ -7,11 +7,13 @@ so any other implementation of `idplus.store.base` must pass it too.
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from idplus.models import (
@@ -29,7 +31,12 @@ from idplus.models import (
 )
 from idplus.policies import ClientType
 from idplus.store.base import Store
+from idplus.store.sql.tables import deliveries
 from idplus.store.sql.uow import SqlStore
+
+# The kinds this version sends.
+KINDS = ("backchannel_logout",)
+
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -314,14 +321,14 @@ def test_a_delivery_is_claimed_once_until_its_lease_ends(store: Store) -> None:
         uow.deliveries.enqueue(_delivery())
     with store.transaction() as uow:
         assert uow.deliveries.find("d1") == _delivery()
-        (claimed,) = uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10)
+        (claimed,) = uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10, kinds=KINDS)
     assert claimed == replace(_delivery(), claimed_until=LEASE)
     with store.transaction() as uow:
-        assert uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10) == []
+        assert uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10, kinds=KINDS) == []
     # The claimer died without an answer: once the lease ends anyone may send it.
     with store.transaction() as uow:
         (again,) = uow.deliveries.claim_due(
-            LEASE, lease_until=LEASE + timedelta(seconds=30), limit=10
+            LEASE, lease_until=LEASE + timedelta(seconds=30), limit=10, kinds=KINDS
         )
     assert again.id == "d1"
 
@@ -333,7 +340,7 @@ def test_only_due_deliveries_are_claimed_oldest_first_up_to_the_limit(store: Sto
         uow.deliveries.enqueue(_delivery("first", NOW - timedelta(seconds=2)))
         uow.deliveries.enqueue(_delivery("third", NOW))
     with store.transaction() as uow:
-        claimed = uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=2)
+        claimed = uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=2, kinds=KINDS)
     assert [d.id for d in claimed] == ["first", "second"]
 
 
@@ -342,14 +349,16 @@ def test_a_retried_delivery_is_released_until_its_next_attempt(store: Store) -> 
     with store.transaction() as uow:
         uow.deliveries.enqueue(_delivery())
     with store.transaction() as uow:
-        uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10)
+        uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10, kinds=KINDS)
         uow.deliveries.mark_retry("d1", next_attempt_at=retry_at, error="HTTP 503")
     with store.transaction() as uow:
         assert (
-            uow.deliveries.claim_due(retry_at - timedelta(seconds=1), lease_until=LEASE, limit=10)
+            uow.deliveries.claim_due(
+                retry_at - timedelta(seconds=1), lease_until=LEASE, limit=10, kinds=KINDS
+            )
             == []
         )
-        (claimed,) = uow.deliveries.claim_due(retry_at, lease_until=LEASE, limit=10)
+        (claimed,) = uow.deliveries.claim_due(retry_at, lease_until=LEASE, limit=10, kinds=KINDS)
     assert (claimed.attempts, claimed.last_error, claimed.status) == (1, "HTTP 503", "pending")
 
 
@@ -359,11 +368,11 @@ def test_delivered_and_failed_deliveries_are_never_claimed_again(store: Store) -
         uow.deliveries.enqueue(_delivery("ok"))
         uow.deliveries.enqueue(_delivery("refused"))
     with store.transaction() as uow:
-        uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10)
+        uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10, kinds=KINDS)
         uow.deliveries.mark_delivered("ok", later)
         uow.deliveries.mark_failed("refused", later, "HTTP 400")
     with store.transaction() as uow:
-        assert uow.deliveries.claim_due(LEASE, lease_until=LEASE, limit=10) == []
+        assert uow.deliveries.claim_due(LEASE, lease_until=LEASE, limit=10, kinds=KINDS) == []
         ok, refused = uow.deliveries.find("ok"), uow.deliveries.find("refused")
     assert ok is not None and refused is not None
     assert (ok.status, ok.attempts, ok.finished_at, ok.claimed_until) == (
@@ -400,7 +409,7 @@ def test_two_concurrent_claimers_never_get_the_same_delivery(store: Store) -> No
         start.wait(timeout=30)
         while True:
             with store.transaction() as uow:
-                batch = uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=3)
+                batch = uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=3, kinds=KINDS)
             if not batch:
                 return
             mine.extend(d.id for d in batch)
@@ -434,13 +443,54 @@ def _claim_while_another_claim_is_open(store: Store) -> None:
 
     def claim_all() -> None:
         with store.transaction() as uow:
-            second.extend(d.id for d in uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10))
+            second.extend(
+                d.id
+                for d in uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10, kinds=KINDS)
+            )
 
     with store.transaction() as uow:
-        first = [d.id for d in uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=2)]
+        first = [
+            d.id for d in uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=2, kinds=KINDS)
+        ]
         other = threading.Thread(target=claim_all)
         other.start()
         other.join(timeout=30)
         assert not other.is_alive(), "the second claimer waited for the first one's locks"
     assert first == ["a", "b"]
     assert second == ["c"]
+
+
+def test_an_unreadable_delivery_fails_alone_and_the_others_still_go(store: Store) -> None:
+    """One bad row used to roll back every claim: nothing behind it was ever sent."""
+    with store.transaction() as uow:
+        uow.deliveries.enqueue(_delivery("bad", due=NOW - timedelta(seconds=1)))
+        uow.deliveries.enqueue(_delivery("good"))
+    with _raw(store) as conn:  # a row no version of the code could have written
+        conn.execute(sa.update(deliveries).where(deliveries.c.id == "bad").values(payload=[1]))
+    with store.transaction() as uow:
+        claimed = uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10, kinds=KINDS)
+    assert [d.id for d in claimed] == ["good"]
+    with _raw(store) as conn:
+        status = conn.execute(
+            sa.select(deliveries.c.status).where(deliveries.c.id == "bad")
+        ).scalar_one()
+    assert status == "failed"
+
+
+def test_a_kind_this_version_cannot_send_is_left_for_one_that_can(store: Store) -> None:
+    """During a rolling upgrade an older instance must not use up a newer kind's attempts."""
+    with store.transaction() as uow:
+        uow.deliveries.enqueue(replace(_delivery("ping"), kind="ciba_ping"))
+    with store.transaction() as uow:
+        assert uow.deliveries.claim_due(NOW, lease_until=LEASE, limit=10, kinds=KINDS) == []
+    with store.transaction() as uow:
+        (claimed,) = uow.deliveries.claim_due(
+            NOW, lease_until=LEASE, limit=10, kinds=("ciba_ping",)
+        )
+    assert claimed.attempts == 0
+
+
+def _raw(store: Store) -> AbstractContextManager[Connection]:
+    """Plain SQL under the repositories, for rows the repositories would never write."""
+    assert isinstance(store, SqlStore)
+    return store.database.transaction()

@@ -27,15 +27,15 @@ LOGOUT_TOKEN_LIFETIME = 120
 def enqueue_logout_tokens(
     ctx: AppContext,
     uow: UnitOfWork,
+    ring: KeyRing,
+    *,
     session: SsoSession,
     user: User | None,
     clients: Sequence[Client],
     now: datetime,
 ) -> None:
-    """One delivery per client; blocking (the key ring may be reread from the store)."""
-    if not clients:
-        return
-    ring = ctx.keys.current()
+    """One delivery per client. `ring` is read before the unit of work began: rereading it
+    may write (a first key), which must not happen inside another write transaction."""
     for client in clients:
         assert client.backchannel_logout_uri is not None
         token = _logout_token(ctx, ring, session, user, client, now)

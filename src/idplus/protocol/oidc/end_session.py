@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from idplus.crypto.keys import InvalidSignature
+from idplus.crypto.keys import InvalidSignature, KeyRing
 from idplus.models import Client, SsoSession
 from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.backchannel import enqueue_logout_tokens
@@ -73,8 +73,11 @@ def end_sessions(
     ctx: AppContext, session_ids: Iterable[str], *, initiator: str | None = None
 ) -> list[EndedSession]:
     """End every live session given; the initiating client is not notified of its own logout."""
+    ring = ctx.keys.current()
     with ctx.store.transaction() as uow:
-        ended = end_sessions_within(ctx, uow, session_ids, ctx.clock.now(), initiator=initiator)
+        ended = end_sessions_within(
+            ctx, uow, ring, session_ids, ctx.clock.now(), initiator=initiator
+        )
     notify_outbox(ctx, ended)
     return ended
 
@@ -82,6 +85,7 @@ def end_sessions(
 def end_sessions_within(
     ctx: AppContext,
     uow: UnitOfWork,
+    ring: KeyRing,
     session_ids: Iterable[str],
     now: datetime,
     *,
@@ -94,7 +98,8 @@ def end_sessions_within(
         session = uow.sessions.find(session_id)
         if session is None or not session.is_active(now):
             continue
-        end_session(uow, session.id, now)
+        if not end_session(uow, session.id, now):
+            continue  # a parallel logout ended it first, and told its clients
         notify = [
             client
             for client_id in uow.sessions.client_ids(session.id)
@@ -103,7 +108,7 @@ def end_sessions_within(
             and client.backchannel_logout_uri
         ]
         user = uow.users.find(session.user_id)
-        enqueue_logout_tokens(ctx, uow, session, user, notify, now)
+        enqueue_logout_tokens(ctx, uow, ring, session=session, user=user, clients=notify, now=now)
         ended.append(EndedSession(session, tuple(c.client_id for c in notify)))
     return ended
 

@@ -3,6 +3,7 @@ sender at a time under a lease, then marked delivered, due again later, or faile
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -62,25 +63,35 @@ class SqlDeliveries:
             )
         )
 
-    def claim_due(self, now: datetime, *, lease_until: datetime, limit: int) -> list[Delivery]:
+    def claim_due(
+        self, now: datetime, *, lease_until: datetime, limit: int, kinds: Collection[str]
+    ) -> list[Delivery]:
         """Select and lease in one transaction. PostgreSQL locks the selected rows and skips
         rows another claimer holds (FOR UPDATE SKIP LOCKED), so two instances never take the
         same one; SQLite renders no FOR UPDATE, but its write transactions (BEGIN IMMEDIATE)
-        already run one at a time."""
+        already run one at a time. Only `kinds` are claimed: a kind a newer version enqueued
+        waits for an instance that can send it. A row that cannot be read fails on its own."""
         rows = self._conn.execute(
             sa.select(deliveries)
-            .where(_due(now))
+            .where(_due(now), deliveries.c.kind.in_(list(kinds)))
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        if not rows:
-            return []
-        ids = [row.id for row in rows]
-        self._conn.execute(
-            sa.update(deliveries).where(deliveries.c.id.in_(ids)).values(claimed_until=lease_until)
-        )
-        return [_from_row({**row._mapping, "claimed_until": lease_until}) for row in rows]
+        claimed = []
+        for row in rows:
+            try:
+                claimed.append(_from_row({**row._mapping, "claimed_until": lease_until}))
+            except (TypeError, ValueError, KeyError):
+                self._finish(row.id, FAILED, now, last_error="unreadable row")
+        if claimed:
+            ids = [delivery.id for delivery in claimed]
+            self._conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id.in_(ids))
+                .values(claimed_until=lease_until)
+            )
+        return claimed
 
     def mark_delivered(self, delivery_id: str, now: datetime) -> None:
         self._finish(delivery_id, DELIVERED, now)

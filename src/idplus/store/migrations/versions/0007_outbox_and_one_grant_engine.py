@@ -55,6 +55,8 @@ def downgrade() -> None:
     with op.batch_alter_table("gateway_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_gateway_tokens_grant_id"))
         batch_op.drop_column("grant_id")
+    # Without the column, nothing would keep the gateway's refresh tokens off /connect/token.
+    op.execute(sa.text("DELETE FROM refresh_tokens WHERE front = 'gateway'"))
     with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
         batch_op.drop_column("front")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
