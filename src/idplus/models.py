@@ -108,6 +108,28 @@ class ApiProduct:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamProvider:
+    """An upstream OpenID provider idplus sends users to (federation)."""
+
+    id: str
+    issuer: str
+    client_id: str
+    # Stored form (crypto.secrets): "fernet:…" under the key-encryption key, else "plain:…";
+    # None for a client the upstream registered without a secret (PKCE alone).
+    client_secret_sealed: str | None
+    scopes: tuple[str, ...] = ("openid",)
+    display_name: str = ""
+    # What a login through this provider asserts in idplus's tokens.
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    # "email" | "phone_number" | "none": which verified upstream claim joins a local user.
+    link_by: str = "none"
+    # How idplus authenticates to the upstream's token endpoint.
+    token_auth_method: str = "client_secret_basic"
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEvent:
     event: str
     at: datetime

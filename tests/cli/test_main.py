@@ -50,7 +50,7 @@ def cli(
 
 
 def test_db_upgrade_on_a_migrated_database_changes_nothing(cli: Cli) -> None:
-    assert cli.ok("db", "upgrade") == {"revision": "0007", "changed": False}
+    assert cli.ok("db", "upgrade") == {"revision": "0008", "changed": False}
 
 
 def test_db_prune_reports_what_it_deleted(cli: Cli) -> None:
@@ -197,6 +197,73 @@ def test_api_product_add(cli: Cli) -> None:
     assert "unknown client" in cli.fails("api-product", "add", "--scope", "api:tv",
                                          "--client-id", "ghost")  # fmt: skip
     assert "api:NAME" in cli.fails("api-product", "add", "--scope", "tv")
+
+
+def test_provider_add_list_show_remove(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDPLUS_ISSUER", "https://id.example.no")
+    monkeypatch.setenv("IDPLUS_KEY_ENCRYPTION_KEY", "correct horse battery staple")
+    added = cli.ok(
+        "provider", "add", "--id", "telenorid", "--issuer", "https://signin.example",
+        "--client-id", "idplus", "--client-secret", "upstream-secret-0123456789",
+        "--scope", "email", "--scope", "phone", "--display-name", "Telenor ID",
+        "--acr", "urn:telenor.identity.aal.2", "--amr", "pwd", "--amr", "otp",
+        "--link-by", "email", "--token-auth-method", "client_secret_post",
+    )  # fmt: skip
+    assert added == {
+        "id": "telenorid",
+        "redirect_uri": "https://id.example.no/federation/telenorid/callback",
+        "post_logout_redirect_uri": "https://id.example.no/federation/telenorid/logged-out",
+    }
+    cli.ok(
+        "provider", "add", "--id", "dev", "--issuer", "http://127.0.0.1:9000", "--client-id", "c"
+    )
+    shown = cli.ok("provider", "show", "telenorid")
+    assert shown["scopes"] == ["openid", "email", "phone"]
+    assert shown["amr"] == ["pwd", "otp"]
+    assert shown["acr"] == "urn:telenor.identity.aal.2"
+    assert (shown["link_by"], shown["token_auth_method"]) == ("email", "client_secret_post")
+    assert shown["client_secret"] == "encrypted"
+    listed = cli.ok("provider", "list")
+    assert [p["id"] for p in listed] == ["dev", "telenorid"]
+    assert listed[0]["link_by"] == "none"
+    assert listed[0]["token_auth_method"] == "client_secret_basic"
+    _, out, _ = cli.run("provider", "list")
+    assert "upstream-secret" not in out and "fernet:" not in out
+
+    cli.ok(
+        "client", "add", "--client-id", "web", "--type", "Public",
+        "--redirect-uri", "https://rp.example/cb", "--provider", "local", "--provider", "dev",
+    )  # fmt: skip
+    assert "still allowed by client(s) web" in cli.fails("provider", "remove", "dev")
+    cli.ok("client", "remove", "web")
+    assert cli.ok("provider", "remove", "dev") == {"id": "dev", "removed": True}
+    assert "unknown provider" in cli.fails("provider", "show", "dev")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--id", "local", "--issuer", "https://idp.example"], "built-in"),
+        (["--id", "Bad", "--issuer", "https://idp.example"], "lower-case"),
+        (["--id", "x", "--issuer", "http://idp.example"], "https"),
+        (["--id", "x", "--issuer", "https://i.example", "--acr", "aal2"], "telenor.identity.aal"),
+        (["--id", "x", "--issuer", "https://i.example", "--link-by", "name"], "link-by"),
+        (["--id", "x", "--issuer", "https://i.example", "--token-auth-method", "x"], "auth method"),
+    ],
+)
+def test_provider_add_refuses_bad_input(cli: Cli, argv: list[str], message: str) -> None:
+    assert message in cli.fails("provider", "add", "--client-id", "idplus", *argv)
+
+
+def test_duplicate_and_unknown_providers(cli: Cli) -> None:
+    argv = ["provider", "add", "--id", "x", "--issuer", "https://i.example", "--client-id", "c"]
+    cli.ok(*argv)
+    assert "already exists" in cli.fails(*argv)
+    assert "unknown provider" in cli.fails("provider", "remove", "ghost")
+    assert "unknown provider 'ghost'" in cli.fails(
+        "client", "add", "--client-id", "web", "--type", "Public",
+        "--redirect-uri", "https://rp.example/cb", "--provider", "ghost",
+    )  # fmt: skip
 
 
 def test_demo_seed_prints_credentials_once(cli: Cli) -> None:

@@ -12,6 +12,7 @@ from idplus.application.app import create_app
 from idplus.auth.providers import LOCAL_PROVIDER, ProviderInfo, ProviderKind, ProviderRegistry
 from idplus.clock import FrozenClock
 from idplus.config import Settings
+from idplus.manage.providers import ProviderRegistration, add_provider
 from tests.flows.forms import FormBrowser
 from tests.harness import PASSWORD, Harness, redirect_params
 
@@ -254,6 +255,12 @@ def two_provider_harness(settings: Settings, clock: FrozenClock) -> Iterator[Har
     app = create_app(settings, clock=clock, providers=ProviderRegistry([LOCAL_PROVIDER, staff]))
     with TestClient(app, base_url=settings.issuer, follow_redirects=False) as http:
         harness = Harness(http, settings, clock)
+        store = harness.store()
+        try:
+            staff_registration = ProviderRegistration("staff", "https://staff.example", "idplus")
+            add_provider(store, settings, clock, staff_registration)
+        finally:
+            store.dispose()
         harness.add_client("spa", providers=["local", "staff"])
         harness.add_user()
         yield harness

@@ -20,7 +20,7 @@ from idplus.clock import SystemClock
 from idplus.config import Settings
 from idplus.errors import IdplusError, ValidationError
 from idplus.logs import configure_logging
-from idplus.manage import api_products, clients, demo, keys, users
+from idplus.manage import api_products, clients, demo, keys, providers, users
 from idplus.store.sql.uow import SqlStore
 
 EXIT_BAD_INPUT = 2
@@ -272,6 +272,58 @@ def api_product_add(ctx: Context, scope: str, client_ids: Sequence[str], name: s
 @pass_context
 def api_product_list(ctx: Context) -> None:
     emit([api_products.describe_api_product(p) for p in api_products.list_api_products(ctx.store)])
+
+
+@cli.group()
+def provider() -> None:
+    """Upstream identity providers (federation)."""
+
+
+@provider.command("add")
+@click.option("--id", "id", required=True, help="lower-case letters, digits, - and _")
+@click.option("--issuer", required=True, help="The upstream's issuer URL (https).")
+@click.option("--client-id", required=True, help="idplus's client id at the upstream.")
+@click.option("--client-secret")
+@click.option("--scope", "scopes", multiple=True, help="Beyond openid.")
+@click.option("--display-name", help="Shown on the selection page (default: the id).")
+@click.option("--acr", help="urn:telenor.identity.aal.N asserted after this provider's login.")
+@click.option("--amr", "amr", multiple=True, help="amr value asserted after this login.")
+@click.option("--link-by", default="none", show_default=True, help="email|phone_number|none")
+@click.option(
+    "--token-auth-method",
+    default="client_secret_basic",
+    show_default=True,
+    help="client_secret_basic|client_secret_post",
+)
+@pass_context
+def provider_add(ctx: Context, /, **options: Any) -> None:
+    """Register an upstream provider; prints the URIs to register at the upstream."""
+    registration = providers.ProviderRegistration(**options)
+    emit(providers.add_provider(ctx.store, ctx.settings, ctx.clock, registration))
+
+
+@provider.command("list")
+@pass_context
+def provider_list(ctx: Context) -> None:
+    emit(
+        [providers.describe_provider(p, ctx.settings) for p in providers.list_providers(ctx.store)]
+    )
+
+
+@provider.command("show")
+@click.argument("provider_id")
+@pass_context
+def provider_show(ctx: Context, provider_id: str) -> None:
+    emit(providers.describe_provider(providers.get_provider(ctx.store, provider_id), ctx.settings))
+
+
+@provider.command("remove")
+@click.argument("provider_id")
+@pass_context
+def provider_remove(ctx: Context, provider_id: str) -> None:
+    """Remove a provider that no client allows any more."""
+    providers.remove_provider(ctx.store, ctx.clock, provider_id)
+    emit({"id": provider_id, "removed": True})
 
 
 @cli.group("demo")

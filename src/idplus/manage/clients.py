@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from idplus.auth.providers import LOCAL_PROVIDER_ID
 from idplus.clock import Clock
 from idplus.crypto.hashing import hash_client_secret, new_client_secret
 from idplus.errors import NotFoundError, ValidationError
@@ -231,6 +232,15 @@ def add_client(store: Store, clock: Clock, reg: ClientRegistration) -> Registere
     with store.transaction() as uow:
         if uow.clients.exists(reg.client_id):
             raise ValidationError(f"client {reg.client_id!r} already exists")
+        for provider in client.providers:
+            # Locked, so the provider cannot be removed before this client is stored.
+            if provider != LOCAL_PROVIDER_ID and not uow.upstream_providers.find(
+                provider, lock=True
+            ):
+                raise ValidationError(
+                    f"unknown provider {provider!r}: use 'local' or add it first with "
+                    "idplus provider add"
+                )
         for scope in api_scopes:
             if uow.api_products.find(scope) is None:
                 raise ValidationError(

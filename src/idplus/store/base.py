@@ -26,6 +26,7 @@ from idplus.models import (
     RefreshToken,
     SigningKey,
     SsoSession,
+    UpstreamProvider,
     User,
 )
 
@@ -86,6 +87,20 @@ class ApiProductRepository(Protocol):
     def list_all(self) -> list[ApiProduct]: ...
 
     def add_subscribers_to_many(self, scopes: Sequence[str], client_id: str) -> None: ...
+
+
+class UpstreamProviderRepository(Protocol):
+    """Upstream OpenID provider registry rows ⇄ `models.UpstreamProvider`."""
+
+    def insert(self, provider: UpstreamProvider) -> None: ...
+
+    def find(self, provider_id: str, *, lock: bool = False) -> UpstreamProvider | None:
+        """`lock`: hold the row until the unit of work ends, so it cannot be removed meanwhile."""
+        ...
+
+    def list_all(self) -> list[UpstreamProvider]: ...
+
+    def delete(self, provider_id: str) -> bool: ...
 
 
 class SessionRepository(Protocol):
@@ -353,6 +368,9 @@ class UnitOfWork(Protocol):
 
     @property
     def api_products(self) -> ApiProductRepository: ...
+
+    @property
+    def upstream_providers(self) -> UpstreamProviderRepository: ...
 
     @property
     def sessions(self) -> SessionRepository: ...

@@ -9,6 +9,7 @@ import pytest
 
 from idplus.auth.providers import LOCAL_PROVIDER, ProviderInfo, ProviderKind, ProviderRegistry
 from idplus.crypto.hashing import PasswordHashSlots
+from idplus.manage.providers import ProviderRegistration, add_provider
 from idplus.protocol.context import AppContext
 from idplus.protocol.interaction import Stage, start_internal_login
 from idplus.protocol.login.machine import STAGES, Action
@@ -171,6 +172,8 @@ def two_providers(context: AppContext) -> AppContext:
     # A second provider of the password kind stands in for the upstream ones of a later issue.
     staff = ProviderInfo("staff", {"en": "Staff login"}, ProviderKind.PASSWORD)
     ctx = replace(context, providers=ProviderRegistry([LOCAL_PROVIDER, staff]))
+    staff_registration = ProviderRegistration("staff", "https://staff.example", "idplus")
+    add_provider(ctx.store, ctx.settings, ctx.clock, staff_registration)
     add_web_client(ctx, providers=["local", "staff"])
     add_login_user(ctx)
     return ctx

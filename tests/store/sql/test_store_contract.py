@@ -27,6 +27,7 @@ from idplus.models import (
     RefreshToken,
     SigningKey,
     SsoSession,
+    UpstreamProvider,
     User,
 )
 from idplus.policies import ClientType
@@ -158,6 +159,51 @@ def test_api_product_subscriptions_are_idempotent(store: Store) -> None:
         assert product is not None
         assert product.client_ids == ("web",)
         assert [p.scope for p in uow.api_products.list_all()] == ["api:tv"]
+
+
+def _upstream(provider_id: str, **overrides: object) -> UpstreamProvider:
+    fields: dict[str, object] = {
+        "id": provider_id,
+        "issuer": "https://idp.example",
+        "client_id": "idplus",
+        "client_secret_sealed": "fernet:token",
+        "scopes": ("openid", "email"),
+        "display_name": "IdP",
+        "acr": "urn:telenor.identity.aal.2",
+        "amr": ("bankid", "hwk"),
+        "link_by": "email",
+        "token_auth_method": "client_secret_post",
+        "created_at": NOW,
+    }
+    fields.update(overrides)
+    return UpstreamProvider(**fields)  # type: ignore[arg-type]
+
+
+def test_upstream_providers_round_trip_are_listed_by_id_and_deleted(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.upstream_providers.insert(_upstream("vipps"))
+        uow.upstream_providers.insert(_upstream("azure", client_secret_sealed=None, acr=None))
+    with store.reading() as uow:
+        assert uow.upstream_providers.find("vipps") == _upstream("vipps")
+        assert uow.upstream_providers.find("ghost") is None
+        listed = uow.upstream_providers.list_all()
+    assert [p.id for p in listed] == ["azure", "vipps"]
+    assert listed[0] == _upstream("azure", client_secret_sealed=None, acr=None)
+    with store.transaction() as uow:
+        assert uow.upstream_providers.find("vipps", lock=True) == _upstream("vipps")
+        assert uow.upstream_providers.delete("vipps") is True
+        assert uow.upstream_providers.delete("vipps") is False
+    with store.reading() as uow:
+        assert [p.id for p in uow.upstream_providers.list_all()] == ["azure"]
+
+
+def test_upstream_provider_ids_are_unique(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.upstream_providers.insert(_upstream("vipps"))
+    with pytest.raises(IntegrityError), store.transaction() as uow:
+        uow.upstream_providers.insert(_upstream("vipps", issuer="https://other.example"))
+    with store.reading() as uow:
+        assert uow.upstream_providers.find("vipps") == _upstream("vipps")
 
 
 def test_audit_events_are_listed_newest_first(store: Store) -> None:

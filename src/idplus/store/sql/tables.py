@@ -324,6 +324,23 @@ api_products = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
+upstream_providers = sa.Table(
+    "upstream_providers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("issuer", sa.String(500), nullable=False),
+    sa.Column("client_id", sa.String(255), nullable=False),
+    # crypto.secrets stored form: encrypted under the key-encryption key when one is set.
+    sa.Column("client_secret", sa.Text(), nullable=True),
+    sa.Column("scopes", sa.JSON(), nullable=False),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("acr", sa.String(64), nullable=True),
+    sa.Column("amr", sa.JSON(), nullable=False),
+    sa.Column("link_by", sa.String(16), nullable=False),
+    sa.Column("token_auth_method", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
 api_product_clients = sa.Table(
     "api_product_clients",
     metadata,
