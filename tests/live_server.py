@@ -41,9 +41,9 @@ class LiveServer:
         return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _free_port() -> int:
+def _free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -66,9 +66,11 @@ class PortTaken(RuntimeError):
     """Another process bound the port between our probe and the server's bind."""
 
 
-def _start(tmp_path: Path, settings: dict[str, str]) -> tuple[LiveServer, subprocess.Popen[bytes]]:
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
+def _start(
+    tmp_path: Path, settings: dict[str, str], host: str = "127.0.0.1"
+) -> tuple[LiveServer, subprocess.Popen[bytes]]:
+    port = _free_port(host)
+    base_url = f"http://{host}:{port}"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "IDPLUS_ISSUER": base_url,
@@ -83,7 +85,7 @@ def _start(tmp_path: Path, settings: dict[str, str]) -> tuple[LiveServer, subpro
     server.seed = server.idplus("demo", "seed")
     with server.log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "idplus", "serve", "--port", str(port)],
+            [sys.executable, "-m", "idplus", "serve", "--host", host, "--port", str(port)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -97,11 +99,15 @@ def _start(tmp_path: Path, settings: dict[str, str]) -> tuple[LiveServer, subpro
     return server, process
 
 
-def run_live_server(tmp_path: Path, **settings: str) -> Iterator[LiveServer]:
-    """A served, seeded server; `settings` become IDPLUS_<NAME> variables."""
+def run_live_server(
+    tmp_path: Path, *, host: str = "127.0.0.1", **settings: str
+) -> Iterator[LiveServer]:
+    """A served, seeded server; `settings` become IDPLUS_<NAME> variables. Another loopback
+    `host` (127.0.0.2) gives a second server its own cookies: browsers do not separate
+    cookies by port."""
     for attempt in range(3):
         try:
-            server, process = _start(tmp_path / f"server-{attempt}", settings)
+            server, process = _start(tmp_path / f"server-{attempt}", settings, host)
             break
         except PortTaken:
             continue

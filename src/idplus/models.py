@@ -227,6 +227,11 @@ class Interaction:
     otp_attempts: int = 0
     otp_sends: int = 0
     otp_sent_at: datetime | None = None
+    # An upstream login (federation) in progress: the HMAC of the `state` sent to the
+    # upstream, and the nonce and PKCE verifier the callback needs.
+    upstream_state_hash: str | None = None
+    upstream_nonce: str | None = None
+    upstream_verifier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry
 from idplus.auth.sender import OutboxSender
+from idplus.auth.upstream_metadata import UpstreamMetadata
 from idplus.clock import FrozenClock
 from idplus.config import Settings
 from idplus.crypto.hashing import PasswordHashSlots
@@ -34,6 +35,7 @@ def context(db: Database, tmp_path: Path) -> Iterator[AppContext]:
     store = SqlStore(db)
     ensure_signing_key(store, settings, clock)
     http = httpx.AsyncClient()
+    blocking = httpx.Client(timeout=2)
     yield AppContext(
         settings=settings,
         clock=clock,
@@ -49,5 +51,7 @@ def context(db: Database, tmp_path: Path) -> Iterator[AppContext]:
         outbox_signal=OutboxSignal(),
         metrics=CollectorRegistry(),
         discovery={},
+        upstream=UpstreamMetadata(blocking),
     )
     asyncio.run(http.aclose())
+    blocking.close()

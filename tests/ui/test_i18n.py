@@ -26,6 +26,7 @@ PAGE_MESSAGES = sorted(
     | set(login.PROBLEM_MESSAGES.values())
     | set(account.NOTICES.values())
     | {device.UNKNOWN, device.LOCKED, "The device is connected.", "The request was denied."}
+    | {login.BUSY_MESSAGE, login.UPSTREAM_FAILED_MESSAGE}
     | {
         "This login has expired or is already finished.",
         "Go back to the app and start again.",

@@ -20,14 +20,16 @@ from starlette.middleware import Middleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from idplus.application.routes import discovery_endpoints, route_labels, starlette_routes
-from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry
+from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry, upstream_provider_info
 from idplus.auth.sender import OutboxSender, Sender
+from idplus.auth.upstream_metadata import UpstreamMetadata
 from idplus.clock import Clock, SystemClock
 from idplus.config import Settings
 from idplus.crypto.hashing import PasswordHashSlots
 from idplus.logs import configure_logging, get_logger
 from idplus.manage.clients import ensure_account_client
 from idplus.manage.keys import KeyRingCache, ensure_signing_key
+from idplus.manage.providers import list_providers
 from idplus.manage.server_secrets import load_server_secrets
 from idplus.outbound.outbox import OutboxSignal, OutboxWorker
 from idplus.protocol.client_directory import ClientDirectory
@@ -42,6 +44,8 @@ from idplus.web.body_limit import BodyLimitMiddleware
 from idplus.web.middleware import HttpMetrics, RequestContextMiddleware
 
 log = get_logger(__name__)
+# Calls to an upstream OpenID provider during a login: a slow upstream is an error page soon.
+UPSTREAM_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 
 
 class InsecureConfiguration(ValueError):
@@ -74,12 +78,19 @@ def create_app(
     if problem:
         raise InsecureConfiguration(problem)
     configure_logging(settings.log_level, json=settings.log_json)
+    store = SqlStore.from_url(settings.database_url)
     parts = _Parts(
         settings=settings,
         clock=clock or SystemClock(),
         random=random or SystemRandomness(),
-        store=SqlStore.from_url(settings.database_url),
-        providers=providers or ProviderRegistry([LOCAL_PROVIDER]),
+        store=store,
+        providers=providers
+        or ProviderRegistry(
+            [LOCAL_PROVIDER],
+            # The stored upstream providers, reread like the clients.
+            upstream=lambda: [upstream_provider_info(p) for p in list_providers(store)],
+            cache_seconds=settings.client_cache_seconds,
+        ),
         sender=sender or OutboxSender(settings.outbox),
         metrics=CollectorRegistry(),
         discovery=build_discovery_document(
@@ -91,11 +102,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         timeout = settings.delivery_timeout_seconds
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
-            context = await run_in_threadpool(_build_context, parts, http)
-            app.state.context = context
-            async with _outbox_worker(context).running():
-                log.info("started", issuer=settings.issuer, database=parts.store.dialect_name)
-                yield
+            with httpx.Client(timeout=UPSTREAM_TIMEOUT, follow_redirects=False) as blocking:
+                context = await run_in_threadpool(_build_context, parts, http, blocking)
+                app.state.context = context
+                async with _outbox_worker(context).running():
+                    log.info("started", issuer=settings.issuer, database=store.dialect_name)
+                    yield
         parts.store.dispose()
 
     app = Starlette(
@@ -123,7 +135,7 @@ def create_app(
     return app
 
 
-def _build_context(parts: _Parts, http: httpx.AsyncClient) -> AppContext:
+def _build_context(parts: _Parts, http: httpx.AsyncClient, blocking: httpx.Client) -> AppContext:
     """Secrets, a signing key and the built-in client exist before the first request."""
     settings, store, clock = parts.settings, parts.store, parts.clock
     secrets = load_server_secrets(store, settings, clock)
@@ -146,6 +158,7 @@ def _build_context(parts: _Parts, http: httpx.AsyncClient) -> AppContext:
         outbox_signal=OutboxSignal(),
         metrics=parts.metrics,
         discovery=parts.discovery,
+        upstream=UpstreamMetadata(blocking),
     )
 
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from idplus.gateway import endpoints as gateway
 from idplus.protocol.device import VERIFICATION_PATH
 from idplus.protocol.self_service import ACCOUNT_PATH
-from idplus.ui import account, authorize, debugger, device, end_session, login, logout
+from idplus.ui import account, authorize, debugger, device, end_session, federation, login, logout
 from idplus.web.endpoints import (
     device_authorization,
     discovery,
@@ -96,6 +96,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(VERIFICATION_PATH, device.decide, ("POST",)),
     Endpoint(login.LOGIN_PATH, login.show_login),
     Endpoint(login.LOGIN_PATH, login.submit_login, ("POST",)),
+    Endpoint(federation.CALLBACK_PATH, federation.upstream_callback),
     Endpoint(debugger.DEBUGGER_PATH, debugger.show_debugger),
     Endpoint(debugger.DEBUGGER_PATH, debugger.start_flow, ("POST",)),
     Endpoint(debugger.CALLBACK_PATH, debugger.callback, ("GET", "POST")),

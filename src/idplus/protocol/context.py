@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from idplus.auth.providers import ProviderRegistry
 from idplus.auth.sender import Sender
+from idplus.auth.upstream_metadata import UpstreamMetadata
 from idplus.clock import Clock
 from idplus.config import Settings
 from idplus.crypto.hashing import PasswordHashSlots
@@ -54,3 +55,6 @@ class AppContext:
     outbox_signal: OutboxSignal
     metrics: CollectorRegistry
     discovery: Mapping[str, Any]
+    # Upstream OpenID providers' discovery and JWKS, and the blocking httpx client (with
+    # timeouts) the login steps use to reach them from worker threads.
+    upstream: UpstreamMetadata

@@ -49,6 +49,8 @@ class Stage(StrEnum):
     CONTINUE = "continue"
     # A live session below the requested level: offer the session's second factor.
     STEP_UP = "step_up"
+    # Sent to an upstream OpenID provider; its callback (or a cancel) ends the stage.
+    UPSTREAM = "upstream"
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,10 @@ class UserRepository(Protocol):
 
     def insert(self, user: User, now: datetime) -> None: ...
 
+    def insert_if_absent(self, user: User, now: datetime) -> bool:
+        """Create the user unless the username exists; True when this call created it."""
+        ...
+
     def username_taken(self, username: str) -> bool: ...
 
     def kurtid_taken(self, kurtid: str) -> bool: ...
@@ -101,6 +105,16 @@ class UpstreamProviderRepository(Protocol):
     def list_all(self) -> list[UpstreamProvider]: ...
 
     def delete(self, provider_id: str) -> bool: ...
+
+
+class UpstreamAccountRepository(Protocol):
+    """Which local user an upstream account (provider id, upstream `sub`) logs in as."""
+
+    def find_user_id(self, provider_id: str, subject: str) -> str | None: ...
+
+    def insert_if_absent(self, provider_id: str, subject: str, user_id: str, now: datetime) -> bool:
+        """Link the account unless it is linked already (parallel first logins both succeed)."""
+        ...
 
 
 class SessionRepository(Protocol):
@@ -161,6 +175,10 @@ class InteractionRepository(Protocol):
         ...
 
     def find(self, id_hash: str) -> Interaction | None: ...
+
+    def find_by_upstream_state(self, state_hash: str) -> Interaction | None:
+        """The login whose upstream `state` has this HMAC (federation callback)."""
+        ...
 
     def record_otp_sent(
         self,
@@ -371,6 +389,9 @@ class UnitOfWork(Protocol):
 
     @property
     def upstream_providers(self) -> UpstreamProviderRepository: ...
+
+    @property
+    def upstream_accounts(self) -> UpstreamAccountRepository: ...
 
     @property
     def sessions(self) -> SessionRepository: ...

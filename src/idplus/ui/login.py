@@ -22,6 +22,7 @@ from idplus.protocol.context import AppContext
 from idplus.protocol.interaction import Stage, start_internal_login
 from idplus.protocol.login.machine import advance, show
 from idplus.protocol.login.results import (
+    BrowserRedirect,
     Busy,
     Cancelled,
     Gone,
@@ -31,6 +32,7 @@ from idplus.protocol.login.results import (
     ProblemReason,
     ShowPage,
     StepResult,
+    UpstreamFailed,
 )
 from idplus.protocol.login.state import Inputs
 from idplus.ui.authorization_response import authorization_response
@@ -78,7 +80,9 @@ TEMPLATES = {
     Stage.OTP: "otp.html",
     Stage.STEP_UP: "step_up.html",
     Stage.CONTINUE: "continue.html",
+    Stage.UPSTREAM: "upstream.html",
 }
+UPSTREAM_FAILED_MESSAGE = "The login service you chose cannot be used right now."
 # Form fields that steer the request rather than answer the page.
 _CONTROL_FIELDS = frozenset({"interaction", "csrf_token", "action"})
 
@@ -93,6 +97,10 @@ async def show_login(request: Request) -> Response:
     result = await run_in_threadpool(show, server, handle, browser_id(request) or "")
     if isinstance(result, Gone):
         return _gone(request, server)
+    if isinstance(result, BrowserRedirect):
+        return RedirectResponse(result.url, status_code=303)
+    if isinstance(result, UpstreamFailed):
+        return upstream_failed(request, server, result)
     return _render(request, server, result.page)
 
 
@@ -119,17 +127,21 @@ def _respond(request: Request, server: AppContext, result: StepResult, form: For
         status = 429 if result.reason in RATE_LIMITED else 400
         return _render(request, server, result.page, problem=result, status_code=status, form=form)
     if isinstance(result, LoginFinished):
-        return _finished(request, server, result)
+        return finished_login(request, server, result)
     if isinstance(result, Cancelled):
         return authorization_response(result.response, pages_of(request).environment)
     if isinstance(result, Busy):
         return _busy(request, server, result.locale)
     if isinstance(result, Gone):
         return _gone(request, server)
+    if isinstance(result, BrowserRedirect):
+        return RedirectResponse(result.url, status_code=303)
+    if isinstance(result, UpstreamFailed):
+        return upstream_failed(request, server, result)
     assert_never(result)
 
 
-def _finished(request: Request, server: AppContext, result: LoginFinished) -> Response:
+def finished_login(request: Request, server: AppContext, result: LoginFinished) -> Response:
     response = authorization_response(result.response, pages_of(request).environment)
     session = result.session
     max_age = session.lifetime_seconds if session.persistent else None
@@ -141,6 +153,17 @@ def _finished(request: Request, server: AppContext, result: LoginFinished) -> Re
         # before the login is worth nothing after it.
         set_browser_cookie(server, response, new_browser_id(server))
     return response
+
+
+def upstream_failed(request: Request, server: AppContext, result: UpstreamFailed) -> Response:
+    """An upstream login that cannot go on (the reason is in the log, not on the page)."""
+    return pages_of(request).error(
+        request,
+        server,
+        locale=result.locale,
+        message=UPSTREAM_FAILED_MESSAGE,
+        detail=gettext_for(result.locale).gettext("Go back to the app and start again."),
+    )
 
 
 def _busy(request: Request, server: AppContext, locale: str) -> Response:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from idplus.models import User
 from idplus.protocol.context import AppContext
+from idplus.protocol.login.results import BrowserRedirect
 from idplus.protocol.login.state import Inputs, InteractionView
 
 
@@ -27,8 +28,9 @@ class Authenticated:
 
 
 class Authenticator(Protocol):
-    def start(self, ctx: AppContext, view: InteractionView) -> InteractionView:
-        """Begin a fresh login: save `view.interaction` at the stage that asks the user first."""
+    def start(self, ctx: AppContext, view: InteractionView) -> InteractionView | BrowserRedirect:
+        """Begin a fresh login: save `view.interaction` at the stage that asks the user first
+        (or, for an upstream provider, send the browser there)."""
         ...
 
     def complete(

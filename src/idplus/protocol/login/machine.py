@@ -16,12 +16,15 @@ from enum import StrEnum
 
 from idplus.auth.providers import ProviderKind
 from idplus.crypto.hashing import HashingBusy
+from idplus.logs import get_logger
 from idplus.protocol.authenticators.base import Authenticator
 from idplus.protocol.authenticators.local import LocalAuthenticator
+from idplus.protocol.authenticators.upstream import UpstreamAuthenticator, UpstreamError
 from idplus.protocol.context import AppContext
 from idplus.protocol.interaction import Stage
 from idplus.protocol.login.finish import cancel, continue_session, finish_login
 from idplus.protocol.login.results import (
+    BrowserRedirect,
     Busy,
     Gone,
     LoginProblem,
@@ -29,6 +32,7 @@ from idplus.protocol.login.results import (
     ProblemReason,
     ShowPage,
     StepResult,
+    UpstreamFailed,
     page_of,
 )
 from idplus.protocol.login.state import (
@@ -53,8 +57,13 @@ class Action(StrEnum):
     CANCEL = "cancel"
 
 
-# The authenticator of each provider kind (upstream OIDC, passkeys, CIBA approval come later).
-AUTHENTICATORS: Mapping[ProviderKind, Authenticator] = {ProviderKind.PASSWORD: LocalAuthenticator()}
+log = get_logger(__name__)
+
+# The authenticator of each provider kind (passkeys, CIBA approval come later).
+AUTHENTICATORS: Mapping[ProviderKind, Authenticator] = {
+    ProviderKind.PASSWORD: LocalAuthenticator(),
+    ProviderKind.UPSTREAM: UpstreamAuthenticator(),
+}
 
 Handler = Callable[[AppContext, InteractionView, Inputs], StepResult]
 
@@ -83,14 +92,47 @@ def advance(
         return Gone(str(gone))
     except HashingBusy:
         return Busy(view.interaction.request.ui_locale)
+    except UpstreamError as error:
+        return _upstream_failed(view, error)
 
 
-def show(ctx: AppContext, handle: str, browser_id: str) -> ShowPage | Gone:
-    """The page of the login's current stage."""
+def show(
+    ctx: AppContext, handle: str, browser_id: str
+) -> ShowPage | Gone | BrowserRedirect | UpstreamFailed:
+    """The page of the login's current stage; a login at an upstream provider's first step
+    (chosen by `acr_values=idp:…`, the client's only provider, or the browser coming back from
+    the upstream without finishing) is sent (again) to the upstream, with a fresh state."""
     try:
-        return ShowPage(page_of(ctx, load_interaction(ctx, handle, browser_id)))
+        view = load_interaction(ctx, handle, browser_id)
     except InteractionGone as gone:
         return Gone(str(gone))
+    if view.stage in (Stage.LOGIN, Stage.UPSTREAM) and _is_upstream(ctx, view):
+        try:
+            started = _authenticator(ctx, view).start(ctx, view)
+            return (
+                started if isinstance(started, BrowserRedirect) else ShowPage(page_of(ctx, started))
+            )
+        except UpstreamError as error:
+            return _upstream_failed(view, error)
+        except InteractionGone as gone:
+            return Gone(str(gone))
+    return ShowPage(page_of(ctx, view))
+
+
+def _is_upstream(ctx: AppContext, view: InteractionView) -> bool:
+    provider = ctx.providers.get(view.interaction.provider or "")
+    return provider is not None and provider.kind is ProviderKind.UPSTREAM
+
+
+def _start_upstream(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> StepResult:
+    started = _authenticator(ctx, view).start(ctx, view)
+    return started if isinstance(started, BrowserRedirect) else _shown(ctx, started)
+
+
+def _upstream_failed(view: InteractionView, error: UpstreamError) -> UpstreamFailed:
+    provider = view.interaction.provider
+    log.warning("upstream_login_failed", provider=provider, reason=str(error))
+    return UpstreamFailed(str(error), view.interaction.request.ui_locale)
 
 
 def _select_provider(ctx: AppContext, view: InteractionView, inputs: Inputs) -> StepResult:
@@ -100,7 +142,8 @@ def _select_provider(ctx: AppContext, view: InteractionView, inputs: Inputs) -> 
     if provider is None or authenticator is None:
         raise LoginProblem(ProblemReason.UNKNOWN_PROVIDER)
     fresh = replace(view.interaction, provider=provider.id, user_id=None, amr=())
-    return _shown(ctx, authenticator.start(ctx, replace(view, interaction=fresh, user=None)))
+    started = authenticator.start(ctx, replace(view, interaction=fresh, user=None))
+    return started if isinstance(started, BrowserRedirect) else _shown(ctx, started)
 
 
 def _complete(ctx: AppContext, view: InteractionView, inputs: Inputs) -> StepResult:
@@ -168,6 +211,9 @@ STAGES: Mapping[Stage, StageRow] = {
         {Action.VERIFY: _complete, Action.RESEND: _resend, Action.CANCEL: _cancel},
     ),
     Stage.STEP_UP: StageRow(Action.SEND, {Action.SEND: _step_up, Action.CANCEL: _cancel}),
+    Stage.UPSTREAM: StageRow(
+        Action.CONTINUE, {Action.CONTINUE: _start_upstream, Action.CANCEL: _cancel}
+    ),
     Stage.CONTINUE: StageRow(
         Action.CONTINUE,
         {Action.CONTINUE: _continue, Action.SWITCH: _switch, Action.CANCEL: _cancel},

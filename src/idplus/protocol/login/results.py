@@ -107,7 +107,25 @@ class Busy:
     locale: str
 
 
-StepResult = ShowPage | Problem | LoginFinished | Cancelled | Gone | Busy
+@dataclass(frozen=True, slots=True)
+class BrowserRedirect:
+    """Send the browser elsewhere (an upstream provider's authorization endpoint)."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamFailed:
+    """An upstream login that cannot go on: the upstream is down or answered something
+    unusable, or its callback does not match a login in progress. `reason` is for the log."""
+
+    reason: str
+    locale: str = "en"
+
+
+StepResult = (
+    ShowPage | Problem | LoginFinished | Cancelled | Gone | Busy | BrowserRedirect | UpstreamFailed
+)
 
 
 def page_of(ctx: AppContext, view: InteractionView) -> Page:

@@ -35,6 +35,9 @@ def _values(i: Interaction) -> dict[str, Any]:
         "otp_sent_at": i.otp_sent_at,
         "created_at": i.created_at,
         "expires_at": i.expires_at,
+        "upstream_state_hash": i.upstream_state_hash,
+        "upstream_nonce": i.upstream_nonce,
+        "upstream_verifier": i.upstream_verifier,
     }
 
 
@@ -57,6 +60,9 @@ def _from_row(row: Any) -> Interaction:
         otp_sent_at=row["otp_sent_at"],
         created_at=row["created_at"],
         expires_at=row["expires_at"],
+        upstream_state_hash=row["upstream_state_hash"],
+        upstream_nonce=row["upstream_nonce"],
+        upstream_verifier=row["upstream_verifier"],
     )
 
 
@@ -83,6 +89,12 @@ class SqlInteractions:
     def find(self, id_hash: str) -> Interaction | None:
         row = self._conn.execute(
             sa.select(interactions).where(interactions.c.id_hash == id_hash)
+        ).first()
+        return _from_row(row._mapping) if row is not None else None
+
+    def find_by_upstream_state(self, state_hash: str) -> Interaction | None:
+        row = self._conn.execute(
+            sa.select(interactions).where(interactions.c.upstream_state_hash == state_hash)
         ).first()
         return _from_row(row._mapping) if row is not None else None
 

@@ -383,6 +383,20 @@ interactions = sa.Table(
     sa.Column("otp_sent_at", UTCDateTime(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    # An upstream login in progress: HMAC of its `state`, its nonce and PKCE verifier.
+    sa.Column("upstream_state_hash", sa.String(64), nullable=True, unique=True),
+    sa.Column("upstream_nonce", sa.String(100), nullable=True),
+    sa.Column("upstream_verifier", sa.String(100), nullable=True),
+)
+
+upstream_accounts = sa.Table(
+    "upstream_accounts",
+    metadata,
+    # No foreign key to the provider: its accounts outlive a removed provider's row.
+    sa.Column("provider_id", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(255), primary_key=True),
+    _user_fk(),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
 login_throttle = sa.Table(

@@ -29,6 +29,7 @@ from idplus.store.sql.server_secrets import SqlServerSecrets
 from idplus.store.sql.sessions import SqlSessions
 from idplus.store.sql.signing_keys import SqlSigningKeys
 from idplus.store.sql.throttle import SqlThrottles
+from idplus.store.sql.upstream_accounts import SqlUpstreamAccounts
 from idplus.store.sql.upstream_providers import SqlUpstreamProviders
 from idplus.store.sql.users import SqlUsers
 
@@ -52,6 +53,10 @@ class SqlUnitOfWork:
     @cached_property
     def upstream_providers(self) -> SqlUpstreamProviders:
         return SqlUpstreamProviders(self._conn)
+
+    @cached_property
+    def upstream_accounts(self) -> SqlUpstreamAccounts:
+        return SqlUpstreamAccounts(self._conn)
 
     @cached_property
     def sessions(self) -> SqlSessions:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from idplus.models import User
+from idplus.store.sql.dialect import insert_if_absent
 from idplus.store.sql.tables import user_profiles, users
 
 _BY_USERNAME = sa.select(users).where(users.c.username == sa.bindparam("value"))
@@ -55,25 +56,18 @@ class SqlUsers:
         self._conn = conn
 
     def insert(self, user: User, now: datetime) -> None:
-        self._conn.execute(
-            sa.insert(users).values(
-                id=user.id,
-                username=user.username,
-                password_hash=user.password_hash,
-                phone_number=user.phone_number,
-                email=user.email,
-                given_name=user.given_name,
-                family_name=user.family_name,
-                birthdate=user.birthdate,
-                kurtid=user.kurtid,
-                analytics_uuid=user.analytics_uuid,
-                ial=user.ial,
-                otp_required=user.otp_required,
-                legacy=dict(user.legacy),
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        self._conn.execute(sa.insert(users).values(**_user_values(user, now)))
+        self._insert_profiles(user)
+
+    def insert_if_absent(self, user: User, now: datetime) -> bool:
+        """Create the user unless its username exists (two processes provisioning the same
+        account at once both succeed; one creates it). True when this call created it."""
+        created = insert_if_absent(self._conn, users, _user_values(user, now), ["username"])
+        if created:
+            self._insert_profiles(user)
+        return created
+
+    def _insert_profiles(self, user: User) -> None:
         if user.tnuids:
             self._conn.execute(
                 sa.insert(user_profiles),
@@ -119,3 +113,23 @@ class SqlUsers:
 
     def count(self) -> int:
         return int(self._conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
+
+
+def _user_values(user: User, now: datetime) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "password_hash": user.password_hash,
+        "phone_number": user.phone_number,
+        "email": user.email,
+        "given_name": user.given_name,
+        "family_name": user.family_name,
+        "birthdate": user.birthdate,
+        "kurtid": user.kurtid,
+        "analytics_uuid": user.analytics_uuid,
+        "ial": user.ial,
+        "otp_required": user.otp_required,
+        "legacy": dict(user.legacy),
+        "created_at": now,
+        "updated_at": now,
+    }

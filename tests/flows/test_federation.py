@@ -1,0 +1,104 @@
+"""A user logs in to an RP through an upstream OpenID provider: a second idplus process."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.flows.forms import FormBrowser
+from tests.harness import VERIFIER, s256
+from tests.live_server import LiveServer, RelyingParty, run_live_server
+
+UPSTREAM_SECRET = "upstream-client-secret-0123456789"
+RP_SECRET = "rp-client-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Iterator[LiveServer]:
+    # Another loopback address: its cookies stay apart from the first server's.
+    yield from run_live_server(tmp_path / "upstream", host="127.0.0.2")
+
+
+def _claims(jwt: str) -> dict[str, Any]:
+    payload = jwt.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+def test_user_logs_in_to_an_rp_through_an_upstream_idplus(
+    live_server: LiveServer, upstream: LiveServer, relying_party: RelyingParty
+) -> None:
+    upstream.idplus("client", "add", "--client-id", "hub", "--type", "Confidential",
+                    "--secret", UPSTREAM_SECRET,
+                    "--redirect-uri", f"{live_server.base_url}/federation/up/callback")  # fmt: skip
+    upstream.idplus("user", "add", "--username", "kari@example.no", "--password", "hunter2hunter")
+    added = live_server.idplus("provider", "add", "--id", "up", "--issuer", upstream.base_url,
+                               "--client-id", "hub", "--client-secret", UPSTREAM_SECRET,
+                               "--display-name", "Upstream", "--amr", "ext",
+                               "--acr", "urn:telenor.identity.aal.1")  # fmt: skip
+    assert added["redirect_uri"] == f"{live_server.base_url}/federation/up/callback"
+    live_server.idplus("client", "add", "--client-id", "rp", "--type", "Confidential",
+                       "--secret", RP_SECRET, "--redirect-uri", relying_party.callback,
+                       "--provider", "local", "--provider", "up")  # fmt: skip
+    authorize = f"{live_server.base_url}/connect/authorize?" + str(
+        httpx.QueryParams(
+            client_id="rp",
+            redirect_uri=relying_party.callback,
+            response_type="code",
+            scope="openid",
+            state="rp-state",
+            nonce="rp-nonce",
+            acr_values="idp:up",
+            code_challenge=s256(VERIFIER),
+            code_challenge_method="S256",
+        )
+    )
+    with httpx.Client(timeout=10) as http:
+        browser = FormBrowser(http, relying_party.callback)
+        page = browser.get(authorize)
+        # Straight to the upstream's own login page.
+        assert str(page.url).startswith(upstream.base_url)
+        assert 'name="username"' in page.text
+        done = browser.submit(
+            {"username": "kari@example.no", "password": "hunter2hunter"}, ("action", "login")
+        )
+        assert done.headers["location"].startswith(relying_party.callback)
+        assert http.get(done.headers["location"]).status_code == 200
+        (received,) = relying_party.received
+        assert received["state"] == "rp-state"
+        tokens = http.post(
+            f"{live_server.base_url}/connect/token",
+            auth=("rp", RP_SECRET),
+            data={
+                "grant_type": "authorization_code",
+                "code": received["code"],
+                "redirect_uri": relying_party.callback,
+                "code_verifier": VERIFIER,
+            },
+        )
+        assert tokens.status_code == 200, tokens.text
+        claims = _claims(tokens.json()["id_token"])
+        assert claims["iss"] == live_server.base_url
+        assert claims["idp"] == "up"
+        assert claims["acr"] == "urn:telenor.identity.aal.1"
+        assert claims["amr"] == ["ext"]
+        assert claims["nonce"] == "rp-nonce"
+
+        # The callback's state is spent: replaying it is an error page, not a 5xx or a code.
+        replay = http.get(_callback_of(done))
+        assert replay.status_code == 400
+        assert "code=" not in replay.headers.get("location", "")
+
+
+def _callback_of(done: Any) -> str:
+    """The upstream's redirect to our callback that led to `done` (the history FormBrowser
+    does not keep): the request that produced `done`."""
+    return str(done.request.url)
