@@ -184,6 +184,11 @@ class Settings(BaseSettings):
         return self.issuer.startswith("https://")
 
     @property
+    def key_encryption_key_value(self) -> str | None:
+        """The key-encryption key, or None (development: secrets at rest in plain text)."""
+        return self.key_encryption_key.get_secret_value() if self.key_encryption_key else None
+
+    @property
     def issuer_is_loopback(self) -> bool:
         """A development issuer (127.0.0.1, ::1, localhost): conveniences stay on by default."""
         return is_loopback_host(urlsplit(self.issuer).hostname)

@@ -12,6 +12,16 @@ LOOPBACK_HOSTS = frozenset({"localhost"})
 FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "about", "blob"})
 
 
+def federation_callback_uri(issuer: str, provider_id: str) -> str:
+    """Where an upstream provider sends the browser back (fixed: registered there in advance)."""
+    return f"{issuer}/federation/{provider_id}/callback"
+
+
+def federation_logged_out_uri(issuer: str, provider_id: str) -> str:
+    """Where an upstream provider sends the browser after logging it out there."""
+    return f"{issuer}/federation/{provider_id}/logged-out"
+
+
 def is_loopback_host(host: str | None) -> bool:
     if host is None:
         return False

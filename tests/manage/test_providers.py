@@ -6,13 +6,12 @@ import pytest
 
 from idplus.clock import FrozenClock
 from idplus.config import Settings
-from idplus.crypto.secrets import SecretDecryptionError
+from idplus.crypto.secrets import SecretDecryptionError, client_secret_of
 from idplus.errors import NotFoundError, ValidationError
 from idplus.manage.clients import ClientRegistration, add_client, remove_client
 from idplus.manage.providers import (
     ProviderRegistration,
     add_provider,
-    client_secret_of,
     describe_provider,
     get_provider,
     list_providers,

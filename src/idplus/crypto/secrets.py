@@ -14,6 +14,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from idplus.config import Settings
+from idplus.models import UpstreamProvider
+
 SEALED_PREFIX = "fernet:"
 PLAIN_PREFIX = "plain:"
 # Separates this key from anything else a future version derives from the same KEK.
@@ -53,6 +56,13 @@ def open_secret(stored: str, key_encryption_key: str | None) -> str:
         raise SecretDecryptionError(
             "secret cannot be opened: check IDPLUS_KEY_ENCRYPTION_KEY"
         ) from exc
+
+
+def client_secret_of(provider: UpstreamProvider, settings: Settings) -> str | None:
+    """The plaintext secret for the upstream's token endpoint (SecretDecryptionError if not)."""
+    if provider.client_secret_sealed is None:
+        return None
+    return open_secret(provider.client_secret_sealed, settings.key_encryption_key_value)
 
 
 def is_sealed(stored: str) -> bool:

@@ -27,12 +27,8 @@ from idplus.models import AuditEvent, SigningKey
 from idplus.store.base import Store, UnitOfWork
 
 
-def _kek(settings: Settings) -> str | None:
-    return settings.key_encryption_key.get_secret_value() if settings.key_encryption_key else None
-
-
 def _new_key(settings: Settings, now: datetime, activate_at: datetime) -> SigningKey:
-    material = generate_key_material(_kek(settings))
+    material = generate_key_material(settings.key_encryption_key_value)
     return SigningKey(
         kid=material.kid,
         alg=ALGORITHM,
@@ -155,7 +151,9 @@ class KeyRingCache:
             signing = choose_signing_key(keys, now)
             assert signing is not None
         if signing.kid not in self._opened:
-            self._opened[signing.kid] = load_private_key(signing, _kek(self._settings))
+            self._opened[signing.kid] = load_private_key(
+                signing, self._settings.key_encryption_key_value
+            )
         ring = KeyRing(self._opened[signing.kid], [k.public_jwk for k in published_keys(keys, now)])
         self._ring, self._loaded_at = ring, now
         return ring

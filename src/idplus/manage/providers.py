@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 from idplus.auth.providers import LOCAL_PROVIDER_ID
 from idplus.clock import Clock
 from idplus.config import Settings
-from idplus.crypto.secrets import is_sealed, open_secret, seal_secret
+from idplus.crypto.secrets import is_sealed, seal_secret
 from idplus.errors import NotFoundError, ValidationError
 from idplus.models import AuditEvent, UpstreamProvider
 from idplus.store.base import Store
-from idplus.uris import is_loopback_host
+from idplus.uris import federation_callback_uri, federation_logged_out_uri, is_loopback_host
 
 PROVIDER_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 ACR_PATTERN = re.compile(r"urn:telenor\.identity\.aal\.[1-3]")
@@ -42,18 +42,6 @@ class ProviderRegistration:
     amr: Sequence[str] = ()
     link_by: str = "none"
     token_auth_method: str = "client_secret_basic"
-
-
-def callback_uri(settings: Settings, provider_id: str) -> str:
-    return f"{settings.issuer}/federation/{provider_id}/callback"
-
-
-def logged_out_uri(settings: Settings, provider_id: str) -> str:
-    return f"{settings.issuer}/federation/{provider_id}/logged-out"
-
-
-def _kek(settings: Settings) -> str | None:
-    return settings.key_encryption_key.get_secret_value() if settings.key_encryption_key else None
 
 
 def validate_provider_id(provider_id: str) -> str:
@@ -108,7 +96,11 @@ def build_provider(reg: ProviderRegistration, settings: Settings, clock: Clock) 
     display_name = reg.display_name if reg.display_name is not None else reg.id
     if not display_name.strip() or len(display_name) > 200:
         raise ValidationError("the display name must be 1-200 characters")
-    sealed = seal_secret(reg.client_secret, _kek(settings)) if reg.client_secret else None
+    sealed = (
+        seal_secret(reg.client_secret, settings.key_encryption_key_value)
+        if reg.client_secret
+        else None
+    )
     return UpstreamProvider(
         id=reg.id,
         issuer=reg.issuer,
@@ -139,8 +131,8 @@ def add_provider(
         )
     return {
         "id": provider.id,
-        "redirect_uri": callback_uri(settings, provider.id),
-        "post_logout_redirect_uri": logged_out_uri(settings, provider.id),
+        "redirect_uri": federation_callback_uri(settings.issuer, provider.id),
+        "post_logout_redirect_uri": federation_logged_out_uri(settings.issuer, provider.id),
     }
 
 
@@ -175,13 +167,6 @@ def remove_provider(store: Store, clock: Clock, provider_id: str) -> None:
         )
 
 
-def client_secret_of(provider: UpstreamProvider, settings: Settings) -> str | None:
-    """The plaintext secret for the upstream's token endpoint (SecretDecryptionError if not)."""
-    if provider.client_secret_sealed is None:
-        return None
-    return open_secret(provider.client_secret_sealed, _kek(settings))
-
-
 def describe_provider(provider: UpstreamProvider, settings: Settings) -> dict[str, Any]:
     """The operator's view of a provider: everything but the client secret."""
     sealed = provider.client_secret_sealed
@@ -198,7 +183,7 @@ def describe_provider(provider: UpstreamProvider, settings: Settings) -> dict[st
         "amr": list(provider.amr),
         "link_by": provider.link_by,
         "token_auth_method": provider.token_auth_method,
-        "redirect_uri": callback_uri(settings, provider.id),
-        "post_logout_redirect_uri": logged_out_uri(settings, provider.id),
+        "redirect_uri": federation_callback_uri(settings.issuer, provider.id),
+        "post_logout_redirect_uri": federation_logged_out_uri(settings.issuer, provider.id),
         "created_at": provider.created_at.isoformat() if provider.created_at else None,
     }

@@ -26,7 +26,7 @@ from joserfc.jws import extract_compact
 
 from idplus.auth.upstream_metadata import UpstreamUnavailable
 from idplus.crypto.hashing import hash_handle
-from idplus.crypto.secrets import SecretDecryptionError, open_secret
+from idplus.crypto.secrets import SecretDecryptionError, client_secret_of
 from idplus.logs import get_logger
 from idplus.models import UpstreamProvider, User
 from idplus.protocol.assurance import acr_for_level
@@ -45,6 +45,7 @@ from idplus.protocol.login.results import (
 from idplus.protocol.login.state import Inputs, InteractionGone, InteractionView, save_progress
 from idplus.protocol.pkce import s256_challenge
 from idplus.store.base import UnitOfWork
+from idplus.uris import federation_callback_uri
 
 log = get_logger(__name__)
 
@@ -61,10 +62,6 @@ _USERNAME_MAX = 320
 
 class UpstreamError(Exception):
     """The upstream login cannot go on; the message is the reason for the log."""
-
-
-def callback_uri(issuer: str, provider_id: str) -> str:
-    return f"{issuer}/federation/{provider_id}/callback"
 
 
 def state_hash(ctx: AppContext, state: str) -> str:
@@ -93,7 +90,7 @@ class UpstreamAuthenticator:
             {
                 "response_type": "code",
                 "client_id": provider.client_id,
-                "redirect_uri": callback_uri(ctx.settings.issuer, provider.id),
+                "redirect_uri": federation_callback_uri(ctx.settings.issuer, provider.id),
                 "scope": " ".join(provider.scopes),
                 "state": state,
                 "nonce": nonce,
@@ -176,11 +173,8 @@ def _provider(ctx: AppContext, provider_id: str) -> UpstreamProvider:
 
 
 def _client_secret(ctx: AppContext, provider: UpstreamProvider) -> str | None:
-    if provider.client_secret_sealed is None:
-        return None
-    kek = ctx.settings.key_encryption_key
     try:
-        return open_secret(provider.client_secret_sealed, kek.get_secret_value() if kek else None)
+        return client_secret_of(provider, ctx.settings)
     except SecretDecryptionError:
         raise UpstreamError("the provider's client secret cannot be opened") from None
 
@@ -198,7 +192,7 @@ def _exchange(
     form = {
         "grant_type": "authorization_code",
         "code": code,
-        "redirect_uri": callback_uri(ctx.settings.issuer, provider.id),
+        "redirect_uri": federation_callback_uri(ctx.settings.issuer, provider.id),
         "code_verifier": view.interaction.upstream_verifier or "",
     }
     headers = {"Accept": "application/json"}
