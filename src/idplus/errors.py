@@ -92,6 +92,13 @@ class InteractionRequired(OAuthError):
     error = "interaction_required"
 
 
+class UnmetAuthenticationRequirements(OAuthError):
+    """OpenID Connect Unmet Authentication Requirements 1.0: no provider the client may use
+    can reach the requested assurance level."""
+
+    error = "unmet_authentication_requirements"
+
+
 class GatewayError(IdplusError):
     """The API gateway's numbered errors (SPEC §9): HTTP status, code, short text."""
 

@@ -54,6 +54,11 @@ class Client:
         return scope in self.scopes
 
 
+# The password hash of users an upstream provider created: not an argon2 hash, so no password
+# ever matches it. Such users log in only through their upstream accounts.
+NO_PASSWORD = "!upstream"
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str
@@ -71,6 +76,11 @@ class User:
     birthdate: date | None = None
     legacy: dict[str, object] = field(default_factory=dict)
     created_at: datetime | None = None
+
+    @property
+    def has_password(self) -> bool:
+        """A local user: one who can log in with a password (not only through an upstream)."""
+        return self.password_hash != NO_PASSWORD
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +137,29 @@ class UpstreamProvider:
     # How idplus authenticates to the upstream's token endpoint.
     token_auth_method: str = "client_secret_basic"
     created_at: datetime | None = None
+    # The upstream claim that tells the identity assurance, and its values → our IAL (0-3).
+    ial_claim: str | None = None
+    ial_values: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamAccount:
+    """An upstream account (provider, upstream `sub`) linked to a local user."""
+
+    provider_id: str
+    subject: str
+    user_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSessionTokens:
+    """What ending a session at its upstream needs (kept from the upstream login)."""
+
+    provider_id: str
+    id_token: str
+    # crypto.secrets stored form; None when the upstream gave no refresh token.
+    refresh_token_sealed: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +217,8 @@ class Authentication:
     amr: tuple[str, ...]
     acr: str
     idp: str
+    # The user's `sub` at the upstream provider `idp` (None for the local provider).
+    upstream_subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +236,8 @@ class SsoSession:
     last_seen_at: datetime
     expires_at: datetime
     ended_at: datetime | None = None
+    # The user's `sub` at the upstream provider `idp` (None for the local provider).
+    upstream_subject: str | None = None
 
     def is_active(self, now: datetime) -> bool:
         return self.ended_at is None and now < self.expires_at

@@ -171,3 +171,20 @@ def is_api_scope(scope: str) -> bool:
 
 # The built-in client behind idplus's own account page (like Keycloak's "account" client).
 ACCOUNT_CLIENT_ID = "idplus-account"
+
+
+# Assurance levels (SPEC §6): `acr` is urn:telenor.identity.aal.1|2|3.
+ACR_PREFIX = "urn:telenor.identity.aal."
+MAX_AAL = 3
+
+
+def acr_for_level(level: int) -> str:
+    return f"{ACR_PREFIX}{level}"
+
+
+def level_of_acr(acr: str | None) -> int:
+    """1-3 for a known acr value, 0 for anything else."""
+    if acr is None or not acr.startswith(ACR_PREFIX):
+        return 0
+    suffix = acr[len(ACR_PREFIX) :]
+    return int(suffix) if suffix.isdigit() and 1 <= int(suffix) <= MAX_AAL else 0

@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from idplus.models import UpstreamSessionTokens
+from idplus.store.sql.uow import SqlStore
 from tests.flows.forms import FormBrowser
 from tests.harness import VERIFIER, s256
 from tests.live_server import LiveServer, RelyingParty, run_live_server
@@ -102,3 +104,101 @@ def _callback_of(done: Any) -> str:
     """The upstream's redirect to our callback that led to `done` (the history FormBrowser
     does not keep): the request that produced `done`."""
     return str(done.request.url)
+
+
+def _federate(live_server: LiveServer, upstream: LiveServer, relying_party: RelyingParty) -> None:
+    """Provider "up" (the second idplus) and a confidential RP "rp" that may use it."""
+    upstream.idplus("client", "add", "--client-id", "hub", "--type", "Confidential",
+                    "--secret", UPSTREAM_SECRET,
+                    "--redirect-uri", f"{live_server.base_url}/federation/up/callback",
+                    "--post-logout-redirect-uri",
+                    f"{live_server.base_url}/federation/up/logged-out")  # fmt: skip
+    upstream.idplus("user", "add", "--username", "kari@example.no", "--password", "hunter2hunter")
+    live_server.idplus("provider", "add", "--id", "up", "--issuer", upstream.base_url,
+                       "--client-id", "hub", "--client-secret", UPSTREAM_SECRET,
+                       "--display-name", "Upstream")  # fmt: skip
+    live_server.idplus("client", "add", "--client-id", "rp", "--type", "Confidential",
+                       "--secret", RP_SECRET, "--redirect-uri", relying_party.callback,
+                       "--post-logout-redirect-uri", f"{relying_party.base_url}/bye",
+                       "--scope", "openid", "--scope", "extsub",
+                       "--provider", "local", "--provider", "up")  # fmt: skip
+
+
+def _log_in(
+    http: httpx.Client, live_server: LiveServer, relying_party: RelyingParty
+) -> dict[str, Any]:
+    """The RP's tokens after a login through the upstream."""
+    authorize = f"{live_server.base_url}/connect/authorize?" + str(
+        httpx.QueryParams(
+            client_id="rp", redirect_uri=relying_party.callback, response_type="code",
+            scope="openid extsub", state="s", nonce="n", acr_values="idp:up",
+            code_challenge=s256(VERIFIER), code_challenge_method="S256",
+        )
+    )  # fmt: skip
+    browser = FormBrowser(http, relying_party.callback)
+    browser.get(authorize)
+    done = browser.submit(
+        {"username": "kari@example.no", "password": "hunter2hunter"}, ("action", "login")
+    )
+    code = dict(httpx.URL(done.headers["location"]).params)["code"]
+    tokens = http.post(
+        f"{live_server.base_url}/connect/token",
+        auth=("rp", RP_SECRET),
+        data={"grant_type": "authorization_code", "code": code,
+              "redirect_uri": relying_party.callback, "code_verifier": VERIFIER},
+    )  # fmt: skip
+    assert tokens.status_code == 200, tokens.text
+    body: dict[str, Any] = tokens.json()
+    return body
+
+
+def test_extsub_is_the_upstreams_subject_and_logout_ends_the_upstream_session_too(
+    live_server: LiveServer, upstream: LiveServer, relying_party: RelyingParty
+) -> None:
+    _federate(live_server, upstream, relying_party)
+    with httpx.Client(timeout=10) as http:
+        tokens = _log_in(http, live_server, relying_party)
+        upstream_claims = _kept_upstream_id_token(live_server, _claims(tokens["id_token"])["sid"])
+        assert (upstream_claims["iss"], upstream_claims["aud"]) == (upstream.base_url, "hub")
+        upstream_sub = upstream_claims["sub"]
+        assert _claims(tokens["access_token"])["extsub"] == upstream_sub
+        assert _claims(tokens["id_token"])["sub"] != upstream_sub  # idplus's own pairwise sub
+
+        logout = f"{live_server.base_url}/connect/endsession?" + str(
+            httpx.QueryParams(id_token_hint=tokens["id_token"], state="bye-state",
+                              post_logout_redirect_uri=f"{relying_party.base_url}/bye")
+        )  # fmt: skip
+        to_upstream = http.get(logout)
+        assert to_upstream.status_code == 302
+        assert to_upstream.headers["location"].startswith(f"{upstream.base_url}/connect/endsession")
+        back = http.get(to_upstream.headers["location"])
+        assert back.headers["location"].startswith(
+            f"{live_server.base_url}/federation/up/logged-out?"
+        )
+        to_rp = http.get(back.headers["location"])
+        assert to_rp.headers["location"] == f"{relying_party.base_url}/bye?state=bye-state"
+        # The upstream's session is over: logging in again asks for the password there.
+        at_upstream = f"{upstream.base_url}/connect/authorize?" + str(
+            httpx.QueryParams(client_id="hub", response_type="code", scope="openid", state="x",
+                              redirect_uri=f"{live_server.base_url}/federation/up/callback")
+        )  # fmt: skip
+        again = FormBrowser(http, relying_party.callback).get(at_upstream)
+        assert 'name="password"' in again.text
+        # Its ID token is no longer kept once the session has ended.
+        assert _kept_upstream_tokens(live_server, _claims(tokens["id_token"])["sid"]) is None
+
+
+def _kept_upstream_id_token(live_server: LiveServer, session_id: str) -> dict[str, Any]:
+    kept = _kept_upstream_tokens(live_server, session_id)
+    assert kept is not None
+    return _claims(kept.id_token)
+
+
+def _kept_upstream_tokens(live_server: LiveServer, session_id: str) -> UpstreamSessionTokens | None:
+    """What idplus keeps of the upstream login (to log out there), read from its database."""
+    store = SqlStore.from_url(live_server.env["IDPLUS_DATABASE_URL"])
+    try:
+        with store.reading() as uow:
+            return uow.upstream_session_tokens.find(session_id)
+    finally:
+        store.dispose()

@@ -44,7 +44,7 @@ def _validate(client: Client, **params: str) -> AuthorizationRequest:
     base.update(params)
     parsed = parse_params(base.items())
     redirect_uri = validate_client_and_redirect(parsed, client)
-    return validate_authorization_request(parsed, client, redirect_uri, ["local"])
+    return validate_authorization_request(parsed, client, redirect_uri)
 
 
 def test_valid_request_is_parsed() -> None:

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from idplus.errors import InteractionRequired, LoginRequired
+from idplus.auth.providers import LOCAL_PROVIDER, ProviderInfo, ProviderKind
+from idplus.errors import InteractionRequired, LoginRequired, UnmetAuthenticationRequirements
 from idplus.models import AuthorizationRequest, Client, SsoSession
 from idplus.policies import ClientType
-from idplus.protocol.interaction import Stage, decide_first_stage
+from idplus.protocol.interaction import Route, Stage, decide_first_stage
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
@@ -47,13 +48,26 @@ def _session(acr: str = "urn:telenor.identity.aal.1", idp: str = "local") -> Sso
     )
 
 
+def _provider(provider_id: str) -> ProviderInfo:
+    """`local`, or an upstream whose level is the digit its id ends with (1 without one)."""
+    if provider_id == "local":
+        return LOCAL_PROVIDER
+    level = int(provider_id[-1]) if provider_id[-1].isdigit() else 1
+    return ProviderInfo(provider_id, {"en": provider_id}, ProviderKind.UPSTREAM, level)
+
+
+def _route(request: AuthorizationRequest, session: SsoSession | None, **kw: object) -> Route | None:
+    client = _client(bool(kw.get("silent_sso", False)))
+    providers = [_provider(p) for p in kw.get("providers", ["local"])]  # type: ignore[attr-defined]
+    return decide_first_stage(request, client, session, NOW, providers)
+
+
 def _decide(
     request: AuthorizationRequest, session: SsoSession | None, **kw: object
 ) -> Stage | None:
     """The first stage of the login, or None when the request completes without a page."""
-    client = _client(bool(kw.get("silent_sso", False)))
-    providers = kw.get("providers", ["local"])
-    return decide_first_stage(request, client, session, NOW, providers)  # type: ignore[arg-type]
+    route = _route(request, session, **kw)
+    return route.stage if route is not None else None
 
 
 def test_no_session_needs_a_login_or_a_provider_choice() -> None:
@@ -91,3 +105,52 @@ def test_prompt_none() -> None:
     with pytest.raises(InteractionRequired):
         _decide(none, _session())
     assert _decide(none, _session(), silent_sso=True) is None
+
+
+def test_an_idp_the_client_does_not_allow_shows_the_selection_page() -> None:
+    foreign = _request(requested_idp="elsewhere")
+    assert _route(foreign, None) == Route(Stage.SELECT_PROVIDER)
+    assert _route(foreign, None, providers=["local", "bankid"]) == Route(Stage.SELECT_PROVIDER)
+    with pytest.raises(LoginRequired):
+        _route(_request(requested_idp="elsewhere", prompt=("none",)), _session())
+
+
+def test_a_login_goes_only_to_providers_that_reach_the_requested_level() -> None:
+    providers = ["local", "tid1", "bankid3"]
+    assert _route(_request(requested_aal=3), None, providers=providers) == Route(
+        Stage.LOGIN, "bankid3"
+    )
+    assert _route(_request(requested_aal=2), None, providers=providers) == Route(
+        Stage.SELECT_PROVIDER
+    )
+    # Asking for a provider that cannot reach the level: choose among those that can.
+    weak = _request(requested_aal=3, requested_idp="tid1")
+    assert _route(weak, None, providers=providers) == Route(Stage.SELECT_PROVIDER)
+
+
+def test_no_provider_reaching_the_level_is_unmet_authentication_requirements() -> None:
+    with pytest.raises(UnmetAuthenticationRequirements):
+        _route(_request(requested_aal=3), None)
+    with pytest.raises(UnmetAuthenticationRequirements):
+        _route(_request(requested_aal=2), None, providers=["tid1"])
+    # prompt=none never shows a page, so it is login_required first.
+    with pytest.raises(LoginRequired):
+        _route(_request(requested_aal=3, prompt=("none",)), None)
+
+
+def test_a_step_up_beyond_the_sessions_provider_logs_in_with_one_that_reaches_it() -> None:
+    upstream_session = _session(idp="tid1")
+    providers = ["tid1", "local"]
+    route = _route(_request(requested_aal=2), upstream_session, providers=providers)
+    assert route == Route(Stage.LOGIN, "local")
+    with pytest.raises(UnmetAuthenticationRequirements):
+        _route(_request(requested_aal=2), upstream_session, providers=["tid1"])
+    with pytest.raises(LoginRequired):
+        _route(_request(requested_aal=2, prompt=("none",)), upstream_session, providers=providers)
+
+
+def test_an_upstream_session_below_its_own_providers_level_logs_in_there_again() -> None:
+    # The operator raised the provider's level after the session began.
+    session = _session(idp="bankid3", acr="urn:telenor.identity.aal.1")
+    route = _route(_request(requested_aal=3), session, providers=["bankid3"], silent_sso=True)
+    assert route == Route(Stage.LOGIN, "bankid3")

@@ -139,3 +139,24 @@ def test_password_change_tells_the_other_sessions_clients_over_the_back_channel(
     claims = jwt.decode(logout_token, jwks).claims
     other_sid = jwt.decode(other_browser_tokens["id_token"], jwks).claims["sid"]
     assert (claims["aud"], claims["sid"]) == ("tv", other_sid)
+
+
+def test_linked_upstream_accounts_are_listed_and_can_be_disconnected(mobile: Harness) -> None:
+    _tokens(mobile)
+    store = mobile.store()
+    try:
+        with store.transaction() as uow:
+            user = uow.users.find_by_username("+4790000001")
+            assert user is not None
+            uow.upstream_accounts.insert_if_absent("tid", "up-sub", user.id, mobile.clock.now())
+        _, page = _account(mobile, "no")
+        assert "Måter å logge inn på" in page.text and "tid" in page.text
+        # The password stays a way in: the upstream account may go.
+        answer = _post(mobile, page, "unlink_account")
+        assert answer.status_code == 200
+        assert "Innloggingen er ikke lenger koblet til kontoen din." in answer.text
+        assert "Måter å logge inn på" not in answer.text
+        with store.reading() as uow:
+            assert uow.upstream_accounts.find_user_id("tid", "up-sub") is None
+    finally:
+        store.dispose()

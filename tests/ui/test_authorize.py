@@ -68,7 +68,6 @@ def test_ciba_clients_cannot_use_the_browser(harness: Harness) -> None:
         ({"prompt": "none login"}, "invalid_request"),
         ({"prompt": "bogus"}, "invalid_request"),
         ({"max_age": "-1"}, "invalid_request"),
-        ({"acr_values": "idp:no.bankid"}, "invalid_request"),
         ({"request": "eyJ.x.y"}, "request_not_supported"),
         ({"request_uri": "https://rp.example/r"}, "request_uri_not_supported"),
     ],

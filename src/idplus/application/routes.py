@@ -97,6 +97,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(login.LOGIN_PATH, login.show_login),
     Endpoint(login.LOGIN_PATH, login.submit_login, ("POST",)),
     Endpoint(federation.CALLBACK_PATH, federation.upstream_callback),
+    Endpoint(federation.LOGGED_OUT_PATH, federation.upstream_logged_out),
     Endpoint(debugger.DEBUGGER_PATH, debugger.show_debugger),
     Endpoint(debugger.DEBUGGER_PATH, debugger.start_flow, ("POST",)),
     Endpoint(debugger.CALLBACK_PATH, debugger.callback, ("GET", "POST")),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from idplus.models import Client, UpstreamProvider
+from idplus.policies import level_of_acr
 
 LOCAL_PROVIDER_ID = "local"
 
@@ -31,6 +32,8 @@ class ProviderInfo:
     # Shown on the selection page, per UI locale.
     display_names: Mapping[str, str]
     kind: ProviderKind
+    # The highest assurance level (SPEC §6 aal) a login through this provider can reach.
+    max_level: int = 1
 
     def display_name(self, locale: str) -> str:
         return self.display_names.get(locale) or self.display_names["en"]
@@ -40,11 +43,15 @@ LOCAL_PROVIDER = ProviderInfo(
     LOCAL_PROVIDER_ID,
     {"en": "Mobile number or e-mail", "nb": "Mobilnummer eller e-post"},
     ProviderKind.PASSWORD,
+    # Password, then an SMS code.
+    max_level=2,
 )
 
 
 def upstream_provider_info(provider: UpstreamProvider) -> ProviderInfo:
-    return ProviderInfo(provider.id, {"en": provider.display_name}, ProviderKind.UPSTREAM)
+    # A provider asserts the acr its operator configured, level 1 without one.
+    level = level_of_acr(provider.acr) or 1
+    return ProviderInfo(provider.id, {"en": provider.display_name}, ProviderKind.UPSTREAM, level)
 
 
 class ProviderRegistry:
@@ -80,12 +87,16 @@ class ProviderRegistry:
     def get(self, provider_id: str) -> ProviderInfo | None:
         return self._providers().get(provider_id)
 
-    def for_client(self, client: Client) -> list[ProviderInfo]:
-        """The providers the client may use, in the client's order, skipping unknown ones."""
+    def for_client(self, client: Client, min_level: int = 0) -> list[ProviderInfo]:
+        """The providers the client may use that reach `min_level`, in the client's order,
+        skipping unknown ones."""
         ids = client.providers or (LOCAL_PROVIDER_ID,)
         providers = self._providers()
-        return [providers[i] for i in ids if i in providers]
+        return [providers[i] for i in ids if i in providers and providers[i].max_level >= min_level]
 
-    def allowed(self, client: Client, provider_id: str | None) -> ProviderInfo | None:
-        """The provider if the client may use it; None for an unknown or foreign one."""
-        return next((p for p in self.for_client(client) if p.id == provider_id), None)
+    def allowed(
+        self, client: Client, provider_id: str | None, min_level: int = 0
+    ) -> ProviderInfo | None:
+        """The provider if the client may use it and it reaches `min_level`; None for an
+        unknown, foreign or too weak one."""
+        return next((p for p in self.for_client(client, min_level) if p.id == provider_id), None)

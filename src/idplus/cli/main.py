@@ -295,6 +295,13 @@ def provider() -> None:
     show_default=True,
     help="client_secret_basic|client_secret_post",
 )
+@click.option("--ial-claim", help="The upstream claim that tells the identity assurance.")
+@click.option(
+    "--ial-value",
+    "ial_values",
+    multiple=True,
+    help="VALUE=N: that claim's VALUE gives the user IAL N (0-3); repeat per value.",
+)
 @pass_context
 def provider_add(ctx: Context, /, **options: Any) -> None:
     """Register an upstream provider; prints the URIs to register at the upstream."""

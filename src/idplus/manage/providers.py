@@ -42,6 +42,9 @@ class ProviderRegistration:
     amr: Sequence[str] = ()
     link_by: str = "none"
     token_auth_method: str = "client_secret_basic"
+    ial_claim: str | None = None
+    # "VALUE=N": the ial claim's VALUE gives the user IAL N.
+    ial_values: Sequence[str] = ()
 
 
 def validate_provider_id(provider_id: str) -> str:
@@ -93,6 +96,7 @@ def build_provider(reg: ProviderRegistration, settings: Settings, clock: Clock) 
         raise ValidationError(f"link-by must be one of {', '.join(LINK_BY)}")
     if reg.token_auth_method not in TOKEN_AUTH_METHODS:
         raise ValidationError(f"token auth method must be one of {', '.join(TOKEN_AUTH_METHODS)}")
+    ial_values = _ial_values(reg)
     display_name = reg.display_name if reg.display_name is not None else reg.id
     if not display_name.strip() or len(display_name) > 200:
         raise ValidationError("the display name must be 1-200 characters")
@@ -114,7 +118,23 @@ def build_provider(reg: ProviderRegistration, settings: Settings, clock: Clock) 
         link_by=reg.link_by,
         token_auth_method=reg.token_auth_method,
         created_at=clock.now(),
+        ial_claim=reg.ial_claim,
+        ial_values=ial_values,
     )
+
+
+def _ial_values(reg: ProviderRegistration) -> dict[str, int]:
+    if reg.ial_claim is not None and not TOKEN_PATTERN.fullmatch(reg.ial_claim):
+        raise ValidationError(f"ial claim {reg.ial_claim!r} is not a valid claim name")
+    if reg.ial_values and reg.ial_claim is None:
+        raise ValidationError("--ial-value needs --ial-claim")
+    values: dict[str, int] = {}
+    for pair in reg.ial_values:
+        value, _, level = pair.rpartition("=")
+        if not value or len(value) > 200 or level not in ("0", "1", "2", "3"):
+            raise ValidationError(f"ial value {pair!r} must be VALUE=N with N 0-3")
+        values[value] = int(level)
+    return values
 
 
 def add_provider(
@@ -183,6 +203,8 @@ def describe_provider(provider: UpstreamProvider, settings: Settings) -> dict[st
         "amr": list(provider.amr),
         "link_by": provider.link_by,
         "token_auth_method": provider.token_auth_method,
+        "ial_claim": provider.ial_claim,
+        "ial_values": dict(provider.ial_values),
         "redirect_uri": federation_callback_uri(settings.issuer, provider.id),
         "post_logout_redirect_uri": federation_logged_out_uri(settings.issuer, provider.id),
         "created_at": provider.created_at.isoformat() if provider.created_at else None,

@@ -48,7 +48,8 @@ def access_token_claims(
         claims.update(_login_claims(grant))
     audiences = [s for s in grant.scopes if is_api_scope(s)]
     if "extsub" in grant.scopes and grant.user is not None:
-        claims["extsub"] = grant.user.id
+        # The upstream provider's subject; a local login's "upstream" is idplus itself.
+        claims["extsub"] = grant.extsub or grant.user.id
         audiences.insert(0, grant.client.client_id)
     if "tnn.ids" in grant.scopes and grant.user is not None:
         claims["kurtid"] = grant.user.kurtid

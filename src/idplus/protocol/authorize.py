@@ -7,7 +7,6 @@ to the (now verified) redirect URI, wrapped in RedirectableError.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -117,7 +116,7 @@ def with_requested_port(registered: str, requested: str) -> str | None:
 
 
 def validate_authorization_request(
-    params: Params, client: Client, redirect_uri: str, providers: Sequence[str]
+    params: Params, client: Client, redirect_uri: str
 ) -> AuthorizationRequest:
     """Everything after the redirect URI is known; errors are redirectable."""
     response_type = normalise_response_type(params.get("response_type") or "")
@@ -127,7 +126,7 @@ def validate_authorization_request(
         redirect_uri, mode if mode in RESPONSE_MODES else default_mode, params.get("state")
     )
     try:
-        return _validate(params, client, redirect_uri, response_type, mode, providers)
+        return _validate(params, client, redirect_uri, response_type, mode)
     except OAuthError as error:
         raise RedirectableError(error, target) from error
 
@@ -138,7 +137,6 @@ def _validate(
     redirect_uri: str,
     response_type: str,
     response_mode: str,
-    providers: Sequence[str],
 ) -> AuthorizationRequest:
     params.require_single()
     if params.get("request") is not None:
@@ -179,7 +177,7 @@ def _validate(
         ui_locale=choose_ui_locale(params.get("ui_locales")),
         acr_values=acr_values,
         requested_aal=max((level_of_acr(v) for v in acr_values), default=0),
-        requested_idp=_validate_idp(acr_values, providers),
+        requested_idp=_requested_idp(acr_values),
     )
 
 
@@ -210,13 +208,11 @@ def _validate_max_age(value: str | None) -> int | None:
     return int(value)
 
 
-def _validate_idp(acr_values: tuple[str, ...], providers: Sequence[str]) -> str | None:
+def _requested_idp(acr_values: tuple[str, ...]) -> str | None:
+    """The provider `acr_values=idp:ID` names. One the client does not allow is kept (the user
+    then chooses on the selection page); `acr_values` are voluntary (OIDC Core §3.1.2.1)."""
     chosen = [v[len(IDP_PREFIX) :] for v in acr_values if v.startswith(IDP_PREFIX)]
-    if not chosen:
-        return None
-    if chosen[0] not in providers:
-        raise InvalidRequest(f"identity provider {chosen[0]} is not available for this client")
-    return chosen[0]
+    return chosen[0] if chosen and chosen[0] else None
 
 
 def choose_ui_locale(ui_locales: str | None) -> str:

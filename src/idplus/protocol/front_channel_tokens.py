@@ -40,6 +40,7 @@ def front_channel_tokens(
         acr=session.acr,
         amr=session.amr,
         idp=session.idp,
+        extsub=session.upstream_subject,
         nonce=request.nonce,
         preferred_username=user.username,
     )

@@ -19,6 +19,8 @@ class Grant:
     acr: str | None = None
     amr: tuple[str, ...] = ()
     idp: str | None = None
+    # The user's `sub` at the upstream provider the session's login came from (`extsub`).
+    extsub: str | None = None
     # The account profile the tokens speak for (legacy token exchange may switch it).
     tnuid: str | None = None
     nonce: str | None = None

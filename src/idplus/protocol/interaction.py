@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from idplus.auth.providers import ProviderInfo, ProviderKind
 from idplus.crypto.hashing import hash_handle
-from idplus.errors import InteractionRequired, LoginRequired, OAuthError
+from idplus.errors import (
+    InteractionRequired,
+    LoginRequired,
+    OAuthError,
+    UnmetAuthenticationRequirements,
+)
 from idplus.models import AuthorizationRequest, Client, Interaction, SsoSession, User
 from idplus.protocol.assurance import level_of_acr
 from idplus.protocol.authorization_code import issue_code
@@ -68,18 +74,36 @@ def target_of(request: AuthorizationRequest) -> RedirectTarget:
     return RedirectTarget(request.redirect_uri, request.response_mode, request.state)
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a request that needs the user starts, and with which provider (None: the user
+    chooses on the selection page)."""
+
+    stage: Stage
+    provider: str | None = None
+
+
 def decide_first_stage(
     request: AuthorizationRequest,
     client: Client,
     session: SsoSession | None,
     now: datetime,
-    provider_ids: Sequence[str],
-) -> Stage | None:
-    """The stage the user must start at, or None when the request completes at once."""
-    login = _needs_login(request, session, now, provider_ids)
+    providers: Sequence[ProviderInfo],
+) -> Route | None:
+    """The stage the user must start at, or None when the request completes at once.
+
+    `providers` are the client's. A login goes to those that reach the requested level; a
+    session below it steps up with its own provider when that provider reaches the level,
+    and otherwise logs in again with one that does (OIDC Core §3.1.2.1 acr_values). None that
+    reaches it: `unmet_authentication_requirements`.
+    """
+    login = _needs_login(request, session, now, [p.id for p in providers])
     step_up = (
         not login and session is not None and request.requested_aal > level_of_acr(session.acr)
     )
+    capable = [p for p in providers if p.max_level >= request.requested_aal]
+    if step_up and session is not None and session.idp not in {p.id for p in capable}:
+        login, step_up = True, False
     if "none" in request.prompt:
         if login or step_up:
             raise LoginRequired("the user must log in")
@@ -87,15 +111,29 @@ def decide_first_stage(
             raise InteractionRequired("the user must confirm on a page")
         return None
     if login:
-        return _first_login_stage(provider_ids, request.requested_idp)
-    if step_up:
-        return Stage.STEP_UP
-    return None if client.silent_sso else Stage.CONTINUE
+        return _login_route(request, capable)
+    if step_up and session is not None:
+        own = next(p for p in capable if p.id == session.idp)
+        # An upstream raises the level by logging in there again; the local provider by its
+        # second factor.
+        stage = Stage.LOGIN if own.kind is ProviderKind.UPSTREAM else Stage.STEP_UP
+        return Route(stage, session.idp)
+    if client.silent_sso or session is None:
+        return None
+    return Route(Stage.CONTINUE, session.idp)
 
 
-def _first_login_stage(provider_ids: Sequence[str], requested_idp: str | None) -> Stage:
-    several = len(provider_ids) > 1 and requested_idp is None
-    return Stage.SELECT_PROVIDER if several else Stage.LOGIN
+def _login_route(request: AuthorizationRequest, capable: Sequence[ProviderInfo]) -> Route:
+    if not capable:
+        raise UnmetAuthenticationRequirements("no login method reaches the requested level")
+    chosen = request.requested_idp
+    if chosen is not None and any(p.id == chosen for p in capable):
+        return Route(Stage.LOGIN, chosen)
+    if chosen is None and len(capable) == 1:
+        return Route(Stage.LOGIN, capable[0].id)
+    # Several to choose from, or an `idp:` the client may not use (or that cannot reach the
+    # level): the user picks among those that can.
+    return Route(Stage.SELECT_PROVIDER)
 
 
 def _needs_login(
@@ -126,31 +164,25 @@ def start_authorization(
         client = uow.clients.find(client_id) if client_id else None
         redirect_uri = validate_client_and_redirect(params, client)
         assert client is not None
-        provider_ids = [p.id for p in ctx.providers.for_client(client)]
         try:
-            request = validate_authorization_request(params, client, redirect_uri, provider_ids)
+            request = validate_authorization_request(params, client, redirect_uri)
         except RedirectableError as problem:
             return error_response(problem.target, issuer, problem.error)
         cookie_handle = session_for_group(sso_group(client))
         session, user = _session_of(uow, ctx.secrets.handle_key, cookie_handle, now)
+        providers = ctx.providers.for_client(client)
         try:
-            stage = decide_first_stage(request, client, session, now, provider_ids)
+            route = decide_first_stage(request, client, session, now, providers)
         except OAuthError as error:
             return error_response(target_of(request), issuer, error)
-        if stage is None:
+        if route is None:
             assert session is not None
             assert user is not None
             return complete_authorization(
                 uow, ctx, request=request, client=client, session=session, user=user, now=now
             )
         return _start_interaction(
-            uow,
-            ctx,
-            request=request,
-            stage=stage,
-            session=session,
-            browser_id=browser_id,
-            provider_ids=provider_ids,
+            uow, ctx, request=request, route=route, session=session, browser_id=browser_id
         )
 
 
@@ -166,16 +198,13 @@ def _start_interaction(
     ctx: AppContext,
     *,
     request: AuthorizationRequest,
-    stage: Stage,
+    route: Route,
     session: SsoSession | None,
     browser_id: str,
-    provider_ids: Sequence[str],
 ) -> InteractionStarted:
     now = ctx.clock.now()
     handle = ctx.random.handle(32)
-    provider = request.requested_idp or (provider_ids[0] if len(provider_ids) == 1 else None)
-    if stage in (Stage.STEP_UP, Stage.CONTINUE) and session is not None:
-        provider = session.idp
+    stage = route.stage
     uow.interactions.insert(
         Interaction(
             id_hash=hash_handle(ctx.secrets.handle_key, handle),
@@ -185,7 +214,7 @@ def _start_interaction(
             stage=stage.value,
             created_at=now,
             expires_at=now + timedelta(seconds=ctx.settings.interaction_lifetime),
-            provider=provider,
+            provider=route.provider,
             user_id=session.user_id if session is not None and stage is not Stage.LOGIN else None,
             session_id=session.id if session is not None else None,
             amr=session.amr if session is not None and stage is Stage.STEP_UP else (),
@@ -252,16 +281,9 @@ def start_internal_login(
         ui_locale=locale,
         return_to=return_to,
     )
-    provider_ids = [p.id for p in ctx.providers.for_client(client)]
-    stage = _first_login_stage(provider_ids, None)
+    route = _login_route(request, ctx.providers.for_client(client))
     with ctx.store.transaction() as uow:
         started = _start_interaction(
-            uow,
-            ctx,
-            request=request,
-            stage=stage,
-            session=session,
-            browser_id=browser_id,
-            provider_ids=provider_ids,
+            uow, ctx, request=request, route=route, session=session, browser_id=browser_id
         )
     return started.handle

@@ -1,6 +1,7 @@
 """Self-service (SPEC §5): where a user's account page is, and what they can do there —
 see and end their sessions, revoke apps that hold refresh tokens, change their password
-(which ends their other sessions)."""
+(which ends their other sessions), and see and unlink the upstream accounts they log in with
+(never the last way in)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from urllib.parse import urlencode
 from idplus.auth.throttle import Throttled
 from idplus.crypto.hashing import hash_password
 from idplus.crypto.keys import KeyRing
-from idplus.models import AuditEvent, Client, SsoSession, User
+from idplus.models import AuditEvent, Client, SsoSession, UpstreamAccount, User
 from idplus.protocol.bearer import check_not_revoked, verify_access_token
 from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.end_session import (
@@ -39,6 +40,7 @@ class AccountView:
     user: User
     sessions: list[tuple[SsoSession, list[str]]]
     apps: list[Client]
+    upstream_accounts: list[UpstreamAccount]
 
 
 def account_view(ctx: AppContext, user_id: str) -> AccountView | None:
@@ -55,7 +57,8 @@ def account_view(ctx: AppContext, user_id: str) -> AccountView | None:
             for client_id in uow.refresh_tokens.clients_of_user(user.id, now)
             if (client := uow.clients.find(client_id)) is not None
         ]
-    return AccountView(user, sessions, apps)
+        upstream_accounts = uow.upstream_accounts.list_for_user(user.id)
+    return AccountView(user, sessions, apps, upstream_accounts)
 
 
 def end_own_session(ctx: AppContext, user_id: str, session_id: str) -> list[EndedSession]:
@@ -72,6 +75,21 @@ def revoke_app(ctx: AppContext, user_id: str, client_id: str) -> int:
         revoked = uow.refresh_tokens.revoke_user_client(user_id, client_id, now)
         uow.audit.record(AuditEvent("user.app_revoked", now, client_id=client_id, user_id=user_id))
     return revoked
+
+
+def unlink_upstream_account(ctx: AppContext, user_id: str, provider_id: str, subject: str) -> bool:
+    """False when the account is not the user's, or is their last way in."""
+    now = ctx.clock.now()
+    with ctx.store.transaction() as uow:
+        user = uow.users.find(user_id)
+        if user is None or not uow.upstream_accounts.unlink_unless_last(provider_id, subject, user):
+            return False
+        uow.audit.record(
+            AuditEvent(
+                "user.upstream_unlinked", now, user_id=user_id, detail={"provider": provider_id}
+            )
+        )
+    return True
 
 
 class PasswordChangeRefused(Exception):

@@ -130,6 +130,7 @@ def start_or_renew_session(
         acr=authentication.acr,
         amr=authentication.amr,
         idp=authentication.idp,
+        upstream_subject=authentication.upstream_subject,
         persistent=lifetime.persistent,
         lifetime_seconds=int(lifetime.lifetime.total_seconds()),
         created_at=now,
@@ -152,6 +153,8 @@ def _renew(
         auth_time=authentication.auth_time,
         acr=authentication.acr,
         amr=authentication.amr,
+        idp=authentication.idp,
+        upstream_subject=authentication.upstream_subject,
         now=now,
     )
     renewed = replace(
@@ -159,6 +162,8 @@ def _renew(
         auth_time=authentication.auth_time,
         acr=authentication.acr,
         amr=authentication.amr,
+        idp=authentication.idp,
+        upstream_subject=authentication.upstream_subject,
         last_seen_at=now,
     )
     if lifetime.lifetime.total_seconds() > existing.lifetime_seconds:

@@ -26,9 +26,18 @@ from idplus.models import (
     RefreshToken,
     SigningKey,
     SsoSession,
+    UpstreamAccount,
     UpstreamProvider,
+    UpstreamSessionTokens,
     User,
 )
+
+# The user fields an upstream login may refresh (`UserRepository.update_profile`).
+PROFILE_FIELDS = frozenset(
+    {"given_name", "family_name", "birthdate", "email", "phone_number", "ial"}
+)
+# The user fields an upstream login may link by.
+LINK_FIELDS = frozenset({"email", "phone_number"})
 
 
 class ClientRepository(Protocol):
@@ -78,6 +87,14 @@ class UserRepository(Protocol):
 
     def count(self) -> int: ...
 
+    def users_with_password_where(self, field: str, value: str, limit: int) -> list[User]:
+        """Up to `limit` users who have a password and this `field` (one of LINK_FIELDS)."""
+        ...
+
+    def update_profile(self, user_id: str, values: dict[str, object], now: datetime) -> None:
+        """Set the given PROFILE_FIELDS."""
+        ...
+
 
 class ApiProductRepository(Protocol):
     """API-product registry rows (the gateway's `api:` scopes and their subscribers)."""
@@ -116,6 +133,37 @@ class UpstreamAccountRepository(Protocol):
         """Link the account unless it is linked already (parallel first logins both succeed)."""
         ...
 
+    def list_for_user(self, user_id: str) -> list[UpstreamAccount]: ...
+
+    def unlink_unless_last(self, provider_id: str, subject: str, user: User) -> bool:
+        """Remove the link, unless the user would be left with no way in (no password and no
+        other upstream account). Parallel unlinks of one user's accounts are serialised."""
+        ...
+
+
+class UpstreamSessionTokenRepository(Protocol):
+    """The upstream ID token and refresh token of a session that an upstream login started."""
+
+    def save(self, session_id: str, tokens: UpstreamSessionTokens, now: datetime) -> None:
+        """Insert or replace (a new upstream login in the same session)."""
+        ...
+
+    def find(self, session_id: str) -> UpstreamSessionTokens | None: ...
+
+    def delete(self, session_id: str) -> None: ...
+
+
+class UpstreamLogoutRepository(Protocol):
+    """Browsers on their way through upstream logouts (one row per upstream hop)."""
+
+    def insert(
+        self, state_hash: str, provider_id: str, next_url: str, expires_at: datetime
+    ) -> None: ...
+
+    def consume(self, state_hash: str, provider_id: str, now: datetime) -> str | None:
+        """The next URL of a live hop, deleting it (one use); None if unknown or expired."""
+        ...
+
 
 class SessionRepository(Protocol):
     """SSO session rows ⇄ `models.SsoSession`, and which clients each session has served."""
@@ -141,6 +189,8 @@ class SessionRepository(Protocol):
         auth_time: datetime,
         acr: str,
         amr: tuple[str, ...],
+        idp: str,
+        upstream_subject: str | None,
         now: datetime,
     ) -> None:
         """A new login (prompt=login, max_age, step-up) refreshes what the session asserts."""
@@ -392,6 +442,12 @@ class UnitOfWork(Protocol):
 
     @property
     def upstream_accounts(self) -> UpstreamAccountRepository: ...
+
+    @property
+    def upstream_session_tokens(self) -> UpstreamSessionTokenRepository: ...
+
+    @property
+    def upstream_logouts(self) -> UpstreamLogoutRepository: ...
 
     @property
     def sessions(self) -> SessionRepository: ...

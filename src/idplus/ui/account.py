@@ -26,6 +26,7 @@ from idplus.protocol.self_service import (
     change_password,
     end_own_session,
     revoke_app,
+    unlink_upstream_account,
 )
 from idplus.protocol.sso import SHARED_GROUP, live_session_of_cookie
 from idplus.ui.context import pages_of
@@ -47,6 +48,8 @@ NOTICES = {
     "locked": "Too many wrong passwords. Try again later.",
     "busy": "Many people are logging in right now. Try again in a moment.",
     "too_short": "The new password must have at least 8 characters.",
+    "unlink_account": "The login is no longer connected to your account.",
+    "last_way_in": "This is the only way you can log in, so it stays connected.",
 }
 
 
@@ -110,6 +113,16 @@ async def _render(
         user_name=view.user.username,
         sessions=sessions,
         apps=[{"client_id": c.client_id, "name": c.name} for c in view.apps],
+        upstream_accounts=[
+            {
+                "provider_id": a.provider_id,
+                "subject": a.subject,
+                "name": _provider_name(server, a.provider_id, locale),
+                "since": a.created_at.strftime("%Y-%m-%d"),
+            }
+            for a in view.upstream_accounts
+        ],
+        has_password=view.user.has_password,
         notice=gettext_for(locale).gettext(NOTICES[notice]) if notice else None,
     )
 
@@ -135,6 +148,13 @@ async def act(request: Request) -> Response:
         )
     elif action == "revoke_app":
         await run_in_threadpool(revoke_app, server, session.user_id, form.get("client_id", ""))
+    elif action == "unlink_account":
+        unlinked = await run_in_threadpool(
+            unlink_upstream_account, server, session.user_id,
+            form.get("provider_id", ""), form.get("subject", ""),
+        )  # fmt: skip
+        if not unlinked:
+            notice, status = "last_way_in", 409
     elif action == "change_password":
         address = client_address(request)
         try:
@@ -152,6 +172,11 @@ async def act(request: Request) -> Response:
     if status == 503:
         response.headers["Retry-After"] = "1"
     return _after_ending(server, response, ended, cookies)
+
+
+def _provider_name(server: AppContext, provider_id: str, locale: str) -> str:
+    provider = server.providers.get(provider_id)
+    return provider.display_name(locale) if provider is not None else provider_id
 
 
 def _change_password(

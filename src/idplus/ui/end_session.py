@@ -22,12 +22,7 @@ from idplus.protocol.oidc.end_session import (
 )
 from idplus.protocol.params import parse_params
 from idplus.ui.context import pages_of
-from idplus.ui.logout import (
-    confirmation_page,
-    finish_logout,
-    logged_out_page,
-    redirect_after_logout,
-)
+from idplus.ui.logout import AfterLogout, after_logout_uri, confirmation_page, finish_logout
 
 
 async def end_session(request: Request) -> Response:
@@ -46,12 +41,11 @@ async def end_session(request: Request) -> Response:
         return _invalid(request)
     redirect_uri = params.get("post_logout_redirect_uri")
     client = await run_in_threadpool(valid_post_logout_redirect, server, hint, redirect_uri)
+    after = AfterLogout(locale)
     if client is not None and redirect_uri is not None:
-        response = redirect_after_logout(redirect_uri, params.get("state"))
-    else:
-        response = logged_out_page(request, server, locale)
+        after = AfterLogout(locale, after_logout_uri(redirect_uri, params.get("state")))
     sessions = [hint.session_id] if hint.session_id else []
-    return await finish_logout(request, server, response, sessions, hint.client_id)
+    return await finish_logout(request, server, after, sessions, hint.client_id)
 
 
 async def _hint(request: Request, token: str | None) -> IdTokenHint | None:

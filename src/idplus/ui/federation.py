@@ -1,4 +1,5 @@
-"""GET /federation/{id}/callback: where an upstream OpenID provider sends the browser back.
+"""GET /federation/{id}/callback: where an upstream OpenID provider sends the browser back;
+GET /federation/{id}/logged-out: where its logout does.
 
 The protocol side (`protocol/authenticators/upstream.callback`) checks the state against the
 login this browser has in progress, exchanges the code and logs the user in; this page renders
@@ -16,11 +17,13 @@ from starlette.responses import Response
 
 from idplus.entry import context_of
 from idplus.protocol.authenticators.upstream import callback
+from idplus.protocol.federation.logout import LOGGED_OUT_PAGE, back_from_upstream_logout
 from idplus.protocol.login.results import Cancelled, LoginFinished, UpstreamFailed
 from idplus.ui.authorization_response import authorization_response
 from idplus.ui.context import pages_of
 from idplus.ui.cookies import browser_id
 from idplus.ui.login import finished_login, upstream_failed
+from idplus.ui.logout import logged_out_page, redirect_no_store
 
 CALLBACK_PATH = "/federation/{provider_id}/callback"
 
@@ -39,3 +42,20 @@ async def upstream_callback(request: Request) -> Response:
     if isinstance(result, UpstreamFailed):
         return upstream_failed(request, server, result)
     assert_never(result)
+
+
+LOGGED_OUT_PATH = "/federation/{provider_id}/logged-out"
+
+
+async def upstream_logged_out(request: Request) -> Response:
+    """An upstream's logout sent the browser back: on to the next upstream, then to the
+    client's post_logout_redirect_uri or the logged-out page. An unknown or used state only
+    shows the logged-out page: the idplus session ended before the browser left."""
+    server = context_of(request)
+    provider_id = str(request.path_params["provider_id"])
+    state = request.query_params.get("state", "")
+    next_url = await run_in_threadpool(back_from_upstream_logout, server, provider_id, state)
+    if next_url is None or next_url.startswith(LOGGED_OUT_PAGE):
+        locale = next_url[len(LOGGED_OUT_PAGE) :] if next_url else "en"
+        return logged_out_page(request, server, locale or "en")
+    return redirect_no_store(next_url)

@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from idplus.entry import client_address, context_of
 from idplus.models import Client
 from idplus.protocol.context import AppContext
+from idplus.protocol.federation.errors import LinkRefusal
 from idplus.protocol.interaction import Stage, start_internal_login
 from idplus.protocol.login.machine import advance, show
 from idplus.protocol.login.results import (
@@ -83,6 +84,24 @@ TEMPLATES = {
     Stage.UPSTREAM: "upstream.html",
 }
 UPSTREAM_FAILED_MESSAGE = "The login service you chose cannot be used right now."
+# Why an upstream account could not be joined to a local one: message, then what to do.
+LINK_REFUSED_MESSAGES = {
+    LinkRefusal.MISSING: (
+        "The login service you chose did not give us the contact details we need to find "
+        "your account.",
+        "Log in another way, or contact customer service.",
+    ),
+    LinkRefusal.UNVERIFIED: (
+        "The login service you chose has not confirmed your e-mail address or phone number, "
+        "so we cannot connect it to your account.",
+        "Confirm it with that service, or log in another way.",
+    ),
+    LinkRefusal.AMBIGUOUS: (
+        "More than one account has the e-mail address or phone number the login service gave "
+        "us, so we cannot tell which one is yours.",
+        "Log in with your password instead, or contact customer service.",
+    ),
+}
 # Form fields that steer the request rather than answer the page.
 _CONTROL_FIELDS = frozenset({"interaction", "csrf_token", "action"})
 
@@ -157,12 +176,23 @@ def finished_login(request: Request, server: AppContext, result: LoginFinished) 
 
 def upstream_failed(request: Request, server: AppContext, result: UpstreamFailed) -> Response:
     """An upstream login that cannot go on (the reason is in the log, not on the page)."""
+    translator = gettext_for(result.locale)
+    if result.refusal is not None:
+        message, detail = LINK_REFUSED_MESSAGES[result.refusal]
+        return pages_of(request).error(
+            request,
+            server,
+            locale=result.locale,
+            message=message,
+            detail=translator.gettext(detail),
+            status_code=403,
+        )
     return pages_of(request).error(
         request,
         server,
         locale=result.locale,
         message=UPSTREAM_FAILED_MESSAGE,
-        detail=gettext_for(result.locale).gettext("Go back to the app and start again."),
+        detail=translator.gettext("Go back to the app and start again."),
     )
 
 

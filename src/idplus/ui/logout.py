@@ -1,12 +1,14 @@
 """Logout pages: the confirmation asked for without a valid id_token_hint, and "logged out".
 
 `finish_logout` is shared with the end-session endpoint: it ends the sessions (their logout
-tokens go to the outbox in the same unit of work) and clears their cookies.
+tokens go to the outbox in the same unit of work), clears their cookies, and sends the browser
+through the upstream providers' logouts first when a session's login came from one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,6 +18,7 @@ from idplus.entry import context_of
 from idplus.protocol.authorization_response import AuthorizationResponse
 from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.context import AppContext
+from idplus.protocol.federation.logout import LOGGED_OUT_PAGE, upstream_logout_url
 from idplus.protocol.oidc.end_session import end_sessions
 from idplus.ui.authorization_response import redirect_location
 from idplus.ui.context import pages_of
@@ -35,23 +38,49 @@ def logged_out_page(request: Request, server: AppContext, locale: str) -> Respon
     return pages_of(request).render(request, server, "logged_out.html", locale=locale)
 
 
-def redirect_after_logout(uri: str, state: str | None) -> Response:
+@dataclass(frozen=True, slots=True)
+class AfterLogout:
+    """Where the browser ends up: the client's post_logout_redirect_uri (with its state
+    already added), or the logged-out page in `locale`."""
+
+    locale: str
+    redirect_uri: str | None = None
+
+
+def after_logout_uri(uri: str, state: str | None) -> str:
     params = {"state": state} if state is not None else {}
-    location = redirect_location(AuthorizationResponse(uri, "query", params))
+    return redirect_location(AuthorizationResponse(uri, "query", params))
+
+
+def redirect_no_store(location: str) -> Response:
     return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 async def finish_logout(
     request: Request,
     server: AppContext,
-    response: Response,
+    after: AfterLogout,
     session_ids: Iterable[str],
     initiator: str | None,
 ) -> Response:
-    """End the sessions and clear this browser's cookies for them (the outbox tells RPs)."""
+    """End the sessions and clear this browser's cookies for them (the outbox tells RPs);
+    sessions that came from an upstream end there too, on the way to `after`."""
     targets = list(session_ids)
     cookies = await run_in_threadpool(browser_session_ids, server, request)
-    await run_in_threadpool(end_sessions, server, targets, initiator=initiator)
+    ended = await run_in_threadpool(end_sessions, server, targets, initiator=initiator)
+    upstreams = [e.upstream for e in ended if e.upstream is not None]
+    final = after.redirect_uri or LOGGED_OUT_PAGE + after.locale
+    first = (
+        await run_in_threadpool(upstream_logout_url, server, upstreams, final)
+        if upstreams
+        else None
+    )
+    if first is not None:
+        response = redirect_no_store(first)
+    elif after.redirect_uri is not None:
+        response = redirect_no_store(after.redirect_uri)
+    else:
+        response = logged_out_page(request, server, after.locale)
     for name, session_id in cookies.items():
         if session_id in targets:
             clear_cookie(server, response, name)
@@ -69,6 +98,4 @@ async def confirm_logout(request: Request) -> Response:
     ):
         return pages_of(request).form_check_failed(request, server, locale)
     sessions = (await run_in_threadpool(browser_session_ids, server, request)).values()
-    return await finish_logout(
-        request, server, logged_out_page(request, server, locale), sessions, None
-    )
+    return await finish_logout(request, server, AfterLogout(locale), sessions, None)

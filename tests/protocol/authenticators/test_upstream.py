@@ -7,92 +7,32 @@ import base64
 import hashlib
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
-from joserfc import jwt
-from joserfc.jwk import RSAKey
+from structlog.testing import capture_logs
 
-from idplus.auth.providers import LOCAL_PROVIDER, ProviderInfo, ProviderKind, ProviderRegistry
-from idplus.auth.upstream_metadata import UpstreamMetadata
-from idplus.manage.providers import ProviderRegistration, add_provider, get_provider
+from idplus.manage.providers import get_provider
 from idplus.models import UpstreamProvider
-from idplus.protocol.authenticators import upstream
-from idplus.protocol.authenticators.upstream import (
-    UpstreamError,
-    callback,
-    check_id_token_claims,
-    validate_id_token,
-)
+from idplus.protocol.authenticators.upstream import callback
 from idplus.protocol.context import AppContext
+from idplus.protocol.federation.accounts import account_of
+from idplus.protocol.federation.errors import LinkRefusal, UpstreamError
+from idplus.protocol.federation.id_token import check_id_token_claims, validate_id_token
 from idplus.protocol.login.machine import show
 from idplus.protocol.login.results import BrowserRedirect, Cancelled, LoginFinished, UpstreamFailed
+from tests.protocol.federation.fake_upstream import (
+    CLIENT_ID,
+    ISSUER,
+    SECRET,
+    FakeUpstream,
+    key,
+    wired_to,
+)
 from tests.protocol.login.driver import BROWSER, Browser, add_web_client
-
-ISSUER = "https://up.example"
-CLIENT_ID = "hub"
-SECRET = "upstream-secret"
-
-
-def _key(kid: str) -> RSAKey:
-    return RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig"}, private=True)
-
-
-@dataclass
-class FakeUpstream:
-    """An upstream OpenID provider: discovery, JWKS, and a token endpoint issuing one token."""
-
-    now: datetime
-    signing: RSAKey = field(default_factory=lambda: _key("k1"))
-    published: list[RSAKey] = field(default_factory=list)
-    claims: dict[str, Any] = field(default_factory=dict)
-    down: bool = False
-    token_requests: list[httpx.Request] = field(default_factory=list)
-    jwks_fetches: int = 0
-
-    def __post_init__(self) -> None:
-        self.published.append(self.signing)
-
-    def id_token(self, nonce: str, **overrides: Any) -> str:
-        claims = {
-            "iss": ISSUER,
-            "aud": CLIENT_ID,
-            "sub": "upstream-sub-1",
-            "iat": int(self.now.timestamp()),
-            "exp": int(self.now.timestamp()) + 300,
-            "nonce": nonce,
-            **overrides,
-        }
-        header = {"alg": "RS256", "kid": self.signing.kid}
-        return jwt.encode(header, {k: v for k, v in claims.items() if v is not None}, self.signing)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if self.down:
-            raise httpx.ConnectTimeout("down", request=request)
-        path = request.url.path
-        if path == "/.well-known/openid-configuration":
-            return httpx.Response(
-                200,
-                json={
-                    "issuer": ISSUER,
-                    "authorization_endpoint": f"{ISSUER}/authorize",
-                    "token_endpoint": f"{ISSUER}/token",
-                    "jwks_uri": f"{ISSUER}/jwks",
-                },
-            )
-        if path == "/jwks":
-            self.jwks_fetches += 1
-            return httpx.Response(
-                200, json={"keys": [k.as_dict(private=False) for k in self.published]}
-            )
-        if path == "/token":
-            self.token_requests.append(request)
-            return httpx.Response(200, json={"id_token": self.id_token(**self.claims)})
-        return httpx.Response(404)
 
 
 @pytest.fixture
@@ -102,17 +42,7 @@ def fake(context: AppContext) -> FakeUpstream:
 
 @pytest.fixture
 def ctx(context: AppContext, fake: FakeUpstream) -> Iterator[AppContext]:
-    add_provider(
-        context.store,
-        context.settings,
-        context.clock,
-        ProviderRegistration("up", ISSUER, CLIENT_ID, SECRET, amr=("ext",)),
-    )
-    providers = ProviderRegistry(
-        [LOCAL_PROVIDER, ProviderInfo("up", {"en": "Up"}, ProviderKind.UPSTREAM)]
-    )
-    with httpx.Client(transport=httpx.MockTransport(fake.handle)) as http:
-        yield replace(context, providers=providers, upstream=UpstreamMetadata(http))
+    yield from wired_to(context, fake)
 
 
 def _provider(ctx: AppContext) -> UpstreamProvider:
@@ -227,20 +157,20 @@ def test_an_unknown_kid_refetches_the_jwks_once(ctx: AppContext, fake: FakeUpstr
     token = fake.id_token("n-1")
     assert validate_id_token(ctx, _provider(ctx), token, "n-1")["sub"] == "upstream-sub-1"
     # The upstream rotates: the cached JWKS lacks the new kid, one refetch finds it.
-    fake.signing = _key("k2")
+    fake.signing = key("k2")
     fake.published.append(fake.signing)
     fetches = fake.jwks_fetches
     assert validate_id_token(ctx, _provider(ctx), fake.id_token("n-1"), "n-1")
     assert fake.jwks_fetches == fetches + 1
     # A key the upstream never published: one refetch, then refused.
-    fake.signing = _key("k3")
+    fake.signing = key("k3")
     with pytest.raises(UpstreamError, match="unknown key"):
         validate_id_token(ctx, _provider(ctx), fake.id_token("n-1"), "n-1")
     assert fake.jwks_fetches == fetches + 2
 
 
 def test_a_forged_signature_is_refused(ctx: AppContext, fake: FakeUpstream) -> None:
-    fake.signing = _key("k1")  # same kid, another key
+    fake.signing = key("k1")  # same kid, another key
     with pytest.raises(UpstreamError, match="signature"):
         validate_id_token(ctx, _provider(ctx), fake.id_token("n-1"), "n-1")
 
@@ -305,7 +235,7 @@ def test_parallel_first_logins_of_one_upstream_account_become_one_user(ctx: AppC
 
     def first_login() -> None:
         start.wait()
-        users.append(upstream._user_of(ctx, provider, "same-sub").id)
+        users.append(account_of(ctx, provider, {"sub": "same-sub"}).id)
 
     threads = [threading.Thread(target=first_login) for _ in range(6)]
     for thread in threads:
@@ -314,3 +244,148 @@ def test_parallel_first_logins_of_one_upstream_account_become_one_user(ctx: AppC
         thread.join(timeout=60)
     assert len(users) == 6
     assert len(set(users)) == 1
+
+
+def _login_result(ctx: AppContext, fake: FakeUpstream, **params: str) -> object:
+    add_web_client(ctx, providers=("local", "up"))
+    handle = Browser(ctx).authorize(acr_values="idp:up", **params)
+    redirect = show(ctx, handle, BROWSER)
+    assert isinstance(redirect, BrowserRedirect), redirect
+    query = {k: v[0] for k, v in parse_qs(urlsplit(redirect.url).query).items()}
+    fake.claims = {"nonce": query["nonce"], **fake.claims}
+    return callback(ctx, "up", BROWSER, {"state": query["state"], "code": "c-1"})
+
+
+def test_userinfo_claims_complete_the_id_tokens(ctx: AppContext, fake: FakeUpstream) -> None:
+    """With response_type=code many providers put e-mail and phone only in userinfo."""
+    fake.userinfo = {"sub": "upstream-sub-1", "email": "kari@example.no", "email_verified": True,
+                     "given_name": "Kari", "nonce": "not-a-user-claim"}  # fmt: skip
+    result = _login_result(ctx, fake)
+    assert isinstance(result, LoginFinished), result
+    (request,) = fake.userinfo_requests
+    assert request.headers["authorization"] == "Bearer upstream-at"
+    with ctx.store.reading() as uow:
+        user = uow.users.find(result.session.user_id)
+    assert user is not None
+    assert (user.email, user.given_name) == ("kari@example.no", "Kari")
+
+
+def test_userinfo_about_another_subject_is_refused(ctx: AppContext, fake: FakeUpstream) -> None:
+    fake.userinfo = {"sub": "someone-else", "email": "x@example.no", "email_verified": True}
+    result = _login_result(ctx, fake)
+    assert isinstance(result, UpstreamFailed)
+    assert "userinfo sub" in result.reason
+    with ctx.store.reading() as uow:
+        assert uow.upstream_accounts.find_user_id("up", "upstream-sub-1") is None
+
+
+def test_a_link_refusal_is_its_own_page_and_gives_the_client_nothing(
+    ctx: AppContext, fake: FakeUpstream
+) -> None:
+    with ctx.store.transaction() as uow:
+        provider = uow.upstream_providers.find("up")
+        assert provider is not None
+        uow.upstream_providers.delete("up")
+        uow.upstream_providers.insert(replace(provider, link_by="email"))
+    fake.userinfo = {"sub": "upstream-sub-1", "email": "kari@example.no"}
+    result = _login_result(ctx, fake)
+    assert isinstance(result, UpstreamFailed)
+    assert result.refusal is LinkRefusal.UNVERIFIED
+
+
+@pytest.mark.parametrize(
+    ("params", "forwarded"),
+    [
+        ({"prompt": "login"}, {"prompt": "login"}),
+        ({"max_age": "0"}, {"max_age": "0"}),
+        ({}, {}),
+    ],
+)
+def test_a_forced_login_is_forced_at_the_upstream_too(
+    ctx: AppContext, fake: FakeUpstream, params: dict[str, str], forwarded: dict[str, str]
+) -> None:
+    add_web_client(ctx, providers=("local", "up"))
+    handle = Browser(ctx).authorize(acr_values="idp:up", **params)
+    redirect = show(ctx, handle, BROWSER)
+    assert isinstance(redirect, BrowserRedirect)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(redirect.url).query).items()}
+    assert {k: query[k] for k in ("prompt", "max_age") if k in query} == forwarded
+
+
+@pytest.mark.parametrize(("auth_time_ago", "passes"), [(None, False), (600, False), (30, True)])
+def test_with_max_age_the_upstreams_auth_time_must_be_recent(
+    ctx: AppContext, fake: FakeUpstream, auth_time_ago: int | None, passes: bool
+) -> None:
+    now = int(ctx.clock.now().timestamp())
+    fake.claims = {"auth_time": None if auth_time_ago is None else now - auth_time_ago}
+    result = _login_result(ctx, fake, max_age="60")
+    assert isinstance(result, LoginFinished if passes else UpstreamFailed), result
+
+
+@pytest.mark.parametrize(
+    ("sends_iss", "iss", "passes"),
+    [
+        (True, ISSUER, True),
+        (True, None, False),
+        (False, "https://evil.example", False),
+        (False, None, True),
+    ],
+)
+def test_the_responses_iss_must_name_the_provider(
+    ctx: AppContext, fake: FakeUpstream, sends_iss: bool, iss: str | None, passes: bool
+) -> None:
+    """RFC 9207 mix-up defence."""
+    fake.sends_iss = sends_iss
+    query = _to_upstream(ctx, fake)
+    response = {"state": query["state"], "code": "c-1"} | ({"iss": iss} if iss else {})
+    result = callback(ctx, "up", BROWSER, response)
+    assert isinstance(result, LoginFinished if passes else UpstreamFailed), result
+    assert len(fake.token_requests) == (1 if passes else 0)
+
+
+def test_the_session_keeps_the_upstream_subject_and_tokens(
+    ctx: AppContext, fake: FakeUpstream
+) -> None:
+    fake.refresh_token = "upstream-rt"
+    result = _login_result(ctx, fake)
+    assert isinstance(result, LoginFinished), result
+    assert result.session.upstream_subject == "upstream-sub-1"
+    with ctx.store.reading() as uow:
+        stored = uow.sessions.find(result.session.id)
+        kept = uow.upstream_session_tokens.find(result.session.id)
+    assert stored is not None and stored.upstream_subject == "upstream-sub-1"
+    assert kept is not None and kept.provider_id == "up"
+    assert kept.id_token.count(".") == 2
+    # Sealed like provider secrets, never the bare token.
+    assert kept.refresh_token_sealed is not None and kept.refresh_token_sealed != "upstream-rt"
+
+
+def test_a_slow_upstream_is_an_error_page_and_a_log_line(
+    ctx: AppContext, fake: FakeUpstream
+) -> None:
+    fake.slow_token_endpoint = True
+    with capture_logs() as logs:
+        result = _login_result(ctx, fake)
+    assert isinstance(result, UpstreamFailed)
+    (line,) = [entry for entry in logs if entry["event"] == "upstream_login_failed"]
+    assert line["provider"] == "up"
+    assert line["reason"] == "token endpoint: ReadTimeout"
+    with ctx.store.reading() as uow:
+        assert uow.upstream_accounts.find_user_id("up", "upstream-sub-1") is None
+
+
+def test_a_provider_asked_for_offline_access_is_asked_for_consent(
+    ctx: AppContext, fake: FakeUpstream
+) -> None:
+    """OIDC Core §11: without prompt=consent a strict upstream drops offline_access."""
+    with ctx.store.transaction() as uow:
+        provider = uow.upstream_providers.find("up")
+        assert provider is not None
+        uow.upstream_providers.delete("up")
+        uow.upstream_providers.insert(replace(provider, scopes=("openid", "offline_access")))
+    add_web_client(ctx, providers=("local", "up"))
+    handle = Browser(ctx).authorize(acr_values="idp:up", prompt="login")
+    redirect = show(ctx, handle, BROWSER)
+    assert isinstance(redirect, BrowserRedirect)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(redirect.url).query).items()}
+    assert (query["scope"], query["prompt"]) == ("openid offline_access", "login consent")

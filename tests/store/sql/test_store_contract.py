@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from idplus.models import (
+    NO_PASSWORD,
     AuditEvent,
     AuthorizationRequest,
     Client,
@@ -28,6 +29,7 @@ from idplus.models import (
     SigningKey,
     SsoSession,
     UpstreamProvider,
+    UpstreamSessionTokens,
     User,
 )
 from idplus.policies import ClientType
@@ -540,3 +542,86 @@ def _raw(store: Store) -> AbstractContextManager[Connection]:
     """Plain SQL under the repositories, for rows the repositories would never write."""
     assert isinstance(store, SqlStore)
     return store.database.transaction()
+
+
+def test_upstream_provider_ial_mapping_round_trips(store: Store) -> None:
+    mapped = _upstream("bankid", ial_claim="loa", ial_values={"high": 2, "substantial": 1})
+    with store.transaction() as uow:
+        uow.upstream_providers.insert(mapped)
+    with store.reading() as uow:
+        assert uow.upstream_providers.find("bankid") == mapped
+
+
+def test_users_with_a_password_are_found_by_email_or_phone(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.users.insert(_user("u1", "+4790000001", email="kari@example.no"), NOW)
+        uow.users.insert(_user("u2", "tid:s", password_hash=NO_PASSWORD, kurtid="k2",
+                               analytics_uuid="a2", tnuids=("t2",),
+                               email="kari@example.no"), NOW)  # fmt: skip
+    with store.reading() as uow:
+        found = uow.users.users_with_password_where("email", "kari@example.no", limit=2)
+        assert [u.id for u in found] == ["u1"]
+        assert uow.users.users_with_password_where("phone_number", "+4799999999", limit=2) == []
+        with pytest.raises(ValueError, match="cannot look users up"):
+            uow.users.users_with_password_where("password_hash", "x", limit=2)
+
+
+def test_a_users_profile_is_updated_field_by_field(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.users.insert(_user(), NOW)
+        uow.users.update_profile("u1", {"given_name": "Kari", "ial": 2,
+                                        "birthdate": date(1990, 5, 17)}, NOW)  # fmt: skip
+        with pytest.raises(ValueError, match="not profile fields"):
+            uow.users.update_profile("u1", {"password_hash": "x"}, NOW)
+    with store.reading() as uow:
+        user = uow.users.find("u1")
+    assert user is not None
+    assert (user.given_name, user.ial, user.birthdate) == ("Kari", 2, date(1990, 5, 17))
+
+
+def test_upstream_accounts_are_listed_and_unlinked_never_to_the_last(store: Store) -> None:
+    lonely = _user("u1", "tid:s", password_hash=NO_PASSWORD)
+    with store.transaction() as uow:
+        uow.users.insert(lonely, NOW)
+        uow.upstream_accounts.insert_if_absent("tid", "s-1", "u1", NOW)
+        uow.upstream_accounts.insert_if_absent("bankid", "s-2", "u1", NOW + timedelta(1))
+    with store.transaction() as uow:
+        listed = uow.upstream_accounts.list_for_user("u1")
+        assert [(a.provider_id, a.subject) for a in listed] == [("tid", "s-1"), ("bankid", "s-2")]
+        assert not uow.upstream_accounts.unlink_unless_last("tid", "other", lonely)
+        assert uow.upstream_accounts.unlink_unless_last("tid", "s-1", lonely)
+        assert not uow.upstream_accounts.unlink_unless_last("bankid", "s-2", lonely)
+        assert uow.upstream_accounts.find_user_id("bankid", "s-2") == "u1"
+
+
+def test_a_sessions_upstream_side_is_kept_replaced_and_gone_with_it(store: Store) -> None:
+    tokens = UpstreamSessionTokens("tid", "a.b.c", "fernet:rt")
+    with store.transaction() as uow:
+        uow.users.insert(_user(), NOW)
+        uow.sessions.insert(replace(_session(), upstream_subject="up-sub"), "h")
+        uow.upstream_session_tokens.save("sid-1", tokens, NOW)
+        uow.upstream_session_tokens.save("sid-1", replace(tokens, id_token="d.e.f"), NOW)
+        uow.sessions.reauthenticate("sid-1", auth_time=NOW, acr="urn:telenor.identity.aal.3",
+                                    amr=("bankid",), idp="bankid", upstream_subject="b-sub",
+                                    now=NOW)  # fmt: skip
+    with store.reading() as uow:
+        assert uow.upstream_session_tokens.find("sid-1") == replace(tokens, id_token="d.e.f")
+        session = uow.sessions.find("sid-1")
+        assert session is not None and (session.idp, session.upstream_subject) == (
+            "bankid",
+            "b-sub",
+        )
+    with store.transaction() as uow:
+        uow.upstream_session_tokens.delete("sid-1")
+        assert uow.upstream_session_tokens.find("sid-1") is None
+
+
+def test_an_upstream_logout_hop_is_used_once_and_only_while_live(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.upstream_logouts.insert("hop-1", "tid", "https://rp.example/bye", NOW + timedelta(1))
+        uow.upstream_logouts.insert("hop-2", "tid", "https://rp.example/bye", NOW)
+    with store.transaction() as uow:
+        assert uow.upstream_logouts.consume("hop-1", "bankid", NOW) is None
+        assert uow.upstream_logouts.consume("hop-1", "tid", NOW) == "https://rp.example/bye"
+        assert uow.upstream_logouts.consume("hop-1", "tid", NOW) is None
+        assert uow.upstream_logouts.consume("hop-2", "tid", NOW) is None

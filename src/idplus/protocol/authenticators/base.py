@@ -12,10 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from idplus.models import User
+from idplus.models import UpstreamSessionTokens, User
 from idplus.protocol.context import AppContext
 from idplus.protocol.login.results import BrowserRedirect
 from idplus.protocol.login.state import Inputs, InteractionView
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamLogin:
+    """What a login through an upstream provider leaves with the session."""
+
+    # The user's `sub` at the upstream (`extsub`).
+    subject: str
+    # Kept to end the session at the upstream too (SPEC §7).
+    tokens: UpstreamSessionTokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +35,7 @@ class Authenticated:
     acr: str
     # The login form's "remember me": the session outlives the browser.
     remember_me: bool = False
+    upstream: UpstreamLogin | None = None
 
 
 class Authenticator(Protocol):

@@ -2,36 +2,33 @@
 upstream provider (OIDC Core §3.1, RFC 7636), then its callback.
 
 `start` binds a fresh `state`, `nonce` and PKCE verifier to the login in progress (the state
-only as an HMAC) and sends the browser to the upstream's authorization endpoint. `callback`
-finds the login by its state, in the browser that started it, exchanges the code, validates the
-ID token (OIDC Core §3.1.3.7) and logs in the local user of (provider, upstream `sub`), created
-on first use. Every fault is an `UpstreamFailed` (an error page) with a structured log line.
+only as an HMAC) and sends the browser to the upstream's authorization endpoint, passing on
+`prompt=login` and `max_age` so that a forced login is forced upstream too. `callback` finds
+the login by its state, in the browser that started it, exchanges the code, validates the ID
+token (`federation/id_token.py`), reads the upstream's userinfo, and logs in the local user of
+the upstream account (`federation/accounts.py`). Every fault is an `UpstreamFailed` (an error
+page) with a structured log line.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
-from typing import Any, TypeGuard
-from urllib.parse import quote, urlencode
-
-import httpx
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
-from joserfc.jws import extract_compact
+from typing import Any
+from urllib.parse import urlencode
 
 from idplus.auth.upstream_metadata import UpstreamUnavailable
 from idplus.crypto.hashing import hash_handle
-from idplus.crypto.secrets import SecretDecryptionError, client_secret_of
+from idplus.crypto.secrets import seal_secret
 from idplus.logs import get_logger
-from idplus.models import UpstreamProvider, User
+from idplus.models import AuthorizationRequest, UpstreamProvider, UpstreamSessionTokens
 from idplus.protocol.assurance import acr_for_level
-from idplus.protocol.authenticators.base import Authenticated
+from idplus.protocol.authenticators.base import Authenticated, UpstreamLogin
 from idplus.protocol.context import AppContext
+from idplus.protocol.federation.accounts import account_of
+from idplus.protocol.federation.errors import UpstreamError
+from idplus.protocol.federation.id_token import validate_id_token
+from idplus.protocol.federation.upstream_calls import UpstreamTokens, fetch_userinfo, redeem_code
 from idplus.protocol.interaction import Stage
 from idplus.protocol.login.finish import cancel, finish_login
 from idplus.protocol.login.results import (
@@ -44,24 +41,14 @@ from idplus.protocol.login.results import (
 )
 from idplus.protocol.login.state import Inputs, InteractionGone, InteractionView, save_progress
 from idplus.protocol.pkce import s256_challenge
-from idplus.store.base import UnitOfWork
 from idplus.uris import federation_callback_uri
 
 log = get_logger(__name__)
 
-# Clock skew allowed between idplus and an upstream on `exp` / `iat` (seconds).
-LEEWAY_SECONDS = 60
-# The password hash of users an upstream provisions: not an argon2 hash, so nothing matches it.
-NO_PASSWORD = "!upstream"
-ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
 # The amr a login through a provider asserts when the operator configured none.
 DEFAULT_AMR = ("ext",)
-# users.username holds 320 characters; a longer `<provider>:<sub>` is hashed.
-_USERNAME_MAX = 320
-
-
-class UpstreamError(Exception):
-    """The upstream login cannot go on; the message is the reason for the log."""
+# ID token claims that are about the token, not the user: userinfo never overrides them.
+_TOKEN_CLAIMS = frozenset({"iss", "aud", "azp", "exp", "iat", "nbf", "nonce", "auth_time", "sub"})
 
 
 def state_hash(ctx: AppContext, state: str) -> str:
@@ -86,21 +73,20 @@ class UpstreamAuthenticator:
         )
         with ctx.store.transaction() as uow:
             save_progress(uow, view, at_upstream, view.user)
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": provider.client_id,
-                "redirect_uri": federation_callback_uri(ctx.settings.issuer, provider.id),
-                "scope": " ".join(provider.scopes),
-                "state": state,
-                "nonce": nonce,
-                "code_challenge": s256_challenge(verifier),
-                "code_challenge_method": "S256",
-                "ui_locales": view.interaction.request.ui_locale,
-            }
-        )
+        query = {
+            "response_type": "code",
+            "client_id": provider.client_id,
+            "redirect_uri": federation_callback_uri(ctx.settings.issuer, provider.id),
+            "scope": " ".join(provider.scopes),
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": s256_challenge(verifier),
+            "code_challenge_method": "S256",
+            "ui_locales": view.interaction.request.ui_locale,
+            **_prompt_and_max_age(view.interaction.request, provider),
+        }
         endpoint = str(metadata["authorization_endpoint"])
-        return BrowserRedirect(f"{endpoint}{'&' if '?' in endpoint else '?'}{query}")
+        return BrowserRedirect(f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}")
 
     def complete(self, ctx: AppContext, view: InteractionView, inputs: Inputs) -> Authenticated:
         raise LoginProblem(ProblemReason.UNKNOWN_ACTION)
@@ -110,6 +96,21 @@ class UpstreamAuthenticator:
 
     def resend(self, ctx: AppContext, view: InteractionView) -> InteractionView:
         raise LoginProblem(ProblemReason.UNKNOWN_ACTION)
+
+
+def _prompt_and_max_age(
+    request: AuthorizationRequest, provider: UpstreamProvider
+) -> dict[str, str]:
+    """OIDC Core §3.1.2.1: `prompt=login` and `max_age` make the upstream log the user in
+    again, not reuse its own session, when the client asked idplus to; OIDC Core §11: a
+    refresh token (`offline_access`, kept to revoke at logout) needs `prompt=consent`."""
+    prompt = [p for p in ("login",) if p in request.prompt]
+    if "offline_access" in provider.scopes:
+        prompt.append("consent")
+    values = {"prompt": " ".join(prompt)} if prompt else {}
+    if request.max_age is not None:
+        values["max_age"] = str(request.max_age)
+    return values
 
 
 def callback(
@@ -124,21 +125,67 @@ def callback(
         if error == "access_denied":
             log.info("upstream_login_denied", provider=provider_id)
             return cancel(ctx, view)
+        provider = _provider(ctx, provider_id)
+        _check_issuer(ctx, provider, query.get("iss"))
         if error:
             raise UpstreamError(f"the upstream answered error={error[:100]}")
-        provider = _provider(ctx, provider_id)
-        tokens = _exchange(ctx, provider, query.get("code", ""), view)
-        claims = validate_id_token(
-            ctx, provider, tokens.get("id_token"), view.interaction.upstream_nonce or ""
-        )
-        user = _user_of(ctx, provider, str(claims["sub"]))
-        proof = Authenticated(user, provider.amr or DEFAULT_AMR, provider.acr or acr_for_level(1))
+        verifier = view.interaction.upstream_verifier or ""
+        tokens = redeem_code(ctx, provider, query.get("code", ""), verifier)
+        proof = _authenticated(ctx, provider, view, tokens)
         finished = finish_login(ctx, view, proof)
     except (UpstreamError, InteractionGone) as failure:
+        refusal = failure.refusal if isinstance(failure, UpstreamError) else None
         log.warning("upstream_login_failed", provider=provider_id, reason=str(failure))
-        return UpstreamFailed(str(failure), locale)
-    log.info("upstream_login", provider=provider_id, user_id=user.id)
+        return UpstreamFailed(str(failure), locale, refusal)
+    log.info("upstream_login", provider=provider_id, user_id=proof.user.id)
     return finished
+
+
+def _check_issuer(ctx: AppContext, provider: UpstreamProvider, iss: str | None) -> None:
+    """RFC 9207: an upstream that names itself in its response must name the provider the
+    login went to (a mix-up defence on top of one callback path per provider)."""
+    try:
+        advertised = ctx.upstream.discovery(provider.issuer).get(
+            "authorization_response_iss_parameter_supported"
+        )
+    except UpstreamUnavailable as error:
+        raise UpstreamError(f"discovery: {error}") from None
+    if iss is None and advertised is True:
+        raise UpstreamError("the response has no iss although the upstream sends one")
+    if iss is not None and iss != provider.issuer:
+        raise UpstreamError("the response's iss is not the provider's issuer")
+
+
+def _authenticated(
+    ctx: AppContext, provider: UpstreamProvider, view: InteractionView, tokens: UpstreamTokens
+) -> Authenticated:
+    request = view.interaction.request
+    nonce = view.interaction.upstream_nonce or ""
+    claims = validate_id_token(ctx, provider, tokens.id_token, nonce, request.max_age)
+    subject = str(claims["sub"])
+    userinfo = fetch_userinfo(ctx, provider, tokens.access_token, subject)
+    user = account_of(ctx, provider, _merged(claims, userinfo))
+    kept = UpstreamSessionTokens(
+        provider_id=provider.id,
+        id_token=str(tokens.id_token),
+        refresh_token_sealed=(
+            seal_secret(tokens.refresh_token, ctx.settings.key_encryption_key_value)
+            if tokens.refresh_token is not None
+            else None
+        ),
+    )
+    return Authenticated(
+        user,
+        provider.amr or DEFAULT_AMR,
+        provider.acr or acr_for_level(1),
+        upstream=UpstreamLogin(subject, kept),
+    )
+
+
+def _merged(id_token_claims: dict[str, Any], userinfo: Mapping[str, Any]) -> dict[str, Any]:
+    """With `response_type=code` many providers put e-mail and phone claims only in userinfo."""
+    extra = {name: value for name, value in userinfo.items() if name not in _TOKEN_CLAIMS}
+    return {**id_token_claims, **extra}
 
 
 def _login_of_state(
@@ -170,169 +217,3 @@ def _provider(ctx: AppContext, provider_id: str) -> UpstreamProvider:
     if provider is None:
         raise UpstreamError(f"provider {provider_id!r} is not registered")
     return provider
-
-
-def _client_secret(ctx: AppContext, provider: UpstreamProvider) -> str | None:
-    try:
-        return client_secret_of(provider, ctx.settings)
-    except SecretDecryptionError:
-        raise UpstreamError("the provider's client secret cannot be opened") from None
-
-
-def _exchange(
-    ctx: AppContext, provider: UpstreamProvider, code: str, view: InteractionView
-) -> dict[str, Any]:
-    """The code for tokens at the upstream's token endpoint (RFC 6749 §4.1.3, RFC 7636)."""
-    if not code:
-        raise UpstreamError("no code")
-    try:
-        endpoint = str(ctx.upstream.discovery(provider.issuer)["token_endpoint"])
-    except UpstreamUnavailable as error:
-        raise UpstreamError(f"discovery: {error}") from None
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": federation_callback_uri(ctx.settings.issuer, provider.id),
-        "code_verifier": view.interaction.upstream_verifier or "",
-    }
-    headers = {"Accept": "application/json"}
-    secret = _client_secret(ctx, provider)
-    if secret is not None and provider.token_auth_method == "client_secret_basic":
-        # RFC 6749 §2.3.1: both parts form-urlencoded before the Basic encoding.
-        pair = f"{quote(provider.client_id, safe='')}:{quote(secret, safe='')}"
-        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
-    else:
-        form["client_id"] = provider.client_id
-        if secret is not None:
-            form["client_secret"] = secret
-    try:
-        response = ctx.upstream.http.post(endpoint, data=form, headers=headers)
-    except httpx.HTTPError as error:
-        raise UpstreamError(f"token endpoint: {type(error).__name__}") from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code != 200 or not isinstance(body, dict):
-        detail = body.get("error") if isinstance(body, dict) else None
-        raise UpstreamError(f"token endpoint: HTTP {response.status_code} {detail or ''}".strip())
-    return body
-
-
-def validate_id_token(
-    ctx: AppContext, provider: UpstreamProvider, id_token: object, nonce: str
-) -> dict[str, Any]:
-    """The ID token's claims once its signature (upstream JWKS), iss, aud, azp, exp, iat and
-    nonce check out (OIDC Core §3.1.3.7); raises UpstreamError otherwise."""
-    if not isinstance(id_token, str) or not id_token:
-        raise UpstreamError("no id_token")
-    kid = _kid_of(id_token)
-    try:
-        keys = KeySet.import_key_set(ctx.upstream.jwks(provider.issuer))  # type: ignore[arg-type]
-        if kid is not None and not _has_kid(keys, kid):
-            # The upstream may have rotated: refetch once.
-            fresh = ctx.upstream.jwks(provider.issuer, refresh=True)
-            keys = KeySet.import_key_set(fresh)  # type: ignore[arg-type]
-            if not _has_kid(keys, kid):
-                raise UpstreamError(f"id_token signed by unknown key {kid[:64]!r}")
-    except UpstreamUnavailable as error:
-        raise UpstreamError(f"jwks: {error}") from None
-    except (JoseError, ValueError, TypeError) as error:
-        raise UpstreamError(f"jwks: {type(error).__name__}") from None
-    try:
-        claims = dict(jwt.decode(id_token, keys, algorithms=ID_TOKEN_ALGORITHMS).claims)
-    except (JoseError, ValueError, TypeError) as error:
-        raise UpstreamError(f"id_token signature: {type(error).__name__}") from None
-    check_id_token_claims(claims, provider, nonce, ctx.clock.now())
-    return claims
-
-
-def check_id_token_claims(
-    claims: Mapping[str, Any], provider: UpstreamProvider, nonce: str, now: datetime
-) -> None:
-    if claims.get("iss") != provider.issuer:
-        raise UpstreamError("id_token iss is not the provider's issuer")
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    if provider.client_id not in audiences:
-        raise UpstreamError("id_token aud is not our client id")
-    azp = claims.get("azp")
-    if azp is not None and azp != provider.client_id:
-        raise UpstreamError("id_token azp is not our client id")
-    if len(audiences) > 1 and azp is None:
-        raise UpstreamError("id_token has several audiences and no azp")
-    exp, iat, moment = claims.get("exp"), claims.get("iat"), now.timestamp()
-    if not _is_number(exp) or exp + LEEWAY_SECONDS <= moment:
-        raise UpstreamError("id_token expired")
-    if not _is_number(iat) or iat - LEEWAY_SECONDS > moment:
-        raise UpstreamError("id_token issued in the future")
-    if not nonce or claims.get("nonce") != nonce:
-        raise UpstreamError("id_token nonce does not match")
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub or len(sub) > 255:
-        raise UpstreamError("id_token sub missing or invalid")
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _kid_of(id_token: str) -> str | None:
-    """The header's kid, read (not trusted) to know whether the JWKS must be refetched."""
-    try:
-        header = extract_compact(id_token.encode()).protected
-    except (JoseError, ValueError, TypeError, UnicodeError):
-        raise UpstreamError("id_token is not a JWS") from None
-    kid = header.get("kid")
-    return kid if isinstance(kid, str) else None
-
-
-def _has_kid(keys: KeySet, kid: str) -> bool:
-    return any(key.kid == kid for key in keys.keys)
-
-
-def _user_of(ctx: AppContext, provider: UpstreamProvider, subject: str) -> User:
-    """The local user of this upstream account, created on its first login (no password).
-
-    Two first logins of one account may run at once: both inserts are idempotent, and both
-    logins end as whichever user was created first.
-    """
-    now = ctx.clock.now()
-    with ctx.store.transaction() as uow:
-        user_id = uow.upstream_accounts.find_user_id(provider.id, subject)
-        if user_id is None:
-            new = _new_user(uow, ctx, provider.id, subject)
-            if uow.users.insert_if_absent(new, now):
-                log.info("upstream_user_created", provider=provider.id, user_id=new.id)
-            created = uow.users.find_by_username(new.username)
-            if created is None or created.password_hash != NO_PASSWORD:
-                # Never hand an existing local account to an upstream login by its name.
-                raise UpstreamError(f"username {new.username[:80]!r} belongs to a local user")
-            uow.upstream_accounts.insert_if_absent(provider.id, subject, created.id, now)
-            user_id = uow.upstream_accounts.find_user_id(provider.id, subject)
-        user = uow.users.find(user_id) if user_id is not None else None
-        if user is None:
-            raise UpstreamError("the linked user is gone")
-        return user
-
-
-def _new_user(uow: UnitOfWork, ctx: AppContext, provider_id: str, subject: str) -> User:
-    username = f"{provider_id}:{subject}"
-    if len(username) > _USERNAME_MAX:
-        username = f"{provider_id}:{hashlib.sha256(subject.encode()).hexdigest()}"
-    kurtid = ctx.random.digits(12)
-    while kurtid.startswith("0") or uow.users.kurtid_taken(kurtid):
-        kurtid = ctx.random.digits(12)
-    return User(
-        id=_uuid_of(ctx.random.hex_id(16)),
-        username=username,
-        # Not an argon2 hash: no password ever matches it.
-        password_hash=NO_PASSWORD,
-        kurtid=kurtid,
-        analytics_uuid=_uuid_of(ctx.random.hex_id(16)),
-        tnuids=(_uuid_of(ctx.random.hex_id(16)),),
-    )
-
-
-def _uuid_of(hex32: str) -> str:
-    return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:32]}"

@@ -89,6 +89,7 @@ def _redeem(
         acr=stored.acr,
         amr=stored.amr,
         idp=stored.idp,
+        extsub=session.upstream_subject,
         nonce=stored.nonce,
         preferred_username=str(stored.claims.get("preferred_username") or user.username),
         grant_id=stored.grant_id,

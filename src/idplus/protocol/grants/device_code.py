@@ -83,6 +83,7 @@ def _poll(
         acr=request.acr,
         amr=request.amr,
         idp=request.idp,
+        extsub=session.upstream_subject,
         preferred_username=user.username,
     )
     return issue_tokens(ctx, front.tokens, grant, now, uow=uow, lineage=new_lineage(ctx.random))

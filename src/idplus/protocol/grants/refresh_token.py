@@ -89,7 +89,7 @@ def _refresh(
     # Everything the request asks is checked before the token is spent: a refused request
     # (too wide a scope, say) leaves it usable, so the client's corrected retry is no reuse.
     try:
-        grant = _grant(client, token, user, request)
+        grant = _grant(client, token, user, request, session)
     except OAuthError as problem:
         return problem
     if rotates and not uow.refresh_tokens.consume(token.id, now):
@@ -126,7 +126,13 @@ def _reused(uow: UnitOfWork, token: RefreshToken, now: datetime) -> InvalidGrant
     return InvalidGrant("the refresh token was already used: its family is revoked")
 
 
-def _grant(client: Client, token: RefreshToken, user: User, request: RefreshRequest) -> Grant:
+def _grant(
+    client: Client,
+    token: RefreshToken,
+    user: User,
+    request: RefreshRequest,
+    session: SsoSession | None,
+) -> Grant:
     return Grant(
         client=client,
         scopes=_narrowed_scopes(token, request.scopes),
@@ -136,6 +142,7 @@ def _grant(client: Client, token: RefreshToken, user: User, request: RefreshRequ
         acr=token.acr,
         amr=token.amr,
         idp=token.idp,
+        extsub=session.upstream_subject if session is not None else None,
         tnuid=_profile(token, user, request.profile),
         grant_id=token.grant_id,
     )

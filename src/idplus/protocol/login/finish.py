@@ -28,6 +28,7 @@ def finish_login(ctx: AppContext, view: InteractionView, proof: Authenticated) -
         amr=proof.amr,
         acr=proof.acr,
         idp=interaction.provider or LOCAL_PROVIDER_ID,
+        upstream_subject=proof.upstream.subject if proof.upstream is not None else None,
     )
     group = sso_group(client)
     browser_session = timedelta(seconds=ctx.settings.sso_session_lifetime)
@@ -44,6 +45,8 @@ def finish_login(ctx: AppContext, view: InteractionView, proof: Authenticated) -
             now=now,
             random=ctx.random,
         )
+        if proof.upstream is not None:
+            uow.upstream_session_tokens.save(signed_in.session.id, proof.upstream.tokens, now)
         request = interaction.request
         if request.return_to is not None:
             # A login for one of idplus's own pages: back to it, no code.

@@ -19,8 +19,9 @@ from idplus.crypto.hashing import HashingBusy
 from idplus.logs import get_logger
 from idplus.protocol.authenticators.base import Authenticator
 from idplus.protocol.authenticators.local import LocalAuthenticator
-from idplus.protocol.authenticators.upstream import UpstreamAuthenticator, UpstreamError
+from idplus.protocol.authenticators.upstream import UpstreamAuthenticator
 from idplus.protocol.context import AppContext
+from idplus.protocol.federation.errors import UpstreamError
 from idplus.protocol.interaction import Stage
 from idplus.protocol.login.finish import cancel, continue_session, finish_login
 from idplus.protocol.login.results import (
@@ -132,12 +133,13 @@ def _start_upstream(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> 
 def _upstream_failed(view: InteractionView, error: UpstreamError) -> UpstreamFailed:
     provider = view.interaction.provider
     log.warning("upstream_login_failed", provider=provider, reason=str(error))
-    return UpstreamFailed(str(error), view.interaction.request.ui_locale)
+    return UpstreamFailed(str(error), view.interaction.request.ui_locale, error.refusal)
 
 
 def _select_provider(ctx: AppContext, view: InteractionView, inputs: Inputs) -> StepResult:
     """A fresh login with the chosen provider's authenticator, for nobody yet."""
-    provider = ctx.providers.allowed(view.client, inputs.get("provider"))
+    level = view.interaction.request.requested_aal
+    provider = ctx.providers.allowed(view.client, inputs.get("provider"), level)
     authenticator = AUTHENTICATORS.get(provider.kind) if provider is not None else None
     if provider is None or authenticator is None:
         raise LoginProblem(ProblemReason.UNKNOWN_PROVIDER)
@@ -167,7 +169,7 @@ def _continue(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> StepRe
 
 def _switch(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> StepResult:
     """ "Not you?": log in afresh; a different user's login then replaces the session."""
-    providers = ctx.providers.for_client(view.client)
+    providers = ctx.providers.for_client(view.client, view.interaction.request.requested_aal)
     if len(providers) == 1:
         return _select_provider(ctx, view, Inputs({"provider": providers[0].id}))
     anyone = replace(

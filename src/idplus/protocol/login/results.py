@@ -11,6 +11,7 @@ from idplus.models import SsoSession
 from idplus.policies import ClientType
 from idplus.protocol.authorization_response import AuthorizationResponse
 from idplus.protocol.context import AppContext
+from idplus.protocol.federation.errors import LinkRefusal
 from idplus.protocol.interaction import Stage
 from idplus.protocol.login.state import InteractionView
 
@@ -121,6 +122,8 @@ class UpstreamFailed:
 
     reason: str
     locale: str = "en"
+    # Set when the upstream login worked but its account cannot be linked (shown to the user).
+    refusal: LinkRefusal | None = None
 
 
 StepResult = (
@@ -142,6 +145,7 @@ def page_of(ctx: AppContext, view: InteractionView) -> Page:
         user_name=user.username if user is not None else "",
         masked_phone=mask_phone_number(phone) if phone else "",
         providers=tuple(
-            ProviderChoice(p.id, p.display_name(locale)) for p in ctx.providers.for_client(client)
+            ProviderChoice(p.id, p.display_name(locale))
+            for p in ctx.providers.for_client(client, request.requested_aal)
         ),
     )

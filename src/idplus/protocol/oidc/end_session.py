@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from idplus.crypto.keys import InvalidSignature, KeyRing
-from idplus.models import Client, SsoSession
+from idplus.models import Client, SsoSession, UpstreamSessionTokens
 from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.backchannel import enqueue_logout_tokens
 from idplus.protocol.sso import end_session
@@ -37,6 +37,8 @@ class EndedSession:
     session: SsoSession
     # Clients that received tokens in this session and are told over the back channel.
     notified: tuple[str, ...]
+    # What ending it at the upstream provider its login came from needs (federation).
+    upstream: UpstreamSessionTokens | None = None
 
 
 def read_id_token_hint(ctx: AppContext, token: str) -> IdTokenHint:
@@ -109,7 +111,11 @@ def end_sessions_within(
         ]
         user = uow.users.find(session.user_id)
         enqueue_logout_tokens(ctx, uow, ring, session=session, user=user, clients=notify, now=now)
-        ended.append(EndedSession(session, tuple(c.client_id for c in notify)))
+        # Handed to the caller, who ends the upstream session with them; kept no longer.
+        upstream = uow.upstream_session_tokens.find(session.id)
+        if upstream is not None:
+            uow.upstream_session_tokens.delete(session.id)
+        ended.append(EndedSession(session, tuple(c.client_id for c in notify), upstream))
     return ended
 
 

@@ -17,6 +17,8 @@ from idplus.store.sql.tables import (
     refresh_tokens,
     revoked_access_tokens,
     sso_sessions,
+    upstream_logouts,
+    upstream_session_tokens,
 )
 
 # Kept a while after expiry: a late replay of a code should still revoke what it issued.
@@ -52,6 +54,19 @@ class SqlMaintenance:
             ),
             "login_throttle": sa.delete(login_throttle).where(
                 login_throttle.c.window_started_at <= now - timedelta(days=1),
+            ),
+            "upstream_logouts": sa.delete(upstream_logouts).where(
+                upstream_logouts.c.expires_at <= now
+            ),
+            # An upstream ID token is personal data: kept only while its session can end.
+            "upstream_session_tokens": sa.delete(upstream_session_tokens).where(
+                upstream_session_tokens.c.session_id.in_(
+                    sa.select(sso_sessions.c.id).where(
+                        sa.or_(
+                            sso_sessions.c.ended_at.is_not(None), sso_sessions.c.expires_at <= now
+                        )
+                    )
+                )
             ),
             "sso_sessions": sa.delete(sso_sessions).where(
                 sa.or_(

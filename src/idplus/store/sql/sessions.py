@@ -42,6 +42,7 @@ def _session_from_row(row: Any) -> SsoSession:
         last_seen_at=row["last_seen_at"],
         expires_at=row["expires_at"],
         ended_at=row["ended_at"],
+        upstream_subject=row["upstream_subject"],
     )
 
 
@@ -67,6 +68,7 @@ class SqlSessions:
                 created_at=session.created_at,
                 last_seen_at=session.last_seen_at,
                 expires_at=session.expires_at,
+                upstream_subject=session.upstream_subject,
             )
         )
 
@@ -102,13 +104,22 @@ class SqlSessions:
         auth_time: datetime,
         acr: str,
         amr: tuple[str, ...],
+        idp: str,
+        upstream_subject: str | None,
         now: datetime,
     ) -> None:
         """A new login (prompt=login, max_age, step-up) refreshes what the session asserts."""
         self._conn.execute(
             sa.update(sso_sessions)
             .where(sso_sessions.c.id == session_id)
-            .values(auth_time=auth_time, acr=acr, amr=list(amr), last_seen_at=now)
+            .values(
+                auth_time=auth_time,
+                acr=acr,
+                amr=list(amr),
+                idp=idp,
+                upstream_subject=upstream_subject,
+                last_seen_at=now,
+            )
         )
 
     def touch(self, session: SsoSession, now: datetime) -> None:

@@ -136,8 +136,9 @@ users = sa.Table(
     _id(),
     sa.Column("username", sa.String(320), nullable=False, unique=True),
     sa.Column("password_hash", sa.Text(), nullable=False),
-    sa.Column("phone_number", sa.String(32), nullable=True),
-    sa.Column("email", sa.String(320), nullable=True),
+    # Indexed: an upstream login may link to the local user with this e-mail or phone number.
+    sa.Column("phone_number", sa.String(32), nullable=True, index=True),
+    sa.Column("email", sa.String(320), nullable=True, index=True),
     sa.Column("given_name", sa.String(200), nullable=True),
     sa.Column("family_name", sa.String(200), nullable=True),
     sa.Column("birthdate", sa.Date(), nullable=True),
@@ -189,6 +190,8 @@ sso_sessions = sa.Table(
     sa.Column("last_seen_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=True),
     sa.Column("ended_at", UTCDateTime(), nullable=True),
+    # The user's `sub` at the upstream provider the login came from (`extsub`); NULL for local.
+    sa.Column("upstream_subject", sa.String(255), nullable=True),
 )
 
 session_clients = sa.Table(
@@ -339,6 +342,9 @@ upstream_providers = sa.Table(
     sa.Column("link_by", sa.String(16), nullable=False),
     sa.Column("token_auth_method", sa.String(32), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # The upstream claim that tells the identity assurance, and its values → our IAL (0-3).
+    sa.Column("ial_claim", sa.String(100), nullable=True),
+    sa.Column("ial_values", sa.JSON(), nullable=True),
 )
 
 api_product_clients = sa.Table(
@@ -397,6 +403,35 @@ upstream_accounts = sa.Table(
     sa.Column("subject", sa.String(255), primary_key=True),
     _user_fk(),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# What ending a session at its upstream needs: the upstream ID token (`id_token_hint` of the
+# upstream's end_session_endpoint) and refresh token (RFC 7009 revocation), the latter sealed
+# like provider secrets (crypto.secrets).
+upstream_session_tokens = sa.Table(
+    "upstream_session_tokens",
+    metadata,
+    sa.Column(
+        "session_id",
+        sa.String(64),
+        sa.ForeignKey("sso_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("provider_id", sa.String(64), nullable=False),
+    sa.Column("id_token", sa.Text(), nullable=False),
+    sa.Column("refresh_token", sa.Text(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# A browser on its way through upstream logouts: the `state` (as an HMAC) idplus gave the
+# upstream's end_session_endpoint → where /federation/{id}/logged-out sends the browser next.
+upstream_logouts = sa.Table(
+    "upstream_logouts",
+    metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    sa.Column("provider_id", sa.String(64), nullable=False),
+    sa.Column("next_url", sa.Text(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
 )
 
 login_throttle = sa.Table(

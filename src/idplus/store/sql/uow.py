@@ -31,6 +31,7 @@ from idplus.store.sql.signing_keys import SqlSigningKeys
 from idplus.store.sql.throttle import SqlThrottles
 from idplus.store.sql.upstream_accounts import SqlUpstreamAccounts
 from idplus.store.sql.upstream_providers import SqlUpstreamProviders
+from idplus.store.sql.upstream_sessions import SqlUpstreamLogouts, SqlUpstreamSessionTokens
 from idplus.store.sql.users import SqlUsers
 
 
@@ -57,6 +58,14 @@ class SqlUnitOfWork:
     @cached_property
     def upstream_accounts(self) -> SqlUpstreamAccounts:
         return SqlUpstreamAccounts(self._conn)
+
+    @cached_property
+    def upstream_session_tokens(self) -> SqlUpstreamSessionTokens:
+        return SqlUpstreamSessionTokens(self._conn)
+
+    @cached_property
+    def upstream_logouts(self) -> SqlUpstreamLogouts:
+        return SqlUpstreamLogouts(self._conn)
 
     @cached_property
     def sessions(self) -> SqlSessions:

@@ -7,8 +7,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from idplus.models import UpstreamAccount, User
 from idplus.store.sql.dialect import insert_if_absent
-from idplus.store.sql.tables import upstream_accounts
+from idplus.store.sql.tables import upstream_accounts, users
 
 _t = upstream_accounts.c
 
@@ -33,3 +34,32 @@ class SqlUpstreamAccounts:
             "created_at": now,
         }
         return insert_if_absent(self._conn, upstream_accounts, values, ["provider_id", "subject"])
+
+    def list_for_user(self, user_id: str) -> list[UpstreamAccount]:
+        rows = self._conn.execute(
+            sa.select(upstream_accounts)
+            .where(_t.user_id == user_id)
+            .order_by(_t.created_at, _t.provider_id)
+        ).all()
+        return [
+            UpstreamAccount(row.provider_id, row.subject, row.user_id, row.created_at)
+            for row in rows
+        ]
+
+    def unlink_unless_last(self, provider_id: str, subject: str, user: User) -> bool:
+        # The user's row is the lock (PostgreSQL; SQLite serialises writers): two parallel
+        # unlinks of one user's last two accounts cannot both see the other one still there.
+        self._conn.execute(
+            sa.select(users.c.id).where(users.c.id == user.id).with_for_update()
+        ).first()
+        linked = self._conn.execute(
+            sa.select(sa.func.count()).select_from(upstream_accounts).where(_t.user_id == user.id)
+        ).scalar_one()
+        if int(linked) + (1 if user.has_password else 0) <= 1:
+            return False
+        deleted = self._conn.execute(
+            sa.delete(upstream_accounts).where(
+                _t.provider_id == provider_id, _t.subject == subject, _t.user_id == user.id
+            )
+        )
+        return deleted.rowcount > 0

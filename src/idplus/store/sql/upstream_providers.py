@@ -32,6 +32,8 @@ class SqlUpstreamProviders:
                 link_by=provider.link_by,
                 token_auth_method=provider.token_auth_method,
                 created_at=provider.created_at,
+                ial_claim=provider.ial_claim,
+                ial_values=dict(provider.ial_values),
             )
         )
 
@@ -69,4 +71,6 @@ def _provider(row: Any) -> UpstreamProvider:
         link_by=row["link_by"],
         token_auth_method=row["token_auth_method"],
         created_at=row["created_at"],
+        ial_claim=row["ial_claim"],
+        ial_values={str(k): int(v) for k, v in (row["ial_values"] or {}).items()},
     )

@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from idplus.models import User
+from idplus.models import NO_PASSWORD, User
+from idplus.store.base import LINK_FIELDS, PROFILE_FIELDS
 from idplus.store.sql.dialect import insert_if_absent
 from idplus.store.sql.tables import user_profiles, users
 
@@ -113,6 +114,27 @@ class SqlUsers:
 
     def count(self) -> int:
         return int(self._conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
+
+    def users_with_password_where(self, field: str, value: str, limit: int) -> list[User]:
+        if field not in LINK_FIELDS:
+            raise ValueError(f"cannot look users up by {field!r}")
+        rows = self._conn.execute(
+            sa.select(users.c.id)
+            .where(users.c[field] == value, users.c.password_hash != NO_PASSWORD)
+            .order_by(users.c.id)
+            .limit(limit)
+        ).scalars()
+        found = (self.find(user_id) for user_id in list(rows))
+        return [user for user in found if user is not None]
+
+    def update_profile(self, user_id: str, values: dict[str, object], now: datetime) -> None:
+        unknown = set(values) - PROFILE_FIELDS
+        if unknown:
+            raise ValueError(f"not profile fields: {sorted(unknown)}")
+        if values:
+            self._conn.execute(
+                sa.update(users).where(users.c.id == user_id).values(**values, updated_at=now)
+            )
 
 
 def _user_values(user: User, now: datetime) -> dict[str, Any]:

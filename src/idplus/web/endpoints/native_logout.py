@@ -2,8 +2,9 @@
 
 Body `{"id_token_hint": …, "state": …}` as JSON. Answers, each a JSON string:
 200 the state (a session was found and ended), 200 "Already logged out", 400
-"id_token_hint is null", 401 "Invalid token". (424 is for upstream providers' logout, which
-arrives with federation.)
+"id_token_hint is null", 401 "Invalid token", and 424 "Upstream logout failed" when the
+session came from an upstream provider whose refresh token could not be revoked (RFC 7009):
+the idplus session has ended all the same, and the failure is logged.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from idplus.entry import context_of
+from idplus.protocol.federation.logout import revoke_upstream_sessions
 from idplus.protocol.oidc.end_session import InvalidIdTokenHint, end_sessions, read_id_token_hint
 from idplus.web.adapters import NO_STORE
 
@@ -41,6 +43,9 @@ async def native_logout(request: Request) -> JSONResponse:
     ended = await run_in_threadpool(end_sessions, server, sessions, initiator=hint.client_id)
     if not ended:
         return _answer("Already logged out", 200)
+    upstreams = [e.upstream for e in ended if e.upstream is not None]
+    if upstreams and not await run_in_threadpool(revoke_upstream_sessions, server, upstreams):
+        return _answer("Upstream logout failed", 424)
     # The session's other clients are told by the outbox (enqueued as the session ended).
     return _answer(state if isinstance(state, str) else "", 200)
 
