@@ -27,6 +27,7 @@ PAGE_MESSAGES = sorted(
     | set(account.NOTICES.values())
     | {device.UNKNOWN, device.LOCKED, "The device is connected.", "The request was denied."}
     | {login.BUSY_MESSAGE, login.UPSTREAM_FAILED_MESSAGE}
+    | {text for pair in login.LINK_REFUSED_MESSAGES.values() for text in pair}
     | {
         "This login has expired or is already finished.",
         "Go back to the app and start again.",

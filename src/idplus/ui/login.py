@@ -236,6 +236,7 @@ def _render(
         masked_phone=page.masked_phone,
         user_name=page.user_name,
         providers=[{"id": p.id, "name": p.name} for p in page.providers],
+        provider_name=page.provider_name,
     )
 
 

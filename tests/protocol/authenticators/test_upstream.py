@@ -22,8 +22,15 @@ from idplus.protocol.context import AppContext
 from idplus.protocol.federation.accounts import account_of
 from idplus.protocol.federation.errors import LinkRefusal, UpstreamError
 from idplus.protocol.federation.id_token import check_id_token_claims, validate_id_token
+from idplus.protocol.interaction import Stage
 from idplus.protocol.login.machine import show
-from idplus.protocol.login.results import BrowserRedirect, Cancelled, LoginFinished, UpstreamFailed
+from idplus.protocol.login.results import (
+    BrowserRedirect,
+    Cancelled,
+    LoginFinished,
+    Problem,
+    UpstreamFailed,
+)
 from tests.protocol.federation.fake_upstream import (
     CLIENT_ID,
     ISSUER,
@@ -389,3 +396,14 @@ def test_a_provider_asked_for_offline_access_is_asked_for_consent(
     assert isinstance(redirect, BrowserRedirect)
     query = {k: v[0] for k, v in parse_qs(urlsplit(redirect.url).query).items()}
     assert (query["scope"], query["prompt"]) == ("openid offline_access", "login consent")
+
+
+def test_the_upstream_stage_page_names_the_provider(ctx: AppContext, fake: FakeUpstream) -> None:
+    add_web_client(ctx, providers=("local", "up"))
+    browser = Browser(ctx)
+    handle = browser.authorize(acr_values="idp:up")
+    assert isinstance(show(ctx, handle, BROWSER), BrowserRedirect)
+    # A stale page's button at the upstream stage: the page says where the login goes.
+    problem = browser.act(handle, "verify")
+    assert isinstance(problem, Problem)
+    assert (problem.page.stage, problem.page.provider_name) == (Stage.UPSTREAM, "Up")

@@ -62,6 +62,8 @@ class Page:
     # Only the ends of the number: enough to recognise it, too little to learn it.
     masked_phone: str
     providers: tuple[ProviderChoice, ...]
+    # The display name of the provider the login uses, once one is chosen.
+    provider_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,7 @@ def page_of(ctx: AppContext, view: InteractionView) -> Page:
     request, client, user = view.interaction.request, view.client, view.user
     locale = request.ui_locale
     phone = user.phone_number if user is not None else None
+    chosen = ctx.providers.get(view.interaction.provider or "")
     return Page(
         handle=view.handle,
         stage=view.stage,
@@ -148,4 +151,5 @@ def page_of(ctx: AppContext, view: InteractionView) -> Page:
             ProviderChoice(p.id, p.display_name(locale))
             for p in ctx.providers.for_client(client, request.requested_aal)
         ),
+        provider_name=chosen.display_name(locale) if chosen is not None else "",
     )
