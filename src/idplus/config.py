@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     login_sms_per_phone_per_hour: int = Field(
         10, gt=0, description="Login SMS codes sent to one phone number per hour (toll fraud)."
     )
+    ciba_sms_per_phone_per_hour: int = Field(
+        30, gt=0, description="CIBA approval SMS sent to one phone number per hour (flooding)."
+    )
+    ciba_poll_interval_seconds: int = Field(
+        5, ge=1, le=60, description="The interval CIBA clients are told to poll at (seconds)."
+    )
     log_level: str = Field("INFO", description="Python log level name.")
     access_log: Literal["all", "errors"] = Field(
         "errors",

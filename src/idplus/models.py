@@ -33,6 +33,8 @@ class Client:
     update_at_claims: bool = False
     ciba_enabled: bool = False
     backchannel_logout_uri: str | None = None
+    # CIBA ping mode (without it, poll mode).
+    backchannel_client_notification_endpoint: str | None = None
     environment: str = "test"
     # Authentication providers the client may use, e.g. ("local",). Empty means the local one.
     providers: tuple[str, ...] = ()
@@ -339,6 +341,34 @@ class DeviceRequest:
     expires_at: datetime
     last_polled_at: datetime | None = None
     user_id: str | None = None
+    session_id: str | None = None
+    auth_time: datetime | None = None
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    idp: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CibaRequest:
+    """A backchannel authentication request (CIBA Core 1.0 §7); the auth_req_id and the
+    approval link's token are kept as HMACs."""
+
+    auth_req_id_hash: str
+    client_id: str
+    user_id: str
+    flow: str
+    scopes: tuple[str, ...]
+    binding_message: str | None
+    approval_hash: str
+    # pending → approved | denied; approved → used
+    status: str
+    interval: int
+    next_poll_at: datetime
+    created_at: datetime
+    expires_at: datetime
+    polled: bool = False
+    browser_hash: str | None = None
+    ping_sealed: str | None = None
     session_id: str | None = None
     auth_time: datetime | None = None
     acr: str | None = None

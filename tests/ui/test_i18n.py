@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from idplus.ui import account, device, login
+from idplus.ui import account, ciba_approval, device, login
 from idplus.ui.i18n import gettext_for
 
 TEMPLATES = Path(login.__file__).parent / "templates"
@@ -28,6 +28,7 @@ PAGE_MESSAGES = sorted(
     | {device.UNKNOWN, device.LOCKED, "The device is connected.", "The request was denied."}
     | {login.BUSY_MESSAGE, login.UPSTREAM_FAILED_MESSAGE}
     | {text for pair in login.LINK_REFUSED_MESSAGES.values() for text in pair}
+    | {ciba_approval.GONE, ciba_approval.WRONG_USER, ciba_approval.APPROVED, ciba_approval.DENIED}
     | {
         "This login has expired or is already finished.",
         "Go back to the app and start again.",

@@ -10,10 +10,22 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from idplus.gateway import endpoints as gateway
+from idplus.protocol.ciba.request import APPROVAL_PATH
 from idplus.protocol.device import VERIFICATION_PATH
 from idplus.protocol.self_service import ACCOUNT_PATH
-from idplus.ui import account, authorize, debugger, device, end_session, federation, login, logout
+from idplus.ui import (
+    account,
+    authorize,
+    ciba_approval,
+    debugger,
+    device,
+    end_session,
+    federation,
+    login,
+    logout,
+)
 from idplus.web.endpoints import (
+    ciba,
     device_authorization,
     discovery,
     health,
@@ -90,6 +102,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         self_service.self_service,
         discovery_name="self_service_endpoint",
     ),
+    Endpoint(
+        "/connect/ciba",
+        ciba.backchannel_authentication,
+        ("POST",),
+        discovery_name="backchannel_authentication_endpoint",
+    ),
+    Endpoint("/connect/ciba/prepare", ciba.prepare, ("POST",)),
+    Endpoint(APPROVAL_PATH, ciba_approval.show_approval),
+    Endpoint(APPROVAL_PATH, ciba_approval.decide_approval, ("POST",)),
     Endpoint(ACCOUNT_PATH, account.show_account),
     Endpoint(ACCOUNT_PATH, account.act, ("POST",)),
     Endpoint(VERIFICATION_PATH, device.show_device),

@@ -61,6 +61,11 @@ def login_sms_rule(settings: Settings) -> ThrottleRule:
     return ThrottleRule("sms-login:", settings.login_sms_per_phone_per_hour, timedelta(hours=1))
 
 
+def ciba_sms_rule(settings: Settings) -> ThrottleRule:
+    """CIBA approval SMS per phone number: no client may flood a number with requests."""
+    return ThrottleRule("sms-ciba:", settings.ciba_sms_per_phone_per_hour, timedelta(hours=1))
+
+
 def password_keys(settings: Settings, username: str, address: str | None) -> list[ThrottleKey]:
     """The username's budget, and the client address's when there is one."""
     keys = [key_of(username_rule(settings), username)]

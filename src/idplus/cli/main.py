@@ -132,6 +132,10 @@ def client() -> None:
 @click.option("--update-at-claims", is_flag=True)
 @click.option("--ciba-enabled", is_flag=True)
 @click.option("--backchannel-logout-uri")
+@click.option(
+    "--backchannel-client-notification-endpoint",
+    help="CIBA ping mode: where idplus says a request was decided.",
+)
 @click.option("--environment", default="test", show_default=True)
 @click.option("--provider", "providers", multiple=True, help="Authentication provider id.")
 @click.option(

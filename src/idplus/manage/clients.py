@@ -55,6 +55,7 @@ class ClientRegistration:
     update_at_claims: bool = False
     ciba_enabled: bool = False
     backchannel_logout_uri: str | None = None
+    backchannel_client_notification_endpoint: str | None = None
     environment: str = "test"
     # Authentication providers by id, in the order the selection page lists them.
     providers: Sequence[str] = ()
@@ -97,6 +98,8 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         raise ValidationError(f"only Confidential clients have a secret, not {client_type}")
     if reg.ciba_enabled and not rules.is_confidential:
         raise ValidationError("only Confidential clients may use CIBA")
+    if reg.backchannel_client_notification_endpoint is not None and not reg.ciba_enabled:
+        raise ValidationError("--backchannel-client-notification-endpoint needs --ciba-enabled")
     secret = (reg.secret or new_client_secret()) if rules.is_confidential else None
     if secret is not None and len(secret) < 16:
         raise ValidationError("a client secret must be at least 16 characters")
@@ -108,7 +111,9 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         post_logout_redirect_uris=_validate_uris(
             reg.post_logout_redirect_uris, "post-logout redirect URI", rules
         ),
-        scopes=_validate_scopes(reg.scopes, rules, api_access=reg.api_access),
+        scopes=_validate_scopes(
+            reg.scopes, rules, api_access=reg.api_access, ciba=reg.ciba_enabled
+        ),
         grant_types=_validate_grant_types(reg.grant_types, client_type, rules),
         api_access=reg.api_access,
         silent_sso=reg.silent_sso,
@@ -116,6 +121,9 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         update_at_claims=reg.update_at_claims,
         ciba_enabled=reg.ciba_enabled,
         backchannel_logout_uri=_validate_backchannel_uri(reg.backchannel_logout_uri),
+        backchannel_client_notification_endpoint=_validate_backchannel_uri(
+            reg.backchannel_client_notification_endpoint, "client notification endpoint"
+        ),
         environment=reg.environment,
         providers=_validate_providers(reg.providers),
         response_types=_validate_response_types(reg.response_types),
@@ -158,17 +166,20 @@ def _validate_providers(providers: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(providers))
 
 
-def _validate_backchannel_uri(uri: str | None) -> str | None:
+def _validate_backchannel_uri(uri: str | None, what: str = "back-channel logout URI") -> str | None:
     if uri is None:
         return None
-    return validate_registered_uri(uri, what="back-channel logout URI", allow_private_use=False)
+    return validate_registered_uri(uri, what=what, allow_private_use=False)
 
 
 def _validate_scopes(
-    scopes: Sequence[str], rules: ClientTypeRules, *, api_access: bool
+    scopes: Sequence[str], rules: ClientTypeRules, *, api_access: bool, ciba: bool = False
 ) -> tuple[str, ...]:
     if not scopes:
         defaults: tuple[str, ...] = BASE_SCOPES
+        if ciba:
+            # The mandatory scopes of the two CIBA flows (SPEC §3).
+            defaults += ("vipps", "bankid")
         if rules.refresh_policy.issues_refresh_token:
             defaults += ("offline_access",)
         return defaults
@@ -317,6 +328,9 @@ def describe_client(client: Client) -> dict[str, Any]:
         "update_at_claims": client.update_at_claims,
         "ciba_enabled": client.ciba_enabled,
         "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_client_notification_endpoint": (
+            client.backchannel_client_notification_endpoint
+        ),
         "environment": client.environment,
         "providers": list(client.providers),
         "secrets": [{"id": s.id, "created_at": s.created_at.isoformat()} for s in client.secrets],

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import httpx
 
+from idplus.config import Settings
 from idplus.models import Delivery
 
 KIND = "backchannel_logout"
@@ -33,7 +34,9 @@ def logout_delivery(
     )
 
 
-async def post_logout_token(http: httpx.AsyncClient, delivery: Delivery) -> httpx.Response:
+async def post_logout_token(
+    http: httpx.AsyncClient, delivery: Delivery, _settings: Settings
+) -> httpx.Response:
     return await http.post(
         delivery.target,
         data={"logout_token": delivery.payload["logout_token"]},

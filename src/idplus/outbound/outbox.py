@@ -23,7 +23,7 @@ from idplus.clock import Clock
 from idplus.config import Settings
 from idplus.logs import get_logger
 from idplus.models import Delivery
-from idplus.outbound import backchannel_logout
+from idplus.outbound import backchannel_logout, ciba_ping
 from idplus.store.base import Store
 
 log = get_logger("idplus.outbox")
@@ -35,8 +35,11 @@ LEASE_MARGIN = timedelta(seconds=30)
 # However many attempts an operator allows, an RP that is back is tried again within the hour.
 MAX_BACKOFF = timedelta(hours=1)
 
-Send = Callable[[httpx.AsyncClient, Delivery], Awaitable[httpx.Response]]
-SENDERS: Mapping[str, Send] = {backchannel_logout.KIND: backchannel_logout.post_logout_token}
+Send = Callable[[httpx.AsyncClient, Delivery, Settings], Awaitable[httpx.Response]]
+SENDERS: Mapping[str, Send] = {
+    backchannel_logout.KIND: backchannel_logout.post_logout_token,
+    ciba_ping.KIND: ciba_ping.post_ping,
+}
 
 # Answers that say "later" rather than "never".
 _TRANSIENT_STATUSES = frozenset({408, 429})
@@ -189,7 +192,7 @@ class OutboxWorker:
             return None, f"no sender for {delivery.kind}"
         try:
             async with asyncio.timeout(self._settings.delivery_timeout_seconds):
-                response = await send(self._http, delivery)
+                response = await send(self._http, delivery, self._settings)
         except Exception as exc:  # network, timeout, a bad payload: one failed attempt each
             return None, type(exc).__name__
         return response.status_code, f"HTTP {response.status_code}"

@@ -270,8 +270,11 @@ def start_internal_login(
     browser_id: str,
     locale: str,
     session: SsoSession | None,
+    login_hint: str | None = None,
+    requested_aal: int = 0,
 ) -> str:
-    """A login on behalf of one of idplus's own pages (device verification, account page)."""
+    """A login on behalf of one of idplus's own pages (device verification, account page,
+    CIBA approval)."""
     request = AuthorizationRequest(
         client_id=client.client_id,
         redirect_uri=ctx.settings.issuer + return_to,
@@ -280,6 +283,8 @@ def start_internal_login(
         scopes=("openid",),
         ui_locale=locale,
         return_to=return_to,
+        login_hint=login_hint,
+        requested_aal=requested_aal,
     )
     route = _login_route(request, ctx.providers.for_client(client))
     with ctx.store.transaction() as uow:

@@ -23,6 +23,7 @@ from idplus.protocol.client_directory import ClientDirectory
 from idplus.protocol.context import AppContext
 from idplus.protocol.grants import Front, GrantType, required
 from idplus.protocol.grants.authorization_code import AuthorizationCodeGrant
+from idplus.protocol.grants.ciba import CibaGrant
 from idplus.protocol.grants.client_credentials import ClientCredentialsGrant
 from idplus.protocol.grants.device_code import DeviceCodeGrant
 from idplus.protocol.grants.password import PasswordGrant
@@ -37,8 +38,9 @@ SERVED_ON: tuple[tuple[GrantType[Any], frozenset[str]], ...] = (
     (AuthorizationCodeGrant(), BOTH_FRONTS),
     (ClientCredentialsGrant(), BOTH_FRONTS),
     (RefreshTokenGrant(), BOTH_FRONTS),
-    # RFC 8628; CIBA and token exchange join it on /connect only.
+    # RFC 8628 and CIBA: a user approves elsewhere; token exchange joins them on /connect only.
     (DeviceCodeGrant(), frozenset({CONNECT})),
+    (CibaGrant(), frozenset({CONNECT})),
     # RFC 9700 §2.4: never where a browser login exists; partner back ends only (SPEC §9).
     (PasswordGrant(), frozenset({GATEWAY})),
 )

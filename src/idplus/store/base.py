@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from idplus.models import (
     ApiProduct,
     AuditEvent,
+    CibaRequest,
     Client,
     ClientSecret,
     CodeGrant,
@@ -79,6 +80,8 @@ class UserRepository(Protocol):
 
     def find_by_username(self, username: str) -> User | None: ...
 
+    def find_by_kurtid(self, kurtid: str) -> User | None: ...
+
     def find(self, user_id: str) -> User | None: ...
 
     def set_password_hash(self, user_id: str, password_hash: str, now: datetime) -> None: ...
@@ -138,6 +141,40 @@ class UpstreamAccountRepository(Protocol):
     def unlink_unless_last(self, provider_id: str, subject: str, user: User) -> bool:
         """Remove the link, unless the user would be left with no way in (no password and no
         other upstream account). Parallel unlinks of one user's accounts are serialised."""
+        ...
+
+
+class CibaRepository(Protocol):
+    """CIBA requests ⇄ `models.CibaRequest`; every state change is one conditional UPDATE."""
+
+    def insert(self, request: CibaRequest) -> None: ...
+
+    def delete(self, auth_req_id_hash: str) -> None: ...
+
+    def find(self, auth_req_id_hash: str) -> CibaRequest | None: ...
+
+    def find_by_approval(self, approval_hash: str) -> CibaRequest | None: ...
+
+    def bind_browser(self, auth_req_id_hash: str, browser_hash: str) -> bool:
+        """The first browser to open the approval link keeps it; True for that browser."""
+        ...
+
+    def decide(
+        self, auth_req_id_hash: str, browser_hash: str, now: datetime, values: dict[str, Any]
+    ) -> bool:
+        """Approve or deny a pending, live request from its browser; False otherwise."""
+        ...
+
+    def take_poll(self, auth_req_id_hash: str, now: datetime) -> bool:
+        """Record a poll if it keeps the interval (next_poll_at reached); False: too early."""
+        ...
+
+    def slow_down(self, auth_req_id_hash: str, step: int, now: datetime) -> None:
+        """A poll came too early: the interval grows by `step` seconds from now."""
+        ...
+
+    def redeem(self, auth_req_id_hash: str) -> bool:
+        """approved → used, once."""
         ...
 
 
@@ -445,6 +482,9 @@ class UnitOfWork(Protocol):
 
     @property
     def upstream_session_tokens(self) -> UpstreamSessionTokenRepository: ...
+
+    @property
+    def ciba(self) -> CibaRepository: ...
 
     @property
     def upstream_logouts(self) -> UpstreamLogoutRepository: ...

@@ -256,13 +256,27 @@ def _field(form: FormData, name: str) -> str:
 
 
 async def redirect_to_internal_login(
-    request: Request, server: AppContext, client: Client, return_to: str, locale: str
+    request: Request,
+    server: AppContext,
+    client: Client,
+    return_to: str,
+    locale: str,
+    *,
+    login_hint: str | None = None,
+    requested_aal: int = 0,
 ) -> Response:
     """Send the browser through the login pages on behalf of one of idplus's own pages."""
     browser, is_new = ensure_browser_id(request)
     handle = await run_in_threadpool(
         lambda: start_internal_login(
-            server, client, return_to=return_to, browser_id=browser, locale=locale, session=None
+            server,
+            client,
+            return_to=return_to,
+            browser_id=browser,
+            locale=locale,
+            session=None,
+            login_hint=login_hint,
+            requested_aal=requested_aal,
         )
     )
     response = RedirectResponse(login_page_url(handle), status_code=303)

@@ -76,6 +76,9 @@ def build_discovery_document(
     if "token_endpoint" in endpoints:
         document["grant_types_supported"] = sorted(grant_types)
         document["token_endpoint_auth_methods_supported"] = list(CLIENT_AUTH_METHODS)
+    if "backchannel_authentication_endpoint" in endpoints:
+        document["backchannel_token_delivery_modes_supported"] = ["poll", "ping"]
+        document["backchannel_user_code_parameter_supported"] = False
     if "end_session_endpoint" in endpoints:
         document["backchannel_logout_supported"] = True
         document["backchannel_logout_session_supported"] = True

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from idplus.store.sql.tables import (
     authorization_codes,
+    ciba_requests,
     deliveries,
     device_requests,
     gateway_tokens,
@@ -55,6 +56,7 @@ class SqlMaintenance:
             "login_throttle": sa.delete(login_throttle).where(
                 login_throttle.c.window_started_at <= now - timedelta(days=1),
             ),
+            "ciba_requests": sa.delete(ciba_requests).where(ciba_requests.c.expires_at <= now),
             "upstream_logouts": sa.delete(upstream_logouts).where(
                 upstream_logouts.c.expires_at <= now
             ),

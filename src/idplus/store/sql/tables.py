@@ -113,6 +113,8 @@ clients = sa.Table(
     sa.Column("update_at_claims", sa.Boolean(), nullable=False, default=False),
     sa.Column("ciba_enabled", sa.Boolean(), nullable=False, default=False),
     sa.Column("backchannel_logout_uri", sa.Text(), nullable=True),
+    # CIBA ping mode: where idplus tells the client that a request was decided.
+    sa.Column("backchannel_client_notification_endpoint", sa.Text(), nullable=True),
     sa.Column("environment", sa.String(16), nullable=False, default="test"),
     sa.Column("providers", sa.JSON(), nullable=False),
     sa.Column("access_token_lifetime", sa.Integer(), nullable=True),
@@ -283,20 +285,28 @@ device_requests = sa.Table(
 ciba_requests = sa.Table(
     "ciba_requests",
     metadata,
+    # The auth_req_id the client polls with, as an HMAC.
     sa.Column("auth_req_id_hash", sa.String(64), primary_key=True),
     _client_fk(),
-    _user_fk(nullable=True),
+    _user_fk(),
     _session_fk(),
+    # "vipps" (approve in the app) or "bankid" (BankID-style, two factors).
+    sa.Column("flow", sa.String(16), nullable=False),
     sa.Column("scopes", sa.JSON(), nullable=False),
-    sa.Column("login_hint", sa.String(320), nullable=True),
-    sa.Column("login_hint_token", sa.Text(), nullable=True),
-    sa.Column("binding_message", sa.String(200), nullable=True),
+    sa.Column("binding_message", sa.String(64), nullable=True),
+    # The approval link's token (sent by SMS), as an HMAC; the first browser to open it.
+    sa.Column("approval_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("browser_hash", sa.String(64), nullable=True),
+    # Ping mode: the auth_req_id and client_notification_token, sealed (crypto.secrets).
+    sa.Column("ping_sealed", sa.Text(), nullable=True),
+    # pending → approved | denied; approved → used
     sa.Column("status", sa.String(16), nullable=False),
     *_authentication(),
     sa.Column("interval", sa.Integer(), nullable=False),
+    sa.Column("next_poll_at", UTCDateTime(), nullable=False),
+    sa.Column("polled", sa.Boolean(), nullable=False, default=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("expires_at", UTCDateTime(), nullable=False),
-    sa.Column("last_polled_at", UTCDateTime(), nullable=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
 
 revoked_access_tokens = sa.Table(

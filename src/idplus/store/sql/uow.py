@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from idplus.store.base import StoreUnavailable
 from idplus.store.sql.api_products import SqlApiProducts
 from idplus.store.sql.audit import SqlAudit
+from idplus.store.sql.ciba import SqlCiba
 from idplus.store.sql.clients import SqlClients
 from idplus.store.sql.codes import SqlCodes
 from idplus.store.sql.deliveries import SqlDeliveries
@@ -62,6 +63,10 @@ class SqlUnitOfWork:
     @cached_property
     def upstream_session_tokens(self) -> SqlUpstreamSessionTokens:
         return SqlUpstreamSessionTokens(self._conn)
+
+    @cached_property
+    def ciba(self) -> SqlCiba:
+        return SqlCiba(self._conn)
 
     @cached_property
     def upstream_logouts(self) -> SqlUpstreamLogouts:

@@ -15,6 +15,7 @@ from idplus.store.sql.tables import user_profiles, users
 
 _BY_USERNAME = sa.select(users).where(users.c.username == sa.bindparam("value"))
 _BY_ID = sa.select(users).where(users.c.id == sa.bindparam("value"))
+_BY_KURTID = sa.select(users).where(users.c.kurtid == sa.bindparam("value"))
 _PROFILES = (
     sa.select(user_profiles.c.tnuid)
     .where(user_profiles.c.user_id == sa.bindparam("user_id"))
@@ -98,6 +99,9 @@ class SqlUsers:
 
     def find_by_username(self, username: str) -> User | None:
         return _find_one(self._conn, _BY_USERNAME, username)
+
+    def find_by_kurtid(self, kurtid: str) -> User | None:
+        return _find_one(self._conn, _BY_KURTID, kurtid)
 
     def find(self, user_id: str) -> User | None:
         return _find_one(self._conn, _BY_ID, user_id)
