@@ -202,3 +202,21 @@ def _kept_upstream_tokens(live_server: LiveServer, session_id: str) -> UpstreamS
             return uow.upstream_session_tokens.find(session_id)
     finally:
         store.dispose()
+
+
+def test_a_logout_from_another_browser_never_hands_out_the_upstream_id_token(
+    live_server: LiveServer, upstream: LiveServer, relying_party: RelyingParty
+) -> None:
+    """Anyone holding an idplus ID token (every RP has one; an expired one will do) may end its
+    session, but only the browser that logged in goes through the upstream's logout."""
+    _federate(live_server, upstream, relying_party)
+    with httpx.Client(timeout=10) as victim:
+        tokens = _log_in(victim, live_server, relying_party)
+    with httpx.Client(timeout=10) as elsewhere:
+        answer = elsewhere.get(
+            f"{live_server.base_url}/connect/endsession?"
+            + str(httpx.QueryParams(id_token_hint=tokens["id_token"]))
+        )
+    assert answer.status_code == 200  # the logged-out page, no redirect anywhere
+    assert "id_token_hint" not in answer.headers.get("location", "")
+    assert _kept_upstream_tokens(live_server, _claims(tokens["id_token"])["sid"]) is None

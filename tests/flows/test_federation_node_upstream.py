@@ -14,7 +14,6 @@ import base64
 import html
 import json
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -28,10 +27,10 @@ import httpx
 import pytest
 
 from tests.flows.forms import FormBrowser, parse_forms
+from tests.flows.node import INTEROP, node_with
 from tests.harness import VERIFIER, s256
 from tests.live_server import LiveServer, RelyingParty
 
-INTEROP = Path(__file__).parent.parent / "interop"
 SCRIPT = INTEROP / "oidc_provider_upstream.mjs"
 NODE_HOST = "127.0.0.3"
 PROVIDER_ID = "node"
@@ -121,7 +120,7 @@ def run_node_upstream(
 
 
 def _wait_for_ready(process: subprocess.Popen[bytes], stdout: Path, stderr: Path) -> str:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         first = stdout.read_text().partition("\n")
         if first[1]:
@@ -137,10 +136,7 @@ def _wait_for_ready(process: subprocess.Popen[bytes], stdout: Path, stderr: Path
 
 @pytest.fixture
 def node() -> str:
-    binary = shutil.which("node")
-    if binary is None or not (INTEROP / "node_modules" / "oidc-provider").is_dir():
-        pytest.skip("needs node and `npm ci` in tests/interop (.ci/run does both)")
-    return binary
+    return node_with("oidc-provider")
 
 
 StartUpstream = Callable[..., NodeUpstream]

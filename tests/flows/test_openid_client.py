@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -14,18 +12,15 @@ import pytest
 
 from idplus.protocol.pkce import s256_challenge
 from tests.flows.forms import FormBrowser
+from tests.flows.node import INTEROP, node_with
 from tests.live_server import LiveServer, RelyingParty
 
-INTEROP = Path(__file__).parent.parent / "interop"
 SCRIPT = INTEROP / "openid_client_rp.mjs"
 
 
 @pytest.fixture
 def node() -> str:
-    binary = shutil.which("node")
-    if binary is None or not (INTEROP / "node_modules" / "openid-client").is_dir():
-        pytest.skip("needs node and `npm ci` in tests/interop (.ci/run does both)")
-    return binary
+    return node_with("openid-client")
 
 
 def test_openid_client_code_flow_with_pkce_and_refresh(

@@ -7,6 +7,7 @@ an ID token names a key it does not have (the upstream rotated), at most once pe
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -15,10 +16,39 @@ import httpx
 
 # Discovery fields the upstream login cannot do without.
 REQUIRED_METADATA = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+# The most an upstream may send, and the longest a whole exchange may take: httpx's timeouts
+# bound each read, not a body sent a byte at a time.
+METADATA_MAX_BYTES = 256 * 1024
+ANSWER_MAX_BYTES = 64 * 1024
+TOTAL_SECONDS = 10.0
 
 
 class UpstreamUnavailable(Exception):
     """The upstream did not answer, or not usably (the reason is for the log)."""
+
+
+def fetch_json(
+    http: httpx.Client, method: str, url: str, *, max_bytes: int, **kwargs: Any
+) -> tuple[int, object]:
+    """The status and parsed JSON body of a request to an upstream (None when the body is not
+    JSON), read at most `max_bytes` and TOTAL_SECONDS in all; UpstreamUnavailable otherwise."""
+    deadline = time.monotonic() + TOTAL_SECONDS
+    body = bytearray()
+    try:
+        with http.stream(method, url, **kwargs) as response:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise UpstreamUnavailable(f"{url}: answer over {max_bytes} bytes")
+                if time.monotonic() > deadline:
+                    raise UpstreamUnavailable(f"{url}: answer slower than {TOTAL_SECONDS} s")
+            status = response.status_code
+    except httpx.HTTPError as error:
+        raise UpstreamUnavailable(f"{url}: {type(error).__name__}") from None
+    try:
+        return status, json.loads(body)
+    except (ValueError, RecursionError):
+        return status, None
 
 
 class UpstreamMetadata:
@@ -53,16 +83,9 @@ class UpstreamMetadata:
         return key_set
 
     def _get_json(self, url: str) -> dict[str, Any]:
-        try:
-            response = self.http.get(url)
-        except httpx.HTTPError as error:
-            raise UpstreamUnavailable(f"{url}: {type(error).__name__}") from None
-        if response.status_code != 200:
-            raise UpstreamUnavailable(f"{url}: HTTP {response.status_code}")
-        try:
-            document = response.json()
-        except ValueError:
-            raise UpstreamUnavailable(f"{url}: not JSON") from None
+        status, document = fetch_json(self.http, "GET", url, max_bytes=METADATA_MAX_BYTES)
+        if status != 200:
+            raise UpstreamUnavailable(f"{url}: HTTP {status}")
         if not isinstance(document, dict):
             raise UpstreamUnavailable(f"{url}: not a JSON object")
         return document

@@ -176,6 +176,9 @@ def remove_provider(store: Store, clock: Clock, provider_id: str) -> None:
         # (which reads the row FOR SHARE) wait, so the check below sees its client.
         if not uow.upstream_providers.delete(provider_id):
             raise NotFoundError(f"unknown provider {provider_id!r}")
+        # Its accounts go with it: an id registered again (perhaps for another issuer) starts
+        # with none, so nobody there inherits a user of this one.
+        uow.upstream_accounts.delete_provider(provider_id)
         users = sorted(c.client_id for c in uow.clients.list_all() if provider_id in c.providers)
         if users:
             raise ValidationError(

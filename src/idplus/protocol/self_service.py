@@ -77,19 +77,27 @@ def revoke_app(ctx: AppContext, user_id: str, client_id: str) -> int:
     return revoked
 
 
-def unlink_upstream_account(ctx: AppContext, user_id: str, provider_id: str, subject: str) -> bool:
-    """False when the account is not the user's, or is their last way in."""
+def unlink_upstream_account(
+    ctx: AppContext, user_id: str, provider_id: str, subject: str
+) -> list[EndedSession] | None:
+    """Disconnect the upstream account and end the sessions it logged in; None when the account
+    is not the user's, or is their last way in. It is never linked to them again."""
     now = ctx.clock.now()
     with ctx.store.transaction() as uow:
         user = uow.users.find(user_id)
         if user is None or not uow.upstream_accounts.unlink_unless_last(provider_id, subject, user):
-            return False
+            return None
         uow.audit.record(
             AuditEvent(
                 "user.upstream_unlinked", now, user_id=user_id, detail={"provider": provider_id}
             )
         )
-    return True
+        through_it = [
+            s.id
+            for s in uow.sessions.active_of_user(user_id, now)
+            if s.idp == provider_id and s.upstream_subject == subject
+        ]
+    return end_sessions(ctx, through_it) if through_it else []
 
 
 class PasswordChangeRefused(Exception):

@@ -140,7 +140,16 @@ class UpstreamAccountRepository(Protocol):
 
     def unlink_unless_last(self, provider_id: str, subject: str, user: User) -> bool:
         """Remove the link, unless the user would be left with no way in (no password and no
-        other upstream account). Parallel unlinks of one user's accounts are serialised."""
+        other upstream account), and remember it was removed (`was_unlinked`). Parallel
+        unlinks of one user's accounts are serialised."""
+        ...
+
+    def was_unlinked(self, provider_id: str, subject: str, user_id: str) -> bool:
+        """The user disconnected this upstream account: it must not be linked again."""
+        ...
+
+    def delete_provider(self, provider_id: str) -> int:
+        """Forget every account of a removed provider (and what was unlinked from it)."""
         ...
 
 

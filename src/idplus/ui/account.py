@@ -153,8 +153,10 @@ async def act(request: Request) -> Response:
             unlink_upstream_account, server, session.user_id,
             form.get("provider_id", ""), form.get("subject", ""),
         )  # fmt: skip
-        if not unlinked:
+        if unlinked is None:
             notice, status = "last_way_in", 409
+        else:
+            ended = unlinked
     elif action == "change_password":
         address = client_address(request)
         try:

@@ -24,7 +24,7 @@ def redirect_location(response: AuthorizationResponse) -> str:
     encoded = urlencode(response.params)
     if response.response_mode == "fragment":
         return urlunsplit(parts._replace(fragment=encoded))
-    query = f"{parts.query}&{encoded}" if parts.query else encoded
+    query = "&".join(part for part in (parts.query, encoded) if part)
     return urlunsplit(parts._replace(query=query))
 
 

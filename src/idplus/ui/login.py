@@ -101,6 +101,18 @@ LINK_REFUSED_MESSAGES = {
         "us, so we cannot tell which one is yours.",
         "Log in with your password instead, or contact customer service.",
     ),
+    LinkRefusal.SECOND_FACTOR: (
+        "Your account is protected with a code by SMS, which this login service cannot give.",
+        "Log in with your password instead, or contact customer service.",
+    ),
+    LinkRefusal.ALREADY_LINKED: (
+        "Your account is already connected to another account at this login service.",
+        "Log in with that account, or with your password.",
+    ),
+    LinkRefusal.DISCONNECTED: (
+        "This login was disconnected from your account.",
+        "Log in with your password instead, or contact customer service.",
+    ),
 }
 # Form fields that steer the request rather than answer the page.
 _CONTROL_FIELDS = frozenset({"interaction", "csrf_token", "action"})

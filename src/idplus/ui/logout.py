@@ -18,7 +18,11 @@ from idplus.entry import context_of
 from idplus.protocol.authorization_response import AuthorizationResponse
 from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.context import AppContext
-from idplus.protocol.federation.logout import LOGGED_OUT_PAGE, upstream_logout_url
+from idplus.protocol.federation.logout import (
+    LOGGED_OUT_PAGE,
+    revoke_upstream_sessions,
+    upstream_logout_url,
+)
 from idplus.protocol.oidc.end_session import end_sessions
 from idplus.ui.authorization_response import redirect_location
 from idplus.ui.context import pages_of
@@ -64,11 +68,17 @@ async def finish_logout(
     initiator: str | None,
 ) -> Response:
     """End the sessions and clear this browser's cookies for them (the outbox tells RPs);
-    sessions that came from an upstream end there too, on the way to `after`."""
+    sessions that came from an upstream end there too: this browser's own on the way to
+    `after`, others (an id_token_hint needs no cookie) by revoking the upstream refresh token,
+    so an upstream ID token only ever goes to the browser that logged in with it."""
     targets = list(session_ids)
     cookies = await run_in_threadpool(browser_session_ids, server, request)
     ended = await run_in_threadpool(end_sessions, server, targets, initiator=initiator)
-    upstreams = [e.upstream for e in ended if e.upstream is not None]
+    held = set(cookies.values())
+    upstreams = [e.upstream for e in ended if e.upstream is not None and e.session.id in held]
+    elsewhere = [e.upstream for e in ended if e.upstream is not None and e.session.id not in held]
+    if elsewhere:
+        await run_in_threadpool(revoke_upstream_sessions, server, elsewhere)
     final = after.redirect_uri or LOGGED_OUT_PAGE + after.locale
     first = (
         await run_in_threadpool(upstream_logout_url, server, upstreams, final)

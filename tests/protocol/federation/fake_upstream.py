@@ -41,6 +41,8 @@ class FakeUpstream:
     # Userinfo claims (the endpoint is advertised only when set) and the requests it got.
     userinfo: dict[str, Any] | None = None
     userinfo_requests: list[httpx.Request] = field(default_factory=list)
+    # A userinfo body sent as it is (too big, too deep …) instead of `userinfo`.
+    userinfo_raw: bytes | None = None
     refresh_token: str | None = None
     # RFC 7009 endpoint: advertised when revocation_status is set; the tokens it received.
     revocation_status: int | None = None
@@ -87,6 +89,8 @@ class FakeUpstream:
             return httpx.Response(200, json=tokens)
         if path == "/userinfo" and self.userinfo is not None:
             self.userinfo_requests.append(request)
+            if self.userinfo_raw is not None:
+                return httpx.Response(200, content=self.userinfo_raw)
             return httpx.Response(200, json=self.userinfo)
         if path == "/revoke" and self.revocation_status is not None:
             self.revoked.append(parse_qs(request.content.decode())["token"][0])

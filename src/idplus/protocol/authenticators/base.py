@@ -10,6 +10,7 @@ its own stages (and saves them), never renders a page, refuses what the user can
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from idplus.models import UpstreamSessionTokens, User
@@ -36,6 +37,8 @@ class Authenticated:
     # The login form's "remember me": the session outlives the browser.
     remember_me: bool = False
     upstream: UpstreamLogin | None = None
+    # When the user authenticated, if not just now (an upstream's `auth_time`).
+    auth_time: datetime | None = None
 
 
 class Authenticator(Protocol):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,7 +28,7 @@ from idplus.protocol.authenticators.base import Authenticated, UpstreamLogin
 from idplus.protocol.context import AppContext
 from idplus.protocol.federation.accounts import account_of
 from idplus.protocol.federation.errors import UpstreamError
-from idplus.protocol.federation.id_token import validate_id_token
+from idplus.protocol.federation.id_token import LEEWAY_SECONDS, validate_id_token
 from idplus.protocol.federation.upstream_calls import UpstreamTokens, fetch_userinfo, redeem_code
 from idplus.protocol.interaction import Stage
 from idplus.protocol.login.finish import cancel, finish_login
@@ -179,7 +180,25 @@ def _authenticated(
         provider.amr or DEFAULT_AMR,
         provider.acr or acr_for_level(1),
         upstream=UpstreamLogin(subject, kept),
+        auth_time=_auth_time(claims, view),
     )
+
+
+def _auth_time(claims: Mapping[str, Any], view: InteractionView) -> datetime | None:
+    """When the user logged in at the upstream: the session's auth_time (OIDC Core §2), so a
+    later max_age counts from there. With prompt=login it must be after the login began: an
+    upstream that reused its own session did not log the user in again."""
+    value = claims.get("auth_time")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        moment = datetime.fromtimestamp(value, UTC)
+    except (OverflowError, ValueError, OSError):
+        raise UpstreamError("id_token auth_time is not a time") from None
+    started = view.interaction.created_at - timedelta(seconds=LEEWAY_SECONDS)
+    if "login" in view.interaction.request.prompt and moment < started:
+        raise UpstreamError("the upstream did not log the user in again (prompt=login)")
+    return moment
 
 
 def _merged(id_token_claims: dict[str, Any], userinfo: Mapping[str, Any]) -> dict[str, Any]:

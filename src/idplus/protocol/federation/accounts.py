@@ -10,6 +10,7 @@ contact details of users who have a password: those are where their second facto
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
@@ -28,6 +29,9 @@ log = get_logger(__name__)
 # users.username holds 320 characters; a longer `<provider>:<sub>` is hashed.
 _USERNAME_MAX = 320
 _NAME_MAX = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+_E164 = re.compile(r"\+[1-9]\d{7,14}")
 # Claims whose value joins a local user, and the claim saying the upstream verified it.
 _VERIFIED_BY = {"email": "email_verified", "phone_number": "phone_number_verified"}
 
@@ -75,7 +79,10 @@ def link_target(
     """The local user the provider's `link_by` joins this account to; None: create one.
 
     Only users with a password are targets: a user another upstream created is that
-    upstream's word, not a local account someone proved they own.
+    upstream's word, not a local account someone proved they own. A target must not need a
+    second factor the upstream login would skip, must not have another account at this
+    provider already (an address the upstream gave to someone new), and must not have
+    disconnected this very account.
     """
     field = provider.link_by
     if field not in _VERIFIED_BY:
@@ -88,7 +95,20 @@ def link_target(
     matches = uow.users.users_with_password_where(field, value, limit=2)
     if len(matches) > 1:
         raise UpstreamError(f"link-by {field}: several local users", LinkRefusal.AMBIGUOUS)
-    return matches[0] if matches else None
+    if not matches:
+        return None
+    target, subject = matches[0], str(claims["sub"])
+    if target.otp_required:
+        raise UpstreamError("link-by: the user has a required second factor",
+                            LinkRefusal.SECOND_FACTOR)  # fmt: skip
+    others = uow.upstream_accounts.list_for_user(target.id)
+    if any(a.provider_id == provider.id and a.subject != subject for a in others):
+        raise UpstreamError("link-by: the user has another account at this provider",
+                            LinkRefusal.ALREADY_LINKED)  # fmt: skip
+    if uow.upstream_accounts.was_unlinked(provider.id, subject, target.id):
+        raise UpstreamError("link-by: the user disconnected this account",
+                            LinkRefusal.DISCONNECTED)  # fmt: skip
+    return target
 
 
 def is_verified(flag: object) -> bool:
@@ -97,18 +117,42 @@ def is_verified(flag: object) -> bool:
 
 
 def _normalised(field: str, value: object) -> str | None:
-    if not isinstance(value, str) or not value or len(value) > 320:
+    """An upstream's e-mail or phone claim in the form local users' values have, or None.
+
+    Stricter than for local input: an e-mail must be ASCII (Unicode case folding would let
+    `\u212aari@…` match `kari@…`), and a phone number must be E.164 with its `+` (a national
+    number of another country must not become a Norwegian one).
+    """
+    text = _clean_text(value, 320)
+    if text is None:
         return None
     try:
-        return normalise_email(value) if field == "email" else normalise_phone_number(value)
+        if field == "email":
+            return normalise_email(text) if text.isascii() else None
+        compact = _PHONE_SEPARATORS.sub("", text)
+        return normalise_phone_number(compact) if _E164.fullmatch(compact) else None
     except ValidationError:
         return None
+
+
+def _clean_text(value: object, limit: int) -> str | None:
+    """A claim's string value if it is one a database and a page can hold: encodable, without
+    control characters, and at most `limit` characters."""
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        return None
+    if _CONTROL.search(value):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from \ud800-style JSON escapes
+        return None
+    return value
 
 
 def _provisioned_user(
     uow: UnitOfWork, ctx: AppContext, provider: UpstreamProvider, claims: Mapping[str, Any]
 ) -> User:
-    new = _new_user(uow, ctx, provider.id, str(claims["sub"]))
+    new = _new_user(uow, ctx, provider, str(claims["sub"]))
     if uow.users.insert_if_absent(new, ctx.clock.now()):
         log.info("upstream_user_created", provider=provider.id, user_id=new.id)
     created = uow.users.find_by_username(new.username)
@@ -118,10 +162,13 @@ def _provisioned_user(
     return created
 
 
-def _new_user(uow: UnitOfWork, ctx: AppContext, provider_id: str, subject: str) -> User:
-    username = f"{provider_id}:{subject}"
+def _new_user(uow: UnitOfWork, ctx: AppContext, provider: UpstreamProvider, subject: str) -> User:
+    # The issuer is part of the name: a provider id reused for another issuer never meets the
+    # users of the old one.
+    issuer = hashlib.sha256(provider.issuer.encode()).hexdigest()[:8]
+    username = f"{provider.id}:{issuer}:{subject}"
     if len(username) > _USERNAME_MAX:
-        username = f"{provider_id}:{hashlib.sha256(subject.encode()).hexdigest()}"
+        username = f"{provider.id}:{issuer}:{hashlib.sha256(subject.encode()).hexdigest()}"
     kurtid = ctx.random.digits(12)
     while kurtid.startswith("0") or uow.users.kurtid_taken(kurtid):
         kurtid = ctx.random.digits(12)
@@ -149,19 +196,22 @@ def profile_changes(
     so no upstream may change it. IAL only rises (the highest the user has, SPEC §6).
     """
     wanted: dict[str, object] = {}
-    for name in ("given_name", "family_name"):
-        value = claims.get(name)
-        if isinstance(value, str) and 0 < len(value) <= _NAME_MAX:
-            wanted[name] = value
-    birthdate = _birthdate(claims.get("birthdate"))
-    if birthdate is not None:
-        wanted["birthdate"] = birthdate
+    ial = _mapped_ial(provider, claims)
+    # Who the user is follows an upstream that created them, or one that vouches for them at
+    # least as strongly as what they already have; never a weaker one's word.
+    if not user.has_password or (ial is not None and ial >= max(user.ial, 1)):
+        for name in ("given_name", "family_name"):
+            value = _clean_text(claims.get(name), _NAME_MAX)
+            if value is not None:
+                wanted[name] = value
+        birthdate = _birthdate(claims.get("birthdate"))
+        if birthdate is not None:
+            wanted["birthdate"] = birthdate
     if not user.has_password:
         for field, verified_by in _VERIFIED_BY.items():
             value = _normalised(field, claims.get(field))
             if value is not None and is_verified(claims.get(verified_by)):
                 wanted[field] = value
-    ial = _mapped_ial(provider, claims)
     if ial is not None and ial > user.ial:
         wanted["ial"] = ial
     return {name: value for name, value in wanted.items() if getattr(user, name) != value}

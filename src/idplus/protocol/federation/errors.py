@@ -14,6 +14,12 @@ class LinkRefusal(StrEnum):
     UNVERIFIED = "unverified"
     # More than one local user has the value: idplus cannot tell which one it is.
     AMBIGUOUS = "ambiguous"
+    # The local user has a required second factor that an upstream login would skip.
+    SECOND_FACTOR = "second_factor"
+    # The local user already has another account at this provider (a recycled address?).
+    ALREADY_LINKED = "already_linked"
+    # The user disconnected this upstream account from their account on the account page.
+    DISCONNECTED = "disconnected"
 
 
 class UpstreamError(Exception):

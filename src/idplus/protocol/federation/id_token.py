@@ -84,7 +84,8 @@ def check_id_token_claims(
     if not nonce or claims.get("nonce") != nonce:
         raise UpstreamError("id_token nonce does not match")
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub or len(sub) > 255:
+    # Printable excludes control characters and lone surrogates: neither fits a database.
+    if not isinstance(sub, str) or not 0 < len(sub) <= 255 or not sub.isprintable():
         raise UpstreamError("id_token sub missing or invalid")
     if max_age is not None:
         # OIDC Core §3.1.2.1: asked with max_age, the upstream must say when the user logged in.

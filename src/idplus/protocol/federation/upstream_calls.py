@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from idplus.auth.upstream_metadata import UpstreamUnavailable
+from idplus.auth.upstream_metadata import ANSWER_MAX_BYTES, UpstreamUnavailable, fetch_json
 from idplus.crypto.secrets import SecretDecryptionError, client_secret_of
 from idplus.models import UpstreamProvider
 from idplus.protocol.context import AppContext
@@ -56,23 +54,17 @@ def fetch_userinfo(
         return {}
     if access_token is None:
         raise UpstreamError("no access_token for the userinfo endpoint")
+    headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
     try:
-        response = ctx.upstream.http.get(
-            endpoint,
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        status, claims = fetch_json(
+            ctx.upstream.http, "GET", endpoint, max_bytes=ANSWER_MAX_BYTES, headers=headers
         )
-    except httpx.HTTPError as error:
-        raise UpstreamError(f"userinfo endpoint: {type(error).__name__}") from None
-    if response.status_code != 200:
-        raise UpstreamError(f"userinfo endpoint: HTTP {response.status_code}")
-    try:
-        claims = response.json()
-    except ValueError:
-        raise UpstreamError(
-            "userinfo endpoint: not JSON (signed userinfo is not supported)"
-        ) from None
+    except UpstreamUnavailable as error:
+        raise UpstreamError(f"userinfo endpoint: {error}") from None
+    if status != 200:
+        raise UpstreamError(f"userinfo endpoint: HTTP {status}")
     if not isinstance(claims, dict):
-        raise UpstreamError("userinfo endpoint: not a JSON object")
+        raise UpstreamError("userinfo endpoint: not a JSON object (signed userinfo unsupported)")
     if claims.get("sub") != subject:
         raise UpstreamError("userinfo sub is not the id_token's")
     return claims
@@ -126,16 +118,15 @@ def _post(
         if secret is not None:
             form["client_secret"] = secret
     try:
-        response = ctx.upstream.http.post(endpoint, data=form, headers=headers)
-    except httpx.HTTPError as error:
-        raise UpstreamError(f"{what}: {type(error).__name__}") from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code != 200 or (expect_json and not isinstance(body, dict)):
+        status, body = fetch_json(
+            ctx.upstream.http, "POST", endpoint, max_bytes=ANSWER_MAX_BYTES,
+            data=form, headers=headers,
+        )  # fmt: skip
+    except UpstreamUnavailable as error:
+        raise UpstreamError(f"{what}: {error}") from None
+    if status != 200 or (expect_json and not isinstance(body, dict)):
         detail = str(body.get("error"))[:100] if isinstance(body, dict) else None
-        raise UpstreamError(f"{what}: HTTP {response.status_code} {detail or ''}".strip())
+        raise UpstreamError(f"{what}: HTTP {status} {detail or ''}".strip())
     return body if isinstance(body, dict) else {}
 
 

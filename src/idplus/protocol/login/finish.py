@@ -24,7 +24,7 @@ def finish_login(ctx: AppContext, view: InteractionView, proof: Authenticated) -
     now, interaction, client = ctx.clock.now(), view.interaction, view.client
     authentication = Authentication(
         user_id=proof.user.id,
-        auth_time=now,
+        auth_time=min(proof.auth_time, now) if proof.auth_time is not None else now,
         amr=proof.amr,
         acr=proof.acr,
         idp=interaction.provider or LOCAL_PROVIDER_ID,

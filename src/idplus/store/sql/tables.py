@@ -444,6 +444,20 @@ upstream_logouts = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
 )
 
+# Upstream accounts a user disconnected: never linked to that user again by `--link-by`.
+upstream_unlinks = sa.Table(
+    "upstream_unlinks",
+    metadata,
+    sa.Column("provider_id", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(255), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.String(64),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+)
+
 login_throttle = sa.Table(
     "login_throttle",
     metadata,

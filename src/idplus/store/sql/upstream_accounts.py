@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from idplus.models import UpstreamAccount, User
 from idplus.store.sql.dialect import insert_if_absent
-from idplus.store.sql.tables import upstream_accounts, users
+from idplus.store.sql.tables import upstream_accounts, upstream_unlinks, users
 
 _t = upstream_accounts.c
 
@@ -62,4 +62,26 @@ class SqlUpstreamAccounts:
                 _t.provider_id == provider_id, _t.subject == subject, _t.user_id == user.id
             )
         )
-        return deleted.rowcount > 0
+        if deleted.rowcount == 0:
+            return False
+        values = {"provider_id": provider_id, "subject": subject, "user_id": user.id}
+        insert_if_absent(self._conn, upstream_unlinks, values, list(values))
+        return True
+
+    def was_unlinked(self, provider_id: str, subject: str, user_id: str) -> bool:
+        u = upstream_unlinks.c
+        found = self._conn.execute(
+            sa.select(u.user_id).where(
+                u.provider_id == provider_id, u.subject == subject, u.user_id == user_id
+            )
+        ).first()
+        return found is not None
+
+    def delete_provider(self, provider_id: str) -> int:
+        self._conn.execute(
+            sa.delete(upstream_unlinks).where(upstream_unlinks.c.provider_id == provider_id)
+        )
+        deleted = self._conn.execute(
+            sa.delete(upstream_accounts).where(_t.provider_id == provider_id)
+        )
+        return int(deleted.rowcount)
