@@ -38,6 +38,8 @@ class Client:
     environment: str = "test"
     # Authentication providers the client may use, e.g. ("local",). Empty means the local one.
     providers: tuple[str, ...] = ()
+    # Token exchange: the clients whose access tokens this one may exchange; empty: any.
+    exchange_from: tuple[str, ...] = ()
     access_token_lifetime: int | None = None
     id_token_lifetime: int | None = None
     secrets: tuple[ClientSecret, ...] = ()

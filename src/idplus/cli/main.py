@@ -133,6 +133,12 @@ def client() -> None:
 @click.option("--ciba-enabled", is_flag=True)
 @click.option("--backchannel-logout-uri")
 @click.option(
+    "--exchange-from",
+    "exchange_from",
+    multiple=True,
+    help="Token exchange: a client whose access tokens this one may exchange (default: any).",
+)
+@click.option(
     "--backchannel-client-notification-endpoint",
     help="CIBA ping mode: where idplus says a request was decided.",
 )

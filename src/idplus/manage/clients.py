@@ -19,6 +19,7 @@ from idplus.policies import (
     CONFIDENTIAL_ONLY_GRANTS,
     GRANT_AUTHORIZATION_CODE,
     GRANT_REFRESH_TOKEN,
+    GRANT_TOKEN_EXCHANGE,
     IDENTITY_SCOPES,
     KNOWN_GRANT_TYPES,
     ClientType,
@@ -56,6 +57,7 @@ class ClientRegistration:
     ciba_enabled: bool = False
     backchannel_logout_uri: str | None = None
     backchannel_client_notification_endpoint: str | None = None
+    exchange_from: Sequence[str] = ()
     environment: str = "test"
     # Authentication providers by id, in the order the selection page lists them.
     providers: Sequence[str] = ()
@@ -98,6 +100,8 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         raise ValidationError(f"only Confidential clients have a secret, not {client_type}")
     if reg.ciba_enabled and not rules.is_confidential:
         raise ValidationError("only Confidential clients may use CIBA")
+    if reg.exchange_from and GRANT_TOKEN_EXCHANGE not in reg.grant_types:
+        raise ValidationError(f"--exchange-from needs --grant-type {GRANT_TOKEN_EXCHANGE}")
     if reg.backchannel_client_notification_endpoint is not None and not reg.ciba_enabled:
         raise ValidationError("--backchannel-client-notification-endpoint needs --ciba-enabled")
     secret = (reg.secret or new_client_secret()) if rules.is_confidential else None
@@ -126,6 +130,7 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         ),
         environment=reg.environment,
         providers=_validate_providers(reg.providers),
+        exchange_from=_validate_client_ids(reg.exchange_from),
         response_types=_validate_response_types(reg.response_types),
         access_token_lifetime=_validate_lifetime(reg.access_token_lifetime, "access token"),
         id_token_lifetime=_validate_lifetime(reg.id_token_lifetime, "ID token"),
@@ -164,6 +169,13 @@ def _validate_providers(providers: Sequence[str]) -> tuple[str, ...]:
         if not PROVIDER_ID_PATTERN.match(provider):
             raise ValidationError(f"provider id {provider!r} is not valid")
     return tuple(dict.fromkeys(providers))
+
+
+def _validate_client_ids(client_ids: Sequence[str]) -> tuple[str, ...]:
+    for client_id in client_ids:
+        if not CLIENT_ID_PATTERN.match(client_id):
+            raise ValidationError(f"client id {client_id!r} is not valid")
+    return tuple(dict.fromkeys(client_ids))
 
 
 def _validate_backchannel_uri(uri: str | None, what: str = "back-channel logout URI") -> str | None:
@@ -328,6 +340,7 @@ def describe_client(client: Client) -> dict[str, Any]:
         "update_at_claims": client.update_at_claims,
         "ciba_enabled": client.ciba_enabled,
         "backchannel_logout_uri": client.backchannel_logout_uri,
+        "exchange_from": list(client.exchange_from),
         "backchannel_client_notification_endpoint": (
             client.backchannel_client_notification_endpoint
         ),

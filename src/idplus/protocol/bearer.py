@@ -15,6 +15,9 @@ from idplus.store.base import UnitOfWork
 
 # Tolerated clock difference when checking nbf / iat against our own clock.
 LEEWAY_SECONDS = 5
+# RFC 8693: the ids of the tokens an exchanged token descends from, nearest first.
+EXCHANGED_FROM = "ibis.exchanged_from"
+MAX_EXCHANGE_DEPTH = 10
 
 
 class InvalidToken(OAuthError):
@@ -100,5 +103,11 @@ def verify_access_token(
 
 
 def check_not_revoked(uow: UnitOfWork, token: AccessTokenClaims) -> None:
+    """Neither the token nor any token it was exchanged from (RFC 8693) was revoked."""
     if uow.revoked_access_tokens.is_revoked(token.jti):
         raise InvalidToken("the access token was revoked")
+    ancestors = token.claims.get(EXCHANGED_FROM)
+    if isinstance(ancestors, list):
+        for jti in ancestors[:MAX_EXCHANGE_DEPTH]:
+            if uow.revoked_access_tokens.is_revoked(str(jti)):
+                raise InvalidToken("a token it was exchanged from was revoked")

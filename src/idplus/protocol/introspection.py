@@ -18,12 +18,12 @@ from idplus.protocol.bearer import InvalidToken, check_not_revoked, verify_acces
 from idplus.protocol.context import AppContext
 from idplus.protocol.issuance import refresh_rotates
 from idplus.protocol.params import Params
-from idplus.protocol.sso import usable_session
+from idplus.protocol.sso import live_session, usable_session
 
 INACTIVE: dict[str, Any] = {"active": False}
 _JWT_CLAIMS_SHOWN = (
     "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "auth_time", "acr", "amr",
-    "idp", "sid", "kurtid", "tnuid", "extsub",
+    "idp", "sid", "kurtid", "tnuid", "extsub", "act",
 )  # fmt: skip
 
 
@@ -61,10 +61,15 @@ def _introspect_gateway_token(ctx: AppContext, token: str) -> dict[str, Any] | N
 
 
 def _introspect_access_token(ctx: AppContext, ring: KeyRing, token: str) -> dict[str, Any]:
+    now = ctx.clock.now()
     try:
-        access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=ctx.clock.now())
+        access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=now)
         with ctx.store.reading() as uow:
             check_not_revoked(uow, access)
+            # A user's token dies with the session it came from (SPEC §2, §7).
+            session_id = access.claims.get("sid")
+            if session_id is not None and live_session(uow, str(session_id), now) is None:
+                return dict(INACTIVE)
     except InvalidToken:
         return dict(INACTIVE)
     answer: dict[str, Any] = {

@@ -44,6 +44,8 @@ class TokenResponse:
     access_token_expires_at: datetime
     id_token: str | None = None
     refresh_token: str | None = None
+    # RFC 8693 §2.2.1: what a token exchange issued.
+    issued_token_type: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -56,6 +58,8 @@ class TokenResponse:
             body["id_token"] = self.id_token
         if self.refresh_token is not None:
             body["refresh_token"] = self.refresh_token
+        if self.issued_token_type is not None:
+            body["issued_token_type"] = self.issued_token_type
         return body
 
 

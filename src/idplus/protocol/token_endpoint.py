@@ -28,6 +28,7 @@ from idplus.protocol.grants.client_credentials import ClientCredentialsGrant
 from idplus.protocol.grants.device_code import DeviceCodeGrant
 from idplus.protocol.grants.password import PasswordGrant
 from idplus.protocol.grants.refresh_token import RefreshTokenGrant
+from idplus.protocol.grants.token_exchange import TokenExchangeGrant
 from idplus.protocol.issuance import CONNECT, GATEWAY, JwtAccessTokens, TokenResponse
 from idplus.protocol.params import Params
 
@@ -38,9 +39,10 @@ SERVED_ON: tuple[tuple[GrantType[Any], frozenset[str]], ...] = (
     (AuthorizationCodeGrant(), BOTH_FRONTS),
     (ClientCredentialsGrant(), BOTH_FRONTS),
     (RefreshTokenGrant(), BOTH_FRONTS),
-    # RFC 8628 and CIBA: a user approves elsewhere; token exchange joins them on /connect only.
+    # RFC 8628 and CIBA (a user approves elsewhere) and RFC 8693: on /connect only.
     (DeviceCodeGrant(), frozenset({CONNECT})),
     (CibaGrant(), frozenset({CONNECT})),
+    (TokenExchangeGrant(), frozenset({CONNECT})),
     # RFC 9700 §2.4: never where a browser login exists; partner back ends only (SPEC §9).
     (PasswordGrant(), frozenset({GATEWAY})),
 )

@@ -18,13 +18,9 @@ from idplus.manage.users import UserRegistration, add_user
 from idplus.models import Client, SsoSession
 from idplus.policies import GRANT_CIBA
 from idplus.protocol.ciba.approval import decide, hold, open_approval
-from idplus.protocol.ciba.request import (
-    TemporarilyUnavailable,
-    approval_hash,
-    start_backchannel_authentication,
-)
+from idplus.protocol.ciba.request import approval_hash, start_backchannel_authentication
 from idplus.protocol.context import AppContext
-from idplus.protocol.grants import Front
+from idplus.protocol.grants import Front, TemporarilyUnavailable
 from idplus.protocol.grants.ciba import CibaGrant
 from idplus.protocol.issuance import JwtAccessTokens
 from idplus.protocol.params import Params, parse_params

@@ -162,3 +162,13 @@ def test_revoking_a_gateway_access_token(partner: tuple[Harness, str, dict[str, 
         "/oauth/v2/logout", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     )
     assert logout.status_code == 401
+
+
+def test_an_access_token_is_inactive_once_its_session_ended(
+    bff: tuple[Harness, str, dict[str, str]],
+) -> None:
+    """SPEC §2, §7: a token bound to an SSO session dies with it, as userinfo already says."""
+    h, secret, tokens = bff
+    assert _introspect(h, secret, tokens["access_token"])["active"] is True
+    h.http.get("/connect/endsession", params={"id_token_hint": tokens["id_token"]})
+    assert _introspect(h, secret, tokens["access_token"]) == {"active": False}

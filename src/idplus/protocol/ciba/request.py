@@ -33,6 +33,7 @@ from idplus.models import CibaRequest, Client, User
 from idplus.policies import GRANT_CIBA
 from idplus.protocol.ciba.hints import UnknownUser, read_hint_token
 from idplus.protocol.context import AppContext
+from idplus.protocol.grants import TemporarilyUnavailable
 from idplus.protocol.params import Params, split_space_list
 from idplus.protocol.scopes import validate_requested_scopes
 
@@ -50,13 +51,6 @@ NOTIFICATION_TOKEN_MAX = 1024
 
 class InvalidBindingMessage(OAuthError):
     error = "invalid_binding_message"
-
-
-class TemporarilyUnavailable(OAuthError):
-    """The SMS could not be sent: nothing was started, the client may try again."""
-
-    error = "temporarily_unavailable"
-    status_code = 503
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ def _client_values(client: Client) -> dict[str, Any]:
         "backchannel_client_notification_endpoint": client.backchannel_client_notification_endpoint,
         "environment": client.environment,
         "providers": list(client.providers),
+        "exchange_from": list(client.exchange_from) or None,
         "access_token_lifetime": client.access_token_lifetime,
         "id_token_lifetime": client.id_token_lifetime,
     }
@@ -82,6 +83,7 @@ def _client_from_row(
         backchannel_client_notification_endpoint=row["backchannel_client_notification_endpoint"],
         environment=row["environment"],
         providers=tuple(row["providers"]),
+        exchange_from=tuple(row["exchange_from"] or ()),
         access_token_lifetime=row["access_token_lifetime"],
         id_token_lifetime=row["id_token_lifetime"],
         secrets=secrets,

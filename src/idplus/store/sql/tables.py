@@ -117,6 +117,8 @@ clients = sa.Table(
     sa.Column("backchannel_client_notification_endpoint", sa.Text(), nullable=True),
     sa.Column("environment", sa.String(16), nullable=False, default="test"),
     sa.Column("providers", sa.JSON(), nullable=False),
+    # Token exchange: whose access tokens the client may exchange (NULL: any client's).
+    sa.Column("exchange_from", sa.JSON(), nullable=True),
     sa.Column("access_token_lifetime", sa.Integer(), nullable=True),
     sa.Column("id_token_lifetime", sa.Integer(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
