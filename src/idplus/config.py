@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     ciba_sms_per_phone_per_hour: int = Field(
         30, gt=0, description="CIBA approval SMS sent to one phone number per hour (flooding)."
     )
+    ciba_sms_per_client_and_phone_per_hour: int = Field(
+        10,
+        gt=0,
+        description="CIBA approval SMS one client may have sent to one phone number per hour, "
+        "so no client uses up a number's whole budget.",
+    )
     ciba_poll_interval_seconds: int = Field(
         5, ge=1, le=60, description="The interval CIBA clients are told to poll at (seconds)."
     )

@@ -187,4 +187,4 @@ def level_of_acr(acr: str | None) -> int:
     if acr is None or not acr.startswith(ACR_PREFIX):
         return 0
     suffix = acr[len(ACR_PREFIX) :]
-    return int(suffix) if suffix.isdigit() and 1 <= int(suffix) <= MAX_AAL else 0
+    return int(suffix) if suffix in ("1", "2", "3") else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -82,3 +83,16 @@ def test_newest_activated_key_signs_and_retired_keys_stay_published() -> None:
     assert choose_signing_key([old, new], NOW + timedelta(seconds=20)) == new
     assert published_keys([old, new], NOW + timedelta(hours=1)) == [old, new]
     assert published_keys([old, new], NOW + timedelta(hours=2)) == [new]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b'{"alg":"RS256","crit":1}', b'{"alg":"RS256","kid":{"a":1}}', b'["not", "an", "object"]'],
+)
+def test_verify_refuses_odd_headers_as_an_invalid_signature(header: bytes) -> None:
+    """Never an unexpected exception (a 500) for what anyone can send as a token."""
+    stored = _stored()
+    ring = KeyRing(load_private_key(stored, None), [stored.public_jwk])
+    encoded = base64.urlsafe_b64encode(header).rstrip(b"=").decode()
+    with pytest.raises(InvalidSignature):
+        ring.verify(f"{encoded}.eyJzdWIiOiJ4In0.c2ln")

@@ -152,3 +152,12 @@ def test_loopback_redirect_is_rebuilt_from_the_registered_uri() -> None:
 )
 def test_ui_locale_choice(ui_locales: str | None, locale: str) -> None:
     assert choose_ui_locale(ui_locales) == locale
+
+
+def test_non_ascii_digits_are_protocol_errors_not_crashes() -> None:
+    """ "²".isdigit() is True and int("²") raises: both places read digits strictly."""
+    with pytest.raises(RedirectableError) as caught:
+        _validate(_client(), max_age="\u00b2")
+    assert caught.value.error.error == "invalid_request"
+    request = _validate(_client(), acr_values="urn:telenor.identity.aal.\u00b2")
+    assert request.requested_aal == 0

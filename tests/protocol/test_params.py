@@ -24,3 +24,9 @@ def test_oversized_values_are_refused() -> None:
 def test_space_lists_keep_order_and_drop_repeats() -> None:
     assert split_space_list("openid  profile openid") == ("openid", "profile")
     assert split_space_list(None) == ()
+
+
+def test_nul_characters_are_refused() -> None:
+    """PostgreSQL cannot store them: a NUL would otherwise be a 500 deep in a query."""
+    with pytest.raises(InvalidRequest, match="NUL"):
+        parse_params([("kurtid", "12\x0034")])

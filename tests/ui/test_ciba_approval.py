@@ -54,16 +54,31 @@ def test_a_login_from_before_the_request_does_not_count(shop: Harness) -> None:
     assert 'name="password"' in browser.get(approval_link(shop)).text
 
 
-def test_the_link_works_in_one_browser_only(shop: Harness) -> None:
+def test_the_request_is_answered_by_the_first_login_to_hold_it(shop: Harness) -> None:
     started(shop)
     link = approval_link(shop)
     first = _browser(shop)
     page = _logged_in_page(first, link)
     assert 'value="approve"' in page.text  # type: ignore[attr-defined]
     # Someone else with the link and the password still cannot answer from elsewhere.
-    other = FormBrowser(shop.http, "https://nowhere.invalid")
+    kept = dict(shop.http.cookies)
     shop.http.cookies.clear()
-    assert "allerede besvart" in other.get(link).text
+    elsewhere = _logged_in_page(_browser(shop), link)
+    assert elsewhere.status_code == 409  # type: ignore[attr-defined]
+    assert "annen enhet" in elsewhere.text  # type: ignore[attr-defined]
+    # The first login still answers it, even after losing its browser cookie.
+    shop.http.cookies.clear()
+    shop.http.cookies.update({k: v for k, v in kept.items() if "browser" not in k})
+    assert "Du godkjente" in approve(shop, browser=_browser(shop)).text
+
+
+def test_cancelling_the_login_denies_the_request(shop: Harness) -> None:
+    request = started(shop)
+    browser = _browser(shop)
+    assert 'name="password"' in browser.get(approval_link(shop)).text
+    page = browser.submit(button=("action", "cancel"))
+    assert "Du avviste innloggingen." in page.text
+    assert poll(shop, request["auth_req_id"]).json()["error"] == "access_denied"
 
 
 def test_another_user_cannot_approve_and_may_log_in_again(shop: Harness) -> None:

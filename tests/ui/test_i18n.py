@@ -28,7 +28,8 @@ PAGE_MESSAGES = sorted(
     | {device.UNKNOWN, device.LOCKED, "The device is connected.", "The request was denied."}
     | {login.BUSY_MESSAGE, login.UPSTREAM_FAILED_MESSAGE}
     | {text for pair in login.LINK_REFUSED_MESSAGES.values() for text in pair}
-    | {ciba_approval.GONE, ciba_approval.WRONG_USER, ciba_approval.APPROVED, ciba_approval.DENIED}
+    | {ciba_approval.GONE, ciba_approval.HELD, ciba_approval.WRONG_USER}
+    | {ciba_approval.APPROVED, ciba_approval.DENIED}
     | {
         "This login has expired or is already finished.",
         "Go back to the app and start again.",

@@ -61,9 +61,15 @@ def login_sms_rule(settings: Settings) -> ThrottleRule:
     return ThrottleRule("sms-login:", settings.login_sms_per_phone_per_hour, timedelta(hours=1))
 
 
-def ciba_sms_rule(settings: Settings) -> ThrottleRule:
-    """CIBA approval SMS per phone number: no client may flood a number with requests."""
-    return ThrottleRule("sms-ciba:", settings.ciba_sms_per_phone_per_hour, timedelta(hours=1))
+def ciba_sms_keys(settings: Settings, client_id: str, phone: str) -> list[ThrottleKey]:
+    """CIBA approval SMS: per phone number, so no one floods a number, and per client and
+    number, so no one client uses up the number's budget for every other client."""
+    hour = timedelta(hours=1)
+    per_phone = ThrottleRule("sms-ciba:", settings.ciba_sms_per_phone_per_hour, hour)
+    per_client = ThrottleRule(
+        "sms-ciba-client:", settings.ciba_sms_per_client_and_phone_per_hour, hour
+    )
+    return [key_of(per_phone, phone), key_of(per_client, f"{client_id}:{phone}")]
 
 
 def password_keys(settings: Settings, username: str, address: str | None) -> list[ThrottleKey]:

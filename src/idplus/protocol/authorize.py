@@ -203,7 +203,7 @@ def _validate_prompt(value: str | None) -> tuple[str, ...]:
 def _validate_max_age(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 10:
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
         raise InvalidRequest("max_age must be a non-negative integer")
     return int(value)
 

@@ -73,7 +73,10 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
     if not separator or not client_id:
         raise UnreadableCredentials("malformed Basic credentials", basic=True)
     # RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined.
-    return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
+    client_id, secret = unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
+    if "\x00" in client_id or "\x00" in secret:
+        raise UnreadableCredentials("malformed Basic credentials", basic=True)
+    return client_id, secret
 
 
 def authenticate_client(client: Client | None, credentials: ClientCredentials) -> Client:

@@ -272,9 +272,11 @@ def start_internal_login(
     session: SsoSession | None,
     login_hint: str | None = None,
     requested_aal: int = 0,
+    fresh: bool = False,
 ) -> str:
     """A login on behalf of one of idplus's own pages (device verification, account page,
-    CIBA approval)."""
+    CIBA approval). `fresh`: the user must authenticate now, at an upstream provider too
+    (prompt=login, max_age=0), not ride on a session there."""
     request = AuthorizationRequest(
         client_id=client.client_id,
         redirect_uri=ctx.settings.issuer + return_to,
@@ -285,8 +287,10 @@ def start_internal_login(
         return_to=return_to,
         login_hint=login_hint,
         requested_aal=requested_aal,
+        prompt=("login",) if fresh else (),
+        max_age=0 if fresh else None,
     )
-    route = _login_route(request, ctx.providers.for_client(client))
+    route = _login_route(request, ctx.providers.for_client(client, requested_aal))
     with ctx.store.transaction() as uow:
         started = _start_interaction(
             uow, ctx, request=request, route=route, session=session, browser_id=browser_id

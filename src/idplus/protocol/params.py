@@ -31,6 +31,9 @@ def parse_params(items: Iterable[tuple[str, str]]) -> Params:
     for name, value in items:
         if len(value) > MAX_PARAMETER_LENGTH:
             raise InvalidRequest(f"parameter {name[:64]} is too long")
+        if "\x00" in value or "\x00" in name:
+            # No database stores a NUL in text (PostgreSQL refuses it): never a parameter.
+            raise InvalidRequest("parameters must not contain NUL characters")
         if value == "":
             continue
         if name in values:

@@ -165,13 +165,18 @@ class CibaRepository(Protocol):
     def find_by_approval(self, approval_hash: str) -> CibaRequest | None: ...
 
     def bind_browser(self, auth_req_id_hash: str, browser_hash: str) -> bool:
-        """The first browser to open the approval link keeps it; True for that browser."""
+        """The first holder (an HMAC of the approving login) keeps the request; True for it."""
         ...
 
     def decide(
-        self, auth_req_id_hash: str, browser_hash: str, now: datetime, values: dict[str, Any]
+        self,
+        auth_req_id_hash: str,
+        browser_hash: str | None,
+        now: datetime,
+        values: dict[str, Any],
     ) -> bool:
-        """Approve or deny a pending, live request from its browser; False otherwise."""
+        """Approve or deny a pending, live request held by `browser_hash` (None: held by
+        nobody yet); False otherwise."""
         ...
 
     def take_poll(self, auth_req_id_hash: str, now: datetime) -> bool:

@@ -19,8 +19,10 @@ from idplus.models import SsoSession
 from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.ciba.approval import (
     ApprovalGone,
+    HeldElsewhere,
     PendingApproval,
     decide,
+    deny_cancelled,
     hold,
     open_approval,
 )
@@ -28,12 +30,13 @@ from idplus.protocol.ciba.request import APPROVAL_PATH
 from idplus.protocol.context import AppContext
 from idplus.protocol.sso import live_session_of_cookie, sso_group
 from idplus.ui.context import pages_of
-from idplus.ui.cookies import browser_id, ensure_browser_id, sso_session_handle
+from idplus.ui.cookies import browser_id, sso_session_handle
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
 from idplus.ui.login import redirect_to_internal_login
 
 GONE = "This request has expired or has already been answered."
+HELD = "This request is being answered on another device."
 WRONG_USER = "This request is for another account. Log in as the person it was sent to."
 APPROVED = "You approved the login."
 DENIED = "You denied the login."
@@ -46,18 +49,23 @@ def _locale(request: Request) -> str:
 async def show_approval(request: Request) -> Response:
     server, locale = context_of(request), _locale(request)
     token = request.query_params.get("token", "")
-    browser, _ = ensure_browser_id(request)
     try:
-        pending = await run_in_threadpool(open_approval, server, token, browser)
+        pending = await run_in_threadpool(open_approval, server, token)
     except ApprovalGone:
         return _message(request, server, locale, GONE, 400)
+    if request.query_params.get("error") == "access_denied":
+        # The user cancelled the login this link led to.
+        denied = await run_in_threadpool(deny_cancelled, server, pending)
+        return _message(request, server, locale, DENIED if denied else GONE, 200 if denied else 400)
     session = await run_in_threadpool(_session_for, server, request, pending)
     if session is None or not pending.accepts(session):
         return await _login_first(request, server, pending, token, locale)
     if session.user_id != pending.user.id:
         return _wrong_user(request, server, locale, token)
     try:
-        await run_in_threadpool(hold, server, pending, browser)
+        await run_in_threadpool(hold, server, pending, session)
+    except HeldElsewhere:
+        return _message(request, server, locale, HELD, 409)
     except ApprovalGone:
         return _message(request, server, locale, GONE, 400)
     return pages_of(request).render(
@@ -76,12 +84,13 @@ async def show_approval(request: Request) -> Response:
 async def decide_approval(request: Request) -> Response:
     server, locale = context_of(request), _locale(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    browser = browser_id(request) or ""
-    if not csrf_token_is_valid(server.secrets.cookie_key, browser, form.get("csrf_token")):
+    if not csrf_token_is_valid(
+        server.secrets.cookie_key, browser_id(request), form.get("csrf_token")
+    ):
         return pages_of(request).form_check_failed(request, server, locale)
     token, action = form.get("token", ""), form.get("action", "")
     try:
-        pending = await run_in_threadpool(open_approval, server, token, browser)
+        pending = await run_in_threadpool(open_approval, server, token)
     except ApprovalGone:
         return _message(request, server, locale, GONE, 400)
     session = await run_in_threadpool(_session_for, server, request, pending)
@@ -93,9 +102,7 @@ async def decide_approval(request: Request) -> Response:
         return _message(request, server, locale, GONE, 400)
     approve = action == "approve"
     try:
-        decided = await run_in_threadpool(
-            lambda: decide(server, pending, browser, session, approve=approve)
-        )
+        decided = await run_in_threadpool(lambda: decide(server, pending, session, approve=approve))
     except ApprovalGone:
         decided = False
     if not decided:
@@ -123,6 +130,7 @@ async def _login_first(
         locale,
         login_hint=pending.user.username,
         requested_aal=pending.required_level,
+        fresh=True,
     )
 
 

@@ -276,6 +276,7 @@ async def redirect_to_internal_login(
     *,
     login_hint: str | None = None,
     requested_aal: int = 0,
+    fresh: bool = False,
 ) -> Response:
     """Send the browser through the login pages on behalf of one of idplus's own pages."""
     browser, is_new = ensure_browser_id(request)
@@ -289,6 +290,7 @@ async def redirect_to_internal_login(
             session=None,
             login_hint=login_hint,
             requested_aal=requested_aal,
+            fresh=fresh,
         )
     )
     response = RedirectResponse(login_page_url(handle), status_code=303)

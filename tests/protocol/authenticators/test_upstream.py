@@ -22,7 +22,7 @@ from idplus.protocol.context import AppContext
 from idplus.protocol.federation.accounts import account_of
 from idplus.protocol.federation.errors import LinkRefusal, UpstreamError
 from idplus.protocol.federation.id_token import check_id_token_claims, validate_id_token
-from idplus.protocol.interaction import Stage
+from idplus.protocol.interaction import Stage, start_internal_login
 from idplus.protocol.login.machine import show
 from idplus.protocol.login.results import (
     BrowserRedirect,
@@ -442,3 +442,21 @@ def test_prompt_login_is_refused_when_the_upstream_reused_its_own_session(
     result = _login_result(ctx, fake, prompt="login")
     assert isinstance(result, UpstreamFailed), result
     assert "again" in result.reason
+
+
+def test_a_fresh_internal_login_is_fresh_at_the_upstream_too(
+    ctx: AppContext, fake: FakeUpstream
+) -> None:
+    """A CIBA approval must not ride on the upstream's own session."""
+    add_web_client(ctx, providers=("up",))
+    with ctx.store.reading() as uow:
+        client = uow.clients.find("web")
+    assert client is not None
+    handle = start_internal_login(
+        ctx, client, return_to="/ciba/approve?t=1", browser_id=BROWSER, locale="en",
+        session=None, fresh=True,
+    )  # fmt: skip
+    redirect = show(ctx, handle, BROWSER)
+    assert isinstance(redirect, BrowserRedirect)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(redirect.url).query).items()}
+    assert (query["prompt"], query["max_age"]) == ("login", "0")

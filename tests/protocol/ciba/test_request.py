@@ -68,6 +68,15 @@ def test_a_failed_sms_refuses_cleanly_and_leaves_no_request(
     assert _rows(db, ciba_requests) == []
 
 
+def test_failed_sms_give_their_budget_back(context: AppContext) -> None:
+    client = _client(context)
+    failing = replace(context, sender=FailingSender())
+    for _ in range(context.settings.ciba_sms_per_client_and_phone_per_hour + 1):
+        with pytest.raises(TemporarilyUnavailable):
+            start_backchannel_authentication(failing, client, _params())
+    assert start_backchannel_authentication(context, client, _params()).auth_req_id
+
+
 def _approved_session(ctx: AppContext, user_id: str) -> SsoSession:
     now = ctx.clock.now() + timedelta(seconds=1)
     return SsoSession(
@@ -92,13 +101,13 @@ def test_a_ping_mode_decision_queues_one_sealed_ping(context: AppContext, db: Da
     ctx = replace(context, sender=Recording(), settings=settings)
     start_backchannel_authentication(ctx, client, _params(client_notification_token="ping-me"))
     token = sent[0].body.split("token=")[1].split("&")[0]
-    pending = open_approval(ctx, token, "browser-1")
+    pending = open_approval(ctx, token)
     session = _approved_session(ctx, pending.user.id)
     with ctx.store.transaction() as uow:
         uow.sessions.insert(session, "handle-hash")
-    hold(ctx, pending, "browser-1")
-    assert decide(ctx, pending, "browser-1", session, approve=True)
-    assert not decide(ctx, pending, "browser-1", session, approve=True)
+    hold(ctx, pending, session)
+    assert decide(ctx, pending, session, approve=True)
+    assert not decide(ctx, pending, session, approve=True)
     (ping,) = _rows(db, deliveries)
     assert (ping["kind"], ping["target"]) == ("ciba_ping", "https://shop.example/ping")
     assert "ping-me" not in str(ping["payload"])

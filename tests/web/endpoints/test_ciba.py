@@ -68,6 +68,9 @@ def test_one_sms_with_an_approval_link_and_the_clients_registered_name(shop: Har
         ({"requested_expiry": "0"}, "invalid_request"),
         ({"requested_expiry": "301"}, "invalid_request"),
         ({"requested_expiry": "1e2"}, "invalid_request"),
+        ({"requested_expiry": "\u00b2"}, "invalid_request"),  # "²".isdigit() is True
+        ({"binding_message": "https://evil.example/x"}, "invalid_binding_message"),
+        ({"binding_message": "Ordre\u3164 42"}, "invalid_binding_message"),
         ({"user_code": "1234"}, "invalid_request"),
     ],
 )
@@ -128,10 +131,24 @@ def test_ping_mode_needs_a_client_notification_token(shop: Harness) -> None:
     assert started(shop, client_id="pinger", client_notification_token="n" * 40)
 
 
-def test_approval_sms_have_a_budget_per_phone_number(shop: Harness) -> None:
-    for _ in range(shop.settings.ciba_sms_per_phone_per_hour):
+def test_approval_sms_have_a_budget_per_client_and_per_phone_number(shop: Harness) -> None:
+    per_client = shop.settings.ciba_sms_per_client_and_phone_per_hour
+    per_phone = shop.settings.ciba_sms_per_phone_per_hour
+    shops = [f"shop-{n}" for n in range(per_phone // per_client)]
+    for client_id in shops:
+        add_ciba_client(shop, client_id)
+    for _ in range(per_client):
         assert start(shop).status_code == 200
+    # One client has used its part of the number's budget; the others still may ask.
     assert _error(start(shop)) == (403, "access_denied")
+    for client_id in shops:
+        for _ in range(per_client):
+            response = start(shop, client_id)
+            if response.status_code != 200:
+                break
+    # Together they have used the number's whole budget: now nobody may.
+    assert _error(start(shop, shops[-1])) == (403, "access_denied")
+    assert len(shop.outbox()) == per_phone
     shop.clock.advance(timedelta(hours=1, seconds=1))
     assert start(shop).status_code == 200
 

@@ -1,12 +1,12 @@
-"""The user's side of CIBA: the approval link from the SMS, opened in one browser, a fresh
-login as the user the request names, then approve or deny (CIBA Core 1.0 §8).
+"""The user's side of CIBA: the approval link from the SMS, a fresh login as the user the
+request names, then approve or deny (CIBA Core 1.0 §8).
 
 A decision needs a login made after the request (the phone's session alone proves nothing
-about now), as the named user, at level 2 for the BankID-style flow. The first browser to show
-the approve / deny page after such a login keeps the request: the link then works nowhere else,
-and not at all once answered or expired. (Binding before the login would not hold: every login
-gives the browser a new id.)
-Deciding a ping-mode request queues the client's ping in the same transaction.
+about now), as the named user, at level 2 for the BankID-style flow. The first SSO session to
+show the approve / deny page after such a login holds the request: nobody else's login can
+answer it then, and nobody's once it is answered or expired. (A session, not a browser id: every
+login gives the browser a new id.) Cancelling that login denies the request. Deciding a
+ping-mode request queues the client's ping in the same transaction.
 """
 
 from __future__ import annotations
@@ -18,17 +18,18 @@ from idplus.logs import get_logger
 from idplus.models import CibaRequest, Client, SsoSession, User
 from idplus.outbound.ciba_ping import ping_delivery
 from idplus.policies import level_of_acr
-from idplus.protocol.ciba.request import approval_hash
+from idplus.protocol.ciba.request import BANKID_LEVEL, approval_hash
 from idplus.protocol.context import AppContext
 
 log = get_logger(__name__)
 
-# The BankID-style flow proves two factors.
-BANKID_LEVEL = 2
-
 
 class ApprovalGone(Exception):
-    """Unknown, expired, answered, or opened first in another browser (reason for the log)."""
+    """Unknown, expired or answered (the reason is for the log)."""
+
+
+class HeldElsewhere(ApprovalGone):
+    """Another login is answering this request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,19 +50,17 @@ class PendingApproval:
         )
 
 
-def _browser_hash(ctx: AppContext, browser_id: str) -> str:
-    return hash_handle(ctx.secrets.handle_key, f"browser:{browser_id}")
+def _holder_hash(ctx: AppContext, session: SsoSession) -> str:
+    return hash_handle(ctx.secrets.handle_key, f"ciba-holder:{session.id}")
 
 
-def open_approval(ctx: AppContext, approval: str, browser_id: str) -> PendingApproval:
-    """The pending request of an approval link, unless another browser holds it."""
+def open_approval(ctx: AppContext, approval: str) -> PendingApproval:
+    """The pending request of an approval link."""
     now = ctx.clock.now()
     with ctx.store.reading() as uow:
         request = uow.ciba.find_by_approval(approval_hash(ctx, approval)) if approval else None
         if request is None or request.status != "pending" or request.expires_at <= now:
             raise ApprovalGone("unknown, answered or expired")
-        if request.browser_hash not in (None, _browser_hash(ctx, browser_id)):
-            raise ApprovalGone("held by another browser")
         client = uow.clients.find(request.client_id)
         user = uow.users.find(request.user_id)
     if client is None or user is None:
@@ -69,29 +68,21 @@ def open_approval(ctx: AppContext, approval: str, browser_id: str) -> PendingApp
     return PendingApproval(request, client, user)
 
 
-def hold(ctx: AppContext, pending: PendingApproval, browser_id: str) -> None:
-    """This browser, logged in as the named user, keeps the request (the first one does)."""
+def hold(ctx: AppContext, pending: PendingApproval, session: SsoSession) -> None:
+    """This login of the named user keeps the request (the first one to get here does)."""
+    _check_login(pending, session)
     with ctx.store.transaction() as uow:
-        held = uow.ciba.bind_browser(
-            pending.request.auth_req_id_hash, _browser_hash(ctx, browser_id)
-        )
+        held = uow.ciba.bind_browser(pending.request.auth_req_id_hash, _holder_hash(ctx, session))
     if not held:
-        raise ApprovalGone("held by another browser")
+        raise HeldElsewhere("held by another login")
 
 
 def decide(
-    ctx: AppContext,
-    pending: PendingApproval,
-    browser_id: str,
-    session: SsoSession,
-    *,
-    approve: bool,
+    ctx: AppContext, pending: PendingApproval, session: SsoSession, *, approve: bool
 ) -> bool:
-    """Approve (binding the session's login) or deny; False when it was no longer pending."""
-    request, now = pending.request, ctx.clock.now()
-    if session.user_id != request.user_id or not pending.accepts(session):
-        # The page checks this first; a decision never rests on the page alone.
-        raise ApprovalGone("not a fresh enough login of the named user")
+    """Approve (binding the session's login) or deny; False when it was no longer pending or
+    another login holds it."""
+    _check_login(pending, session)
     values: dict[str, object] = {"status": "approved" if approve else "denied"}
     if approve:
         values.update(
@@ -101,11 +92,28 @@ def decide(
             amr=list(session.amr),
             idp=session.idp,
         )
+    return _decide(ctx, pending, _holder_hash(ctx, session), values)
+
+
+def deny_cancelled(ctx: AppContext, pending: PendingApproval) -> bool:
+    """The user cancelled the login the link led to: they do not want this login, so the
+    client hears `access_denied` (unless another login already holds the request)."""
+    return _decide(ctx, pending, None, {"status": "denied"})
+
+
+def _check_login(pending: PendingApproval, session: SsoSession) -> None:
+    # The page checks this first; a decision never rests on the page alone.
+    if session.user_id != pending.request.user_id or not pending.accepts(session):
+        raise ApprovalGone("not a fresh enough login of the named user")
+
+
+def _decide(
+    ctx: AppContext, pending: PendingApproval, holder: str | None, values: dict[str, object]
+) -> bool:
+    request, now = pending.request, ctx.clock.now()
     endpoint = pending.client.backchannel_client_notification_endpoint
     with ctx.store.transaction() as uow:
-        decided = uow.ciba.decide(
-            request.auth_req_id_hash, _browser_hash(ctx, browser_id), now, values
-        )
+        decided = uow.ciba.decide(request.auth_req_id_hash, holder, now, values)
         if decided and request.ping_sealed is not None and endpoint is not None:
             uow.deliveries.enqueue(
                 ping_delivery(
@@ -114,7 +122,7 @@ def decide(
             )
     if decided:
         log.info("ciba_decided", client_id=request.client_id, user_id=request.user_id,
-                 approved=approve)  # fmt: skip
+                 status=values["status"])  # fmt: skip
         if request.ping_sealed is not None:
             ctx.outbox_signal.notify()
     return decided

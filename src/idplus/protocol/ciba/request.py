@@ -40,13 +40,18 @@ from idplus.protocol.scopes import validate_requested_scopes
 log = get_logger(__name__)
 
 APPROVAL_PATH = "/ciba/approve"
+# The BankID-style flow proves two factors.
+BANKID_LEVEL = 2
 # The flows and their mandatory scope (SPEC §3): approve in the app, or BankID-style.
 FLOWS = ("vipps", "bankid")
 MAX_EXPIRY = 300
 BINDING_MESSAGE_MAX = 40
-# Plain characters only: letters and digits of any script, spaces and light punctuation.
-_BINDING_MESSAGE = re.compile(r"[^\W_]|[ .,:;!?#()/+\-]")
+# Plain characters only, read the same on two screens and in an SMS: Latin letters (with the
+# Norwegian ones), digits, spaces, "#" and "-". No ":" "/" "." so it never holds a link.
+_BINDING_MESSAGE = re.compile(r"[A-Za-z0-9ÆØÅæøå #\-]{1,40}")
 NOTIFICATION_TOKEN_MAX = 1024
+# ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+_DIGITS = re.compile(r"[0-9]{1,3}")
 
 
 class InvalidBindingMessage(OAuthError):
@@ -99,16 +104,16 @@ def start_backchannel_authentication(
         expires_at=now + timedelta(seconds=checked.expiry),
         ping_sealed=_ping_payload(ctx, auth_req_id, checked.notification_token),
     )
-    rule = throttle.ciba_sms_rule(ctx.settings)
+    budget = throttle.ciba_sms_keys(ctx.settings, client.client_id, checked.phone)
     with ctx.store.transaction() as uow:
         try:
-            throttle.reserve(uow, [throttle.key_of(rule, checked.phone)], now)
+            throttle.reserve(uow, budget, now)
         except Throttled:
             raise AccessDenied(
                 "too many approval requests for this user; try again later"
             ) from None
         uow.ciba.insert(request)
-    _notify(ctx, client, checked, approval, request)
+    _notify(ctx, client, checked, approval, request, budget)
     log.info("ciba_requested", client_id=client.client_id, user_id=checked.user.id,
              flow=checked.flow)  # fmt: skip
     return CibaStarted(auth_req_id, checked.expiry, request.interval)
@@ -124,7 +129,12 @@ def approval_url(ctx: AppContext, approval: str) -> str:
 
 
 def _notify(
-    ctx: AppContext, client: Client, checked: _Checked, approval: str, request: CibaRequest
+    ctx: AppContext,
+    client: Client,
+    checked: _Checked,
+    approval: str,
+    request: CibaRequest,
+    budget: list[throttle.ThrottleKey],
 ) -> None:
     url = approval_url(ctx, approval)
     binding = f" ({checked.binding_message})" if checked.binding_message else ""
@@ -137,6 +147,7 @@ def _notify(
     except Exception as error:  # any sender's failure: the request must not stay behind
         with ctx.store.transaction() as uow:
             uow.ciba.delete(request.auth_req_id_hash)
+            throttle.succeeded(uow, budget)  # no SMS went out: the budget is given back
         log.warning("ciba_sms_failed", client_id=client.client_id, error=type(error).__name__)
         raise TemporarilyUnavailable("the user could not be notified; try again later") from None
 
@@ -145,7 +156,7 @@ def _check(ctx: AppContext, client: Client, params: Params) -> _Checked:
     if not client.ciba_enabled or GRANT_CIBA not in client.grant_types:
         raise UnauthorizedClient("this client may not use CIBA")
     params.require_single()
-    scopes = _scopes(client, params)
+    scopes = _scopes(ctx, client, params)
     for unsupported in ("id_token_hint", "user_code", "request"):
         if params.get(unsupported) is not None:
             raise InvalidRequest(f"{unsupported} is not supported")
@@ -175,23 +186,22 @@ def _check(ctx: AppContext, client: Client, params: Params) -> _Checked:
     )
 
 
-def _scopes(client: Client, params: Params) -> tuple[str, ...]:
+def _scopes(ctx: AppContext, client: Client, params: Params) -> tuple[str, ...]:
     requested = split_space_list(params.get("scope"))
     flows = [s for s in requested if s in FLOWS]
     if "openid" not in requested or len(flows) != 1:
         raise InvalidScope(f"scope must hold openid and one of {', '.join(FLOWS)}")
+    if flows[0] == "bankid" and not ctx.providers.for_client(client, BANKID_LEVEL):
+        raise InvalidScope("none of this client's login methods reaches the bankid level")
     return validate_requested_scopes(requested, client)
 
 
 def _binding_message(value: str | None) -> str | None:
     if value is None:
         return None
-    if not 0 < len(value) <= BINDING_MESSAGE_MAX or not all(
-        _BINDING_MESSAGE.fullmatch(c) for c in value
-    ):
+    if not _BINDING_MESSAGE.fullmatch(value):
         raise InvalidBindingMessage(
-            f"binding_message must be 1-{BINDING_MESSAGE_MAX} letters, digits, spaces or "
-            "simple punctuation"
+            f"binding_message must be 1-{BINDING_MESSAGE_MAX} letters, digits, spaces, # or -"
         )
     return value
 
@@ -199,7 +209,7 @@ def _binding_message(value: str | None) -> str | None:
 def _expiry(value: str | None) -> int:
     if value is None:
         return MAX_EXPIRY
-    if not value.isdigit() or not 1 <= int(value) <= MAX_EXPIRY:
+    if not _DIGITS.fullmatch(value) or not 1 <= int(value) <= MAX_EXPIRY:
         raise InvalidRequest(f"requested_expiry must be an integer from 1 to {MAX_EXPIRY}")
     return int(value)
 

@@ -94,13 +94,20 @@ class SqlCiba:
         return bool(bound == browser_hash)
 
     def decide(
-        self, auth_req_id_hash: str, browser_hash: str, now: datetime, values: dict[str, Any]
+        self,
+        auth_req_id_hash: str,
+        browser_hash: str | None,
+        now: datetime,
+        values: dict[str, Any],
     ) -> bool:
+        holder = (
+            _c.browser_hash.is_(None) if browser_hash is None else _c.browser_hash == browser_hash
+        )
         result = self._conn.execute(
             sa.update(ciba_requests)
             .where(
                 _c.auth_req_id_hash == auth_req_id_hash,
-                _c.browser_hash == browser_hash,
+                holder,
                 _c.status == "pending",
                 _c.expires_at > now,
             )
