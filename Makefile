@@ -3,12 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# `make run HOST=0.0.0.0 PORT=8300`: where the server listens. Unless IDPLUS_ISSUER is set, the
+# issuer follows them: http://localhost:PORT for a loopback or wildcard HOST (passkeys need a
+# host name, not an IP address), else http://HOST:PORT.
 HOST ?= 127.0.0.1
 PORT ?= 8000
+ISSUER_HOST = $(if $(filter 127.% ::1 [::1] 0.0.0.0 :: [::] localhost,$(HOST)),localhost,$(HOST))
+IDPLUS_ISSUER ?= http://$(ISSUER_HOST):$(PORT)
+RUN_ENV = IDPLUS_ISSUER='$(IDPLUS_ISSUER)'
 
 .PHONY: install run test lint format bench clean
 
 $(STAMP): pyproject.toml
+	@echo "Installing idplus and its dependencies into $(VENV): about a minute, only when pyproject.toml changes..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -18,10 +25,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	mkdir -p var
-	$(BIN)/idplus db upgrade
-	$(BIN)/idplus demo seed
-	$(BIN)/idplus serve --host $(HOST) --port $(PORT)
+	@mkdir -p var
+	@$(RUN_ENV) $(BIN)/idplus db upgrade >/dev/null
+	@$(RUN_ENV) $(BIN)/idplus demo seed >/dev/null
+	@$(RUN_ENV) $(BIN)/idplus demo next-steps
+	@$(RUN_ENV) exec $(BIN)/idplus serve --host $(HOST) --port $(PORT)
 
 test: lint
 	$(BIN)/pytest -n 2 --dist loadfile

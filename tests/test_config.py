@@ -7,7 +7,7 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from idplus.config import Settings
+from idplus.config import Settings, development_issuer
 
 
 def test_defaults_match_the_interface() -> None:
@@ -78,3 +78,65 @@ def test_an_uppercase_https_issuer_is_still_held_to_production_rules() -> None:
     assert settings.issuer == "https://id.example.no"
     assert settings.issuer_is_https
     assert settings.production_secrets_problem() is not None
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "issuer"),
+    [
+        ("127.0.0.1", 8300, "http://localhost:8300"),
+        ("localhost", 8000, "http://localhost:8000"),
+        ("::1", 8300, "http://localhost:8300"),
+        ("0.0.0.0", 9000, "http://localhost:9000"),  # noqa: S104
+        ("::", 9000, "http://localhost:9000"),
+        ("192.168.1.20", 8300, "http://192.168.1.20:8300"),
+        ("fd00::5", 8300, "http://[fd00::5]:8300"),
+    ],
+)
+def test_development_issuer_names_loopback_and_wildcard_binds_localhost(
+    host: str, port: int, issuer: str
+) -> None:
+    assert development_issuer(host, port) == issuer
+    assert Settings(issuer=issuer).issuer == issuer
+
+
+@pytest.mark.parametrize(
+    ("issuer", "port"),
+    [
+        ("http://localhost:8300", 8300),
+        ("http://127.0.0.1:8000", 8000),
+        ("http://localhost", 80),
+        ("https://id.example.no", 8000),  # behind a proxy: its port says nothing about ours
+        ("http://id.example.no:8000", 8300),
+    ],
+)
+def test_served_port_is_fine_when_the_issuer_names_it_or_is_not_loopback(
+    issuer: str, port: int
+) -> None:
+    assert Settings(issuer=issuer).served_port_problem(port) is None
+
+
+def test_a_loopback_issuer_on_another_port_than_the_one_served_is_a_problem() -> None:
+    problem = Settings(issuer="http://127.0.0.1:8000").served_port_problem(8300)
+    assert problem is not None
+    assert "port 8000" in problem
+    assert "IDPLUS_ISSUER=http://localhost:8300" in problem
+
+
+@pytest.mark.parametrize("issuer", ["http://localhost:99999", "http://localhost:port"])
+def test_an_issuer_with_a_bad_port_is_refused_at_start(issuer: str) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        Settings(issuer=issuer)
+
+
+@pytest.mark.parametrize(
+    ("issuer", "development"),
+    [
+        ("http://localhost:8000", True),
+        ("http://127.0.0.1:8000", True),
+        ("http://[::1]:8000", True),
+        ("https://localhost:8443", False),
+        ("http://id.example.no", False),
+    ],
+)
+def test_only_a_plain_http_loopback_issuer_is_development(issuer: str, development: bool) -> None:
+    assert Settings(issuer=issuer).issuer_is_development is development

@@ -24,6 +24,20 @@ from pydantic_settings import (
 from idplus.uris import is_loopback_host
 
 CONFIG_FILE_VARIABLE = "IDPLUS_CONFIG_FILE"
+# Bind addresses that mean "every interface": a browser on this machine reaches them as localhost.
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 (recognised, never bound)
+
+
+def development_issuer(host: str, port: int) -> str:
+    """The issuer a development server listening on `host`:`port` is reached at.
+
+    A loopback or wildcard address becomes `localhost` (passkeys need a host name, never an IP
+    address, and browsers treat localhost as a secure context); any other host is kept.
+    """
+    bare = host.strip("[]")
+    if bare in _WILDCARD_HOSTS or is_loopback_host(bare.lower()):
+        return f"http://localhost:{port}"
+    return f"http://[{bare}]:{port}" if ":" in bare else f"http://{bare}:{port}"
 
 
 class Settings(BaseSettings):
@@ -161,6 +175,7 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("issuer must be an absolute http(s) URL")
+        _ = parts.port  # a malformed or out-of-range port raises ValueError here
         if parts.query or parts.fragment:
             raise ValueError("issuer must not have a query or fragment (OIDC Discovery §3)")
         # Scheme and host are case-insensitive: store them one way, so that every check of
@@ -206,8 +221,33 @@ class Settings(BaseSettings):
         return is_loopback_host(urlsplit(self.issuer).hostname)
 
     @property
+    def issuer_is_development(self) -> bool:
+        """A plain-http loopback issuer: pages may show development hints (the outbox)."""
+        return self.issuer_is_loopback and not self.issuer_is_https
+
+    @property
     def debugger_enabled(self) -> bool:
         return self.debugger if self.debugger is not None else self.issuer_is_loopback
+
+    def served_port_problem(self, port: int) -> str | None:
+        """Why browsers will miss a server listening on `port`, or None.
+
+        A loopback issuer is where browsers and clients are sent: when it names another port
+        than the one served, every login ends on a port nothing answers (a public issuer is
+        usually a proxy in front, so its port says nothing about ours).
+        """
+        if not self.issuer_is_loopback:
+            return None
+        parts = urlsplit(self.issuer)
+        issuer_port = parts.port or (443 if parts.scheme == "https" else 80)
+        if issuer_port == port:
+            return None
+        return (
+            f"the issuer {self.issuer} names port {issuer_port}, but this server listens on "
+            f"port {port}: browsers and clients will be sent to port {issuer_port}. Set "
+            f"IDPLUS_ISSUER={development_issuer(parts.hostname or 'localhost', port)} "
+            "(make run derives it from HOST and PORT)"
+        )
 
     def production_secrets_problem(self) -> str | None:
         """Why this configuration must not serve, or None.

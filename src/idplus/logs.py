@@ -44,10 +44,13 @@ def configure_logging(level: str = "INFO", *, json: bool = True, to_stderr: bool
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        # The stream proxy writes to whatever sys.stdout / sys.stderr is at the time, so
-        # loggers can be cached and a redirected stream (tests, embedding) is still honoured.
+        # The stream proxy writes to whatever sys.stdout / sys.stderr is at the time, so a
+        # redirected stream (tests, embedding) is still honoured.
         logger_factory=structlog.WriteLoggerFactory(_CurrentStream(to_stderr)),  # type: ignore[arg-type]
-        cache_logger_on_first_use=True,
+        # Not cached: a module's logger first used under one configuration (the CLI's WARNING
+        # on stderr) would keep it after another (the server's INFO on stdout) in the same
+        # process. Events are rare on the hot paths, so the cost is small.
+        cache_logger_on_first_use=False,
     )
     # Libraries that use the standard library (uvicorn, alembic) go through the same renderer.
     handler = _CurrentStreamHandler(to_stderr)

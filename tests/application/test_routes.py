@@ -58,3 +58,35 @@ def test_discovery_does_not_depend_on_what_is_exposed(
     assert rebased == development
     assert "debugger" not in str(published)
     assert "metrics" not in str(published)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/connect/nothing",
+        "/connect",
+        "/oauth/v2/nothing",
+        "/admin/api/v1/nothing",
+        "/webauthn/nothing",
+        "/api/meta/v2/nothing",
+        "/.well-known/oauth-authorization-server",
+    ],
+)
+def test_unknown_paths_programs_call_answer_json(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["/nothing", "/connected", "/oauth/v2x", "/account/x"])
+def test_unknown_paths_people_type_answer_a_page(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Page not found" in response.text
+
+
+def test_the_front_page_answers(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")

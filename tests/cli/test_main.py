@@ -323,3 +323,53 @@ def test_serve_leaves_forwarded_headers_to_the_application(
     """uvicorn would trust loopback's X-Forwarded-For whatever IDPLUS_TRUSTED_PROXIES says."""
     assert cli.run("serve")[0] == 0
     assert [r["proxy_headers"] for r in uvicorn_runs] == [False]
+
+
+def test_serve_warns_when_a_loopback_issuer_names_another_port(
+    cli: Cli, uvicorn_runs: list[dict[str, Any]]
+) -> None:
+    """`idplus serve --port 8300` under the default issuer sends every browser to 8000."""
+    code, out, _ = cli.run("serve", "--port", "8300")
+    assert code == 0
+    (warning,) = [json.loads(line) for line in out.splitlines() if "issuer_port" in line]
+    assert warning["level"] == "warning"
+    assert "IDPLUS_ISSUER=http://localhost:8300" in warning["problem"]
+    assert [r["port"] for r in uvicorn_runs] == [8300]
+
+
+def test_serve_is_quiet_when_the_issuer_names_the_served_port(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, uvicorn_runs: list[dict[str, Any]]
+) -> None:
+    monkeypatch.setenv("IDPLUS_ISSUER", "http://localhost:8300")
+    code, out, _ = cli.run("serve", "--host", "0.0.0.0", "--port", "8300")  # noqa: S104
+    assert code == 0
+    assert "issuer_port" not in out
+
+
+def test_demo_next_steps_tell_a_person_how_to_log_in(cli: Cli, sqlite_url: str) -> None:
+    cli.ok("demo", "seed")
+    code, out, err = cli.run("demo", "next-steps")
+    assert (code, err) == (0, "")
+    assert "http://127.0.0.1:8000/debugger" in out
+    assert "+4799999999  password demo-password\n" in out
+    assert "+4799999998  password demo-password, then the SMS code" in out
+    assert "(or demo-web, secret demo-web-development-secret)" in out
+    assert max(len(line) for line in out.splitlines() if "rm -f" not in line) <= 80
+    database = sqlite_url.removeprefix("sqlite:///")
+    assert f"rm -f {database} {database}-wal {database}-shm\n" in out
+    assert "var/outbox.jsonl" in out
+    assert "http://127.0.0.1:8000/account" in out
+
+
+def test_demo_next_steps_say_how_to_set_a_password_that_is_not_known(cli: Cli) -> None:
+    cli.ok("demo", "seed")
+    cli.ok("user", "set-password", "+4799999999", "--password", "changed-by-the-user")
+    out = cli.run("demo", "next-steps")[1]
+    assert "idplus user set-password +4799999999 --password P" in out
+    assert "+4799999998  password demo-password" in out
+
+
+def test_demo_seed_adds_a_user_with_a_second_factor(cli: Cli) -> None:
+    created = cli.ok("demo", "seed")
+    assert [u["second_factor"] for u in created["users"]] == [None, "sms"]
+    assert cli.ok("user", "show", "+4799999998")["otp"] is True

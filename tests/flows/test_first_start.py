@@ -47,7 +47,14 @@ def test_key_rotation_keeps_old_tokens_verifiable(live_server: LiveServer) -> No
 
 def test_server_logs_are_json_lines(live_server: LiveServer) -> None:
     httpx.get(f"{live_server.base_url}/nothing-here", headers={"X-Request-ID": "flow-1"})
-    lines = [json.loads(line) for line in live_server.log_path.read_text().splitlines() if line]
+    # The access log line is written just after the answer: wait for it, within bounds.
+    deadline = time.monotonic() + 10
+    while True:
+        text = live_server.log_path.read_text()
+        lines = [json.loads(line) for line in text.splitlines() if line]
+        if any(e.get("request_id") == "flow-1" for e in lines) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert any(e.get("request_id") == "flow-1" for e in lines)
 
 

@@ -280,3 +280,31 @@ def test_idp_in_acr_values_skips_the_selection_page(two_provider_harness: Harnes
     h = two_provider_harness
     page = h.browser().get(h.authorize_url(acr_values="idp:local"))
     assert 'name="password"' in page.text
+
+
+def test_the_code_page_of_a_development_server_says_where_the_code_is(otp_user: Harness) -> None:
+    page = otp_user.browser()
+    page.get(otp_user.authorize_url())
+    text = otp_user.login(page).text
+    assert "Development: no SMS is sent" in text
+    assert str(otp_user.settings.outbox) in text
+    norwegian = otp_user.browser()
+    norwegian.get(otp_user.authorize_url(ui_locales="no"))
+    assert "Utvikling: ingen SMS blir sendt" in otp_user.login(norwegian).text
+
+
+def test_the_code_page_of_a_public_issuer_keeps_the_outbox_to_itself(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    public = settings.model_copy(update={"issuer": "http://id.example.no"})
+    app = create_app(public, clock=clock)
+    with TestClient(app, base_url=public.issuer, follow_redirects=False) as http:
+        harness = Harness(http, public, clock)
+        harness.add_client("spa")
+        harness.add_user("+4790000001", otp_required=True)
+        browser = harness.browser()
+        browser.get(harness.authorize_url())
+        text = harness.login(browser).text
+    assert 'name="otp"' in text
+    assert "Development" not in text
+    assert str(public.outbox) not in text

@@ -19,7 +19,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from idplus.application.routes import discovery_endpoints, route_labels, starlette_routes
+from idplus.application.routes import (
+    discovery_endpoints,
+    not_found,
+    route_labels,
+    starlette_routes,
+)
 from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry, upstream_provider_info
 from idplus.auth.sender import OutboxSender, Sender
 from idplus.auth.upstream_metadata import UpstreamMetadata
@@ -129,6 +134,7 @@ def create_app(
                 timeout_seconds=settings.body_timeout_seconds,
             ),
         ],
+        exception_handlers={404: not_found},
         lifespan=lifespan,
     )
     app.state.pages = Pages()

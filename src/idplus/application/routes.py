@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from idplus.gateway import endpoints as gateway
@@ -21,6 +21,7 @@ from idplus.ui import (
     device,
     end_session,
     federation,
+    home,
     login,
     logout,
 )
@@ -51,6 +52,7 @@ class Endpoint:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(home.HOME_PATH, home.on_issuer_host(home.show_home)),
     Endpoint("/.well-known/openid-configuration", discovery.openid_configuration),
     Endpoint("/.well-known/jwks.json", discovery.jwks, discovery_name="jwks_uri"),
     Endpoint(
@@ -119,7 +121,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(login.LOGIN_PATH, login.submit_login, ("POST",)),
     Endpoint(federation.CALLBACK_PATH, federation.upstream_callback),
     Endpoint(federation.LOGGED_OUT_PATH, federation.upstream_logged_out),
-    Endpoint(debugger.DEBUGGER_PATH, debugger.show_debugger),
+    # The debugger's callback comes back to the issuer: start it under the issuer's name.
+    Endpoint(debugger.DEBUGGER_PATH, home.on_issuer_host(debugger.show_debugger)),
     Endpoint(debugger.DEBUGGER_PATH, debugger.start_flow, ("POST",)),
     Endpoint(debugger.CALLBACK_PATH, debugger.callback, ("GET", "POST")),
     Endpoint("/oauth/v2/token", gateway.token, ("POST",)),
@@ -129,6 +132,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/readyz", health.readyz),
     Endpoint("/metrics", metrics.metrics),
 )
+
+
+# Paths programs call: an unknown one gets a JSON error, every other one a page.
+API_PREFIXES = ("/connect", "/oauth/v2", "/admin/api", "/webauthn", "/api", "/.well-known")
+NOT_FOUND_BODY = {"error": "not_found", "error_description": "no endpoint at this path"}
+
+
+def _is_api_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in API_PREFIXES)
+
+
+async def not_found(request: Request, _exc: Exception) -> Response:
+    """What an unknown path answers (Starlette raises 404 when no route matches)."""
+    if _is_api_path(request.url.path):
+        return JSONResponse(NOT_FOUND_BODY, status_code=404, headers={"Cache-Control": "no-store"})
+    return await home.show_not_found(request)
 
 
 def discovery_endpoints() -> dict[str, str]:

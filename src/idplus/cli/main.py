@@ -1,5 +1,7 @@
 """`idplus …`: JSON on stdout on success; one line on stderr and a non-zero exit on error.
 
+One command is for people rather than scripts: `idplus demo next-steps` prints text.
+
 Exit codes: 0 success, 2 bad input (unknown type, bad URI, duplicate id, unknown user …),
 1 an environment problem (database unreachable or not migrated).
 """
@@ -19,12 +21,14 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from idplus.clock import SystemClock
 from idplus.config import Settings
 from idplus.errors import IdplusError, ValidationError
-from idplus.logs import configure_logging
+from idplus.logs import configure_logging, get_logger
 from idplus.manage import api_products, clients, demo, keys, providers, users
 from idplus.store.sql.uow import SqlStore
 
 EXIT_BAD_INPUT = 2
 EXIT_ENVIRONMENT = 1
+
+log = get_logger("idplus.cli")
 
 
 class Context:
@@ -94,6 +98,9 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     if problem:
         raise ValidationError(problem)
     configure_logging(ctx.settings.log_level, json=ctx.settings.log_json)
+    unreachable = ctx.settings.served_port_problem(port)
+    if unreachable:
+        log.warning("issuer_port_differs_from_served_port", problem=unreachable)
     # Before any worker starts, so that workers never race to create them.
     load_server_secrets(ctx.store, ctx.settings, ctx.clock)
     keys.ensure_signing_key(ctx.store, ctx.settings, ctx.clock)
@@ -351,9 +358,47 @@ def demo_group() -> None:
 @demo_group.command("seed")
 @pass_context
 def demo_seed(ctx: Context) -> None:
-    """Create the demo clients and user on an empty database; print their credentials once."""
+    """Create the demo clients and users on an empty database and print their credentials."""
     created = demo.seed_demo(ctx.store, ctx.settings, ctx.clock)
     emit(created if created is not None else {"seeded": False})
+
+
+@demo_group.command("next-steps")
+@pass_context
+def demo_next_steps(ctx: Context) -> None:
+    """Tell a person how to try a login against this server (text, not JSON)."""
+    click.echo(format_next_steps(demo.describe_next_steps(ctx.store, ctx.settings)))
+
+
+def format_next_steps(steps: demo.NextSteps) -> str:
+    lines = [f"idplus is starting at {steps.issuer}", ""]
+    if steps.debugger_url is None:
+        lines.append("  Try a login   the debugger is off for this issuer (IDPLUS_DEBUGGER=true")
+        lines.append("                turns it on); from your own client, log in as")
+    else:
+        lines.append(f"  Try a login   open {steps.debugger_url}, pick demo-spa")
+        if steps.client_secret:
+            lines.append(f"                (or demo-web, secret {steps.client_secret})")
+        lines.append("                and press 'Start the flow'; log in as")
+    for login in steps.logins:
+        factor = ", then the SMS code" if login.second_factor else ""
+        if login.password:
+            lines.append(f"                  {login.username}  password {login.password}{factor}")
+            continue
+        lines.append(f"                  {login.username}  password unknown{factor}; set one:")
+        lines.append(f"                    idplus user set-password {login.username} --password P")
+    if not steps.logins:
+        lines.append("                a user you added (idplus demo seed fills an empty database)")
+    if not steps.clients_match_issuer:
+        lines.append("                (the demo clients are registered for another address)")
+    lines.append(f"  SMS codes     no SMS is sent: codes are appended to {steps.outbox}")
+    lines.append(f"                (tail -f {steps.outbox})")
+    lines.append(f"  Your account  {steps.account_url}")
+    if steps.database_file is not None:
+        files = " ".join(f"{steps.database_file}{suffix}" for suffix in ("", "-wal", "-shm"))
+        lines.append("  Start afresh  stop the server, delete the database, start again:")
+        lines.append(f"                rm -f {files}")
+    return "\n".join(lines) + "\n"
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from cryptography.fernet import Fernet, InvalidToken
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -214,6 +215,5 @@ def _result(
 
 
 def _disabled(request: Request, server: AppContext) -> Response:
-    return pages_of(request).error(
-        request, server, locale="en", message="Page not found.", status_code=404
-    )
+    # Like an unknown path: nothing tells a prober that a debugger exists here.
+    raise HTTPException(status_code=404)

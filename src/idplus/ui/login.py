@@ -249,6 +249,8 @@ def _render(
         user_name=page.user_name,
         providers=[{"id": p.id, "name": p.name} for p in page.providers],
         provider_name=page.provider_name,
+        # Only a development (loopback http) server says where its SMS codes really go.
+        outbox=str(server.settings.outbox) if server.settings.issuer_is_development else None,
     )
 
 

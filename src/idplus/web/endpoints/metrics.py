@@ -9,8 +9,9 @@ from __future__ import annotations
 import hmac
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from idplus.config import Settings
 from idplus.entry import context_of
@@ -29,7 +30,9 @@ def _refusal(settings: Settings, authorization: str | None) -> Response | None:
     expected = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
     if not expected:
         # Like an unknown path: nothing tells a prober that a metrics endpoint exists.
-        return None if settings.issuer_is_loopback else PlainTextResponse("Not Found", 404)
+        if settings.issuer_is_loopback:
+            return None
+        raise HTTPException(status_code=404)
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() == "bearer" and hmac.compare_digest(
         presented.strip().encode(), expected.encode()
