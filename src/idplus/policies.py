@@ -141,8 +141,12 @@ KNOWN_GRANT_TYPES = frozenset(
     }
 )
 
-# Grants that need a client able to keep a secret.
-CONFIDENTIAL_ONLY_GRANTS = frozenset({GRANT_CLIENT_CREDENTIALS, GRANT_CIBA, GRANT_PASSWORD})
+# Grants that need a client able to keep a secret: the client acts for itself, or vouches as
+# the actor of an exchanged token (RFC 8693 `act`); a client that cannot authenticate could be
+# anyone.
+CONFIDENTIAL_ONLY_GRANTS = frozenset(
+    {GRANT_CLIENT_CREDENTIALS, GRANT_CIBA, GRANT_PASSWORD, GRANT_TOKEN_EXCHANGE}
+)
 
 # Identity scopes of SPEC §3, advertised in discovery.
 # `api:` scopes live in the API-product registry instead.

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from idplus.errors import ValidationError
 from tests.harness import Harness, basic, code_from_login, exchange_code
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -178,3 +179,9 @@ def test_a_logout_kills_the_exchanged_token(world: Harness) -> None:
     world.http.get("/connect/endsession", params={"id_token_hint": tokens["id_token"]})
     assert _introspect(world, exchanged) == {"active": False}
     assert _error(_exchange(world, tokens["access_token"])) == (400, "invalid_request")
+
+
+def test_only_clients_that_authenticate_may_be_actors(harness: Harness) -> None:
+    """A Public client proves nothing about who exchanges: it may not register the grant."""
+    with pytest.raises(ValidationError, match="only for Confidential clients"):
+        harness.add_client("spa", client_type="Public", grant_types=[EXCHANGE])
