@@ -13,6 +13,7 @@ import httpx
 
 from idplus.config import Settings
 from idplus.models import Delivery
+from idplus.outbound.delivery import due_now
 
 KIND = "backchannel_logout"
 
@@ -21,17 +22,7 @@ def logout_delivery(
     delivery_id: str, uri: str, logout_token: str, client_id: str, now: datetime
 ) -> Delivery:
     """A pending delivery of `logout_token` to `uri`, due at once."""
-    return Delivery(
-        id=delivery_id,
-        kind=KIND,
-        target=uri,
-        payload={"logout_token": logout_token},
-        subject=client_id,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    return due_now(KIND, delivery_id, uri, {"logout_token": logout_token}, client_id, now)
 
 
 async def post_logout_token(

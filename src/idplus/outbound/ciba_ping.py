@@ -13,6 +13,7 @@ import httpx
 from idplus.config import Settings
 from idplus.crypto.secrets import open_secret
 from idplus.models import Delivery
+from idplus.outbound.delivery import due_now
 
 KIND = "ciba_ping"
 
@@ -21,17 +22,7 @@ def ping_delivery(
     delivery_id: str, endpoint: str, sealed: str, client_id: str, now: datetime
 ) -> Delivery:
     """A pending ping of the request whose auth_req_id and token `sealed` holds, due at once."""
-    return Delivery(
-        id=delivery_id,
-        kind=KIND,
-        target=endpoint,
-        payload={"sealed": sealed},
-        subject=client_id,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    return due_now(KIND, delivery_id, endpoint, {"sealed": sealed}, client_id, now)
 
 
 async def post_ping(

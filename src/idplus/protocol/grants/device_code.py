@@ -16,9 +16,9 @@ from idplus.models import Client
 from idplus.policies import GRANT_DEVICE_CODE
 from idplus.protocol.context import AppContext
 from idplus.protocol.device import SLOW_DOWN_STEP
-from idplus.protocol.grant import Grant
 from idplus.protocol.grants import Front, GrantType, committed_outcome, required
-from idplus.protocol.issuance import TokenResponse, issue_tokens, new_lineage
+from idplus.protocol.grants.approved_login import tokens_for_approval
+from idplus.protocol.issuance import TokenResponse
 from idplus.protocol.params import Params
 from idplus.protocol.sso import live_login
 from idplus.store.base import UnitOfWork
@@ -72,18 +72,4 @@ def _poll(
         return InvalidGrant("the device_code was already used")
     if login is None:
         return InvalidGrant("the user is no longer logged in")  # terminal: the code stays used
-    session, user = login
-    uow.sessions.add_client(session.id, client.client_id, now)
-    grant = Grant(
-        client=client,
-        scopes=front.granted_scopes(request.scopes),
-        user=user,
-        session_id=session.id,
-        auth_time=request.auth_time,
-        acr=request.acr,
-        amr=request.amr,
-        idp=request.idp,
-        extsub=session.upstream_subject,
-        preferred_username=user.username,
-    )
-    return issue_tokens(ctx, front.tokens, grant, now, uow=uow, lineage=new_lineage(ctx.random))
+    return tokens_for_approval(uow, ctx, front, client, request, login, now)
