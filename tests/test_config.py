@@ -140,3 +140,18 @@ def test_an_issuer_with_a_bad_port_is_refused_at_start(issuer: str) -> None:
 )
 def test_only_a_plain_http_loopback_issuer_is_development(issuer: str, development: bool) -> None:
     assert Settings(issuer=issuer).issuer_is_development is development
+
+
+def test_times_are_shown_in_oslo_unless_the_operator_names_another_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().timezone == "Europe/Oslo"
+    assert Settings().zone.key == "Europe/Oslo"
+    monkeypatch.setenv("IDPLUS_TIMEZONE", "America/New_York")
+    assert Settings().zone.key == "America/New_York"
+
+
+@pytest.mark.parametrize("zone", ["Oslo", "europe/oslo", "Europe", "", "../etc/passwd", "UTC+1"])
+def test_an_unknown_time_zone_is_refused_at_start(zone: str) -> None:
+    with pytest.raises(pydantic.ValidationError, match="not an IANA time zone"):
+        Settings(timezone=zone)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -168,6 +169,10 @@ class Settings(BaseSettings):
         "is counted in /metrics either way.",
     )
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
+    timezone: str = Field(
+        "Europe/Oslo",
+        description="IANA time zone the pages show times in (the account page's last activity).",
+    )
 
     @field_validator("issuer")
     @classmethod
@@ -205,6 +210,23 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        # A directory name such as Europe is an OSError, not a missing zone.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(
+                f"timezone: {value!r} is not an IANA time zone such as Europe/Oslo"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The operator's time zone (validated at start)."""
+        return ZoneInfo(self.timezone)
 
     @property
     def issuer_is_https(self) -> bool:

@@ -242,6 +242,8 @@ class SsoSession:
     ended_at: datetime | None = None
     # The user's `sub` at the upstream provider `idp` (None for the local provider).
     upstream_subject: str | None = None
+    # The browser's User-Agent at the login that opened it, cleaned (the account page names it).
+    user_agent: str | None = None
 
     def is_active(self, now: datetime) -> bool:
         return self.ended_at is None and now < self.expires_at
@@ -412,3 +414,31 @@ class Delivery:
     claimed_until: datetime | None = None
     last_error: str | None = None
     finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordReset:
+    """A forgotten password being reset, bound to the browser that asked for it. Its handle
+    (in the reset pages' URLs), SMS code and e-mail link are kept only as HMACs."""
+
+    id: str
+    # HMAC of the handle; replaced when the e-mail link is used, so only that tab goes on.
+    handle_hash: str
+    browser_hash: str
+    # None when no account can be reset under the name given: the pages look the same.
+    user_id: str | None
+    locale: str
+    created_at: datetime
+    expires_at: datetime
+    # The login in progress the reset started from (its handle, sealed like provider secrets).
+    interaction_sealed: str | None = None
+    code_hash: str | None = None
+    code_expires_at: datetime | None = None
+    code_attempts: int = 0
+    code_sends: int = 0
+    code_sent_at: datetime | None = None
+    code_verified_at: datetime | None = None
+    # Accounts that require two factors also confirm a one-time link sent to their e-mail.
+    email_token_hash: str | None = None
+    email_expires_at: datetime | None = None
+    email_confirmed_at: datetime | None = None

@@ -50,7 +50,7 @@ def cli(
 
 
 def test_db_upgrade_on_a_migrated_database_changes_nothing(cli: Cli) -> None:
-    assert cli.ok("db", "upgrade") == {"revision": "0013", "changed": False}
+    assert cli.ok("db", "upgrade") == {"revision": "0015", "changed": False}
 
 
 def test_db_prune_reports_what_it_deleted(cli: Cli) -> None:

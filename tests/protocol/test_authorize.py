@@ -8,6 +8,7 @@ from idplus.errors import FatalAuthorizeError
 from idplus.models import AuthorizationRequest, Client
 from idplus.policies import ClientType
 from idplus.protocol.authorize import (
+    KnownClientRefused,
     RedirectableError,
     choose_ui_locale,
     registered_redirect_uri,
@@ -152,6 +153,40 @@ def test_loopback_redirect_is_rebuilt_from_the_registered_uri() -> None:
 )
 def test_ui_locale_choice(ui_locales: str | None, locale: str) -> None:
     assert choose_ui_locale(ui_locales) == locale
+
+
+@pytest.mark.parametrize(
+    ("ui_locales", "locale"), [(None, "nb"), ("", "nb"), ("en", "en"), ("sv", "en"), ("no", "nb")]
+)
+def test_without_ui_locales_the_browsers_language_is_used(
+    ui_locales: str | None, locale: str
+) -> None:
+    """SPEC §5: the page passes the browser's language in; a given ui_locales still wins."""
+    assert choose_ui_locale(ui_locales, "nb") == locale
+    params = {
+        "client_id": "app",
+        "redirect_uri": "https://rp.example/cb",
+        "response_type": "code",
+        "scope": "openid",
+        "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256",
+    }
+    if ui_locales is not None:
+        params["ui_locales"] = ui_locales
+    parsed = parse_params(params.items())
+    request = validate_authorization_request(parsed, _client(), "https://rp.example/cb", "nb")
+    assert request.ui_locale == locale
+
+
+def test_a_fatal_error_of_a_known_client_names_it_for_the_way_back() -> None:
+    app = _client()
+    with pytest.raises(KnownClientRefused) as caught:
+        _validate(app, redirect_uri="https://evil.example/cb")
+    assert caught.value.client == app
+    assert "evil" not in caught.value.description
+    with pytest.raises(FatalAuthorizeError) as unknown:
+        validate_client_and_redirect(parse_params([("client_id", "x")]), None)
+    assert not isinstance(unknown.value, KnownClientRefused)
 
 
 def test_non_ascii_digits_are_protocol_errors_not_crashes() -> None:

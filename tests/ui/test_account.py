@@ -1,16 +1,39 @@
-"""Self-service: the account page URL, sessions, app revocation and password change."""
+"""Self-service: the account page URL, personal data, sessions (browser, last activity, apps,
+log out here or everywhere else), app revocation and password change."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from idplus.clock import FrozenClock
+from idplus.ui import account
+from idplus.ui.i18n import gettext_for
 from tests.flows.forms import FormBrowser, parse_forms
 from tests.harness import PASSWORD, Harness, code_from_login, exchange_code, refresh
 from tests.outbound.receiver import Receiver, pending, wait_until
+
+CHROME_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+SAFARI_ON_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+FIREFOX_ON_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest) -> FrozenClock:
+    """The app's clock; `@pytest.mark.parametrize("clock", [instant], indirect=True)` starts
+    it at that instant."""
+    return FrozenClock(getattr(request, "param", None))
 
 
 @pytest.fixture
@@ -25,6 +48,12 @@ def _tokens(h: Harness) -> dict[str, Any]:
     code = code_from_login(h, "app", scope="openid offline_access")
     body: dict[str, Any] = exchange_code(h, code, "app").json()
     return body
+
+
+def _new_browser(h: Harness, user_agent: str) -> None:
+    """The test client becomes another browser: no cookies, its own User-Agent."""
+    h.http.cookies.clear()
+    h.http.headers["user-agent"] = user_agent
 
 
 def test_self_service_url_needs_a_valid_access_token(mobile: Harness) -> None:
@@ -45,6 +74,8 @@ def _account(h: Harness, locale: str = "en") -> tuple[FormBrowser, Any]:
     if 'name="password"' in page.text:
         page = browser.submit({"username": "+4790000001", "password": PASSWORD},
                               ("action", "login"))  # fmt: skip
+    if 'name="otp"' in page.text:
+        page = browser.submit({"otp": h.outbox()[-1]["code"]}, ("action", "verify"))
     return browser, page
 
 
@@ -70,16 +101,30 @@ def test_revoking_an_app_kills_its_refresh_tokens(mobile: Harness) -> None:
     assert refresh(mobile, tokens["refresh_token"], "app").json()["error"] == "invalid_grant"
 
 
-def test_ending_the_current_session_logs_out(mobile: Harness) -> None:
+def test_this_browser_logs_out_through_the_logout_flow(mobile: Harness) -> None:
     tokens = _tokens(mobile)
     _, page = _account(mobile)
-    response = _post(mobile, page, "end_session")
-    assert response.status_code == 303
+    (form,) = [f for f in parse_forms(page.text) if ("action", "logout") in f.buttons]
+    assert form.action == "/logout"
+    response = _post(mobile, page, "logout")
+    assert response.status_code == 200
+    assert "You are now logged out" in response.text
     cleared = [c for c in response.headers.get_list("set-cookie") if c.startswith("idplus_sso")]
     assert cleared, "the ended session's cookie is cleared"
     assert all("max-age=0" in c.lower() or 'idplus_sso=""' in c for c in cleared)
     assert refresh(mobile, tokens["refresh_token"], "app").json()["error"] == "invalid_grant"
     assert mobile.http.get("/account").headers["location"].startswith("/login?")
+
+
+def test_ending_another_session_leaves_this_one(mobile: Harness) -> None:
+    elsewhere = _tokens(mobile)
+    _new_browser(mobile, FIREFOX_ON_LINUX)
+    _, page = _account(mobile)
+    done = _post(mobile, page, "end_session")  # the only such button: the other session's
+    assert done.status_code == 200
+    assert '<p class="notice" role="status">The session has ended.</p>' in done.text
+    assert refresh(mobile, elsewhere["refresh_token"], "app").json()["error"] == "invalid_grant"
+    assert mobile.http.get("/account").status_code == 200
 
 
 def test_password_change_ends_the_other_sessions(mobile: Harness) -> None:
@@ -160,3 +205,151 @@ def test_linked_upstream_accounts_are_listed_and_can_be_disconnected(mobile: Har
             assert uow.upstream_accounts.find_user_id("tid", "up-sub") is None
     finally:
         store.dispose()
+
+
+def _session_items(page: Any) -> list[str]:
+    """Each session's list item, as text without tags."""
+    block = page.text.split('<ul class="sessions">', 1)[1].split("</ul>", 1)[0]
+    return [" ".join(re.sub(r"<[^>]+>", " ", item).split()) for item in block.split("<li>")[1:]]
+
+
+def test_sessions_name_the_browser_the_apps_and_how_they_logged_in(mobile: Harness) -> None:
+    mobile.add_client("tv", name="Telenor TV", one_telenor=True)
+    _new_browser(mobile, SAFARI_ON_IPHONE)
+    code_from_login(mobile, "tv")
+    _new_browser(mobile, CHROME_ON_WINDOWS)
+    _, page = _account(mobile)
+    this, other = _session_items(page)
+    # This browser first, whatever the order of activity.
+    assert this.startswith("Chrome 131 on Windows (This browser)")
+    assert "Logged in with Password" in this and "Log out" in this
+    assert other.startswith("Mobile Safari on iOS 17")
+    assert "Apps Telenor TV" in other and "tv" not in other.replace("Telenor TV", "")
+    assert "End session" in other
+    assert "UTC" not in page.text
+
+
+def test_an_unknown_or_missing_user_agent_is_an_unknown_browser(mobile: Harness) -> None:
+    _new_browser(mobile, "\x07")  # nothing but a control character: nothing is kept
+    _, page = _account(mobile, "no")
+    (this,) = _session_items(page)
+    assert this.startswith("Ukjent nettleser (Denne nettleseren)")
+
+
+@pytest.mark.parametrize(
+    ("clock", "locale", "shown"),
+    [
+        # Winter: Oslo is UTC+1; summer: UTC+2.
+        (datetime(2026, 12, 3, 20, 11, tzinfo=UTC), "en", "3 Dec 2026, 21:11"),
+        (datetime(2026, 12, 3, 20, 11, tzinfo=UTC), "no", "3. des. 2026, 21:11"),
+        (datetime(2026, 7, 3, 20, 11, tzinfo=UTC), "en", "3 Jul 2026, 22:11"),
+        (datetime(2026, 7, 3, 20, 11, tzinfo=UTC), "no", "3. juli 2026, 22:11"),
+    ],
+    indirect=["clock"],
+)
+def test_last_activity_is_in_oslo_time_written_the_pages_way(
+    mobile: Harness, locale: str, shown: str
+) -> None:
+    _new_browser(mobile, CHROME_ON_WINDOWS)
+    _, page = _account(mobile, locale)
+    (this,) = _session_items(page)
+    label = "Sist aktiv" if locale == "no" else "Last active"
+    assert f"{label} {shown}" in this
+    offset = "+01:00" if "Dec" in shown or "des." in shown else "+02:00"
+    assert f'datetime="2026-{"12" if offset == "+01:00" else "07"}-03T{shown[-5:]}{offset}"' in (
+        page.text
+    )
+
+
+def test_log_out_everywhere_else_ends_the_others_and_keeps_this_one(mobile: Harness) -> None:
+    receiver = Receiver()
+    try:
+        mobile.add_client("tv", silent_sso=True, one_telenor=True,
+                          backchannel_logout_uri=receiver.uri)  # fmt: skip
+        _new_browser(mobile, SAFARI_ON_IPHONE)
+        phone = _tokens(mobile)
+        code_from_login(mobile, "tv")  # the tv joins the phone's session
+        _new_browser(mobile, FIREFOX_ON_LINUX)
+        laptop = _tokens(mobile)
+        _new_browser(mobile, CHROME_ON_WINDOWS)
+        here = _tokens(mobile)
+        _, page = _account(mobile)
+        assert len(_session_items(page)) == 3
+        done = _post(mobile, page, "logout_others")
+        assert done.status_code == 200
+        assert '<p class="notice" role="status">Your other sessions have ended.</p>' in done.text
+        (left,) = _session_items(done)
+        assert left.startswith("Chrome 131 on Windows (This browser)")
+        assert 'value="logout_others"' not in done.text  # nothing else to log out
+        wait_until(lambda: pending(mobile.settings.database_url) == 0, "the logout token")
+        (logout_token,) = receiver.tokens
+    finally:
+        receiver.close()
+    for elsewhere in (phone, laptop):
+        assert refresh(mobile, elsewhere["refresh_token"], "app").json()["error"] == "invalid_grant"
+    assert "access_token" in refresh(mobile, here["refresh_token"], "app").json()
+    jwks = KeySet.import_key_set(mobile.http.get("/.well-known/jwks.json").json())
+    claims = jwt.decode(logout_token, jwks).claims
+    assert (claims["aud"], claims["sid"]) == (
+        "tv",
+        jwt.decode(phone["id_token"], jwks).claims["sid"],
+    )
+    assert mobile.http.get("/account").status_code == 200
+
+
+def test_log_out_everywhere_else_needs_the_csrf_token(mobile: Harness) -> None:
+    elsewhere = _tokens(mobile)
+    _new_browser(mobile, CHROME_ON_WINDOWS)
+    _, page = _account(mobile)
+    (form,) = [f for f in parse_forms(page.text) if ("action", "logout_others") in f.buttons]
+    forged = {**form.fields, "csrf_token": "forged", "action": "logout_others"}
+    assert mobile.http.post(form.action, data=forged).status_code == 403
+    without = {k: v for k, v in forged.items() if k != "csrf_token"}
+    assert mobile.http.post(form.action, data=without).status_code == 403
+    assert "access_token" in refresh(mobile, elsewhere["refresh_token"], "app").json()
+
+
+def test_personal_data_and_the_second_factor_are_shown(harness: Harness) -> None:
+    harness.add_user(given_name="Kari", family_name="Nordmann", email="kari@example.no",
+                     otp_required=True)  # fmt: skip
+    _, page = _account(harness)
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
+    assert "Name Kari Nordmann" in text
+    assert "E-mail kari@example.no" in text
+    assert "Mobile number +4790000001" in text
+    assert "SMS code required at login Yes, sent to +47 ••• •• 001" in text
+    assert "Logged in with Password and SMS code" in text
+
+
+def test_without_a_second_factor_or_e_mail_the_page_says_so_in_norwegian(
+    harness: Harness,
+) -> None:
+    harness.add_user()
+    _, page = _account(harness, "no")
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
+    assert "Personopplysninger" in text
+    assert "E-post Ikke oppgitt" in text
+    assert "SMS-kode kreves ved innlogging Nei" in text
+
+
+def test_done_is_a_status_and_a_refusal_an_alert(mobile: Harness) -> None:
+    _tokens(mobile)
+    _, page = _account(mobile)
+    done = _post(mobile, page, "revoke_app", client_id="app")
+    assert '<p class="notice" role="status">The app no longer has access.</p>' in done.text
+    assert 'class="error"' not in done.text
+    wrong = _post(mobile, page, "change_password", current_password="nope",
+                  new_password="brand new secret")  # fmt: skip
+    assert '<div class="error" role="alert">The current password is wrong.</div>' in wrong.text
+    assert 'class="notice"' not in wrong.text
+
+
+@pytest.mark.parametrize(
+    "message",
+    [account.UNKNOWN_BROWSER, account.BROWSER_ON_SYSTEM, account.PASSWORD,
+     account.PASSWORD_AND_SMS],
+)  # fmt: skip
+def test_the_pages_own_texts_have_norwegian_translations(message: str) -> None:
+    translated = gettext_for("nb").gettext(message)
+    assert translated != message
+    assert re.findall(r"%\(\w+\)s", translated) == re.findall(r"%\(\w+\)s", message)

@@ -112,3 +112,20 @@ def test_an_answered_or_expired_link_shows_a_clear_page(shop: Harness) -> None:
     answered = browser.get(link)
     assert answered.status_code == 400 and "allerede besvart" in answered.text
     assert "already been answered" in _browser(shop).get("/ciba/approve?token=made-up").text
+
+
+def test_the_page_says_in_words_what_the_app_may_do(shop: Harness) -> None:
+    started(shop, scope="openid vipps profile offline_access")
+    page = approve(shop, action="(just look)")
+    assert "Telenor Shop får lov til å:" in page.text
+    for words in ("vite hvem du er", "se navnet og fødselsdatoen din", "holde deg innlogget"):
+        assert f"<li>{words}</li>" in page.text
+    assert "vipps" not in page.text  # it picks the flow and grants nothing
+    assert "offline_access" not in page.text
+
+
+def test_the_page_names_the_user_without_showing_the_whole_number(shop: Harness) -> None:
+    started(shop)
+    page = approve(shop, action="(just look)")
+    assert "Logget inn som +47 ••• •• 001." in page.text
+    assert PHONE not in page.text

@@ -22,7 +22,7 @@ def test_front_page_links_to_the_account_page_and_the_debugger(client: TestClien
     assert '<html lang="en">' in page.text
     assert "Your account" in page.text
     assert _links(page.text) == [
-        "/?ui_locales=no",
+        "/language?lang=nb&amp;next=%2F",
         "/account",
         "/debugger",
         "/.well-known/openid-configuration",
@@ -34,7 +34,14 @@ def test_front_page_in_norwegian(client: TestClient) -> None:
     assert '<html lang="no">' in page.text
     assert "Kontoen din" in page.text
     assert "/account?locale=nb" in _links(page.text)
-    assert "/?ui_locales=en" in _links(page.text)
+    # The switch goes back to the front page without the parameter, so the choice sticks.
+    assert "/language?lang=en&amp;next=%2F" in _links(page.text)
+
+
+def test_front_page_follows_the_browser_language(client: TestClient) -> None:
+    page = client.get("/", headers={"accept-language": "nb-NO,nb;q=0.9,en;q=0.8"})
+    assert '<html lang="no">' in page.text
+    assert "/account?locale=nb" in _links(page.text)
 
 
 def test_front_page_of_a_public_issuer_has_no_debugger_link(
@@ -52,10 +59,13 @@ def test_not_found_page_leads_to_the_front_page(client: TestClient) -> None:
     page = client.get("/no-such-page")
     assert page.status_code == 404
     assert "Page not found" in page.text
-    assert _links(page.text) == ["/"]
+    assert _links(page.text) == ["/language?lang=nb&amp;next=%2Fno-such-page", "/"]
     norwegian = client.get("/no-such-page?ui_locales=no")
     assert "Fant ikke siden" in norwegian.text
-    assert _links(norwegian.text) == ["/?ui_locales=no"]
+    assert _links(norwegian.text) == [
+        "/language?lang=en&amp;next=%2Fno-such-page",
+        "/?ui_locales=no",
+    ]
 
 
 @pytest.fixture

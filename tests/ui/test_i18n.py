@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from idplus.ui import account, ciba_approval, device, login
+from idplus.protocol.authorize import FATAL_DESCRIPTIONS
+from idplus.ui import account, ciba_approval, device, end_session, login
 from idplus.ui.i18n import gettext_for
+from idplus.ui.pages import MALFORMED_REQUEST
 
 TEMPLATES = Path(login.__file__).parent / "templates"
 _CALL = re.compile(r'_\("((?:[^"\\]|\\.)*)"\)')
@@ -30,6 +32,8 @@ PAGE_MESSAGES = sorted(
     | {text for pair in login.LINK_REFUSED_MESSAGES.values() for text in pair}
     | {ciba_approval.GONE, ciba_approval.HELD, ciba_approval.WRONG_USER}
     | {ciba_approval.APPROVED, ciba_approval.DENIED}
+    | set(FATAL_DESCRIPTIONS)
+    | {MALFORMED_REQUEST, end_session.OTHER_CLIENT}
     | {
         "This login has expired or is already finished.",
         "Go back to the app and start again.",

@@ -22,8 +22,10 @@ from idplus.ui import (
     end_session,
     federation,
     home,
+    language,
     login,
     logout,
+    password_reset,
 )
 from idplus.web.endpoints import (
     ciba,
@@ -117,8 +119,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(ACCOUNT_PATH, account.act, ("POST",)),
     Endpoint(VERIFICATION_PATH, device.show_device),
     Endpoint(VERIFICATION_PATH, device.decide, ("POST",)),
+    Endpoint(device.QR_PATH, device.show_qr),
+    Endpoint(language.LANGUAGE_PATH, language.switch_language),
     Endpoint(login.LOGIN_PATH, login.show_login),
     Endpoint(login.LOGIN_PATH, login.submit_login, ("POST",)),
+    Endpoint(password_reset.RESET_PATH, password_reset.show_reset),
+    Endpoint(password_reset.RESET_PATH, password_reset.submit_reset, ("POST",)),
+    Endpoint(password_reset.EMAIL_LINK_PATH, password_reset.show_email_link),
+    Endpoint(password_reset.EMAIL_LINK_PATH, password_reset.use_email_link, ("POST",)),
     Endpoint(federation.CALLBACK_PATH, federation.upstream_callback),
     Endpoint(federation.LOGGED_OUT_PATH, federation.upstream_logged_out),
     # The debugger's callback comes back to the issuer: start it under the issuer's name.

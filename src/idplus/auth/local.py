@@ -6,10 +6,11 @@ import secrets
 from datetime import datetime, timedelta
 
 from idplus.auth.sender import Message, Sender
+from idplus.auth.sms_texts import app_name_for_sms, with_origin_bound_line
 from idplus.crypto.hashing import hash_handle, hash_password, verify_password
 from idplus.errors import ValidationError
 from idplus.identifiers import normalise_username
-from idplus.models import User
+from idplus.models import Client, User
 from idplus.randomness import Randomness
 from idplus.store.base import UnitOfWork
 
@@ -48,14 +49,38 @@ def hash_otp(key: bytes, interaction_hash: str, code: str) -> str:
     return hash_handle(key, f"otp:{interaction_hash}:{code}")
 
 
-def send_otp(sender: Sender, phone_number: str, code: str, locale: str, now: datetime) -> None:
-    body = (
-        f"{code} er engangskoden din. Den gjelder i 5 minutter."
-        if locale == "nb"
-        else f"{code} is your one-time code. It is valid for 5 minutes."
-    )
+def send_otp(
+    sender: Sender,
+    phone_number: str,
+    code: str,
+    locale: str,
+    now: datetime,
+    *,
+    client: Client,
+    issuer: str,
+) -> None:
+    """The login code by SMS, naming the app it is for (sms_texts.py)."""
+    body = with_origin_bound_line(otp_text(code, locale, app_name_for_sms(client)), issuer, code)
     sender.send(Message(to=phone_number, channel="sms", body=body, at=now, code=code))
+
+
+def otp_text(code: str, locale: str, app_name: str) -> str:
+    """The code first, so a phone's notification shows it; then the app and how long it holds."""
+    minutes = int(OTP_LIFETIME.total_seconds()) // 60
+    if locale == "nb":
+        what = f"koden din for {app_name}" if app_name else "engangskoden din"
+        return f"{code} er {what}. Den gjelder i {minutes} minutter."
+    what = f"your code for {app_name}" if app_name else "your one-time code"
+    return f"{code} is {what}. It is valid for {minutes} minutes."
 
 
 def mask_phone_number(phone_number: str) -> str:
     return phone_number[:3] + " ••• •• " + phone_number[-3:]
+
+
+def mask_email(email: str) -> str:
+    """The first letter and the domain: enough for its owner to recognise, little for others."""
+    local_part, at, domain = email.rpartition("@")
+    if not at or not local_part:
+        return email[:1] + "•••"
+    return f"{local_part[:1]}•••@{domain}"

@@ -33,6 +33,21 @@ KNOWN_RESPONSE_TYPES = frozenset(
 )  # fmt: skip
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 NORWEGIAN_LOCALES = frozenset({"no", "nb", "nn"})
+# Why a request cannot even be answered at its redirect URI, in words for the user's page.
+REPEATED = (
+    "The request names the app or its return address more than once (client_id or "
+    "redirect_uri is repeated)."
+)
+NO_CLIENT_ID = "The request does not say which app it comes from (client_id is missing)."
+UNKNOWN_CLIENT = "The app is not registered with this login service (unknown client_id)."
+CIBA_CLIENT = "This app cannot send you to a login page: it is set up to ask on your phone (CIBA)."
+NO_REDIRECT_URI = "The request does not say where to send you back (redirect_uri is missing)."
+UNREGISTERED_REDIRECT_URI = (
+    "The app asked to send you back to an address it has not registered (redirect_uri)."
+)
+FATAL_DESCRIPTIONS = (
+    REPEATED, NO_CLIENT_ID, UNKNOWN_CLIENT, CIBA_CLIENT, NO_REDIRECT_URI, UNREGISTERED_REDIRECT_URI
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,15 @@ class RedirectTarget:
     redirect_uri: str
     response_mode: str
     state: str | None
+
+
+class KnownClientRefused(FatalAuthorizeError):
+    """A fatal problem with a request from a registered client: its page may lead back to
+    the app (never to the redirect URI asked for, which is not known to be the client's)."""
+
+    def __init__(self, description: str, client: Client, *, detail: str) -> None:
+        super().__init__(description, detail=detail)
+        self.client = client
 
 
 class RedirectableError(Exception):
@@ -59,22 +83,29 @@ def validate_client_and_redirect(params: Params, client: Client | None) -> str:
     """The checks whose failure must never redirect; returns the URI to redirect to.
 
     The returned string is built from the registered URI: it alone goes into the Location,
-    the form_post action and the code binding, never the raw parameter.
+    the form_post action and the code binding, never the raw parameter. Each refusal's
+    description is a sentence for the user's page (translated there); its detail is for the log.
     """
     if "client_id" in params.repeated or "redirect_uri" in params.repeated:
-        raise FatalAuthorizeError("client_id and redirect_uri must be given once")
+        raise FatalAuthorizeError(REPEATED, detail="client_id and redirect_uri must be given once")
     if params.get("client_id") is None:
-        raise FatalAuthorizeError("client_id is missing")
+        raise FatalAuthorizeError(NO_CLIENT_ID, detail="client_id is missing")
     if client is None:
-        raise FatalAuthorizeError("unknown client_id")
+        raise FatalAuthorizeError(UNKNOWN_CLIENT, detail="unknown client_id")
     if client.ciba_enabled:
-        raise FatalAuthorizeError("this client uses CIBA and cannot use browser login")
+        raise KnownClientRefused(
+            CIBA_CLIENT, client, detail="this client uses CIBA and cannot use browser login"
+        )
     requested = params.get("redirect_uri")
     if requested is None:
-        raise FatalAuthorizeError("redirect_uri is missing")
+        raise KnownClientRefused(NO_REDIRECT_URI, client, detail="redirect_uri is missing")
     redirect_uri = registered_redirect_uri(client, requested)
     if redirect_uri is None:
-        raise FatalAuthorizeError("redirect_uri is not registered for this client")
+        raise KnownClientRefused(
+            UNREGISTERED_REDIRECT_URI,
+            client,
+            detail="redirect_uri is not registered for this client",
+        )
     return redirect_uri
 
 
@@ -116,17 +147,20 @@ def with_requested_port(registered: str, requested: str) -> str | None:
 
 
 def validate_authorization_request(
-    params: Params, client: Client, redirect_uri: str
+    params: Params, client: Client, redirect_uri: str, fallback_locale: str = "en"
 ) -> AuthorizationRequest:
-    """Everything after the redirect URI is known; errors are redirectable."""
+    """Everything after the redirect URI is known; errors are redirectable.
+
+    `fallback_locale` is the page language without `ui_locales` (the browser's choice)."""
     response_type = normalise_response_type(params.get("response_type") or "")
     default_mode = "query" if response_type == "code" else "fragment"
     mode = params.get("response_mode") or default_mode
     target = RedirectTarget(
         redirect_uri, mode if mode in RESPONSE_MODES else default_mode, params.get("state")
     )
+    ui_locale = choose_ui_locale(params.get("ui_locales"), fallback_locale)
     try:
-        return _validate(params, client, redirect_uri, response_type, mode)
+        return _validate(params, client, redirect_uri, response_type, mode, ui_locale)
     except OAuthError as error:
         raise RedirectableError(error, target) from error
 
@@ -137,6 +171,7 @@ def _validate(
     redirect_uri: str,
     response_type: str,
     response_mode: str,
+    ui_locale: str,
 ) -> AuthorizationRequest:
     params.require_single()
     if params.get("request") is not None:
@@ -174,7 +209,7 @@ def _validate(
         code_challenge=params.get("code_challenge"),
         code_challenge_method=params.get("code_challenge_method") and pkce.S256,
         login_hint=params.get("login_hint"),
-        ui_locale=choose_ui_locale(params.get("ui_locales")),
+        ui_locale=ui_locale,
         acr_values=acr_values,
         requested_aal=max((level_of_acr(v) for v in acr_values), default=0),
         requested_idp=_requested_idp(acr_values),
@@ -215,12 +250,23 @@ def _requested_idp(acr_values: tuple[str, ...]) -> str | None:
     return chosen[0] if chosen and chosen[0] else None
 
 
-def choose_ui_locale(ui_locales: str | None) -> str:
-    """`no` (or nb / nn, with or without region) gives Norwegian; everything else English."""
-    for tag in split_space_list(ui_locales):
-        language = tag.replace("_", "-").split("-")[0].lower()
-        if language in NORWEGIAN_LOCALES:
-            return "nb"
-        if language == "en":
-            return "en"
+def choose_ui_locale(ui_locales: str | None, default: str = "en") -> str:
+    """The first supported language of `ui_locales`; English when it names none we speak;
+    `default` (the browser's language, chosen by the page) when it is absent."""
+    tags = split_space_list(ui_locales)
+    if not tags:
+        return default
+    for tag in tags:
+        locale = locale_of_tag(tag)
+        if locale is not None:
+            return locale
     return "en"
+
+
+def locale_of_tag(tag: str) -> str | None:
+    """ "nb" for a Norwegian language tag (no, nb or nn, with or without region), "en" for an
+    English one, None for any other."""
+    language = tag.replace("_", "-").split("-")[0].lower()
+    if language in NORWEGIAN_LOCALES:
+        return "nb"
+    return "en" if language == "en" else None

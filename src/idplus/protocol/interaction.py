@@ -152,9 +152,14 @@ def _needs_login(
 
 
 def start_authorization(
-    ctx: AppContext, params: Params, browser_id: str, session_for_group: SessionLookup
+    ctx: AppContext,
+    params: Params,
+    browser_id: str,
+    session_for_group: SessionLookup,
+    fallback_locale: str = "en",
 ) -> AuthorizeOutcome:
-    """Validate, then complete at once or save the request for the login pages.
+    """Validate, then complete at once or save the request for the login pages (in
+    `fallback_locale` when the request has no `ui_locales`).
 
     Raises FatalAuthorizeError for a bad client_id / redirect_uri (shown on a page).
     """
@@ -165,7 +170,7 @@ def start_authorization(
         redirect_uri = validate_client_and_redirect(params, client)
         assert client is not None
         try:
-            request = validate_authorization_request(params, client, redirect_uri)
+            request = validate_authorization_request(params, client, redirect_uri, fallback_locale)
         except RedirectableError as problem:
             return error_response(problem.target, issuer, problem.error)
         cookie_handle = session_for_group(sso_group(client))
@@ -215,7 +220,9 @@ def _start_interaction(
             created_at=now,
             expires_at=now + timedelta(seconds=ctx.settings.interaction_lifetime),
             provider=route.provider,
-            user_id=session.user_id if session is not None and stage is not Stage.LOGIN else None,
+            # At the password form too: "Log in again as …" (prompt=login, max_age, step-up);
+            # "Not you?" (the `switch` action) clears it.
+            user_id=session.user_id if session is not None else None,
             session_id=session.id if session is not None else None,
             amr=session.amr if session is not None and stage is Stage.STEP_UP else (),
         ),

@@ -1,12 +1,15 @@
 """Self-service (SPEC §5): where a user's account page is, and what they can do there —
-see and end their sessions, revoke apps that hold refresh tokens, change their password
-(which ends their other sessions), and see and unlink the upstream accounts they log in with
-(never the last way in)."""
+see their sessions (which browser, which apps) and end one or all the others, revoke apps that
+hold refresh tokens, change their password (which ends their other sessions), and see and
+unlink the upstream accounts they log in with (never the last way in)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlencode
+
+from ua_parser import parse
 
 from idplus.auth.throttle import Throttled
 from idplus.crypto.hashing import hash_password
@@ -21,6 +24,7 @@ from idplus.protocol.oidc.end_session import (
     notify_outbox,
 )
 from idplus.protocol.password_check import WrongPassword, check_password
+from idplus.store.base import UnitOfWork
 
 ACCOUNT_PATH = "/account"
 MIN_PASSWORD_LENGTH = 8
@@ -35,10 +39,51 @@ def self_service_url(ctx: AppContext, ring: KeyRing, token: str, locale: str | N
     return f"{ctx.settings.issuer}{ACCOUNT_PATH}{query}"
 
 
+# Systems whose major version tells people something (Windows 11 still says 10, macOS 10.15).
+_VERSIONED_SYSTEMS = frozenset({"iOS", "Android"})
+_SYSTEM_NAMES = {"Mac OS X": "macOS"}
+
+
+@dataclass(frozen=True, slots=True)
+class Browser:
+    """What a User-Agent says, in the parser's product names (never translated)."""
+
+    # "Chrome 131", "Mobile Safari"; None when the parser does not know it.
+    name: str | None = None
+    # "Windows", "iOS 17"; None when the parser does not know it.
+    system: str | None = None
+
+
+def browser_of(user_agent: str | None) -> Browser:
+    if not user_agent:
+        return Browser()
+    parsed = parse(user_agent)
+    system, system_major = None, None
+    if parsed.os is not None and parsed.os.family != "Other":
+        system = _SYSTEM_NAMES.get(parsed.os.family, parsed.os.family)
+        if parsed.os.family in _VERSIONED_SYSTEMS and parsed.os.major:
+            system_major = parsed.os.major
+            system = f"{system} {system_major}"
+    agent = parsed.user_agent
+    if agent is None or agent.family == "Other":
+        return Browser(None, system)
+    # Safari on iOS shares the system's number: "Mobile Safari on iOS 17", not "17 on iOS 17".
+    shows_version = agent.major and agent.major != system_major
+    return Browser(f"{agent.family} {agent.major}" if shows_version else agent.family, system)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    session: SsoSession
+    # The names of the apps it logged in to (the client id when a client has no name or is gone).
+    apps: list[str]
+    browser: Browser
+
+
 @dataclass(frozen=True, slots=True)
 class AccountView:
     user: User
-    sessions: list[tuple[SsoSession, list[str]]]
+    sessions: list[SessionSummary]
     apps: list[Client]
     upstream_accounts: list[UpstreamAccount]
 
@@ -49,8 +94,10 @@ def account_view(ctx: AppContext, user_id: str) -> AccountView | None:
         user = uow.users.find(user_id)
         if user is None:
             return None
+        names: dict[str, str] = {}
         sessions = [
-            (s, uow.sessions.client_ids(s.id)) for s in uow.sessions.active_of_user(user.id, now)
+            SessionSummary(s, _app_names(uow, s.id, names), browser_of(s.user_agent))
+            for s in uow.sessions.active_of_user(user.id, now)
         ]
         apps = [
             client
@@ -61,12 +108,54 @@ def account_view(ctx: AppContext, user_id: str) -> AccountView | None:
     return AccountView(user, sessions, apps, upstream_accounts)
 
 
+def _app_names(uow: UnitOfWork, session_id: str, known: dict[str, str]) -> list[str]:
+    """`known` carries names already read: one client often serves several sessions."""
+    for client_id in (ids := uow.sessions.client_ids(session_id)):
+        if client_id not in known:
+            client = uow.clients.find(client_id)
+            known[client_id] = client.name if client is not None and client.name else client_id
+    return [known[client_id] for client_id in ids]
+
+
 def end_own_session(ctx: AppContext, user_id: str, session_id: str) -> list[EndedSession]:
     with ctx.store.reading() as uow:
         session = uow.sessions.find(session_id)
     if session is None or session.user_id != user_id:
         return []
     return end_sessions(ctx, [session_id])
+
+
+def end_other_sessions(ctx: AppContext, user_id: str, keep_session_id: str) -> list[EndedSession]:
+    """ "Log out everywhere else": every live session of the user but `keep_session_id` ends in
+    one unit of work, each as `end_own_session` ends one (refresh tokens revoked, back-channel
+    logout tokens queued)."""
+    now = ctx.clock.now()
+    ring = ctx.keys.current()  # before the transaction: rereading keys may write
+    with ctx.store.transaction() as uow:
+        ended = _end_others_within(ctx, uow, ring, user_id, keep_session_id, now)
+        if ended:
+            uow.audit.record(
+                AuditEvent(
+                    "user.other_sessions_ended",
+                    now,
+                    user_id=user_id,
+                    detail={"sessions": len(ended)},
+                )
+            )
+    notify_outbox(ctx, ended)
+    return ended
+
+
+def _end_others_within(
+    ctx: AppContext,
+    uow: UnitOfWork,
+    ring: KeyRing,
+    user_id: str,
+    keep_session_id: str,
+    now: datetime,
+) -> list[EndedSession]:
+    others = [s.id for s in uow.sessions.active_of_user(user_id, now) if s.id != keep_session_id]
+    return end_sessions_within(ctx, uow, ring, others, now)
 
 
 def revoke_app(ctx: AppContext, user_id: str, client_id: str) -> int:
@@ -134,10 +223,7 @@ def change_password(
     # One unit of work: the new password never stands while a session it should end lives on.
     with ctx.store.transaction() as uow:
         uow.users.set_password_hash(user.id, new_hash, now)
-        others = [
-            s.id for s in uow.sessions.active_of_user(user.id, now) if s.id != keep_session_id
-        ]
-        ended = end_sessions_within(ctx, uow, ring, others, now)
+        ended = _end_others_within(ctx, uow, ring, user.id, keep_session_id, now)
         uow.audit.record(AuditEvent("user.password_changed", now, user_id=user.id))
     notify_outbox(ctx, ended)
     return ended

@@ -7,6 +7,7 @@ login gives the session a new one, so a cookie fixed or copied before the login 
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -17,6 +18,8 @@ from idplus.randomness import Randomness
 from idplus.store.base import UnitOfWork
 
 SHARED_GROUP = "one_telenor"
+# The column's width: a longer header is cut, never refused (it only names the browser).
+USER_AGENT_MAX_LENGTH = 512
 
 
 def sso_group(client: Client) -> str:
@@ -92,6 +95,16 @@ def _with_user(uow: UnitOfWork, session: SsoSession | None) -> tuple[SsoSession,
     return (session, user) if session is not None and user is not None else None
 
 
+def cleaned_user_agent(header: str | None) -> str | None:
+    """The User-Agent as stored: control and other invisible characters (category C*, such
+    as bidi overrides) dropped, since they could forge log lines or disguise the browser on the
+    account page; cut to the column's width; None when nothing is left."""
+    if header is None:
+        return None
+    kept = "".join(c for c in header if not unicodedata.category(c).startswith("C"))
+    return kept.strip()[:USER_AGENT_MAX_LENGTH] or None
+
+
 @dataclass(frozen=True, slots=True)
 class SignedInSession:
     """A session a login started or renewed, with the new handle for the browser's cookie."""
@@ -110,17 +123,21 @@ def start_or_renew_session(
     existing: SsoSession | None,
     now: datetime,
     random: Randomness,
+    user_agent: str | None = None,
 ) -> SignedInSession:
     """The same user logging in again keeps the session id (other clients' tokens survive).
 
     Either way the cookie gets a new handle: a login never keeps a handle it did not issue.
+    `user_agent` is the raw header of the login's request.
     """
     handle = random.handle(32)
     handle_hash = session_handle_hash(handle_key, handle)
+    browser = cleaned_user_agent(user_agent)
     if existing is not None and existing.is_active(now):
         if existing.user_id == authentication.user_id:
             uow.sessions.replace_handle(existing.id, handle_hash)
-            return SignedInSession(_renew(uow, existing, authentication, lifetime, now), handle)
+            renewed = _renew(uow, existing, authentication, lifetime, now, browser)
+            return SignedInSession(renewed, handle)
         end_session(uow, existing.id, now)
     session = SsoSession(
         id=random.handle(24),
@@ -136,6 +153,7 @@ def start_or_renew_session(
         created_at=now,
         last_seen_at=now,
         expires_at=now + lifetime.lifetime,
+        user_agent=browser,
     )
     uow.sessions.insert(session, handle_hash)
     return SignedInSession(session, handle)
@@ -147,7 +165,9 @@ def _renew(
     authentication: Authentication,
     lifetime: SessionLifetime,
     now: datetime,
+    user_agent: str | None,
 ) -> SsoSession:
+    # The cookie proves it is the same browser; its User-Agent may have a newer version.
     uow.sessions.reauthenticate(
         existing.id,
         auth_time=authentication.auth_time,
@@ -156,6 +176,7 @@ def _renew(
         idp=authentication.idp,
         upstream_subject=authentication.upstream_subject,
         now=now,
+        user_agent=user_agent,
     )
     renewed = replace(
         existing,
@@ -165,6 +186,7 @@ def _renew(
         idp=authentication.idp,
         upstream_subject=authentication.upstream_subject,
         last_seen_at=now,
+        user_agent=user_agent or existing.user_agent,
     )
     if lifetime.lifetime.total_seconds() > existing.lifetime_seconds:
         renewed = replace(

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from idplus.models import (
     ApiProduct,
     AuditEvent,
+    AuthorizationRequest,
     CibaRequest,
     Client,
     ClientSecret,
@@ -24,6 +25,7 @@ from idplus.models import (
     DeviceRequest,
     GatewayToken,
     Interaction,
+    PasswordReset,
     RefreshToken,
     SigningKey,
     SsoSession,
@@ -243,8 +245,10 @@ class SessionRepository(Protocol):
         idp: str,
         upstream_subject: str | None,
         now: datetime,
+        user_agent: str | None = None,
     ) -> None:
-        """A new login (prompt=login, max_age, step-up) refreshes what the session asserts."""
+        """A new login (prompt=login, max_age, step-up) refreshes what the session asserts;
+        a login without a User-Agent keeps the one stored."""
         ...
 
     def touch(self, session: SsoSession, now: datetime) -> None:
@@ -279,6 +283,10 @@ class InteractionRepository(Protocol):
 
     def find_by_upstream_state(self, state_hash: str) -> Interaction | None:
         """The login whose upstream `state` has this HMAC (federation callback)."""
+        ...
+
+    def save_request(self, id_hash: str, request: AuthorizationRequest) -> None:
+        """Replace the request alone (a language picked mid-login); the progress stays."""
         ...
 
     def record_otp_sent(
@@ -469,6 +477,60 @@ class AuditRepository(Protocol):
     def list_events(self, limit: int = 100) -> list[AuditEvent]: ...
 
 
+class PasswordResetRepository(Protocol):
+    """Forgotten-password resets in progress ⇄ `models.PasswordReset`; each counter and each
+    one-time step is one conditional statement."""
+
+    def insert(self, reset: PasswordReset) -> None: ...
+
+    def find_by_handle(self, handle_hash: str) -> PasswordReset | None: ...
+
+    def find_by_email_token(self, token_hash: str) -> PasswordReset | None: ...
+
+    def record_code_sent(
+        self,
+        reset_id: str,
+        *,
+        code_hash: str,
+        expires_at: datetime,
+        max_sends: int,
+        not_sent_since: datetime,
+        now: datetime,
+    ) -> bool:
+        """Replace the code unless `max_sends` went out, one went out after `not_sent_since`,
+        or the code was already verified."""
+        ...
+
+    def reserve_code_attempt(self, reset_id: str, max_attempts: int) -> bool:
+        """Count a guess before it is compared; False once all of them are used."""
+        ...
+
+    def mark_code_verified(self, reset_id: str, *, now: datetime, expires_at: datetime) -> bool:
+        """The code was right (once); the reset now lives until `expires_at`."""
+        ...
+
+    def record_email_sent(self, reset_id: str, *, token_hash: str, expires_at: datetime) -> bool:
+        """Give the reset its one e-mail link, after the code; the reset lives as long."""
+        ...
+
+    def confirm_email(
+        self,
+        token_hash: str,
+        *,
+        browser_hash: str,
+        new_handle_hash: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> bool:
+        """Use the e-mail link once, from the browser that started the reset and before it
+        expires; the reset gets a new handle and lives until `expires_at`."""
+        ...
+
+    def consume(self, reset_id: str, handle_hash: str) -> bool:
+        """Delete the reset; True only for the one caller that did (one reset, one password)."""
+        ...
+
+
 class MaintenanceRepository(Protocol):
     """Deleting rows that can no longer matter: expired one-time artefacts and dead tokens."""
 
@@ -541,6 +603,9 @@ class UnitOfWork(Protocol):
 
     @property
     def maintenance(self) -> MaintenanceRepository: ...
+
+    @property
+    def password_resets(self) -> PasswordResetRepository: ...
 
 
 class StoreUnavailable(Exception):

@@ -1,4 +1,6 @@
-"""The account page (self-service): sessions, apps with refresh tokens, password change.
+"""The account page (self-service): personal data and second factor, sessions (browser, last
+activity in the operator's time zone, apps, how each logged in), apps with refresh tokens,
+password change, and logging out here or everywhere else.
 
 It uses the one_telenor SSO session through the built-in account client; without one, the
 browser logs in first and comes back.
@@ -6,24 +8,36 @@ browser logs in first and comes back.
 
 from __future__ import annotations
 
+import gettext
+from datetime import datetime
+from functools import cache
+from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_datetime
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idplus.auth.local import mask_phone_number
+from idplus.auth.providers import LOCAL_PROVIDER_ID
 from idplus.crypto.hashing import HashingBusy
 from idplus.entry import client_address, context_of
-from idplus.models import Client, SsoSession
+from idplus.models import Client, SsoSession, User
 from idplus.policies import ACCOUNT_CLIENT_ID
-from idplus.protocol.authorize import choose_ui_locale
+from idplus.protocol.assurance import AMR_SMS_OTP
 from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.end_session import EndedSession
 from idplus.protocol.self_service import (
     ACCOUNT_PATH,
+    AccountView,
+    Browser,
     PasswordChangeRefused,
     account_view,
     change_password,
+    end_other_sessions,
     end_own_session,
     revoke_app,
     unlink_upstream_account,
@@ -38,10 +52,13 @@ from idplus.ui.cookies import (
 )
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
+from idplus.ui.language import page_locale
 from idplus.ui.login import redirect_to_internal_login
+from idplus.ui.logout import LOGOUT_PATH
 
 NOTICES = {
     "end_session": "The session has ended.",
+    "logout_others": "Your other sessions have ended.",
     "revoke_app": "The app no longer has access.",
     "change_password": "Your password is changed and your other sessions have ended.",
     "wrong_password": "The current password is wrong.",
@@ -51,10 +68,21 @@ NOTICES = {
     "unlink_account": "The login is no longer connected to your account.",
     "last_way_in": "This is the only way you can log in, so it stays connected.",
 }
+# Notices that say something was done (role="status"); the others say why not (role="alert").
+DONE = frozenset(
+    {"end_session", "logout_others", "revoke_app", "change_password", "unlink_account"}
+)
+# Texts this module puts on the page (the template's own are in the template).
+UNKNOWN_BROWSER = "Unknown browser"
+BROWSER_ON_SYSTEM = "%(browser)s on %(system)s"
+PASSWORD = "Password"
+PASSWORD_AND_SMS = "Password and SMS code"
+# The page's language → the Babel locale its dates are written in.
+DATE_LOCALES = {"nb": "nb_NO", "en": "en_GB"}
 
 
 def _locale(request: Request) -> str:
-    return choose_ui_locale(request.query_params.get("locale"))
+    return page_locale(request)
 
 
 def _current_session(server: AppContext, request: Request) -> SsoSession | None:
@@ -94,15 +122,7 @@ async def _render(
     view = await run_in_threadpool(account_view, server, session.user_id)
     if view is None:
         return await _login_first(request, server, locale)
-    sessions = [
-        {
-            "id": s.id,
-            "started": s.auth_time.strftime("%Y-%m-%d %H:%M UTC"),
-            "apps": ", ".join(clients) or "–",
-            "current": s.id == session.id,
-        }
-        for s, clients in view.sessions
-    ]
+    translator = gettext_for(locale)
     return pages_of(request).render(
         request,
         server,
@@ -110,8 +130,10 @@ async def _render(
         locale=locale,
         status_code=status_code,
         action=f"{ACCOUNT_PATH}?{urlencode({'locale': locale})}",
+        logout_action=LOGOUT_PATH,
         user_name=view.user.username,
-        sessions=sessions,
+        personal=_personal_data(view.user),
+        sessions=_session_rows(server, view, session.id, locale),
         apps=[{"client_id": c.client_id, "name": c.name} for c in view.apps],
         upstream_accounts=[
             {
@@ -123,8 +145,78 @@ async def _render(
             for a in view.upstream_accounts
         ],
         has_password=view.user.has_password,
-        notice=gettext_for(locale).gettext(NOTICES[notice]) if notice else None,
+        notice=translator.gettext(NOTICES[notice]) if notice else None,
+        notice_is_error=notice not in DONE,
     )
+
+
+def _personal_data(user: User) -> dict[str, Any]:
+    # The owner sees their number in full; the second factor names it as the SMS shows it.
+    phone = user.phone_number
+    return {
+        "name": " ".join(n for n in (user.given_name, user.family_name) if n),
+        "email": user.email or "",
+        "phone": phone or "",
+        "otp_required": user.otp_required,
+        # No-break spaces: the masked number never wraps across lines.
+        "otp_phone": mask_phone_number(phone).replace(" ", "\u00a0") if phone else "",
+    }
+
+
+def _session_rows(
+    server: AppContext, view: AccountView, current_id: str, locale: str
+) -> list[dict[str, Any]]:
+    """This browser's session first, then the others by last activity."""
+    translator, zone = gettext_for(locale), server.settings.zone
+    rows = [
+        {
+            "id": s.session.id,
+            "browser": _browser_text(s.browser, translator),
+            "last_seen": _local_time(s.session.last_seen_at, zone, locale),
+            "last_seen_iso": s.session.last_seen_at.astimezone(zone).isoformat("T", "minutes"),
+            "login": _login_method(server, s.session, locale),
+            "apps": ", ".join(s.apps),
+            "current": s.session.id == current_id,
+        }
+        for s in view.sessions
+    ]
+    return sorted(rows, key=lambda row: not row["current"])
+
+
+def _browser_text(browser: Browser, translator: gettext.NullTranslations) -> str:
+    name = browser.name or translator.gettext(UNKNOWN_BROWSER)
+    if browser.system is None:
+        return name
+    return translator.gettext(BROWSER_ON_SYSTEM) % {"browser": name, "system": browser.system}
+
+
+def _local_time(moment: datetime, zone: ZoneInfo, locale: str) -> str:
+    """Like "3. des. 2026, 21:11" / "3 Dec 2026, 21:11": seconds say nothing here."""
+    babel_locale = _date_locale(locale)
+    return format_datetime(
+        moment, _date_time_pattern(babel_locale), tzinfo=zone, locale=babel_locale
+    )
+
+
+@cache
+def _date_locale(locale: str) -> Locale:
+    return Locale.parse(DATE_LOCALES.get(locale, DATE_LOCALES["en"]))
+
+
+@cache
+def _date_time_pattern(locale: Locale) -> str:
+    """The locale's medium date with its short time, joined the locale's way."""
+    joined: str = locale.datetime_formats["medium"]
+    return joined.format(
+        locale.time_formats["short"].pattern, locale.date_formats["medium"].pattern
+    )
+
+
+def _login_method(server: AppContext, session: SsoSession, locale: str) -> str:
+    if session.idp == LOCAL_PROVIDER_ID:
+        method = PASSWORD_AND_SMS if AMR_SMS_OTP in session.amr else PASSWORD
+        return gettext_for(locale).gettext(method)
+    return _provider_name(server, session.idp, locale)
 
 
 async def act(request: Request) -> Response:
@@ -146,6 +238,8 @@ async def act(request: Request) -> Response:
         ended = await run_in_threadpool(
             end_own_session, server, session.user_id, form.get("session_id", "")
         )
+    elif action == "logout_others":
+        ended = await run_in_threadpool(end_other_sessions, server, session.user_id, session.id)
     elif action == "revoke_app":
         await run_in_threadpool(revoke_app, server, session.user_id, form.get("client_id", ""))
     elif action == "unlink_account":

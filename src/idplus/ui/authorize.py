@@ -13,13 +13,19 @@ from starlette.responses import RedirectResponse, Response
 
 from idplus.entry import context_of, read_parameters
 from idplus.errors import FatalAuthorizeError, InvalidRequest
-from idplus.protocol.authorize import choose_ui_locale
+from idplus.logs import get_logger
+from idplus.protocol.authorize import KnownClientRefused
 from idplus.protocol.interaction import InteractionStarted, start_authorization
 from idplus.protocol.params import parse_params
 from idplus.ui.authorization_response import authorization_response
 from idplus.ui.context import pages_of
 from idplus.ui.cookies import ensure_browser_id, set_browser_cookie, sso_session_handle
+from idplus.ui.language import browser_locale, page_locale
 from idplus.ui.login import login_page_url
+from idplus.ui.pages import MALFORMED_REQUEST
+
+log = get_logger("idplus.authorize")
+NOT_SET_UP = "The app that sent you here is not set up correctly."
 
 
 async def authorize(request: Request) -> Response:
@@ -27,12 +33,10 @@ async def authorize(request: Request) -> Response:
     try:
         params = parse_params(await read_parameters(request))
     except InvalidRequest as problem:
+        log.info("authorize_refused", reason=problem.detail)
+        locale = page_locale(request)
         return pages.error(
-            request,
-            server,
-            locale="en",
-            message="The app that sent you here is not set up correctly.",
-            detail=problem.description,
+            request, server, locale=locale, message=NOT_SET_UP, detail=MALFORMED_REQUEST
         )
     browser, is_new = ensure_browser_id(request)
     try:
@@ -42,14 +46,17 @@ async def authorize(request: Request) -> Response:
             params,
             browser,
             lambda group: sso_session_handle(server, request, group),
+            browser_locale(request),
         )
     except FatalAuthorizeError as problem:
+        log.info("authorize_refused", reason=problem.detail)
         return pages.error(
             request,
             server,
-            locale=choose_ui_locale(params.get("ui_locales")),
-            message="The app that sent you here is not set up correctly.",
+            locale=page_locale(request, params.get("ui_locales")),
+            message=NOT_SET_UP,
             detail=problem.description,
+            client=problem.client if isinstance(problem, KnownClientRefused) else None,
         )
     if isinstance(outcome, InteractionStarted):
         response: Response = RedirectResponse(login_page_url(outcome.handle), status_code=302)

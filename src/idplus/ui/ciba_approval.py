@@ -16,7 +16,6 @@ from starlette.responses import Response
 
 from idplus.entry import context_of
 from idplus.models import SsoSession
-from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.ciba.approval import (
     ApprovalGone,
     HeldElsewhere,
@@ -28,12 +27,15 @@ from idplus.protocol.ciba.approval import (
 )
 from idplus.protocol.ciba.request import APPROVAL_PATH
 from idplus.protocol.context import AppContext
+from idplus.protocol.scope_descriptions import describe_scopes
 from idplus.protocol.sso import live_session_of_cookie, sso_group
 from idplus.ui.context import pages_of
 from idplus.ui.cookies import browser_id, sso_session_handle
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
+from idplus.ui.language import page_locale
 from idplus.ui.login import redirect_to_internal_login
+from idplus.ui.user_names import display_name
 
 GONE = "This request has expired or has already been answered."
 HELD = "This request is being answered on another device."
@@ -43,7 +45,7 @@ DENIED = "You denied the login."
 
 
 def _locale(request: Request) -> str:
-    return choose_ui_locale(request.query_params.get("ui_locales"))
+    return page_locale(request)
 
 
 async def show_approval(request: Request) -> Response:
@@ -77,7 +79,8 @@ async def show_approval(request: Request) -> Response:
         token=token,
         client_name=pending.client.name,
         binding_message=pending.request.binding_message,
-        user_name=pending.user.username,
+        scope_lines=describe_scopes(pending.request.scopes, gettext_for(locale).gettext),
+        user_name=display_name(pending.user),
     )
 
 

@@ -1,22 +1,27 @@
 """The device verification page (RFC 8628 §3.3): enter the code, log in, approve or deny.
 
-GET /device[?user_code=…] shows the code form, or — for a known code and a logged-in user —
-the client and its scopes with Approve / Deny and a QR code of the complete URI. Without a
-session the browser first goes through the login pages and comes back here.
+GET /device shows the code form. With a known code (the `verification_uri_complete` opened,
+say, on a computer) and no login yet, it shows the code to check and a QR code of that address,
+so the user can go on on their phone instead (§3.3.1). POST /device continues with a typed code
+to the login, or approves / denies for the logged-in user, whose name the page shows with a
+"Not you?" that logs this browser out and starts the login again with the same code.
+
+GET /device/qr?user_code=… answers the QR code as SVG, for a device to draw; only for a pending
+code, and counted against the code-guessing budget like the page.
 """
 
 from __future__ import annotations
 
+import io
 from urllib.parse import urlencode
 
 import segno
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from idplus.entry import client_address, context_of
 from idplus.models import SsoSession
-from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.context import AppContext
 from idplus.protocol.device import (
     VERIFICATION_PATH,
@@ -27,19 +32,32 @@ from idplus.protocol.device import (
     find_pending_device,
     verification_uri_complete,
 )
+from idplus.protocol.interaction import start_internal_login
+from idplus.protocol.scope_descriptions import describe_scopes
 from idplus.protocol.sso import live_session_of_cookie, sso_group
 from idplus.ui.context import pages_of
 from idplus.ui.cookies import browser_id, sso_session_handle
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
-from idplus.ui.login import redirect_to_internal_login
+from idplus.ui.language import page_locale
+from idplus.ui.login import login_page_url, redirect_to_internal_login
+from idplus.ui.logout import AfterLogout, finish_logout
+from idplus.ui.user_names import display_name
 
+QR_PATH = f"{VERIFICATION_PATH}/qr"
 UNKNOWN = "The code is unknown or has expired."
 LOCKED = "Too many wrong codes. Try again in %(minutes)s minutes."
+CONNECTED = "The device is connected."
+DENIED = "The request was denied."
+# A user code is 9 digits with separators; far longer input is no code, and is not echoed.
+MAX_CODE_INPUT = 32
+# Module size of the QR codes: on the page about 12rem wide; for a TV, big enough to scale down.
+PAGE_QR_SCALE = 5
+DEVICE_QR_SCALE = 8
 
 
 def _locale(request: Request) -> str:
-    return choose_ui_locale(request.query_params.get("ui_locales"))
+    return page_locale(request)
 
 
 async def show_device(request: Request) -> Response:
@@ -53,8 +71,74 @@ async def show_device(request: Request) -> Response:
         return _unknown(request, server, locale, raw, unknown)
     session = await run_in_threadpool(_session_for, server, request, pending)
     if session is None:
-        return await _login_first(request, server, pending, locale)
+        return await _check_code_page(request, server, pending, locale)
     return await _approval_page(request, server, pending, session, locale)
+
+
+async def decide(request: Request) -> Response:
+    """POST /device: `action` continue (or none), approve, deny, or switch ("Not you?")."""
+    server, locale = context_of(request), _locale(request)
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not csrf_token_is_valid(
+        server.secrets.cookie_key, browser_id(request), fields.get("csrf_token")
+    ):
+        return pages_of(request).form_check_failed(request, server, locale)
+    raw, action = fields.get("user_code", ""), fields.get("action", "continue")
+    try:
+        pending = await run_in_threadpool(find_pending_device, server, raw, client_address(request))
+    except UnknownUserCode as unknown:
+        return _unknown(request, server, locale, raw, unknown)
+    session = await run_in_threadpool(_session_for, server, request, pending)
+    if action == "switch" and session is not None:
+        return await _not_you(request, server, pending, session, locale)
+    if session is None:
+        return await _login_first(request, server, pending, locale)
+    if action not in ("approve", "deny"):
+        return RedirectResponse(_page_url(pending, locale), status_code=303)
+    return await _decided(request, server, pending, session, locale, approve=action == "approve")
+
+
+async def show_qr(request: Request) -> Response:
+    """GET /device/qr: the QR code of a pending code's complete verification URI, as SVG."""
+    server = context_of(request)
+    raw = request.query_params.get("user_code", "")
+    if not raw or len(raw) > MAX_CODE_INPUT:
+        return _no_qr()
+    try:
+        pending = await run_in_threadpool(find_pending_device, server, raw, client_address(request))
+    except UnknownUserCode as unknown:
+        if unknown.retry_after_minutes:
+            retry = {"Retry-After": str(unknown.retry_after_minutes * 60)}
+            return Response(status_code=429, headers={"Cache-Control": "no-store", **retry})
+        return _no_qr()
+    svg = await run_in_threadpool(_qr_document, _complete_uri(server, pending))
+    headers = {"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'"}
+    return Response(svg, media_type="image/svg+xml", headers=headers)
+
+
+def _complete_uri(server: AppContext, pending: PendingDevice) -> str:
+    return verification_uri_complete(server.settings.issuer, pending.request.user_code)
+
+
+def _qr_document(uri: str) -> bytes:
+    """A standalone SVG: black on white with the 4-module quiet zone, so it scans on any
+    background a device draws it on."""
+    out = io.BytesIO()
+    _qr(uri).save(out, kind="svg", scale=DEVICE_QR_SCALE, dark="#000", light="#fff")
+    return out.getvalue()
+
+
+def _qr_data_uri(uri: str) -> str:
+    return _qr(uri).svg_data_uri(scale=PAGE_QR_SCALE, dark="#000", light="#fff")
+
+
+def _qr(uri: str) -> segno.QRCode:
+    return segno.make(uri, error="m", micro=False)
+
+
+def _no_qr() -> Response:
+    return Response(status_code=404, headers={"Cache-Control": "no-store"})
 
 
 def _session_for(server: AppContext, request: Request, pending: PendingDevice) -> SsoSession | None:
@@ -63,12 +147,50 @@ def _session_for(server: AppContext, request: Request, pending: PendingDevice) -
         return live_session_of_cookie(uow, server.secrets.handle_key, handle, server.clock.now())
 
 
+def _page_url(pending: PendingDevice, locale: str) -> str:
+    code = display_user_code(pending.request.user_code)
+    return f"{VERIFICATION_PATH}?{urlencode({'user_code': code, 'ui_locales': locale})}"
+
+
 async def _login_first(
     request: Request, server: AppContext, pending: PendingDevice, locale: str
 ) -> Response:
-    code = display_user_code(pending.request.user_code)
-    return_to = f"{VERIFICATION_PATH}?{urlencode({'user_code': code, 'ui_locales': locale})}"
+    return_to = _page_url(pending, locale)
     return await redirect_to_internal_login(request, server, pending.client, return_to, locale)
+
+
+async def _not_you(
+    request: Request,
+    server: AppContext,
+    pending: PendingDevice,
+    session: SsoSession,
+    locale: str,
+) -> Response:
+    """End this browser's session for the device's app the way /logout does (its apps are told,
+    an upstream login ends upstream too), then log in afresh, even at an upstream provider."""
+    browser = browser_id(request) or ""  # present: the CSRF check above needed it
+    handle = await run_in_threadpool(
+        lambda: start_internal_login(
+            server,
+            pending.client,
+            return_to=_page_url(pending, locale),
+            browser_id=browser,
+            locale=locale,
+            session=None,
+            fresh=True,
+        )
+    )
+    after = AfterLogout(locale, redirect_uri=server.settings.issuer + login_page_url(handle))
+    return await finish_logout(request, server, after, [session.id], None)
+
+
+async def _check_code_page(
+    request: Request, server: AppContext, pending: PendingDevice, locale: str
+) -> Response:
+    """The code to check before logging in, and a QR code to go on on another device."""
+    qr_uri = await run_in_threadpool(_qr_data_uri, _complete_uri(server, pending))
+    code = display_user_code(pending.request.user_code)
+    return _code_form(request, server, locale, code, None, qr_uri=qr_uri)
 
 
 async def _approval_page(
@@ -80,7 +202,7 @@ async def _approval_page(
 ) -> Response:
     with server.store.reading() as uow:
         user = uow.users.find(session.user_id)
-    complete = verification_uri_complete(server.settings.issuer, pending.request.user_code)
+    gettext = gettext_for(locale).gettext
     return pages_of(request).render(
         request,
         server,
@@ -89,41 +211,31 @@ async def _approval_page(
         action=f"{VERIFICATION_PATH}?{urlencode({'ui_locales': locale})}",
         client_name=pending.client.name,
         user_code=display_user_code(pending.request.user_code),
-        scopes=list(pending.request.scopes),
-        user_name=user.username if user else "",
-        qr_svg=segno.make(complete, error="m").svg_inline(scale=3, title=complete),
+        scope_lines=describe_scopes(pending.request.scopes, gettext),
+        user_name=display_name(user) if user else "",
     )
 
 
-async def decide(request: Request) -> Response:
-    server, locale = context_of(request), _locale(request)
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not csrf_token_is_valid(
-        server.secrets.cookie_key, browser_id(request), fields.get("csrf_token")
-    ):
-        return pages_of(request).form_check_failed(request, server, locale)
-    raw = fields.get("user_code", "")
-    try:
-        pending = await run_in_threadpool(find_pending_device, server, raw, client_address(request))
-    except UnknownUserCode as unknown:
-        return _unknown(request, server, locale, raw, unknown)
-    session = await run_in_threadpool(_session_for, server, request, pending)
-    if session is None:
-        return await _login_first(request, server, pending, locale)
-    approve = fields.get("action") == "approve"
+async def _decided(
+    request: Request,
+    server: AppContext,
+    pending: PendingDevice,
+    session: SsoSession,
+    locale: str,
+    *,
+    approve: bool,
+) -> Response:
     done = await run_in_threadpool(
         lambda: decide_device(server, pending.request.user_code, session, approve=approve)
     )
     if not done:
-        return _code_form(request, server, locale, raw, UNKNOWN)
-    message = "The device is connected." if approve else "The request was denied."
+        return _code_form(request, server, locale, "", UNKNOWN)
     return pages_of(request).render(
         request,
         server,
         "device_done.html",
         locale=locale,
-        message=gettext_for(locale).gettext(message),
+        message=gettext_for(locale).gettext(CONNECTED if approve else DENIED),
     )
 
 
@@ -145,6 +257,7 @@ def _code_form(
     *,
     status_code: int | None = None,
     translate: bool = True,
+    qr_uri: str | None = None,
 ) -> Response:
     if problem is not None and translate:
         problem = gettext_for(locale).gettext(problem)
@@ -154,7 +267,9 @@ def _code_form(
         "device_code.html",
         locale=locale,
         status_code=status_code or (400 if problem else 200),
-        action=VERIFICATION_PATH,
-        user_code=user_code,
+        action=f"{VERIFICATION_PATH}?{urlencode({'ui_locales': locale})}",
+        user_code=user_code[:MAX_CODE_INPUT],
         problem=problem,
+        qr_uri=qr_uri,
+        max_code_input=MAX_CODE_INPUT,
     )

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from idplus.entry import context_of, read_parameters
 from idplus.errors import InvalidRequest
-from idplus.protocol.authorize import choose_ui_locale
+from idplus.models import Client
 from idplus.protocol.oidc.end_session import (
     IdTokenHint,
     InvalidIdTokenHint,
@@ -22,7 +22,13 @@ from idplus.protocol.oidc.end_session import (
 )
 from idplus.protocol.params import parse_params
 from idplus.ui.context import pages_of
+from idplus.ui.language import page_locale
 from idplus.ui.logout import AfterLogout, after_logout_uri, confirmation_page, finish_logout
+from idplus.ui.pages import MALFORMED_REQUEST
+
+INVALID = "The logout request is not valid."
+# A client_id that is not the one the id_token_hint was issued to.
+OTHER_CLIENT = "The app that asked to log you out is not the one you logged in to."
 
 
 async def end_session(request: Request) -> Response:
@@ -31,14 +37,16 @@ async def end_session(request: Request) -> Response:
         params = parse_params(await read_parameters(request))
         params.require_single()
     except InvalidRequest:
-        return _invalid(request)
-    locale = choose_ui_locale(params.get("ui_locales"))
+        return _invalid(request, page_locale(request), MALFORMED_REQUEST)
+    locale = page_locale(request, params.get("ui_locales"))
     hint = await _hint(request, params.get("id_token_hint"))
     client_id = params.get("client_id")
     if hint is None:
         return confirmation_page(request, server, locale)
     if client_id is not None and client_id != hint.client_id:
-        return _invalid(request)
+        # The hint was signed here: its client is the app the user logged in to.
+        client = await run_in_threadpool(server.clients.find, hint.client_id)
+        return _invalid(request, locale, OTHER_CLIENT, client)
     redirect_uri = params.get("post_logout_redirect_uri")
     client = await run_in_threadpool(valid_post_logout_redirect, server, hint, redirect_uri)
     after = AfterLogout(locale)
@@ -57,7 +65,7 @@ async def _hint(request: Request, token: str | None) -> IdTokenHint | None:
         return None
 
 
-def _invalid(request: Request) -> Response:
+def _invalid(request: Request, locale: str, detail: str, client: Client | None = None) -> Response:
     return pages_of(request).error(
-        request, context_of(request), locale="en", message="The logout request is not valid."
+        request, context_of(request), locale=locale, message=INVALID, detail=detail, client=client
     )

@@ -33,7 +33,12 @@ async def upstream_callback(request: Request) -> Response:
     provider_id = str(request.path_params["provider_id"])
     query = dict(request.query_params.items())
     result = await run_in_threadpool(
-        callback, server, provider_id, browser_id(request) or "", query
+        callback,
+        server,
+        provider_id,
+        browser_id(request) or "",
+        query,
+        request.headers.get("user-agent"),
     )
     if isinstance(result, LoginFinished):
         return finished_login(request, server, result)

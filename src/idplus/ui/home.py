@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idplus.entry import context_of
-from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.self_service import ACCOUNT_PATH
 from idplus.ui.context import pages_of
 from idplus.ui.debugger import DEBUGGER_PATH
+from idplus.ui.language import page_locale
 from idplus.uris import is_loopback_host
 
 HOME_PATH = "/"
@@ -26,13 +26,9 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 Page = Callable[[Request], Awaitable[Response]]
 
 
-def _locale(request: Request) -> str:
-    return choose_ui_locale(request.query_params.get("ui_locales"))
-
-
 async def show_home(request: Request) -> Response:
     """Links to the account page and, where it is served, the debugger."""
-    server, locale = context_of(request), _locale(request)
+    server, locale = context_of(request), page_locale(request)
     return pages_of(request).render(
         request,
         server,
@@ -42,13 +38,12 @@ async def show_home(request: Request) -> Response:
         account_url=ACCOUNT_PATH if locale == "en" else f"{ACCOUNT_PATH}?locale={locale}",
         debugger_url=DEBUGGER_PATH if server.settings.debugger_enabled else None,
         discovery_url=DISCOVERY_PATH,
-        other_language=("en", "English") if locale == "nb" else ("no", "Norsk"),
     )
 
 
 async def show_not_found(request: Request) -> Response:
     """404 for a browser: what happened and a way to the front page."""
-    server, locale = context_of(request), _locale(request)
+    server, locale = context_of(request), page_locale(request)
     return pages_of(request).render(
         request,
         server,

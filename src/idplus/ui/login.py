@@ -36,6 +36,7 @@ from idplus.protocol.login.results import (
     UpstreamFailed,
 )
 from idplus.protocol.login.state import Inputs
+from idplus.protocol.password_reset.state import reset_start_url
 from idplus.ui.authorization_response import authorization_response
 from idplus.ui.context import pages_of
 from idplus.ui.cookies import (
@@ -75,6 +76,8 @@ RATE_LIMITED = frozenset(
     }
 )
 BUSY_MESSAGE = "Many people are logging in right now. Try again in a moment."
+# Success notices (`?notice=` after a redirect): shown in the status style, never as errors.
+NOTICES = {"code_sent": "We sent a new code."}
 TEMPLATES = {
     Stage.SELECT_PROVIDER: "select_provider.html",
     Stage.LOGIN: "login.html",
@@ -132,7 +135,8 @@ async def show_login(request: Request) -> Response:
         return RedirectResponse(result.url, status_code=303)
     if isinstance(result, UpstreamFailed):
         return upstream_failed(request, server, result)
-    return _render(request, server, result.page)
+    notice = NOTICES.get(request.query_params.get("notice", ""))
+    return _render(request, server, result.page, notice=notice)
 
 
 async def submit_login(request: Request) -> Response:
@@ -143,7 +147,7 @@ async def submit_login(request: Request) -> Response:
         return pages_of(request).form_check_failed(request, server, "en")
     assert browser is not None
     fields = {k: v for k, v in form.items() if isinstance(v, str) and k not in _CONTROL_FIELDS}
-    inputs = Inputs(fields, client_address(request))
+    inputs = Inputs(fields, client_address(request), request.headers.get("user-agent"))
     result = await run_in_threadpool(
         advance, server, _field(form, "interaction"), browser, _field(form, "action"), inputs
     )
@@ -153,7 +157,10 @@ async def submit_login(request: Request) -> Response:
 def _respond(request: Request, server: AppContext, result: StepResult, form: FormData) -> Response:
     if isinstance(result, ShowPage):
         # Post/redirect/get: reloading the next page does not repeat the action.
-        return RedirectResponse(login_page_url(result.page.handle), status_code=303)
+        url = login_page_url(result.page.handle)
+        if _field(form, "action") == "resend":
+            url += "&notice=code_sent"
+        return RedirectResponse(url, status_code=303)
     if isinstance(result, Problem):
         status = 429 if result.reason in RATE_LIMITED else 400
         return _render(request, server, result.page, problem=result, status_code=status, form=form)
@@ -225,14 +232,20 @@ def _render(
     problem: Problem | None = None,
     status_code: int = 200,
     form: FormData | None = None,
+    notice: str | None = None,
 ) -> Response:
+    translator = gettext_for(page.locale)
     message = None
     if problem is not None:
-        message = gettext_for(page.locale).gettext(PROBLEM_MESSAGES[problem.reason]) % {
+        message = translator.gettext(PROBLEM_MESSAGES[problem.reason]) % {
             "minutes": problem.retry_after_minutes
         }
+    # A session's user who must log in again ("Not you?" switches to anyone).
+    relogin = page.stage is Stage.LOGIN and bool(page.user_name)
     # A refused password keeps the username the user typed.
     username = (_field(form, "username") if form else "") or page.login_hint
+    if relogin:
+        username = page.user_name
     return pages_of(request).render(
         request,
         server,
@@ -251,6 +264,9 @@ def _render(
         provider_name=page.provider_name,
         # Only a development (loopback http) server says where its SMS codes really go.
         outbox=str(server.settings.outbox) if server.settings.issuer_is_development else None,
+        relogin=relogin,
+        notice=translator.gettext(notice) if notice else None,
+        reset_url=reset_start_url(page.handle, page.locale),
     )
 
 

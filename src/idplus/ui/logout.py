@@ -16,7 +16,6 @@ from starlette.responses import RedirectResponse, Response
 
 from idplus.entry import context_of
 from idplus.protocol.authorization_response import AuthorizationResponse
-from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.context import AppContext
 from idplus.protocol.federation.logout import (
     LOGGED_OUT_PAGE,
@@ -28,6 +27,7 @@ from idplus.ui.authorization_response import redirect_location
 from idplus.ui.context import pages_of
 from idplus.ui.cookies import browser_id, browser_session_ids, clear_cookie
 from idplus.ui.csrf import csrf_token_is_valid
+from idplus.ui.language import page_locale
 
 LOGOUT_PATH = "/logout"
 
@@ -101,8 +101,8 @@ async def confirm_logout(request: Request) -> Response:
     """POST /logout from the confirmation page: end every session of this browser."""
     server = context_of(request)
     form = await request.form()
-    token, locale = form.get("csrf_token"), form.get("ui_locales")
-    locale = choose_ui_locale(locale if isinstance(locale, str) else None)
+    token, asked = form.get("csrf_token"), form.get("ui_locales")
+    locale = page_locale(request, asked if isinstance(asked, str) else None)
     if not csrf_token_is_valid(
         server.secrets.cookie_key, browser_id(request), token if isinstance(token, str) else None
     ):

@@ -1,21 +1,31 @@
-"""Rendering pages: Jinja2 with autoescape, the page's locale, CSRF token and a strict CSP."""
+"""Rendering pages: Jinja2 with autoescape, the page's locale and language switch, CSRF token
+and a strict CSP; error pages that lead back to the app and name the request for support."""
 
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import structlog
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from idplus.models import Client
 from idplus.protocol.context import AppContext
 from idplus.ui.cookies import ensure_browser_id, set_browser_cookie
 from idplus.ui.csrf import csrf_token
 from idplus.ui.i18n import gettext_for
+from idplus.ui.language import language_switch
+from idplus.uris import is_loopback_host
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The detail of an error page for a request that could not even be read (parse_params).
+MALFORMED_REQUEST = (
+    "The request from the app has a parameter that is repeated, too long or not valid."
+)
 
 
 def page_headers(nonce: str) -> dict[str, str]:
@@ -56,9 +66,13 @@ class Pages:
         browser, is_new = ensure_browser_id(request)
         nonce = secrets.token_urlsafe(16)
         translator = gettext_for(locale)
+        interaction = context.get("interaction")
         body = self.environment.get_template(template).render(
             _=translator.gettext,
             locale=locale,
+            languages=language_switch(
+                request, locale, interaction if isinstance(interaction, str) else None
+            ),
             csp_nonce=nonce,
             csrf_token=csrf_token(server.secrets.cookie_key, browser),
             **context,
@@ -77,7 +91,11 @@ class Pages:
         message: str,
         detail: str | None = None,
         status_code: int = 400,
+        client: Client | None = None,
     ) -> Response:
+        """An error page in `locale`: `message` and `detail` are English msgids (never an
+        internal reason), translated here. With the `client` the user came from, a link back
+        to its app; always the request id, for customer service."""
         translator = gettext_for(locale)
         return self.render(
             request,
@@ -86,7 +104,10 @@ class Pages:
             locale=locale,
             status_code=status_code,
             message=translator.gettext(message),
-            detail=detail,
+            detail=translator.gettext(detail) if detail else None,
+            client_name=(client.name or client.client_id) if client is not None else None,
+            back_url=app_origin(client) if client is not None else None,
+            request_id=structlog.contextvars.get_contextvars().get("request_id"),
         )
 
     def form_check_failed(self, request: Request, server: AppContext, locale: str) -> Response:
@@ -98,3 +119,21 @@ class Pages:
             message="The form could not be checked. Reload the page and try again.",
             status_code=403,
         )
+
+
+def app_origin(client: Client) -> str | None:
+    """Where "Back to <app>" leads: the origin of the client's first registered redirect URI
+    when that is a web address (https, or http on a loopback host in development). A
+    custom-scheme app has none: its URI would only wake the app up mid-flow."""
+    if not client.redirect_uris:
+        return None
+    try:
+        parts = urlsplit(client.redirect_uris[0])
+        _ = parts.port  # a malformed port raises here
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    on_the_web = scheme == "https" or (scheme == "http" and is_loopback_host(parts.hostname))
+    if not on_the_web or not parts.hostname or "@" in parts.netloc:
+        return None
+    return f"{scheme}://{parts.netloc}/"

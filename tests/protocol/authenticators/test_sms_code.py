@@ -7,15 +7,19 @@ review found on PostgreSQL (16–18 tries on one code instead of 5).
 from __future__ import annotations
 
 import hmac
+import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from idplus.clock import FrozenClock
+from idplus.manage.clients import ClientRegistration, add_client
 from idplus.protocol.context import AppContext
 from idplus.protocol.interaction import Stage
 from idplus.protocol.login.results import Problem, StepResult
 from tests.protocol.login.driver import (
+    CALLBACK,
     Browser,
     add_login_user,
     add_web_client,
@@ -126,3 +130,26 @@ def test_the_code_is_compared_in_constant_time(
     browser, handle = _at_code_step(ctx)
     finished(browser.act(handle, "verify", otp=sent_codes(ctx)[-1]))
     assert len(compared) == 1
+
+
+def test_the_code_sms_names_the_app_and_is_bound_to_the_https_issuer(ctx: AppContext) -> None:
+    """A phone offers the code on the issuer's own pages only (WebOTP), and the user sees
+    which app asked for it."""
+    https = replace(ctx, settings=ctx.settings.model_copy(update={"issuer": "https://id.example"}))
+    registration = ClientRegistration(
+        "tv", "Public", name="Telenor TV", redirect_uris=[CALLBACK], scopes=["openid"]
+    )
+    add_client(ctx.store, ctx.clock, registration)
+    browser = Browser(https)
+    assert stage(browser.log_in(browser.authorize("tv"))) == Stage.OTP
+    sms = json.loads(ctx.settings.outbox.read_text().splitlines()[-1])
+    assert sms["body"] == (
+        f"{sms['code']} is your code for Telenor TV. It is valid for 5 minutes.\n\n"
+        f"@id.example #{sms['code']}"
+    )
+
+
+def test_the_code_sms_of_an_http_issuer_and_an_unnamed_app(ctx: AppContext) -> None:
+    _at_code_step(ctx)  # the client "web" has no name of its own
+    sms = json.loads(ctx.settings.outbox.read_text().splitlines()[-1])
+    assert sms["body"] == f"{sms['code']} is your one-time code. It is valid for 5 minutes."

@@ -460,3 +460,15 @@ def test_a_fresh_internal_login_is_fresh_at_the_upstream_too(
     assert isinstance(redirect, BrowserRedirect)
     query = {k: v[0] for k, v in parse_qs(urlsplit(redirect.url).query).items()}
     assert (query["prompt"], query["max_age"]) == ("login", "0")
+
+
+def test_the_session_keeps_the_user_agent_of_the_browser_that_came_back(
+    ctx: AppContext, fake: FakeUpstream
+) -> None:
+    query = _to_upstream(ctx, fake)
+    agent = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    result = callback(ctx, "up", BROWSER, {"state": query["state"], "code": "c-1"}, agent)
+    assert isinstance(result, LoginFinished), result
+    with ctx.store.reading() as uow:
+        stored = uow.sessions.find(result.session.id)
+    assert stored is not None and stored.user_agent == agent

@@ -133,3 +133,21 @@ def test_parallel_polls_take_one_slot(context: AppContext) -> None:
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(errors) == ["authorization_pending"] + ["slow_down"] * 7
+
+
+class RecordingSender:
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+
+def test_the_sms_of_an_app_without_a_name_never_shows_its_client_id(context: AppContext) -> None:
+    client = _client(context)  # registered without a name: it defaults to the client id
+    sender = RecordingSender()
+    start_backchannel_authentication(replace(context, sender=sender), client, _params())
+    (sms,) = sender.sent
+    assert sms.body.startswith("En app ber deg godkjenne en innlogging: ")
+    assert "shop" not in sms.body.split("/ciba/approve")[0]
+    assert "/ An app asks you to approve a login." in sms.body

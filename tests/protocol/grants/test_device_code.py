@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -42,6 +43,9 @@ def _poll(h: Harness, device_code: str, client_id: str = "tv") -> Any:
 def _approve(h: Harness, uri: str, action: str = "approve") -> Any:
     browser = FormBrowser(h.http, "https://nowhere.invalid")
     page = browser.get(uri)
+    if 'value="continue"' in page.text:  # the code to check before the login
+        code = parse_qs(urlsplit(uri).query)["user_code"][0]
+        page = browser.submit({"user_code": code}, ("action", "continue"))
     if 'name="password"' in page.text:
         page = browser.submit(
             {"username": "+4790000001", "password": PASSWORD}, ("action", "login")
@@ -113,17 +117,20 @@ def test_denied_expired_and_unknown_codes(tv: Harness) -> None:
 def test_user_code_is_accepted_with_or_without_separators(tv: Harness) -> None:
     body = _authorize(tv)
     digits = body["user_code"].replace("-", "")
-    page = tv.browser().get(f"/device?user_code={digits[:4]}+{digits[4:]}")
-    assert 'name="password"' in page.text
+    browser = tv.browser()
+    page = browser.get(f"/device?user_code={digits[:4]}+{digits[4:]}")
+    assert f'value="{body["user_code"]}"' in page.text
+    typed = browser.submit({"user_code": f"{digits[:4]} {digits[4:]}"}, ("action", "continue"))
+    assert 'name="password"' in typed.text
 
 
-def test_the_approval_page_shows_client_scopes_and_a_qr_code(tv: Harness) -> None:
+def test_the_approval_page_shows_client_scopes_and_the_code(tv: Harness) -> None:
     body = _authorize(tv)
     browser = FormBrowser(tv.http, "https://nowhere.invalid")
-    browser.get(body["verification_uri_complete"])
+    browser.get(f"/device?user_code={body['user_code']}")
+    browser.submit({"user_code": body["user_code"]}, ("action", "continue"))
     page = browser.submit({"username": "+4790000001", "password": PASSWORD}, ("action", "login"))
-    assert "offline_access" in page.text
-    assert "<svg" in page.text
+    assert "keep you logged in" in page.text
     assert body["user_code"] in page.text
 
 

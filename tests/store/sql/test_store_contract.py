@@ -347,6 +347,36 @@ def test_interactions_round_trip_and_are_consumed_once(store: Store) -> None:
         assert not uow.interactions.consume("i1")
 
 
+def test_an_interactions_request_is_replaced_without_touching_its_progress(store: Store) -> None:
+    """A language picked mid-login changes the request alone, never the stage or code counters."""
+    request = AuthorizationRequest(
+        client_id="web",
+        redirect_uri="https://rp.example/cb",
+        response_type="code",
+        response_mode="query",
+        scopes=("openid",),
+    )
+    interaction = Interaction(
+        id_hash="i1",
+        browser_hash="b1",
+        client_id="web",
+        request=request,
+        stage="otp",
+        created_at=NOW,
+        expires_at=NOW + timedelta(minutes=15),
+        otp_hash="code-hash",
+        otp_attempts=2,
+    )
+    with store.transaction() as uow:
+        uow.clients.insert(_client(), NOW)
+        uow.interactions.insert(interaction)
+    in_norwegian = replace(request, ui_locale="nb")
+    with store.transaction() as uow:
+        uow.interactions.save_request("i1", in_norwegian)
+    with store.reading() as uow:
+        assert uow.interactions.find("i1") == replace(interaction, request=in_norwegian)
+
+
 def _delivery(delivery_id: str = "d1", due: datetime = NOW) -> Delivery:
     return Delivery(
         id=delivery_id,
@@ -625,3 +655,20 @@ def test_an_upstream_logout_hop_is_used_once_and_only_while_live(store: Store) -
         assert uow.upstream_logouts.consume("hop-1", "tid", NOW) == "https://rp.example/bye"
         assert uow.upstream_logouts.consume("hop-1", "tid", NOW) is None
         assert uow.upstream_logouts.consume("hop-2", "tid", NOW) is None
+
+
+def test_a_sessions_user_agent_is_kept_and_a_new_login_may_replace_it(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.users.insert(_user(), NOW)
+        uow.sessions.insert(replace(_session(), user_agent="Firefox/133"), "handle-hash-1")
+        uow.sessions.insert(_session("sid-2"), "handle-hash-2")
+    with store.transaction() as uow:
+        for session_id, user_agent in (("sid-1", None), ("sid-2", "Chrome/131")):
+            uow.sessions.reauthenticate(
+                session_id, auth_time=NOW, acr="urn:telenor.identity.aal.1", amr=(),
+                idp="local", upstream_subject=None, now=NOW, user_agent=user_agent,
+            )  # fmt: skip
+    with store.reading() as uow:
+        agents = {s.id: s.user_agent for s in uow.sessions.active_of_user("u1", NOW)}
+    # A login that sent no User-Agent keeps the stored one.
+    assert agents == {"sid-1": "Firefox/133", "sid-2": "Chrome/131"}

@@ -41,7 +41,15 @@ def send_code(ctx: AppContext, view: InteractionView, user: User) -> Interaction
         at_code = replace(view.interaction, stage=Stage.OTP.value, user_id=user.id)
         moved = save_progress(uow, view, at_code, user)
         locale = view.interaction.request.ui_locale
-        local.send_otp(ctx.sender, user.phone_number, code, locale, now)
+        local.send_otp(
+            ctx.sender,
+            user.phone_number,
+            code,
+            locale,
+            now,
+            client=view.client,
+            issuer=ctx.settings.issuer,
+        )
     return moved
 
 

@@ -115,7 +115,11 @@ def _prompt_and_max_age(
 
 
 def callback(
-    ctx: AppContext, provider_id: str, browser_id: str, query: Mapping[str, str]
+    ctx: AppContext,
+    provider_id: str,
+    browser_id: str,
+    query: Mapping[str, str],
+    user_agent: str | None = None,
 ) -> LoginFinished | Cancelled | UpstreamFailed:
     """The upstream sent the browser back (blocking: call it off the event loop)."""
     locale = "en"
@@ -133,7 +137,7 @@ def callback(
         verifier = view.interaction.upstream_verifier or ""
         tokens = redeem_code(ctx, provider, query.get("code", ""), verifier)
         proof = _authenticated(ctx, provider, view, tokens)
-        finished = finish_login(ctx, view, proof)
+        finished = finish_login(ctx, view, proof, user_agent)
     except (UpstreamError, InteractionGone) as failure:
         refusal = failure.refusal if isinstance(failure, UpstreamError) else None
         log.warning("upstream_login_failed", provider=provider_id, reason=str(failure))

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from idplus.auth import throttle
 from idplus.auth.sender import Message
+from idplus.auth.sms_texts import ciba_approval_text
 from idplus.auth.throttle import Throttled
 from idplus.crypto.hashing import hash_handle
 from idplus.crypto.secrets import seal_secret
@@ -136,12 +137,7 @@ def _notify(
     request: CibaRequest,
     budget: list[throttle.ThrottleKey],
 ) -> None:
-    url = approval_url(ctx, approval)
-    binding = f" ({checked.binding_message})" if checked.binding_message else ""
-    body = (
-        f"{client.name} ber deg godkjenne en innlogging{binding}: {url} "
-        f"/ {client.name} asks you to approve a login{binding}."
-    )
+    body = ciba_approval_text(client, checked.binding_message, approval_url(ctx, approval))
     try:
         ctx.sender.send(Message(to=checked.phone, channel="sms", body=body, at=ctx.clock.now()))
     except Exception as error:  # any sender's failure: the request must not stay behind

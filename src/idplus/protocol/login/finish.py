@@ -20,7 +20,9 @@ from idplus.protocol.login.state import InteractionGone, InteractionView
 from idplus.protocol.sso import live_session, session_lifetime, sso_group, start_or_renew_session
 
 
-def finish_login(ctx: AppContext, view: InteractionView, proof: Authenticated) -> LoginFinished:
+def finish_login(
+    ctx: AppContext, view: InteractionView, proof: Authenticated, user_agent: str | None = None
+) -> LoginFinished:
     now, interaction, client = ctx.clock.now(), view.interaction, view.client
     authentication = Authentication(
         user_id=proof.user.id,
@@ -44,6 +46,7 @@ def finish_login(ctx: AppContext, view: InteractionView, proof: Authenticated) -
             existing=live_session(uow, interaction.session_id, now),
             now=now,
             random=ctx.random,
+            user_agent=user_agent,
         )
         if proof.upstream is not None:
             uow.upstream_session_tokens.save(signed_in.session.id, proof.upstream.tokens, now)

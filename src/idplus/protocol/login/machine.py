@@ -152,7 +152,7 @@ def _complete(ctx: AppContext, view: InteractionView, inputs: Inputs) -> StepRes
     outcome = _authenticator(ctx, view).complete(ctx, view, inputs)
     if isinstance(outcome, InteractionView):
         return _shown(ctx, outcome)
-    return finish_login(ctx, view, outcome)
+    return finish_login(ctx, view, outcome, inputs.user_agent)
 
 
 def _resend(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> StepResult:
@@ -207,12 +207,17 @@ STAGES: Mapping[Stage, StageRow] = {
     Stage.SELECT_PROVIDER: StageRow(
         Action.SELECT, {Action.SELECT: _select_provider, Action.CANCEL: _cancel}
     ),
-    Stage.LOGIN: StageRow(Action.LOGIN, {Action.LOGIN: _complete, Action.CANCEL: _cancel}),
+    # SWITCH: "Not you?" when a session's user must log in again (prompt=login, step-up).
+    Stage.LOGIN: StageRow(
+        Action.LOGIN, {Action.LOGIN: _complete, Action.SWITCH: _switch, Action.CANCEL: _cancel}
+    ),
     Stage.OTP: StageRow(
         Action.VERIFY,
         {Action.VERIFY: _complete, Action.RESEND: _resend, Action.CANCEL: _cancel},
     ),
-    Stage.STEP_UP: StageRow(Action.SEND, {Action.SEND: _step_up, Action.CANCEL: _cancel}),
+    Stage.STEP_UP: StageRow(
+        Action.SEND, {Action.SEND: _step_up, Action.SWITCH: _switch, Action.CANCEL: _cancel}
+    ),
     Stage.UPSTREAM: StageRow(
         Action.CONTINUE, {Action.CONTINUE: _start_upstream, Action.CANCEL: _cancel}
     ),

@@ -61,10 +61,12 @@ def save_progress(
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
-    """What the user sent with an action: the form's fields, and the address it came from."""
+    """What the user sent with an action: the form's fields, the address it came from, and
+    its User-Agent header (a login that opens a session keeps it to name the browser)."""
 
     fields: Mapping[str, str]
     address: str | None = None
+    user_agent: str | None = None
 
     def get(self, name: str) -> str:
         return self.fields.get(name, "")

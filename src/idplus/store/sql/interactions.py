@@ -86,6 +86,14 @@ class SqlInteractions:
             .values(**values)
         )
 
+    def save_request(self, id_hash: str, request: AuthorizationRequest) -> None:
+        """Replace the request alone (a language picked mid-login); the progress stays."""
+        self._conn.execute(
+            sa.update(interactions)
+            .where(interactions.c.id_hash == id_hash)
+            .values(request=request.to_json())
+        )
+
     def find(self, id_hash: str) -> Interaction | None:
         row = self._conn.execute(
             sa.select(interactions).where(interactions.c.id_hash == id_hash)

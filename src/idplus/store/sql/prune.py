@@ -15,6 +15,7 @@ from idplus.store.sql.tables import (
     gateway_tokens,
     interactions,
     login_throttle,
+    password_resets,
     refresh_tokens,
     revoked_access_tokens,
     sso_sessions,
@@ -39,6 +40,9 @@ class SqlMaintenance:
     def prune_expired(self, now: datetime) -> dict[str, int]:
         deletions = {
             "interactions": sa.delete(interactions).where(interactions.c.expires_at <= now),
+            "password_resets": sa.delete(password_resets).where(
+                password_resets.c.expires_at <= now
+            ),
             "authorization_codes": sa.delete(authorization_codes).where(
                 authorization_codes.c.expires_at <= now - CODE_GRACE
             ),

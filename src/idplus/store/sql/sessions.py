@@ -43,6 +43,7 @@ def _session_from_row(row: Any) -> SsoSession:
         expires_at=row["expires_at"],
         ended_at=row["ended_at"],
         upstream_subject=row["upstream_subject"],
+        user_agent=row["user_agent"],
     )
 
 
@@ -69,6 +70,7 @@ class SqlSessions:
                 last_seen_at=session.last_seen_at,
                 expires_at=session.expires_at,
                 upstream_subject=session.upstream_subject,
+                user_agent=session.user_agent,
             )
         )
 
@@ -107,19 +109,22 @@ class SqlSessions:
         idp: str,
         upstream_subject: str | None,
         now: datetime,
+        user_agent: str | None = None,
     ) -> None:
-        """A new login (prompt=login, max_age, step-up) refreshes what the session asserts."""
+        """A new login (prompt=login, max_age, step-up) refreshes what the session asserts;
+        a login without a User-Agent keeps the one stored."""
+        values: dict[str, Any] = {
+            "auth_time": auth_time,
+            "acr": acr,
+            "amr": list(amr),
+            "idp": idp,
+            "upstream_subject": upstream_subject,
+            "last_seen_at": now,
+        }
+        if user_agent is not None:
+            values["user_agent"] = user_agent
         self._conn.execute(
-            sa.update(sso_sessions)
-            .where(sso_sessions.c.id == session_id)
-            .values(
-                auth_time=auth_time,
-                acr=acr,
-                amr=list(amr),
-                idp=idp,
-                upstream_subject=upstream_subject,
-                last_seen_at=now,
-            )
+            sa.update(sso_sessions).where(sso_sessions.c.id == session_id).values(**values)
         )
 
     def touch(self, session: SsoSession, now: datetime) -> None:

@@ -196,6 +196,8 @@ sso_sessions = sa.Table(
     sa.Column("ended_at", UTCDateTime(), nullable=True),
     # The user's `sub` at the upstream provider the login came from (`extsub`); NULL for local.
     sa.Column("upstream_subject", sa.String(255), nullable=True),
+    # The User-Agent header of the login that opened the session (truncated), for the account page.
+    sa.Column("user_agent", sa.String(512), nullable=True),
 )
 
 session_clients = sa.Table(
@@ -509,4 +511,31 @@ deliveries = sa.Table(
     sa.Column("last_error", sa.String(200), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("finished_at", UTCDateTime(), nullable=True),
+)
+
+# Forgotten passwords being reset (ui/password_reset.py): one row per reset, deleted when the
+# new password is set; the handle, SMS code and e-mail link are HMACs, never the values.
+password_resets = sa.Table(
+    "password_resets",
+    metadata,
+    _id(),
+    sa.Column("handle_hash", sa.String(64), nullable=False, unique=True),
+    # HMAC of the browser cookie that started it: another browser cannot go on with it.
+    sa.Column("browser_hash", sa.String(64), nullable=False),
+    # NULL when the name given belongs to no account that can be reset (the flow looks alike).
+    _user_fk(nullable=True),
+    sa.Column("locale", sa.String(8), nullable=False),
+    # The login in progress it started from: its handle, sealed (crypto.secrets).
+    sa.Column("interaction_sealed", sa.Text(), nullable=True),
+    sa.Column("code_hash", sa.String(64), nullable=True),
+    sa.Column("code_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("code_attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("code_sends", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("code_sent_at", UTCDateTime(), nullable=True),
+    sa.Column("code_verified_at", UTCDateTime(), nullable=True),
+    sa.Column("email_token_hash", sa.String(64), nullable=True, unique=True),
+    sa.Column("email_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("email_confirmed_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )

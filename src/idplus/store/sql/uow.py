@@ -23,6 +23,7 @@ from idplus.store.sql.devices import SqlDevices
 from idplus.store.sql.engine import Database
 from idplus.store.sql.gateway_tokens import SqlGatewayTokens
 from idplus.store.sql.interactions import SqlInteractions
+from idplus.store.sql.password_resets import SqlPasswordResets
 from idplus.store.sql.prune import SqlMaintenance
 from idplus.store.sql.refresh_tokens import SqlRefreshTokens
 from idplus.store.sql.revoked_tokens import SqlRevokedAccessTokens
@@ -123,6 +124,10 @@ class SqlUnitOfWork:
     @cached_property
     def maintenance(self) -> SqlMaintenance:
         return SqlMaintenance(self._conn)
+
+    @cached_property
+    def password_resets(self) -> SqlPasswordResets:
+        return SqlPasswordResets(self._conn)
 
 
 class SqlStore:

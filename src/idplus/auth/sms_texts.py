@@ -1,0 +1,66 @@
+"""What the SMS idplus sends say: the app's name, and the line that lets a phone fill in a code.
+
+The app is named as the operator registered it, cleaned for a text message: one line, no
+control or invisible characters, at most APP_NAME_MAX characters. A code SMS from an https
+issuer ends with an origin-bound line ("Origin-bound one-time codes delivered via SMS",
+https://wicg.github.io/sms-one-time-codes/, read by WebOTP and by iOS and Android autofill):
+the phone then offers the code on the issuer's own pages only, never on a look-alike site.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import urlsplit
+
+from idplus.models import Client
+
+APP_NAME_MAX = 30
+# Characters that separate words: kept as one space, so "Telenor\nTV" stays two words.
+_SPACES = frozenset({"Cc", "Zs", "Zl", "Zp"})
+_DEFAULT_HTTPS_PORT = 443
+
+
+def app_name_for_sms(client: Client) -> str:
+    """The client's registered name fit for an SMS, or "" when it has none of its own: a name
+    left at the client id means nothing to the person reading it."""
+    if client.name == client.client_id:
+        return ""
+    text = unicodedata.normalize("NFC", client.name)
+    # Format characters (bidi overrides, zero-width spaces) could make the text read otherwise.
+    kept = "".join(" " if unicodedata.category(c) in _SPACES else c for c in text if _is_kept(c))
+    return " ".join(kept.split())[:APP_NAME_MAX].rstrip()
+
+
+def _is_kept(character: str) -> bool:
+    return character.isprintable() or unicodedata.category(character) in _SPACES
+
+
+def origin_bound_line(issuer: str, code: str) -> str | None:
+    """`@host #code` for an https issuer (its port only when not 443); None for http, where a
+    phone would not fill the code in anyway."""
+    parts = urlsplit(issuer)
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if parts.port is not None and parts.port != _DEFAULT_HTTPS_PORT:
+        host = f"{host}:{parts.port}"
+    return f"@{host} #{code}"
+
+
+def with_origin_bound_line(text: str, issuer: str, code: str) -> str:
+    """The text, and the origin-bound line last (the format wants it alone on the last line)."""
+    line = origin_bound_line(issuer, code)
+    return text if line is None else f"{text}\n\n{line}"
+
+
+def ciba_approval_text(client: Client, binding_message: str | None, url: str) -> str:
+    """The CIBA approval SMS (no locale is known: Norwegian, then English). The link has a
+    space after it, so no phone reads the punctuation as part of it."""
+    name = app_name_for_sms(client)
+    binding = f" ({binding_message})" if binding_message else ""
+    norwegian = f"{name} ber deg" if name else "En app ber deg"
+    english = f"{name} asks you" if name else "An app asks you"
+    return (
+        f"{norwegian} godkjenne en innlogging{binding}: {url} "
+        f"/ {english} to approve a login{binding}."
+    )

@@ -1,0 +1,11 @@
+"""Forgotten passwords (issue 16 item 7): the user names the phone number or e-mail they log
+in with and proves it with a one-time code by SMS; an account that requires two factors also
+opens a one-time link sent to its e-mail, since one factor must never reset it. Then a new
+password, set in one unit of work that ends every session, revokes the refresh tokens and
+tells the user.
+
+The pages never say whether an account exists: an unknown name gets a reset whose code can
+never be right, through the same pages, limits and steps. Starting is throttled per name and
+per client address like a password login, codes per phone number like login SMS, and guesses
+per reset; every reset is bound to the browser that started it.
+"""
