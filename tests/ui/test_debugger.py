@@ -279,9 +279,35 @@ def test_pages_follow_the_chosen_language(debugger: Harness) -> None:
     assert "Send forespørselen" in preview.text
 
 
+def test_switching_language_on_the_result_keeps_the_tokens(debugger: Harness) -> None:
+    """The callback must not run twice: the switch comes back to a page that shows the tokens
+    this browser holds, in the language picked."""
+    result = _run(debugger)
+    access_token = _raw_token(result, "access")
+    switch = re.search(r'href="(/language\?[^"]+)"', result.text)
+    assert switch, "no language switch on the result page"
+    assert parse_qs(urlsplit(html.unescape(switch.group(1))).query)["next"] == ["/debugger/result"]
+    again = debugger.http.get(html.unescape(switch.group(1)), follow_redirects=True)
+    assert again.status_code == 200
+    assert 'lang="no"' in again.text
+    assert _raw_token(again, "access") == access_token
+    assert 'value="userinfo"' in again.text
+
+
+def test_the_result_page_without_tokens_says_to_start_again(debugger: Harness) -> None:
+    response = debugger.http.get("/debugger/result")
+    assert response.status_code == 400
+    assert "no longer holds tokens" in response.text
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/debugger"), ("POST", "/debugger"), ("GET", "/debugger/callback")],
+    [
+        ("GET", "/debugger"),
+        ("POST", "/debugger"),
+        ("GET", "/debugger/callback"),
+        ("GET", "/debugger/result"),
+    ],
 )
 def test_debugger_can_be_turned_off(
     settings: Settings, clock: FrozenClock, method: str, path: str

@@ -133,6 +133,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(debugger.DEBUGGER_PATH, home.on_issuer_host(debugger.show_debugger)),
     Endpoint(debugger.DEBUGGER_PATH, debugger.start_flow, ("POST",)),
     Endpoint(debugger.CALLBACK_PATH, debugger.callback, ("GET", "POST")),
+    Endpoint(debugger.RESULT_PATH, debugger.show_result),
     Endpoint("/oauth/v2/token", gateway.token, ("POST",)),
     Endpoint("/oauth/v2/logout", gateway.logout),
     Endpoint("/oauth/v2/authorize", gateway.authorize),

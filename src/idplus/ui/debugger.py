@@ -30,6 +30,7 @@ from idplus.ui.cookies import browser_id
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.debugger_http import Answer, Endpoints
 from idplus.ui.debugger_result import BUTTONS, render_result, start_url
+from idplus.ui.debugger_result import RESULT_PATH as RESULT_PATH
 from idplus.ui.debugger_session import DEBUGGER_PATH as DEBUGGER_PATH
 from idplus.ui.debugger_session import (
     Flow,
@@ -93,6 +94,15 @@ async def show_debugger(request: Request) -> Response:
         return await _back_from_logout(request, server)
     clients = await run_in_threadpool(_debuggable_clients, server)
     return _form(request, server, _locale(request), clients)
+
+
+async def show_result(request: Request) -> Response:
+    """GET /debugger/result: the tokens this browser holds, without the answers that came
+    with them (those were shown once, to the request that got them)."""
+    server = _enabled(request)
+    tokens = read_tokens(server, request)
+    problem = MESSAGES["tokens_gone"] if tokens is None else None
+    return await render_result(request, server, _locale(request), tokens=tokens, problem=problem)
 
 
 async def start_flow(request: Request) -> Response:

@@ -43,6 +43,11 @@ def start_url(locale: str) -> str:
     return DEBUGGER_PATH if locale == "en" else f"{DEBUGGER_PATH}?ui_locales=no"
 
 
+# The result of the last flow, found again by a GET (the language switch comes back here: the
+# callback and the buttons answer requests that must not be repeated).
+RESULT_PATH = DEBUGGER_PATH + "/result"
+
+
 async def render_result(
     request: Request,
     server: AppContext,
@@ -73,6 +78,7 @@ async def render_result(
         problem=_(problem) if problem else None,
         notice=_(notice) if notice else None,
         start_url=start_url(locale),
+        switch_back_to=RESULT_PATH,
     )
 
 

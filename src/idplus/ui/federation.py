@@ -22,6 +22,7 @@ from idplus.protocol.login.results import Cancelled, LoginFinished, UpstreamFail
 from idplus.ui.authorization_response import authorization_response
 from idplus.ui.context import pages_of
 from idplus.ui.cookies import browser_id
+from idplus.ui.language import page_locale
 from idplus.ui.login import finished_login, upstream_failed
 from idplus.ui.logout import logged_out_page, redirect_no_store
 
@@ -61,6 +62,6 @@ async def upstream_logged_out(request: Request) -> Response:
     state = request.query_params.get("state", "")
     next_url = await run_in_threadpool(back_from_upstream_logout, server, provider_id, state)
     if next_url is None or next_url.startswith(LOGGED_OUT_PAGE):
-        locale = next_url[len(LOGGED_OUT_PAGE) :] if next_url else "en"
-        return logged_out_page(request, server, locale or "en")
+        locale = next_url[len(LOGGED_OUT_PAGE) :] if next_url else None
+        return logged_out_page(request, server, locale or page_locale(request))
     return redirect_no_store(next_url)

@@ -89,11 +89,11 @@ class LanguageChoice:
 
 
 def language_switch(
-    request: Request, locale: str, interaction: str | None = None
+    request: Request, locale: str, interaction: str | None = None, page: str | None = None
 ) -> list[LanguageChoice]:
     """The switch for a page in `locale`. A page answered to a POST is found again by a GET of
-    its path (with its login's `interaction`, for the login pages)."""
-    here = without_locale_parameters(_current_page(request, interaction))
+    its path (with its login's `interaction`, for the login pages), or of `page`."""
+    here = without_locale_parameters(page or _current_page(request, interaction))
     return [
         LanguageChoice(lang, name, None if code == locale else switch_url(code, here))
         for code, lang, name in LANGUAGES

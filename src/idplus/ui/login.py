@@ -49,6 +49,7 @@ from idplus.ui.cookies import (
 )
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
+from idplus.ui.language import page_locale
 
 LOGIN_PATH = "/login"
 PROBLEM_MESSAGES = {
@@ -144,7 +145,7 @@ async def submit_login(request: Request) -> Response:
     form = await request.form()
     browser = browser_id(request)
     if not csrf_token_is_valid(server.secrets.cookie_key, browser, _field(form, "csrf_token")):
-        return pages_of(request).form_check_failed(request, server, "en")
+        return pages_of(request).form_check_failed(request, server, page_locale(request))
     assert browser is not None
     fields = {k: v for k, v in form.items() if isinstance(v, str) and k not in _CONTROL_FIELDS}
     inputs = Inputs(fields, client_address(request), request.headers.get("user-agent"))
@@ -274,9 +275,9 @@ def _gone(request: Request, server: AppContext) -> Response:
     return pages_of(request).error(
         request,
         server,
-        locale="en",
+        locale=page_locale(request),
         message="This login has expired or is already finished.",
-        detail=gettext_for("en").gettext("Go back to the app and start again."),
+        detail="Go back to the app and start again.",
     )
 
 

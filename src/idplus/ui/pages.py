@@ -67,11 +67,17 @@ class Pages:
         nonce = secrets.token_urlsafe(16)
         translator = gettext_for(locale)
         interaction = context.get("interaction")
+        # A page that answers a POST and cannot be found again by a GET of its own URL names
+        # the page the language switch comes back to.
+        switch_back_to = context.pop("switch_back_to", None)
         body = self.environment.get_template(template).render(
             _=translator.gettext,
             locale=locale,
             languages=language_switch(
-                request, locale, interaction if isinstance(interaction, str) else None
+                request,
+                locale,
+                interaction if isinstance(interaction, str) else None,
+                page=switch_back_to if isinstance(switch_back_to, str) else None,
             ),
             csp_nonce=nonce,
             csrf_token=csrf_token(server.secrets.cookie_key, browser),

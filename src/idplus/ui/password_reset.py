@@ -292,7 +292,7 @@ async def use_email_link(request: Request) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     browser = browser_id(request)
     if not csrf_token_is_valid(server.secrets.cookie_key, browser, form.get("csrf_token")):
-        return pages_of(request).form_check_failed(request, server, "en")
+        return pages_of(request).form_check_failed(request, server, page_locale(request))
     used = await run_in_threadpool(use_link, server, form.get("token", ""), browser)
     if isinstance(used, LinkCheck):
         return _link_refused(request, server, used)
