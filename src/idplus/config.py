@@ -127,6 +127,12 @@ class Settings(BaseSettings):
     otp_max_attempts: int = Field(
         5, gt=0, description="Wrong one-time codes per login, counted across resends."
     )
+    password_reset_code_failures_per_day: int = Field(
+        10,
+        gt=0,
+        description="Wrong password-reset codes per name in 24 hours, across all its resets "
+        "(names of nobody are counted alike); a right code gives its attempt back.",
+    )
     otp_max_resends: int = Field(3, ge=0, description="New codes a user may ask for per login.")
     otp_resend_interval_seconds: int = Field(
         30, ge=0, description="Seconds between two codes sent for the same login."

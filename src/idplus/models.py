@@ -51,6 +51,17 @@ class Client:
     def rules(self) -> ClientTypeRules:
         return rules_for(self.client_type)
 
+    @property
+    def own_name(self) -> str | None:
+        """The name the operator gave the app; None without one (registration then stores the
+        client id, which means nothing to the people who read it)."""
+        return self.name if self.name and self.name != self.client_id else None
+
+    @property
+    def display_name(self) -> str:
+        """What pages call the app: its own name, else its client id."""
+        return self.own_name or self.client_id
+
     def may_request(self, scope: str) -> bool:
         """API scopes come from product subscriptions; identity scopes from registration."""
         if is_api_scope(scope):
@@ -427,11 +438,17 @@ class PasswordReset:
     browser_hash: str
     # None when no account can be reset under the name given: the pages look the same.
     user_id: str | None
+    # HMAC of the name given, known or not: its budget of wrong codes across resets.
+    name_hash: str
     locale: str
     created_at: datetime
     expires_at: datetime
-    # The login in progress the reset started from (its handle, sealed like provider secrets).
-    interaction_sealed: str | None = None
+    # HMAC of the login in progress the reset started from; the handle itself stays in the
+    # browser, which brings it back at the end.
+    interaction_hash: str | None = None
+    # The app of that login, which the code SMS names.
+    client_id: str | None = None
+    # None while no code could be sent (a name of nobody, a spent SMS budget): nothing is right.
     code_hash: str | None = None
     code_expires_at: datetime | None = None
     code_attempts: int = 0

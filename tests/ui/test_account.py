@@ -12,8 +12,6 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from idplus.clock import FrozenClock
-from idplus.ui import account
-from idplus.ui.i18n import gettext_for
 from tests.flows.forms import FormBrowser, parse_forms
 from tests.harness import PASSWORD, Harness, code_from_login, exchange_code, refresh
 from tests.outbound.receiver import Receiver, pending, wait_until
@@ -342,14 +340,3 @@ def test_done_is_a_status_and_a_refusal_an_alert(mobile: Harness) -> None:
                   new_password="brand new secret")  # fmt: skip
     assert '<div class="error" role="alert">The current password is wrong.</div>' in wrong.text
     assert 'class="notice"' not in wrong.text
-
-
-@pytest.mark.parametrize(
-    "message",
-    [account.UNKNOWN_BROWSER, account.BROWSER_ON_SYSTEM, account.PASSWORD,
-     account.PASSWORD_AND_SMS],
-)  # fmt: skip
-def test_the_pages_own_texts_have_norwegian_translations(message: str) -> None:
-    translated = gettext_for("nb").gettext(message)
-    assert translated != message
-    assert re.findall(r"%\(\w+\)s", translated) == re.findall(r"%\(\w+\)s", message)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import html
 import re
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
+from idplus.manage.providers import ProviderRegistration, add_provider
+from idplus.protocol.context import AppContext
 from idplus.ui.language import LANGUAGE_COOKIE
-from tests.harness import Harness, code_from_login, exchange_code
+from tests.harness import PASSWORD, Harness, code_from_login, exchange_code
 
 EVIL = "https://evil.example/cb"
 
@@ -78,7 +81,7 @@ def test_the_detail_is_in_the_pages_language_and_never_the_internal_reason(shop:
     assert "Noe gikk galt" in norwegian.text
     assert "en adresse den ikke har registrert" in norwegian.text
     assert _back_link(norwegian) == ("https://rp.example/", "Tilbake til Telenor Shop")
-    assert "Referanse til kundeservice:" in norwegian.text
+    assert "Oppgi denne referansen til kundeservice:" in norwegian.text
 
 
 def test_a_malformed_request_gets_a_translated_detail(shop: Harness) -> None:
@@ -102,3 +105,56 @@ def test_a_logout_for_the_wrong_client_leads_back_to_the_app(shop: Harness) -> N
     assert page.status_code == 400
     assert "Appen som ba om å logge deg ut, er ikke den du logget inn på." in page.text
     assert _back_link(page) == ("https://rp.example/", "Tilbake til Telenor Shop")
+
+
+def test_a_login_shed_for_load_leads_back_to_the_app(shop: Harness) -> None:
+    browser = shop.browser()
+    browser.get(shop.authorize_url("shop", ui_locales="no"))
+    server: AppContext = shop.http.app.state.context  # type: ignore[attr-defined]
+    with ExitStack() as busy:
+        for _ in range(shop.settings.max_concurrent_hashes):
+            busy.enter_context(server.hash_slots.slot())
+        page = browser.submit(
+            {"username": "+4790000001", "password": PASSWORD}, ("action", "login")
+        )
+    assert page.status_code == 503
+    assert "Mange logger inn akkurat nå." in page.text
+    assert _back_link(page) == ("https://rp.example/", "Tilbake til Telenor Shop")
+
+
+@pytest.fixture
+def unreachable(shop: Harness) -> Harness:
+    """An upstream provider nobody answers for (the discard port), the only way in to "tv"."""
+    store = shop.store()
+    try:
+        registration = ProviderRegistration("down", "http://127.0.0.1:9", "hub", "secret")
+        add_provider(store, shop.settings, shop.clock, registration)
+    finally:
+        store.dispose()
+    shop.add_client("tv", name="Telenor TV", providers=["down"])
+    return shop
+
+
+def test_an_upstream_that_cannot_be_reached_leads_back_to_the_app(unreachable: Harness) -> None:
+    page = unreachable.http.get(
+        unreachable.authorize_url("tv", ui_locales="no"), follow_redirects=True
+    )
+    assert page.status_code == 400
+    assert "Innloggingstjenesten du valgte, kan ikke brukes akkurat nå." in page.text
+    assert "Gå tilbake til appen og start på nytt." in page.text
+    assert _back_link(page) == ("https://rp.example/", "Tilbake til Telenor TV")
+
+
+@pytest.mark.parametrize(("cookie", "accept"), [("nb", None), (None, "nb-NO,nb;q=0.9,en;q=0.5")])
+def test_an_upstream_callback_of_no_login_follows_the_browsers_language(
+    shop: Harness, cookie: str | None, accept: str | None
+) -> None:
+    # No login to read the language of: the page's own rule (the switch, then the browser's).
+    if cookie is not None:
+        shop.http.cookies.set(LANGUAGE_COOKIE, cookie)
+    headers = {"accept-language": accept} if accept else {}
+    page = shop.http.get("/federation/up/callback?state=forged&code=c", headers=headers)
+    assert page.status_code == 400
+    assert '<html lang="no">' in page.text
+    assert "Gå tilbake til appen og start på nytt." in page.text
+    assert _back_link(page) is None

@@ -13,7 +13,8 @@ PUBLIC_ISSUER = "http://id.example.no"
 
 
 def _links(html: str) -> list[str]:
-    return [part.split('"')[0] for part in html.split('href="')[1:]]
+    """The links a person can follow (`<a href>`), in page order."""
+    return [part.split('"')[0] for part in html.split('<a href="')[1:]]
 
 
 def test_front_page_links_to_the_account_page_and_the_debugger(client: TestClient) -> None:

@@ -1,54 +1,140 @@
-"""Every message a page can show has a Norwegian translation."""
+"""The Norwegian catalog holds exactly the messages idplus shows: each one translated once, with
+the same placeholders, and nothing that no page uses any more.
+
+A message is shown when a template passes it to `_()` or when Python hands it to a translator.
+Templates are read with a regex (Babel's Jinja2 extractor is not installed). Python messages
+are of two kinds: string literals passed to `gettext`/`_`, as `message=`/`detail=` of an error
+page or as the title of a debugger answer, found in the ui modules' syntax trees; and module
+constants and tables looked up at run time, listed in PYTHON_MESSAGES below. A new constant
+shown on a page belongs in that list; if it is missing there but translated, the test says the
+translation is unused.
+"""
 
 from __future__ import annotations
 
+import ast
 import re
+from collections import Counter
 from pathlib import Path
 
-import pytest
-
+from idplus.protocol import scope_descriptions
 from idplus.protocol.authorize import FATAL_DESCRIPTIONS
-from idplus.ui import account, ciba_approval, device, end_session, login
-from idplus.ui.i18n import gettext_for
-from idplus.ui.pages import MALFORMED_REQUEST
+from idplus.ui import (
+    account,
+    authorize,
+    ciba_approval,
+    debugger,
+    debugger_result,
+    device,
+    end_session,
+    login,
+    pages,
+    password_reset,
+)
+from idplus.ui.i18n import LOCALE_DIR, gettext_for
 
-TEMPLATES = Path(login.__file__).parent / "templates"
-_CALL = re.compile(r'_\("((?:[^"\\]|\\.)*)"\)')
+UI = Path(login.__file__).parent
+CATALOG = LOCALE_DIR / "nb" / "LC_MESSAGES" / "messages.po"
+
+PYTHON_MESSAGES = frozenset(
+    {
+        *login.PROBLEM_MESSAGES.values(),
+        *login.NOTICES.values(),
+        login.BUSY_MESSAGE,
+        login.UPSTREAM_FAILED_MESSAGE,
+        login.START_AGAIN,
+        *(text for pair in login.LINK_REFUSED_MESSAGES.values() for text in pair),
+        *account.NOTICES.values(),
+        account.UNKNOWN_BROWSER,
+        account.BROWSER_ON_SYSTEM,
+        account.PASSWORD,
+        account.PASSWORD_AND_SMS,
+        device.UNKNOWN,
+        device.LOCKED,
+        device.CONNECTED,
+        device.DENIED,
+        ciba_approval.GONE,
+        ciba_approval.HELD,
+        ciba_approval.WRONG_USER,
+        ciba_approval.APPROVED,
+        ciba_approval.DENIED,
+        end_session.INVALID,
+        end_session.OTHER_CLIENT,
+        authorize.NOT_SET_UP,
+        pages.MALFORMED_REQUEST,
+        *FATAL_DESCRIPTIONS,
+        *password_reset.PROBLEM_MESSAGES.values(),
+        *password_reset.NOTICES.values(),
+        password_reset.GONE,
+        password_reset.LINK_GONE,
+        password_reset.LINK_OTHER_BROWSER,
+        password_reset.START_AGAIN,
+        *debugger.MESSAGES.values(),
+        *debugger_result.BUTTONS.values(),
+        *debugger_result.BUTTON_LABELS.values(),
+        *debugger_result.TOKEN_TITLES.values(),
+        *scope_descriptions.SCOPE_WORDS.values(),
+        scope_descriptions.API_WORDS,
+    }
+)
+# Names and units that read the same in Norwegian.
+SAME_IN_NORWEGIAN = frozenset({"Userinfo", "%(count)s s", "%(count)s min", "%(count)s d"})
+
+_STRING = r'"(?:[^"\\]|\\.)*"' + r"|'(?:[^'\\]|\\.)*'"
+_TEMPLATE_CALL = re.compile(rf"\b_\(\s*({_STRING})\s*\)")
+_PO_ENTRY = re.compile(r'^msgid ((?:"(?:[^"\\]|\\.)*"\s*)+)msgstr ', re.MULTILINE)
+_PO_PIECE = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_PLACEHOLDER = re.compile(r"%\((\w+)\)\w")
+# Calls whose string literal arguments are messages, and keywords that are messages anywhere.
+_TRANSLATING_CALLS = frozenset({"_", "gettext", "AnswerView", "answer_view"})
+_MESSAGE_KEYWORDS = frozenset({"message", "detail"})
 
 
 def _template_messages() -> set[str]:
     found: set[str] = set()
-    for template in TEMPLATES.glob("*.html"):
-        found.update(_CALL.findall(template.read_text()))
+    for template in (UI / "templates").glob("*.html"):
+        for literal in _TEMPLATE_CALL.findall(template.read_text()):
+            found.add(ast.literal_eval(literal))
     return found
 
 
-PAGE_MESSAGES = sorted(
-    _template_messages()
-    | set(login.PROBLEM_MESSAGES.values())
-    | set(account.NOTICES.values())
-    | {device.UNKNOWN, device.LOCKED, "The device is connected.", "The request was denied."}
-    | {login.BUSY_MESSAGE, login.UPSTREAM_FAILED_MESSAGE}
-    | {text for pair in login.LINK_REFUSED_MESSAGES.values() for text in pair}
-    | {ciba_approval.GONE, ciba_approval.HELD, ciba_approval.WRONG_USER}
-    | {ciba_approval.APPROVED, ciba_approval.DENIED}
-    | set(FATAL_DESCRIPTIONS)
-    | {MALFORMED_REQUEST, end_session.OTHER_CLIENT}
-    | {
-        "This login has expired or is already finished.",
-        "Go back to the app and start again.",
-        "The form could not be checked. Reload the page and try again.",
-        "The app that sent you here is not set up correctly.",
-        "The logout request is not valid.",
-    }
-)
+def _python_literal_messages() -> set[str]:
+    found: set[str] = set()
+    for module in UI.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Call):
+                found.update(_literals_of(node))
+    return found
 
 
-@pytest.mark.parametrize("message", PAGE_MESSAGES)
-def test_message_has_a_norwegian_translation(message: str) -> None:
-    translated = gettext_for("nb").gettext(message)
-    assert translated != message
-    assert re.findall(r"%\(\w+\)s", translated) == re.findall(r"%\(\w+\)s", message)
+def _literals_of(call: ast.Call) -> list[str]:
+    function = call.func
+    name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+    arguments = call.args[:1] if name in _TRANSLATING_CALLS else []
+    arguments += [k.value for k in call.keywords if k.arg in _MESSAGE_KEYWORDS]
+    return [a.value for a in arguments if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+
+
+def _catalog_msgids() -> list[str]:
+    """Every msgid in file order, duplicates kept (a catalog reader keeps only the last)."""
+    entries = _PO_ENTRY.findall(CATALOG.read_text())
+    msgids = ["".join(ast.literal_eval(f'"{p}"') for p in _PO_PIECE.findall(e)) for e in entries]
+    return [msgid for msgid in msgids if msgid]  # "" is the header
+
+
+def test_the_norwegian_catalog_holds_exactly_the_messages_shown() -> None:
+    shown = _template_messages() | _python_literal_messages() | PYTHON_MESSAGES
+    catalog = _catalog_msgids()
+    norwegian = gettext_for("nb").gettext
+    problems = [f"duplicate: {msgid!r}" for msgid, n in Counter(catalog).items() if n > 1]
+    problems += [f"unused: {msgid!r}" for msgid in catalog if msgid not in shown]
+    for msgid in sorted(shown):
+        translated = norwegian(msgid)
+        if translated == msgid and msgid not in SAME_IN_NORWEGIAN:
+            problems.append(f"not translated: {msgid!r}")
+        elif sorted(_PLACEHOLDER.findall(translated)) != sorted(_PLACEHOLDER.findall(msgid)):
+            problems.append(f"placeholders differ: {msgid!r} -> {translated!r}")
+    assert problems == []
 
 
 def test_english_is_the_source_language() -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urljoin
 
 import pytest
 from starlette.testclient import TestClient
@@ -18,9 +19,10 @@ from starlette.testclient import TestClient
 from idplus.application.app import create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
+from idplus.ui.i18n import gettext_for
 from idplus.ui.language import LANGUAGE_COOKIE, accepted_locale
-from tests.flows.forms import FormBrowser
-from tests.harness import PASSWORD, RP, Harness, redirect_params
+from tests.flows.forms import FormBrowser, parse_forms
+from tests.harness import PASSWORD, RP, Harness, code_from_login, exchange_code, redirect_params
 
 NORWEGIAN_BROWSER = "nb-NO,nb;q=0.9,en;q=0.8"
 ENGLISH_BROWSER = "en-GB,en;q=0.9,nb;q=0.5"
@@ -67,10 +69,15 @@ def _open(h: Harness, url: str, *, picked: str | None, accept: str | None) -> An
     return page
 
 
+USER = "+4790000001"
+OTP_USER = "+4790000002"
+
+
 @pytest.fixture
 def spa(harness: Harness) -> Harness:
     harness.add_client("spa", name="Telenor Shop")
     harness.add_user()
+    harness.add_user(OTP_USER, otp_required=True)
     return harness
 
 
@@ -235,3 +242,149 @@ def test_a_login_for_the_account_page_returns_to_it_in_the_language_picked(spa: 
     account = browser.submit({"username": "+4790000001", "password": PASSWORD}, ("action", "login"))
     assert account.url.path == "/account"
     assert _lang(account) == "no"
+
+
+def _h1(page: Any) -> str:
+    found = re.search(r"<h1>(.*?)</h1>", page.text, re.S)
+    assert found, page.text[:500]
+    return html.unescape(found.group(1).strip())
+
+
+def _shape(page: Any) -> list[tuple[Any, ...]]:
+    """What makes a step that step: its forms' fields and buttons, and the login or reset they
+    go on with (not the token, the page's own language or a problem shown)."""
+    return [
+        (f.inputs, f.buttons, f.fields.get("interaction"), f.fields.get("reset"))
+        for f in parse_forms(page.text)
+    ]
+
+
+def _press(browser: FormBrowser, button: tuple[str, str], **values: str) -> Any:
+    """Post the form of the page that has `button` (a page may have several), following
+    redirects within the server."""
+    page = browser.last
+    form = next(f for f in parse_forms(page.text) if button in f.buttons)
+    data = {**form.fields, **values, button[0]: button[1]}
+    response = browser.client.post(urljoin(str(page.url), form.action), data=data)
+    while response.is_redirect:
+        response = browser.client.get(urljoin(str(response.url), response.headers["location"]))
+    browser.last = response
+    return response
+
+
+def _wrong(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+def _account_page(h: Harness, browser: FormBrowser) -> Any:
+    browser.get("/account")
+    page = browser.submit({"username": USER, "password": PASSWORD}, ("action", "login"))
+    assert "Your account" in page.text, page.text[:300]
+    return page
+
+
+def _login_problem(h: Harness, browser: FormBrowser) -> Any:
+    browser.get(h.authorize_url())
+    return browser.submit({"username": USER, "password": "wrong"}, ("action", "login"))
+
+
+def _code_problem(h: Harness, browser: FormBrowser) -> Any:
+    browser.get(h.authorize_url())
+    browser.submit({"username": OTP_USER, "password": PASSWORD}, ("action", "login"))
+    return browser.submit({"otp": _wrong(h.outbox()[-1]["code"])}, ("action", "verify"))
+
+
+def _reset_start_problem(h: Harness, browser: FormBrowser) -> Any:
+    browser.get("/password-reset")
+    return browser.submit({"username": ""}, ("action", "start"))
+
+
+def _reset_code_problem(h: Harness, browser: FormBrowser) -> Any:
+    browser.get("/password-reset")
+    browser.submit({"username": USER}, ("action", "start"))
+    return browser.submit({"otp": _wrong(h.outbox()[-1]["code"])}, ("action", "verify"))
+
+
+def _device_problem(h: Harness, browser: FormBrowser) -> Any:
+    browser.get("/device")
+    return browser.submit({"user_code": "000-000-000"}, ("action", "continue"))
+
+
+def _account_after_post(h: Harness, browser: FormBrowser) -> Any:
+    _account_page(h, browser)
+    return _press(
+        browser,
+        ("action", "change_password"),
+        current_password="wrong",
+        new_password="a new password",
+    )
+
+
+def _logged_out_after_confirming(h: Harness, browser: FormBrowser) -> Any:
+    code_from_login(h)
+    browser.get("/connect/endsession")
+    return browser.submit(button=("action", "logout"))
+
+
+def _logged_out_from_the_account_page(h: Harness, browser: FormBrowser) -> Any:
+    _account_page(h, browser)
+    return _press(browser, ("action", "logout"))
+
+
+def _logged_out_by_id_token_hint(h: Harness, browser: FormBrowser) -> Any:
+    tokens = exchange_code(h, code_from_login(h)).json()
+    return browser.get(f"/connect/endsession?id_token_hint={tokens['id_token']}")
+
+
+def _upstream_callback_of_no_login(h: Harness, browser: FormBrowser) -> Any:
+    return browser.get("/federation/up/callback?state=no-such-state&code=c")
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A page as a user reaches it (in English): how, its heading (a msgid), and the status
+    it has when found again by the switch (an error page stays one)."""
+
+    open: Callable[[Harness, FormBrowser], Any]
+    heading: str
+    status: int = 200
+
+
+DRAWN: dict[str, Drawn] = {
+    "home": Drawn(lambda h, b: b.get("/"), "Log in with idplus"),
+    "not-found": Drawn(lambda h, b: b.get("/nothing-here"), "Page not found", 404),
+    "device": Drawn(lambda h, b: b.get("/device"), "Connect a device"),
+    "account-login": Drawn(lambda h, b: b.get("/account"), "Log in"),
+    "account": Drawn(_account_page, "Your account"),
+    "authorize-login": Drawn(lambda h, b: b.get(h.authorize_url()), "Log in"),
+    "authorize-error": Drawn(
+        lambda h, b: b.get(h.authorize_url("nobody")), "Something went wrong", 400
+    ),
+    "logout-confirmation": Drawn(lambda h, b: b.get("/connect/endsession"), "Log out"),
+    "reset-start": Drawn(lambda h, b: b.get("/password-reset"), "Forgot password"),
+    # Drawn in answer to a POST: the switch must find the same step again by a GET.
+    "login-problem": Drawn(_login_problem, "Log in"),
+    "login-code-problem": Drawn(_code_problem, "Enter the code"),
+    "reset-start-problem": Drawn(_reset_start_problem, "Forgot password"),
+    "reset-code-problem": Drawn(_reset_code_problem, "Enter the code"),
+    "device-problem": Drawn(_device_problem, "Connect a device"),
+    "account-after-post": Drawn(_account_after_post, "Your account"),
+    "logged-out-after-confirming": Drawn(_logged_out_after_confirming, "You are now logged out"),
+    "logged-out-from-account": Drawn(_logged_out_from_the_account_page, "You are now logged out"),
+    "logged-out-by-hint": Drawn(_logged_out_by_id_token_hint, "You are now logged out"),
+    "upstream-callback-error": Drawn(_upstream_callback_of_no_login, "Something went wrong", 400),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRAWN))
+def test_every_page_offers_the_other_language_and_the_switch_comes_back_to_it(
+    spa: Harness, name: str
+) -> None:
+    drawn, browser = DRAWN[name], FormBrowser(spa.http, RP)
+    english = drawn.open(spa, browser)
+    assert (_lang(english), _h1(english)) == ("en", drawn.heading)
+    norwegian = browser.get(_switch(english))
+    assert norwegian.status_code == drawn.status, norwegian.text[:300]
+    assert _lang(norwegian) == "no"
+    assert _h1(norwegian) == gettext_for("nb").gettext(drawn.heading)
+    assert _shape(norwegian) == _shape(english)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -241,7 +242,8 @@ def test_continue_page_offers_another_user(harness: Harness) -> None:
     browser.get(harness.authorize_url())
     harness.login(browser, "+4790000001")
     page = browser.get(harness.authorize_url())
-    assert "+4790000001" in page.text
+    # Named as on every page that says who is logged in: a bare number only by its ends.
+    assert "Continue as +47 ••• •• 001?" in page.text
     login_page = browser.submit(button=("action", "switch"))
     assert 'name="password"' in login_page.text
     assert "code" in redirect_params(harness.login(browser, "+4790000002"))
@@ -308,3 +310,47 @@ def test_the_code_page_of_a_public_issuer_keeps_the_outbox_to_itself(
     assert 'name="otp"' in text
     assert "Development" not in text
     assert str(public.outbox) not in text
+
+
+@pytest.mark.parametrize(
+    ("names", "shown"),
+    [
+        ({"given_name": "Kari", "family_name": "Nordmann"}, "Kari Nordmann"),
+        ({}, "+47 ••• •• 001"),
+        ({"email": "kari@example.com"}, "+47 ••• •• 001"),
+    ],
+)
+def test_log_in_again_names_the_user_and_keeps_the_username_in_the_field(
+    harness: Harness, names: dict[str, str], shown: str
+) -> None:
+    harness.add_client("spa")
+    harness.add_user("+4790000001", **names)
+    browser = harness.browser()
+    browser.get(harness.authorize_url())
+    harness.login(browser)
+    again = browser.get(harness.authorize_url(prompt="login"))
+    assert f"<h1>Log in again as {shown}</h1>" in again.text
+    assert re.search(r'name="username" value="\+4790000001"[^>]*readonly', again.text)
+    assert "code" in redirect_params(harness.login(browser))
+
+
+def test_an_e_mail_user_is_named_by_a_masked_address(harness: Harness) -> None:
+    harness.add_client("spa")
+    harness.add_user("kari@example.com", phone_number=None)
+    browser = harness.browser()
+    browser.get(harness.authorize_url())
+    harness.login(browser, "kari@example.com")
+    again = browser.get(harness.authorize_url(prompt="login", ui_locales="no"))
+    assert "<h1>Logg inn på nytt som k•••@example.com</h1>" in again.text
+    assert 'name="username" value="kari@example.com"' in again.text
+
+
+def test_the_step_up_page_names_the_user(harness: Harness) -> None:
+    harness.add_client("tv", silent_sso=True)
+    harness.add_user("+4790000001", given_name="Kari", family_name="Nordmann")
+    browser = harness.browser()
+    browser.get(harness.authorize_url("tv"))
+    harness.login(browser)
+    page = browser.get(harness.authorize_url("tv", acr_values="urn:telenor.identity.aal.2"))
+    assert "Logged in as Kari Nordmann." in page.text
+    assert "+4790000001" not in page.text

@@ -20,6 +20,7 @@ from idplus.ui import (
     debugger,
     device,
     end_session,
+    favicon,
     federation,
     home,
     language,
@@ -95,6 +96,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         discovery_name="custom_logout_endpoint",
     ),
     Endpoint(logout.LOGOUT_PATH, logout.confirm_logout, ("POST",)),
+    Endpoint(logout.LOGGED_OUT_PATH, logout.show_logged_out),
     Endpoint(
         "/connect/deviceauthorization",
         device_authorization.device_authorization,
@@ -137,6 +139,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/oauth/v2/token", gateway.token, ("POST",)),
     Endpoint("/oauth/v2/logout", gateway.logout),
     Endpoint("/oauth/v2/authorize", gateway.authorize),
+    Endpoint(favicon.FAVICON_PATH, favicon.favicon),
     Endpoint("/healthz", health.healthz),
     Endpoint("/readyz", health.readyz),
     Endpoint("/metrics", metrics.metrics),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 
 from idplus.auth.sender import Message, Sender
-from idplus.auth.sms_texts import app_name_for_sms, with_origin_bound_line
+from idplus.auth.sms_texts import login_code_sms
 from idplus.crypto.hashing import hash_handle, hash_password, verify_password
 from idplus.errors import ValidationError
 from idplus.identifiers import normalise_username
@@ -16,16 +17,23 @@ from idplus.store.base import UnitOfWork
 
 OTP_DIGITS = 6
 OTP_LIFETIME = timedelta(minutes=5)
+# Control characters and lone surrogates (which no database encoding takes).
+_CONTROL = frozenset({"Cc", "Cs"})
 # Verified against when the username is unknown, so both answers take as long.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 def canonical_username(raw: str) -> str:
-    """The form a username is stored and throttled under; raw input when it is no username."""
+    """The form a username is stored and throttled under; raw input when it is no username,
+    and "" (no username at all) when it holds a control character: no name has one, and a
+    NUL cannot even be sent to PostgreSQL."""
+    text = raw.strip()
+    if any(unicodedata.category(character) in _CONTROL for character in text):
+        return ""
     try:
-        return normalise_username(raw)
+        return normalise_username(text)
     except ValidationError:
-        return raw.strip().lower()[:320]
+        return text.lower()[:320]
 
 
 def find_user_for_login(uow: UnitOfWork, username: str) -> User | None:
@@ -59,19 +67,9 @@ def send_otp(
     client: Client,
     issuer: str,
 ) -> None:
-    """The login code by SMS, naming the app it is for (sms_texts.py)."""
-    body = with_origin_bound_line(otp_text(code, locale, app_name_for_sms(client)), issuer, code)
+    """The login code by SMS, naming the app it is for (the text: sms_texts.py)."""
+    body = login_code_sms(code, locale, client=client, issuer=issuer, valid_for=OTP_LIFETIME)
     sender.send(Message(to=phone_number, channel="sms", body=body, at=now, code=code))
-
-
-def otp_text(code: str, locale: str, app_name: str) -> str:
-    """The code first, so a phone's notification shows it; then the app and how long it holds."""
-    minutes = int(OTP_LIFETIME.total_seconds()) // 60
-    if locale == "nb":
-        what = f"koden din for {app_name}" if app_name else "engangskoden din"
-        return f"{code} er {what}. Den gjelder i {minutes} minutter."
-    what = f"your code for {app_name}" if app_name else "your one-time code"
-    return f"{code} is {what}. It is valid for {minutes} minutes."
 
 
 def mask_phone_number(phone_number: str) -> str:

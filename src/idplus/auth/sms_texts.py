@@ -1,4 +1,7 @@
-"""What the SMS idplus sends say: the app's name, and the line that lets a phone fill in a code.
+"""Every SMS idplus composes (the login code, the password-reset code, the notice of a changed
+password, the CIBA approval link), with the app's name and the line that lets a phone fill in a
+code. A text that holds a code says how long the code is valid; the caller passes the lifetime it
+enforces, so the text cannot drift from it.
 
 The app is named as the operator registered it, cleaned for a text message: one line, no
 control or invisible characters, at most APP_NAME_MAX characters. A code SMS from an https
@@ -10,6 +13,7 @@ the phone then offers the code on the issuer's own pages only, never on a look-a
 from __future__ import annotations
 
 import unicodedata
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from idplus.models import Client
@@ -64,3 +68,55 @@ def ciba_approval_text(client: Client, binding_message: str | None, url: str) ->
         f"{norwegian} godkjenne en innlogging{binding}: {url} "
         f"/ {english} to approve a login{binding}."
     )
+
+
+def login_code_sms(
+    code: str, locale: str, *, client: Client, issuer: str, valid_for: timedelta
+) -> str:
+    """The login code first, so a phone's notification shows it; then the app it is for."""
+    name, minutes = app_name_for_sms(client), _minutes(valid_for)
+    if locale == "nb":
+        what = f"koden din for {name}" if name else "engangskoden din"
+        text = f"{code} er {what}. Den gjelder i {minutes} minutter."
+    else:
+        what = f"your code for {name}" if name else "your one-time code"
+        text = f"{code} is {what}. It is valid for {minutes} minutes."
+    return with_origin_bound_line(text, issuer, code)
+
+
+def reset_code_sms(
+    code: str, locale: str, *, client: Client | None, issuer: str, valid_for: timedelta
+) -> str:
+    """The password-reset code; `client` is the app of the login the reset started from, if
+    any. Whoever did not ask for a reset is told to ignore the message."""
+    name, minutes = app_name_for_sms(client) if client else "", _minutes(valid_for)
+    if locale == "nb":
+        what = f"passordet ditt til {name}" if name else "passordet ditt"
+        text = (
+            f"{code} er koden for å tilbakestille {what}. Den gjelder i {minutes} minutter. "
+            "Har du ikke bedt om den, kan du se bort fra meldingen."
+        )
+    else:
+        what = f"your password for {name}" if name else "your password"
+        text = (
+            f"{code} is your code to reset {what}. It is valid for {minutes} minutes. "
+            "If you did not ask for it, ignore this message."
+        )
+    return with_origin_bound_line(text, issuer, code)
+
+
+def password_changed_text(locale: str) -> str:
+    """Also sent by e-mail: whoever changed the password, its owner hears of it."""
+    if locale == "nb":
+        return (
+            "Passordet ditt ble endret, og du ble logget ut overalt. Var det ikke deg, må du "
+            "kontakte kundeservice med en gang."
+        )
+    return (
+        "Your password was changed, and you were logged out everywhere. If it was not you, "
+        "contact customer service at once."
+    )
+
+
+def _minutes(lifetime: timedelta) -> int:
+    return int(lifetime.total_seconds()) // 60

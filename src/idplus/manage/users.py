@@ -83,6 +83,9 @@ def _parse_birthdate(value: str | None) -> date | None:
 
 
 def add_user(store: Store, clock: Clock, reg: UserRegistration) -> User:
+    # "Already exists" is the answer that helps, whatever else is wrong with the registration;
+    # the check in the transaction below is the one that holds against a concurrent add.
+    _refuse_taken_username(store, normalise_username(reg.username))
     user = build_user(reg)
     with store.transaction() as uow:
         if uow.users.username_taken(user.username):
@@ -95,6 +98,12 @@ def add_user(store: Store, clock: Clock, reg: UserRegistration) -> User:
         uow.users.insert(user, clock.now())
         uow.audit.record(AuditEvent("user.added", clock.now(), user_id=user.id))
     return user
+
+
+def _refuse_taken_username(store: Store, username: str) -> None:
+    with store.reading() as uow:
+        if uow.users.username_taken(username):
+            raise ValidationError(f"user {username!r} already exists")
 
 
 def get_user(store: Store, username: str) -> User:

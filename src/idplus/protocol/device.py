@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from idplus.auth import throttle
 from idplus.crypto.hashing import hash_handle
@@ -56,6 +56,18 @@ def display_user_code(digits: str) -> str:
 def normalise_user_code(raw: str) -> str | None:
     digits = re.sub(r"[\s\-.]", "", raw)
     return digits if re.fullmatch(rf"\d{{{USER_CODE_DIGITS}}}", digits) else None
+
+
+def user_code_returned_to(return_to: str | None) -> str | None:
+    """The user code of a login that the device verification page started (its return path),
+    so the login page can offer the code's QR to a TV's browser."""
+    if not return_to:
+        return None
+    target = urlsplit(return_to)
+    if target.scheme or target.netloc or target.path != VERIFICATION_PATH:
+        return None
+    codes = parse_qs(target.query).get("user_code", [])
+    return normalise_user_code(codes[0]) if codes else None
 
 
 def verification_uri_complete(issuer: str, user_code: str) -> str:

@@ -113,7 +113,7 @@ def _app_names(uow: UnitOfWork, session_id: str, known: dict[str, str]) -> list[
     for client_id in (ids := uow.sessions.client_ids(session_id)):
         if client_id not in known:
             client = uow.clients.find(client_id)
-            known[client_id] = client.name if client is not None and client.name else client_id
+            known[client_id] = client.display_name if client is not None else client_id
     return [known[client_id] for client_id in ids]
 
 
@@ -132,7 +132,7 @@ def end_other_sessions(ctx: AppContext, user_id: str, keep_session_id: str) -> l
     now = ctx.clock.now()
     ring = ctx.keys.current()  # before the transaction: rereading keys may write
     with ctx.store.transaction() as uow:
-        ended = _end_others_within(ctx, uow, ring, user_id, keep_session_id, now)
+        ended = end_user_sessions_within(ctx, uow, ring, user_id, now, keep=keep_session_id)
         if ended:
             uow.audit.record(
                 AuditEvent(
@@ -146,16 +146,38 @@ def end_other_sessions(ctx: AppContext, user_id: str, keep_session_id: str) -> l
     return ended
 
 
-def _end_others_within(
+def end_user_sessions_within(
     ctx: AppContext,
     uow: UnitOfWork,
     ring: KeyRing,
     user_id: str,
-    keep_session_id: str,
     now: datetime,
+    *,
+    keep: str | None = None,
 ) -> list[EndedSession]:
-    others = [s.id for s in uow.sessions.active_of_user(user_id, now) if s.id != keep_session_id]
+    """Every live session of the user but `keep`, ended in the caller's unit of work."""
+    others = [s.id for s in uow.sessions.active_of_user(user_id, now) if s.id != keep]
     return end_sessions_within(ctx, uow, ring, others, now)
+
+
+def set_password_within(
+    ctx: AppContext,
+    uow: UnitOfWork,
+    ring: KeyRing,
+    user: User,
+    password_hash: str,
+    now: datetime,
+    *,
+    keep_session: str | None = None,
+) -> list[EndedSession]:
+    """Store a new password in the caller's unit of work and end, with it, what the old one
+    may have opened: every session of the user but `keep_session`, every reset of theirs in
+    progress (one that passed its SMS check must not set a password again), and their gateway
+    tokens, which belong to no session."""
+    uow.users.set_password_hash(user.id, password_hash, now)
+    uow.password_resets.delete_of_user(user.id)
+    uow.gateway_tokens.revoke_user(user.id, now)
+    return end_user_sessions_within(ctx, uow, ring, user.id, now, keep=keep_session)
 
 
 def revoke_app(ctx: AppContext, user_id: str, client_id: str) -> int:
@@ -203,7 +225,8 @@ def change_password(
     keep_session_id: str,
     address: str | None,
 ) -> list[EndedSession]:
-    """Check the current password, store the new one, end every other session of the user.
+    """Check the current password and set the new one (`set_password_within`: every other
+    session of the user ends).
 
     The check is throttled like a login (a stolen session must not become a password oracle)
     and raises HashingBusy when every hashing slot is taken.
@@ -220,10 +243,10 @@ def change_password(
         new_hash = hash_password(new)
     now = ctx.clock.now()
     ring = ctx.keys.current()  # before the transaction: rereading keys may write
-    # One unit of work: the new password never stands while a session it should end lives on.
     with ctx.store.transaction() as uow:
-        uow.users.set_password_hash(user.id, new_hash, now)
-        ended = _end_others_within(ctx, uow, ring, user.id, keep_session_id, now)
+        ended = set_password_within(
+            ctx, uow, ring, user, new_hash, now, keep_session=keep_session_id
+        )
         uow.audit.record(AuditEvent("user.password_changed", now, user_id=user.id))
     notify_outbox(ctx, ended)
     return ended

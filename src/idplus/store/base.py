@@ -372,6 +372,10 @@ class GatewayTokenRepository(Protocol):
 
     def revoke(self, token_hash: str, now: datetime) -> bool: ...
 
+    def revoke_user(self, user_id: str, now: datetime) -> int:
+        """Revoke every live token issued for the user (their password changed)."""
+        ...
+
     def revoke_grant(self, grant_id: str, now: datetime) -> int:
         """Revoke every token issued from one authorization (a replayed code's first tokens)."""
         ...
@@ -474,7 +478,17 @@ class AuditRepository(Protocol):
 
     def record(self, event: AuditEvent) -> None: ...
 
-    def list_events(self, limit: int = 100) -> list[AuditEvent]: ...
+    def list_events(
+        self,
+        limit: int = 100,
+        *,
+        actors: Sequence[str] = (),
+        since: datetime | None = None,
+        events: Sequence[str] = (),
+    ) -> list[AuditEvent]:
+        """Newest first. `actors`: events whose client_id or user_id is one of them; `since`:
+        at or after; `events`: names, or prefixes ending in `*`. An empty filter matches all."""
+        ...
 
 
 class PasswordResetRepository(Protocol):
@@ -491,14 +505,14 @@ class PasswordResetRepository(Protocol):
         self,
         reset_id: str,
         *,
-        code_hash: str,
+        code_hash: str | None,
         expires_at: datetime,
         max_sends: int,
         not_sent_since: datetime,
         now: datetime,
     ) -> bool:
-        """Replace the code unless `max_sends` went out, one went out after `not_sent_since`,
-        or the code was already verified."""
+        """Replace the code (None: by none, when no code could be sent) unless `max_sends`
+        went out, one went out after `not_sent_since`, or the code was already verified."""
         ...
 
     def reserve_code_attempt(self, reset_id: str, max_attempts: int) -> bool:
@@ -528,6 +542,10 @@ class PasswordResetRepository(Protocol):
 
     def consume(self, reset_id: str, handle_hash: str) -> bool:
         """Delete the reset; True only for the one caller that did (one reset, one password)."""
+        ...
+
+    def delete_of_user(self, user_id: str) -> int:
+        """Delete every reset of the user, at any step (a new password ends them all)."""
         ...
 
 

@@ -47,7 +47,7 @@ from idplus.ui.context import pages_of
 from idplus.ui.cookies import (
     browser_id,
     browser_session_ids,
-    clear_cookie,
+    clear_ended_session_cookies,
     sso_session_handle,
 )
 from idplus.ui.csrf import csrf_token_is_valid
@@ -81,10 +81,6 @@ PASSWORD_AND_SMS = "Password and SMS code"
 DATE_LOCALES = {"nb": "nb_NO", "en": "en_GB"}
 
 
-def _locale(request: Request) -> str:
-    return page_locale(request)
-
-
 def _current_session(server: AppContext, request: Request) -> SsoSession | None:
     handle = sso_session_handle(server, request, SHARED_GROUP)
     with server.store.reading() as uow:
@@ -92,7 +88,7 @@ def _current_session(server: AppContext, request: Request) -> SsoSession | None:
 
 
 async def show_account(request: Request) -> Response:
-    server, locale = context_of(request), _locale(request)
+    server, locale = context_of(request), page_locale(request)
     session = await run_in_threadpool(_current_session, server, request)
     if session is None:
         return await _login_first(request, server, locale)
@@ -220,7 +216,7 @@ def _login_method(server: AppContext, session: SsoSession, locale: str) -> str:
 
 
 async def act(request: Request) -> Response:
-    server, locale = context_of(request), _locale(request)
+    server, locale = context_of(request), page_locale(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     if not csrf_token_is_valid(
         server.secrets.cookie_key, browser_id(request), form.get("csrf_token")
@@ -267,7 +263,9 @@ async def act(request: Request) -> Response:
         response = await _render(request, server, session, locale, notice, status)
     if status == 503:
         response.headers["Retry-After"] = "1"
-    return _after_ending(server, response, ended, cookies)
+    # The outbox tells the ended sessions' apps; this browser forgets their cookies.
+    clear_ended_session_cookies(server, response, cookies, ended)
+    return response
 
 
 def _provider_name(server: AppContext, provider_id: str, locale: str) -> str:
@@ -290,14 +288,3 @@ def _change_password(
         session.id,
         address,
     )
-
-
-def _after_ending(
-    server: AppContext, response: Response, ended: list[EndedSession], cookies: dict[str, str]
-) -> Response:
-    """Clear this browser's cookies of the ended sessions (the outbox tells their RPs)."""
-    ended_ids = {e.session.id for e in ended}
-    for name, session_id in cookies.items():
-        if session_id in ended_ids:
-            clear_cookie(server, response, name)
-    return response

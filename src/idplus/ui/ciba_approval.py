@@ -44,12 +44,8 @@ APPROVED = "You approved the login."
 DENIED = "You denied the login."
 
 
-def _locale(request: Request) -> str:
-    return page_locale(request)
-
-
 async def show_approval(request: Request) -> Response:
-    server, locale = context_of(request), _locale(request)
+    server, locale = context_of(request), page_locale(request)
     token = request.query_params.get("token", "")
     try:
         pending = await run_in_threadpool(open_approval, server, token)
@@ -85,7 +81,7 @@ async def show_approval(request: Request) -> Response:
 
 
 async def decide_approval(request: Request) -> Response:
-    server, locale = context_of(request), _locale(request)
+    server, locale = context_of(request), page_locale(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     if not csrf_token_is_valid(
         server.secrets.cookie_key, browser_id(request), form.get("csrf_token")

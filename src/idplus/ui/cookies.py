@@ -6,12 +6,14 @@ One-telenor clients share one SSO cookie; every other client has its own, named 
 
 The SSO cookie carries a session *handle*: the database keeps only its HMAC, and the public
 session id (`sid` in tokens) is a different value, so neither a token nor a copy of the
-database gives anyone a cookie.
+database gives anyone a cookie. So does the cookie of a password reset started from a login:
+it keeps the login's handle, of which the database keeps only an HMAC.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 
 from itsdangerous import BadSignature, Signer
 from starlette.requests import Request
@@ -19,13 +21,16 @@ from starlette.responses import Response
 
 from idplus.entry import context_of
 from idplus.protocol.context import AppContext
+from idplus.protocol.oidc.end_session import EndedSession
 from idplus.protocol.sso import SHARED_GROUP, session_ids_of_cookies
 
 BROWSER_COOKIE = "idplus_browser"
 SSO_COOKIE = "idplus_sso"
+RESET_LOGIN_COOKIE = "idplus_reset_login"
 SECURE_PREFIX = "__Host-"
 _SSO_SALT = "idplus.sso-session"
 _BROWSER_SALT = "idplus.browser"
+_RESET_LOGIN_SALT = "idplus.reset-login"
 # Far above a signed 32-byte handle; anything longer is not ours and is not even unsigned.
 _MAX_COOKIE_LENGTH = 200
 
@@ -105,6 +110,38 @@ def browser_session_ids(server: AppContext, request: Request) -> dict[str, str]:
     with server.store.reading() as uow:
         ids = session_ids_of_cookies(uow, server.secrets.handle_key, list(handles.values()))
     return {name: ids[handle] for name, handle in handles.items() if handle in ids}
+
+
+def clear_ended_session_cookies(
+    server: AppContext,
+    response: Response,
+    cookies: Mapping[str, str],
+    ended: Iterable[EndedSession],
+) -> None:
+    """Clear the cookies (`browser_session_ids`, read before the sessions ended: an ended
+    session's handle no longer names it) of the sessions that ended."""
+    ended_ids = {e.session.id for e in ended}
+    for name, session_id in cookies.items():
+        if session_id in ended_ids:
+            clear_cookie(server, response, name)
+
+
+def reset_login_handle(request: Request) -> str:
+    """The handle of the login in progress a password reset started from, or ""."""
+    server = context_of(request)
+    value = request.cookies.get(_name(server, RESET_LOGIN_COOKIE))
+    return _unsign(server, _RESET_LOGIN_SALT, value) or ""
+
+
+def set_reset_login_cookie(
+    server: AppContext, response: Response, handle: str, max_age: int
+) -> None:
+    signed = _sign(server, _RESET_LOGIN_SALT, handle)
+    _set(server, response, _name(server, RESET_LOGIN_COOKIE), signed, max_age=max_age)
+
+
+def clear_reset_login_cookie(server: AppContext, response: Response) -> None:
+    clear_cookie(server, response, _name(server, RESET_LOGIN_COOKIE))
 
 
 def clear_cookie(server: AppContext, response: Response, name: str) -> None:

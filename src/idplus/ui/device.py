@@ -1,10 +1,10 @@
 """The device verification page (RFC 8628 §3.3): enter the code, log in, approve or deny.
 
-GET /device shows the code form. With a known code (the `verification_uri_complete` opened,
-say, on a computer) and no login yet, it shows the code to check and a QR code of that address,
-so the user can go on on their phone instead (§3.3.1). POST /device continues with a typed code
-to the login, or approves / denies for the logged-in user, whose name the page shows with a
-"Not you?" that logs this browser out and starts the login again with the same code.
+GET /device shows the code form. With a known code (`verification_uri_complete`) and no login
+yet it goes to the login, whose page shows a QR code of that address, so a user who opened it
+on a TV or a computer can go on on their phone instead (§3.3.1). POST /device continues with a
+typed code to the login, or approves / denies for the logged-in user, whose name the page shows
+with a "Not you?" that logs this browser out and starts the login again with the same code.
 
 GET /device/qr?user_code=… answers the QR code as SVG, for a device to draw; only for a pending
 code, and counted against the code-guessing budget like the page.
@@ -12,16 +12,14 @@ code, and counted against the code-guessing budget like the page.
 
 from __future__ import annotations
 
-import io
 from urllib.parse import urlencode
 
-import segno
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idplus.entry import client_address, context_of
-from idplus.models import SsoSession
+from idplus.models import SsoSession, User
 from idplus.protocol.context import AppContext
 from idplus.protocol.device import (
     VERIFICATION_PATH,
@@ -42,6 +40,7 @@ from idplus.ui.i18n import gettext_for
 from idplus.ui.language import page_locale
 from idplus.ui.login import login_page_url, redirect_to_internal_login
 from idplus.ui.logout import AfterLogout, finish_logout
+from idplus.ui.qr import qr_document
 from idplus.ui.user_names import display_name
 
 QR_PATH = f"{VERIFICATION_PATH}/qr"
@@ -51,17 +50,10 @@ CONNECTED = "The device is connected."
 DENIED = "The request was denied."
 # A user code is 9 digits with separators; far longer input is no code, and is not echoed.
 MAX_CODE_INPUT = 32
-# Module size of the QR codes: on the page about 12rem wide; for a TV, big enough to scale down.
-PAGE_QR_SCALE = 5
-DEVICE_QR_SCALE = 8
-
-
-def _locale(request: Request) -> str:
-    return page_locale(request)
 
 
 async def show_device(request: Request) -> Response:
-    server, locale = context_of(request), _locale(request)
+    server, locale = context_of(request), page_locale(request)
     raw = request.query_params.get("user_code", "")
     if not raw:
         return _code_form(request, server, locale, "", None)
@@ -71,13 +63,15 @@ async def show_device(request: Request) -> Response:
         return _unknown(request, server, locale, raw, unknown)
     session = await run_in_threadpool(_session_for, server, request, pending)
     if session is None:
-        return await _check_code_page(request, server, pending, locale)
+        # A script or a TV's browser following verification_uri_complete meets the login at
+        # once (INTERFACE); the login page offers the QR to go on on a phone.
+        return await _login_first(request, server, pending, locale)
     return await _approval_page(request, server, pending, session, locale)
 
 
 async def decide(request: Request) -> Response:
     """POST /device: `action` continue (or none), approve, deny, or switch ("Not you?")."""
-    server, locale = context_of(request), _locale(request)
+    server, locale = context_of(request), page_locale(request)
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if not csrf_token_is_valid(
@@ -112,29 +106,13 @@ async def show_qr(request: Request) -> Response:
             retry = {"Retry-After": str(unknown.retry_after_minutes * 60)}
             return Response(status_code=429, headers={"Cache-Control": "no-store", **retry})
         return _no_qr()
-    svg = await run_in_threadpool(_qr_document, _complete_uri(server, pending))
+    svg = await run_in_threadpool(qr_document, _complete_uri(server, pending))
     headers = {"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'"}
     return Response(svg, media_type="image/svg+xml", headers=headers)
 
 
 def _complete_uri(server: AppContext, pending: PendingDevice) -> str:
     return verification_uri_complete(server.settings.issuer, pending.request.user_code)
-
-
-def _qr_document(uri: str) -> bytes:
-    """A standalone SVG: black on white with the 4-module quiet zone, so it scans on any
-    background a device draws it on."""
-    out = io.BytesIO()
-    _qr(uri).save(out, kind="svg", scale=DEVICE_QR_SCALE, dark="#000", light="#fff")
-    return out.getvalue()
-
-
-def _qr_data_uri(uri: str) -> str:
-    return _qr(uri).svg_data_uri(scale=PAGE_QR_SCALE, dark="#000", light="#fff")
-
-
-def _qr(uri: str) -> segno.QRCode:
-    return segno.make(uri, error="m", micro=False)
 
 
 def _no_qr() -> Response:
@@ -184,15 +162,6 @@ async def _not_you(
     return await finish_logout(request, server, after, [session.id], None)
 
 
-async def _check_code_page(
-    request: Request, server: AppContext, pending: PendingDevice, locale: str
-) -> Response:
-    """The code to check before logging in, and a QR code to go on on another device."""
-    qr_uri = await run_in_threadpool(_qr_data_uri, _complete_uri(server, pending))
-    code = display_user_code(pending.request.user_code)
-    return _code_form(request, server, locale, code, None, qr_uri=qr_uri)
-
-
 async def _approval_page(
     request: Request,
     server: AppContext,
@@ -200,8 +169,7 @@ async def _approval_page(
     session: SsoSession,
     locale: str,
 ) -> Response:
-    with server.store.reading() as uow:
-        user = uow.users.find(session.user_id)
+    user = await run_in_threadpool(_user_of, server, session)
     gettext = gettext_for(locale).gettext
     return pages_of(request).render(
         request,
@@ -214,6 +182,11 @@ async def _approval_page(
         scope_lines=describe_scopes(pending.request.scopes, gettext),
         user_name=display_name(user) if user else "",
     )
+
+
+def _user_of(server: AppContext, session: SsoSession) -> User | None:
+    with server.store.reading() as uow:
+        return uow.users.find(session.user_id)
 
 
 async def _decided(
@@ -257,7 +230,6 @@ def _code_form(
     *,
     status_code: int | None = None,
     translate: bool = True,
-    qr_uri: str | None = None,
 ) -> Response:
     if problem is not None and translate:
         problem = gettext_for(locale).gettext(problem)
@@ -270,6 +242,5 @@ def _code_form(
         action=f"{VERIFICATION_PATH}?{urlencode({'ui_locales': locale})}",
         user_code=user_code[:MAX_CODE_INPUT],
         problem=problem,
-        qr_uri=qr_uri,
         max_code_input=MAX_CODE_INPUT,
     )

@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from idplus.entry import client_address, context_of
 from idplus.models import Client
 from idplus.protocol.context import AppContext
+from idplus.protocol.device import display_user_code, verification_uri_complete
 from idplus.protocol.federation.errors import LinkRefusal
 from idplus.protocol.interaction import Stage, start_internal_login
 from idplus.protocol.login.machine import advance, show
@@ -50,6 +51,7 @@ from idplus.ui.cookies import (
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
 from idplus.ui.language import page_locale
+from idplus.ui.qr import qr_data_uri
 
 LOGIN_PATH = "/login"
 PROBLEM_MESSAGES = {
@@ -88,6 +90,7 @@ TEMPLATES = {
     Stage.UPSTREAM: "upstream.html",
 }
 UPSTREAM_FAILED_MESSAGE = "The login service you chose cannot be used right now."
+START_AGAIN = "Go back to the app and start again."
 # Why an upstream account could not be joined to a local one: message, then what to do.
 LINK_REFUSED_MESSAGES = {
     LinkRefusal.MISSING: (
@@ -170,7 +173,7 @@ def _respond(request: Request, server: AppContext, result: StepResult, form: For
     if isinstance(result, Cancelled):
         return authorization_response(result.response, pages_of(request).environment)
     if isinstance(result, Busy):
-        return _busy(request, server, result.locale)
+        return _busy(request, server, result)
     if isinstance(result, Gone):
         return _gone(request, server)
     if isinstance(result, BrowserRedirect):
@@ -195,31 +198,31 @@ def finished_login(request: Request, server: AppContext, result: LoginFinished) 
 
 
 def upstream_failed(request: Request, server: AppContext, result: UpstreamFailed) -> Response:
-    """An upstream login that cannot go on (the reason is in the log, not on the page)."""
-    translator = gettext_for(result.locale)
+    """An upstream login that cannot go on (the reason is in the log, not on the page), in
+    the login's language and back to its app; a callback of no login has neither."""
+    message, detail, status = UPSTREAM_FAILED_MESSAGE, START_AGAIN, 400
     if result.refusal is not None:
-        message, detail = LINK_REFUSED_MESSAGES[result.refusal]
-        return pages_of(request).error(
-            request,
-            server,
-            locale=result.locale,
-            message=message,
-            detail=translator.gettext(detail),
-            status_code=403,
-        )
+        (message, detail), status = LINK_REFUSED_MESSAGES[result.refusal], 403
     return pages_of(request).error(
         request,
         server,
-        locale=result.locale,
-        message=UPSTREAM_FAILED_MESSAGE,
-        detail=translator.gettext("Go back to the app and start again."),
+        locale=result.locale or page_locale(request),
+        message=message,
+        detail=detail,
+        status_code=status,
+        client=result.client,
     )
 
 
-def _busy(request: Request, server: AppContext, locale: str) -> Response:
+def _busy(request: Request, server: AppContext, result: Busy) -> Response:
     """Every password-hashing slot is taken: ask the user to retry instead of queueing."""
     response = pages_of(request).error(
-        request, server, locale=locale, message=BUSY_MESSAGE, status_code=503
+        request,
+        server,
+        locale=result.locale,
+        message=BUSY_MESSAGE,
+        status_code=503,
+        client=result.client,
     )
     response.headers["Retry-After"] = "1"
     return response
@@ -246,7 +249,7 @@ def _render(
     # A refused password keeps the username the user typed.
     username = (_field(form, "username") if form else "") or page.login_hint
     if relogin:
-        username = page.user_name
+        username = page.username
     return pages_of(request).render(
         request,
         server,
@@ -268,7 +271,20 @@ def _render(
         relogin=relogin,
         notice=translator.gettext(notice) if notice else None,
         reset_url=reset_start_url(page.handle, page.locale),
+        **_device_qr(server, page),
     )
+
+
+def _device_qr(server: AppContext, page: Page) -> dict[str, str]:
+    """A login the device page started offers its code's QR: a TV's browser that opened
+    verification_uri_complete lets the user go on on a phone."""
+    if page.device_user_code is None or page.stage is not Stage.LOGIN:
+        return {}
+    complete = verification_uri_complete(server.settings.issuer, page.device_user_code)
+    return {
+        "device_qr": qr_data_uri(complete),
+        "device_code": display_user_code(page.device_user_code),
+    }
 
 
 def _gone(request: Request, server: AppContext) -> Response:
@@ -277,7 +293,7 @@ def _gone(request: Request, server: AppContext) -> Response:
         server,
         locale=page_locale(request),
         message="This login has expired or is already finished.",
-        detail="Go back to the app and start again.",
+        detail=START_AGAIN,
     )
 
 

@@ -1,5 +1,9 @@
 """Logout pages: the confirmation asked for without a valid id_token_hint, and "logged out".
 
+The logged-out page answers the logout itself (a POST, or an end-session request whose hint
+must not be replayed), and is found again by a GET of its own path: where its language switch
+comes back to.
+
 `finish_logout` is shared with the end-session endpoint: it ends the sessions (their logout
 tokens go to the outbox in the same unit of work), clears their cookies, and sends the browser
 through the upstream providers' logouts first when a session's login came from one.
@@ -30,6 +34,7 @@ from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.language import page_locale
 
 LOGOUT_PATH = "/logout"
+LOGGED_OUT_PATH = "/logged-out"
 
 
 def confirmation_page(request: Request, server: AppContext, locale: str) -> Response:
@@ -39,7 +44,14 @@ def confirmation_page(request: Request, server: AppContext, locale: str) -> Resp
 
 
 def logged_out_page(request: Request, server: AppContext, locale: str) -> Response:
-    return pages_of(request).render(request, server, "logged_out.html", locale=locale)
+    return pages_of(request).render(
+        request, server, "logged_out.html", locale=locale, switch_back_to=LOGGED_OUT_PATH
+    )
+
+
+async def show_logged_out(request: Request) -> Response:
+    """GET /logged-out: the page again, in the page's language (it ends nothing)."""
+    return logged_out_page(request, context_of(request), page_locale(request))
 
 
 @dataclass(frozen=True, slots=True)

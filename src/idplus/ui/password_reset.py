@@ -5,7 +5,8 @@ the step the reset `?reset=…` is at; POST /password-reset runs one action ther
 with a redirect to the next page (post/redirect/get), the same page with a problem (400, or
 429 for a limit), or the final page once the password is set. The e-mail link lands on
 /password-reset/email, whose button goes on with the reset. Every form carries the CSRF token;
-a reset belongs to the browser that started it.
+a reset belongs to the browser that started it. A reset started from a login keeps that
+login's handle in a cookie of its own (the database keeps only an HMAC), to go back to it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idplus.auth.local import mask_email
 from idplus.crypto.hashing import HashingBusy
 from idplus.entry import client_address, context_of
 from idplus.protocol.authorize import choose_ui_locale
@@ -25,9 +27,10 @@ from idplus.protocol.password_reset.code import resend_code, verify_code
 from idplus.protocol.password_reset.email_link import LinkCheck, LinkState, check_link, use_link
 from idplus.protocol.password_reset.finish import PasswordChanged, set_new_password
 from idplus.protocol.password_reset.start import login_in_progress, start_reset
-from idplus.protocol.password_reset.state import EMAIL_LINK_PATH as EMAIL_LINK_PATH
 from idplus.protocol.password_reset.state import (
+    EMAIL_LINK_LIFETIME,
     RATE_LIMITED,
+    STEP_LIFETIME,
     ResetGone,
     ResetProblem,
     ResetProblemReason,
@@ -36,10 +39,18 @@ from idplus.protocol.password_reset.state import (
     load_reset,
     reset_start_url,
 )
+from idplus.protocol.password_reset.state import EMAIL_LINK_PATH as EMAIL_LINK_PATH
 from idplus.protocol.password_reset.state import RESET_PATH as RESET_PATH
 from idplus.protocol.self_service import ACCOUNT_PATH
 from idplus.ui.context import pages_of
-from idplus.ui.cookies import browser_id, browser_session_ids, clear_cookie
+from idplus.ui.cookies import (
+    browser_id,
+    browser_session_ids,
+    clear_ended_session_cookies,
+    clear_reset_login_cookie,
+    reset_login_handle,
+    set_reset_login_cookie,
+)
 from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
 from idplus.ui.language import page_locale
@@ -51,6 +62,7 @@ PROBLEM_MESSAGES = {
     ResetProblemReason.CODE_INVALID: "The code is wrong. Try again.",
     ResetProblemReason.CODE_EXPIRED: "The code has expired. Ask for a new code.",
     ResetProblemReason.CODE_TOO_MANY: "Too many wrong codes. Start again.",
+    ResetProblemReason.CODES_SPENT: "Too many wrong codes. Try again tomorrow.",
     ResetProblemReason.RESEND_WAIT: "A code was just sent. Wait half a minute before you ask "
     "for a new one.",
     ResetProblemReason.RESEND_LIMIT: "No more codes can be sent for this reset. Start again.",
@@ -74,10 +86,8 @@ DEFAULT_ACTIONS = {
     ResetStage.CODE: "verify",
     ResetStage.NEW_PASSWORD: "reset",
 }
-
-
-def _locale(request: Request) -> str:
-    return page_locale(request)
+# The longest a reset lives: its code, its e-mail link, then its new password.
+LOGIN_COOKIE_MAX_AGE = int((STEP_LIFETIME * 2 + EMAIL_LINK_LIFETIME).total_seconds())
 
 
 def _step_url(handle: str, locale: str, **extra: str) -> str:
@@ -90,13 +100,13 @@ async def show_reset(request: Request) -> Response:
     server = context_of(request)
     handle = request.query_params.get("reset", "")
     if not handle:
-        return await _start_page(request, server, request.query_params, _locale(request))
+        return await _start_page(request, server, request.query_params, page_locale(request))
     try:
         view = await run_in_threadpool(load_reset, server, handle, browser_id(request) or "")
     except ResetGone:
-        return await _start_page(request, server, {}, _locale(request), problem=GONE)
+        return await _start_page(request, server, {}, page_locale(request), problem=GONE)
     notice = NOTICES.get(request.query_params.get("notice", ""))
-    return _render_step(request, server, view, _locale(request), notice=notice)
+    return _render_step(request, server, view, page_locale(request), notice=notice)
 
 
 async def submit_reset(request: Request) -> Response:
@@ -113,7 +123,7 @@ async def submit_reset(request: Request) -> Response:
     try:
         view = await run_in_threadpool(load_reset, server, handle, browser)
     except ResetGone:
-        locale = choose_ui_locale(form.get("locale"), _locale(request))
+        locale = choose_ui_locale(form.get("locale"), page_locale(request))
         return await _start_page(request, server, {}, locale, problem=GONE)
     return await _act(request, server, view, form)
 
@@ -121,7 +131,7 @@ async def submit_reset(request: Request) -> Response:
 async def _start(
     request: Request, server: AppContext, form: Mapping[str, str], browser: str
 ) -> Response:
-    locale = choose_ui_locale(form.get("locale"), _locale(request))
+    locale = choose_ui_locale(form.get("locale"), page_locale(request))
     if form.get("action", "start") not in ("start", ""):
         problem = ResetProblem(ResetProblemReason.UNKNOWN_ACTION)
         message = _problem_text(problem, locale)
@@ -141,7 +151,12 @@ async def _start(
         message = _problem_text(problem, locale)
         status = 429 if problem.reason in RATE_LIMITED else 400
         return await _start_page(request, server, form, locale, problem=message, status_code=status)
-    return RedirectResponse(_step_url(started.handle, started.locale), status_code=303)
+    response = RedirectResponse(_step_url(started.handle, started.locale), status_code=303)
+    if started.login is not None:
+        set_reset_login_cookie(server, response, started.login, LOGIN_COOKIE_MAX_AGE)
+    elif reset_login_handle(request):  # an older reset's: not this one's way back
+        clear_reset_login_cookie(server, response)
+    return response
 
 
 async def _start_page(
@@ -204,8 +219,11 @@ async def _reset(
 ) -> Response:
     # Read before anything ends: an ended session's handle no longer names it.
     cookies = await run_in_threadpool(browser_session_ids, server, request)
+    login = reset_login_handle(request)
     try:
-        changed = await run_in_threadpool(set_new_password, server, view, password)
+        changed = await run_in_threadpool(
+            lambda: set_new_password(server, view, password, login=login)
+        )
     except HashingBusy:
         response = pages_of(request).error(
             request, server, locale=locale, message=BUSY_MESSAGE, status_code=503
@@ -213,10 +231,9 @@ async def _reset(
         response.headers["Retry-After"] = "1"
         return response
     response = _done(request, server, changed, locale)
-    ended = {e.session.id for e in changed.ended}
-    for name, session_id in cookies.items():
-        if session_id in ended:
-            clear_cookie(server, response, name)
+    clear_ended_session_cookies(server, response, cookies, changed.ended)
+    if login:
+        clear_reset_login_cookie(server, response)
     return response
 
 
@@ -253,21 +270,18 @@ def _render_step(
         problem=_problem_text(problem, locale) if problem is not None else None,
         notice=translator.gettext(notice) if notice else None,
         masked_email=mask_email(email) if email else "",
+        link_minutes=int(EMAIL_LINK_LIFETIME.total_seconds()) // 60,
         restart_url=reset_start_url("", locale),
         # Only a development (loopback http) server says where its messages really go.
         outbox=str(server.settings.outbox) if server.settings.issuer_is_development else None,
+        # Drawn after a POST too (a wrong code): the switch comes back to this step by a GET.
+        switch_back_to=_step_url(view.handle, locale),
     )
 
 
 def _problem_text(problem: ResetProblem, locale: str) -> str:
     text = gettext_for(locale).gettext(PROBLEM_MESSAGES[problem.reason])
     return text % {"minutes": problem.retry_after_minutes}
-
-
-def mask_email(email: str) -> str:
-    """Enough to recognise the address, too little to learn it."""
-    local_part, _, domain = email.partition("@")
-    return f"{local_part[:1]}•••@{domain}"
 
 
 async def show_email_link(request: Request) -> Response:

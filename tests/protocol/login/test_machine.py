@@ -135,7 +135,7 @@ def test_continue_keeps_the_session_and_its_handle(ctx: AppContext) -> None:
     first = finished(browser.log_in(browser.authorize()))
     handle = browser.authorize()
     assert browser.page(handle).stage is Stage.CONTINUE
-    assert browser.page(handle).user_name == PHONE
+    assert browser.page(handle).username == PHONE
     continued = finished(browser.act(handle, "continue"))
     assert continued.session.id == first.session.id
     assert continued.session_handle is None

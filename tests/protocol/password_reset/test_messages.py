@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from idplus.auth.sender import Message
-from idplus.models import User
+from idplus.models import Client, User
+from idplus.policies import ClientType
 from idplus.protocol.password_reset.messages import (
     send_password_changed,
     send_reset_code,
@@ -49,3 +50,20 @@ def test_the_link_goes_by_email_and_the_notice_by_both() -> None:
         ("email", "kari@example.com"),
     ]
     assert sms.body.startswith("Passordet ditt ble endret")
+
+
+def test_the_code_sms_names_the_app_the_reset_started_from() -> None:
+    sender = Recorder()
+    tv = Client(client_id="tv-4k", name="Telenor TV", client_type=ClientType.PUBLIC)
+    send_reset_code(sender, "+4790000001", "123456", "nb", NOW, "http://localhost:8000", client=tv)
+    (sms,) = sender.sent
+    assert sms.body.startswith("123456 er koden for å tilbakestille passordet ditt til Telenor TV.")
+
+
+def test_the_link_email_says_in_both_languages_how_long_the_link_holds() -> None:
+    sender = Recorder()
+    for locale in ("en", "nb"):
+        send_reset_link(sender, "kari@example.com", "https://id.example.no/x?token=t", locale, NOW)
+    english, norwegian = sender.sent
+    assert "The link is valid for 30 minutes and can be used once." in english.body
+    assert "Lenken gjelder i 30 minutter og kan bare brukes én gang." in norwegian.body

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from idplus.models import PasswordReset
+from idplus.models import PasswordReset, User
 from idplus.store.base import Store
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -21,10 +21,12 @@ def _reset(reset_id: str = "r1", **overrides: object) -> PasswordReset:
         "handle_hash": f"handle-{reset_id}",
         "browser_hash": "browser-1",
         "user_id": None,
+        "name_hash": "name-1",
         "locale": "nb",
         "created_at": NOW,
         "expires_at": NOW + timedelta(minutes=15),
-        "interaction_sealed": "plain:login-handle",
+        "interaction_hash": "login-1",
+        "client_id": "spa",
         "code_hash": "code-1",
         "code_expires_at": NOW + timedelta(minutes=5),
         "code_sends": 1,
@@ -180,3 +182,24 @@ def test_pruning_deletes_expired_resets_only(store: Store) -> None:
         deleted = uow.maintenance.prune_expired(NOW)
     assert deleted["password_resets"] == 1
     assert _find(store, "live").id == "live"
+
+
+def _add_user(store: Store, username: str) -> str:
+    user = User(f"u-{username}", username, "$argon2id$…", f"k-{username}", f"a-{username}", ())
+    with store.transaction() as uow:
+        uow.users.insert(user, NOW)
+    return user.id
+
+
+def test_every_reset_of_a_user_is_deleted_at_once_and_no_one_elses(store: Store) -> None:
+    kari, ola = _add_user(store, "+4790000001"), _add_user(store, "+4790000002")
+    with store.transaction() as uow:
+        uow.password_resets.insert(_reset("r1", user_id=kari))
+        uow.password_resets.insert(_reset("r2", user_id=kari, code_verified_at=NOW))
+        uow.password_resets.insert(_reset("r3", user_id=ola))
+        uow.password_resets.insert(_reset("r4"))
+    with store.transaction() as uow:
+        assert uow.password_resets.delete_of_user(kari) == 2
+    with store.reading() as uow:
+        left = [uow.password_resets.find_by_handle(f"handle-r{n}") for n in range(1, 5)]
+    assert [r.id if r else None for r in left] == [None, None, "r3", "r4"]

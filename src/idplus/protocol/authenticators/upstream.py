@@ -122,10 +122,10 @@ def callback(
     user_agent: str | None = None,
 ) -> LoginFinished | Cancelled | UpstreamFailed:
     """The upstream sent the browser back (blocking: call it off the event loop)."""
-    locale = "en"
+    # A state that matches no login names no language or app: the page decides without them.
+    view: InteractionView | None = None
     try:
         view = _login_of_state(ctx, provider_id, browser_id, query.get("state", ""))
-        locale = view.interaction.request.ui_locale
         error = query.get("error")
         if error == "access_denied":
             log.info("upstream_login_denied", provider=provider_id)
@@ -141,7 +141,10 @@ def callback(
     except (UpstreamError, InteractionGone) as failure:
         refusal = failure.refusal if isinstance(failure, UpstreamError) else None
         log.warning("upstream_login_failed", provider=provider_id, reason=str(failure))
-        return UpstreamFailed(str(failure), locale, refusal)
+        if view is None:
+            return UpstreamFailed(str(failure), refusal=refusal)
+        locale = view.interaction.request.ui_locale
+        return UpstreamFailed(str(failure), locale, view.client, refusal=refusal)
     log.info("upstream_login", provider=provider_id, user_id=proof.user.id)
     return finished
 

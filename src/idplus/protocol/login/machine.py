@@ -92,7 +92,7 @@ def advance(
     except InteractionGone as gone:
         return Gone(str(gone))
     except HashingBusy:
-        return Busy(view.interaction.request.ui_locale)
+        return Busy(view.interaction.request.ui_locale, view.client)
     except UpstreamError as error:
         return _upstream_failed(view, error)
 
@@ -133,7 +133,9 @@ def _start_upstream(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> 
 def _upstream_failed(view: InteractionView, error: UpstreamError) -> UpstreamFailed:
     provider = view.interaction.provider
     log.warning("upstream_login_failed", provider=provider, reason=str(error))
-    return UpstreamFailed(str(error), view.interaction.request.ui_locale, error.refusal)
+    return UpstreamFailed(
+        str(error), view.interaction.request.ui_locale, view.client, refusal=error.refusal
+    )
 
 
 def _select_provider(ctx: AppContext, view: InteractionView, inputs: Inputs) -> StepResult:

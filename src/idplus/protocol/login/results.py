@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from idplus.auth.local import mask_phone_number
-from idplus.models import SsoSession
+from idplus.models import Client, SsoSession
 from idplus.policies import ClientType
 from idplus.protocol.authorization_response import AuthorizationResponse
 from idplus.protocol.context import AppContext
+from idplus.protocol.device import user_code_returned_to
 from idplus.protocol.federation.errors import LinkRefusal
 from idplus.protocol.interaction import Stage
 from idplus.protocol.login.state import InteractionView
+from idplus.protocol.user_names import display_name
 
 
 class ProblemReason(StrEnum):
@@ -58,12 +60,17 @@ class Page:
     client_name: str
     offer_remember_me: bool
     login_hint: str
+    # The session's user, as the page names them ("Log in again as …", "Continue as …").
     user_name: str
+    # Their username: only the value of a re-login's username field, never shown as a name.
+    username: str
     # Only the ends of the number: enough to recognise it, too little to learn it.
     masked_phone: str
     providers: tuple[ProviderChoice, ...]
     # The display name of the provider the login uses, once one is chosen.
     provider_name: str = ""
+    # The user code when the device verification page started this login.
+    device_user_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +112,11 @@ class Gone:
 
 @dataclass(frozen=True, slots=True)
 class Busy:
-    """Every password-hashing slot is taken: try again in a moment (nothing was spent)."""
+    """Every password-hashing slot is taken: try again in a moment (nothing was spent).
+    `client` is the app the login is for, for the way back to it."""
 
     locale: str
+    client: Client | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +129,13 @@ class BrowserRedirect:
 @dataclass(frozen=True, slots=True)
 class UpstreamFailed:
     """An upstream login that cannot go on: the upstream is down or answered something
-    unusable, or its callback does not match a login in progress. `reason` is for the log."""
+    unusable, or its callback does not match a login in progress. `reason` is for the log.
+    `locale` and `client` are the login's; a callback that matches no login has neither, and
+    the page follows its own language rule."""
 
     reason: str
-    locale: str = "en"
+    locale: str | None = None
+    client: Client | None = None
     # Set when the upstream login worked but its account cannot be linked (shown to the user).
     refusal: LinkRefusal | None = None
 
@@ -145,11 +157,13 @@ def page_of(ctx: AppContext, view: InteractionView) -> Page:
         client_name=client.name,
         offer_remember_me=client.client_type is not ClientType.MOBILE_APP,
         login_hint=request.login_hint or "",
-        user_name=user.username if user is not None else "",
+        user_name=display_name(user) if user is not None else "",
+        username=user.username if user is not None else "",
         masked_phone=mask_phone_number(phone) if phone else "",
         providers=tuple(
             ProviderChoice(p.id, p.display_name(locale))
             for p in ctx.providers.for_client(client, request.requested_aal)
         ),
         provider_name=chosen.display_name(locale) if chosen is not None else "",
+        device_user_code=user_code_returned_to(request.return_to),
     )

@@ -4,8 +4,10 @@ opens a one-time link sent to its e-mail, since one factor must never reset it. 
 password, set in one unit of work that ends every session, revokes the refresh tokens and
 tells the user.
 
-The pages never say whether an account exists: an unknown name gets a reset whose code can
-never be right, through the same pages, limits and steps. Starting is throttled per name and
-per client address like a password login, codes per phone number like login SMS, and guesses
-per reset; every reset is bound to the browser that started it.
+The pages never say whether an account exists: an unknown name gets a reset without a code,
+through the same pages, limits, steps and database statements. Starting is throttled per name
+and per client address like a password login, codes per phone number like login SMS, and
+wrong guesses per reset and per name across all its resets (a day's budget); every reset is
+bound to the browser that started it, which also keeps the handle of the login it came from.
+A new password, by a reset or on the account page, ends every reset of the user.
 """

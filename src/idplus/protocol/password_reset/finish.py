@@ -1,10 +1,11 @@
 """Setting the new password: the end of a reset, in one unit of work.
 
-The reset is consumed, the password set (argon2id, hashed in a hashing slot before the
-transaction), every SSO session of the user ended with its back-channel logout tokens queued
-(the path the account page and logout take), every refresh token of the user revoked, a
-login lock on the name lifted, and the user told by SMS and e-mail. The notice goes last, in
-the transaction: a reset the owner is not told of does not happen.
+The reset is consumed and the password set the way every password is set
+(`self_service.set_password_within`: every SSO session of the user ends with its
+back-channel logout tokens queued, their other resets go, their gateway tokens are revoked),
+hashed (argon2id) in a hashing slot before the transaction. Every refresh token of the user
+is revoked too, a login lock on the name lifted, and the user told by SMS and e-mail. The
+notice goes last, in the transaction: a reset the owner is not told of does not happen.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from datetime import datetime
 
 from idplus.auth import throttle
 from idplus.crypto.hashing import hash_password
-from idplus.crypto.secrets import SecretDecryptionError, open_secret
 from idplus.models import AuditEvent, User
 from idplus.protocol.context import AppContext
-from idplus.protocol.oidc.end_session import EndedSession, end_sessions_within, notify_outbox
+from idplus.protocol.oidc.end_session import EndedSession, notify_outbox
 from idplus.protocol.password_reset.messages import send_password_changed
+from idplus.protocol.password_reset.start import login_of_reset
 from idplus.protocol.password_reset.state import (
     ResetGone,
     ResetProblem,
@@ -26,7 +27,7 @@ from idplus.protocol.password_reset.state import (
     ResetStage,
     ResetView,
 )
-from idplus.protocol.self_service import MIN_PASSWORD_LENGTH
+from idplus.protocol.self_service import MIN_PASSWORD_LENGTH, set_password_within
 from idplus.store.base import UnitOfWork
 
 
@@ -38,8 +39,12 @@ class PasswordChanged:
     interaction: str | None
 
 
-def set_new_password(ctx: AppContext, view: ResetView, new_password: str) -> PasswordChanged:
-    """Raises ResetProblem (not at this step, too short), ResetGone (used meanwhile) and
+def set_new_password(
+    ctx: AppContext, view: ResetView, new_password: str, *, login: str = ""
+) -> PasswordChanged:
+    """`login`: the handle of the login the reset started from, as the browser kept it.
+
+    Raises ResetProblem (not at this step, too short), ResetGone (used meanwhile) and
     HashingBusy (every hashing slot taken; nothing spent)."""
     user = view.user
     if view.stage is not ResetStage.NEW_PASSWORD or user is None:
@@ -54,9 +59,7 @@ def set_new_password(ctx: AppContext, view: ResetView, new_password: str) -> Pas
     with ctx.store.transaction() as uow:
         if not uow.password_resets.consume(view.reset.id, view.reset.handle_hash):
             raise ResetGone("used meanwhile")
-        uow.users.set_password_hash(user.id, new_hash, now)
-        sessions = [s.id for s in uow.sessions.active_of_user(user.id, now)]
-        ended = end_sessions_within(ctx, uow, ring, sessions, now)
+        ended = set_password_within(ctx, uow, ring, user, new_hash, now)
         _revoke_refresh_tokens(uow, user, now)
         # The owner may have locked the name with wrong passwords before asking for a reset.
         throttle.succeeded(
@@ -65,7 +68,8 @@ def set_new_password(ctx: AppContext, view: ResetView, new_password: str) -> Pas
         uow.audit.record(AuditEvent("user.password_reset", now, user_id=user.id))
         send_password_changed(ctx.sender, user, view.reset.locale, now)
     notify_outbox(ctx, ended)
-    return PasswordChanged(ended, view.reset.locale, _interaction_of(ctx, view))
+    back_to = login_of_reset(ctx, view, login)
+    return PasswordChanged(ended, view.reset.locale, login if back_to is not None else None)
 
 
 def _revoke_refresh_tokens(uow: UnitOfWork, user: User, now: datetime) -> None:
@@ -73,13 +77,3 @@ def _revoke_refresh_tokens(uow: UnitOfWork, user: User, now: datetime) -> None:
     have got them."""
     for client_id in uow.refresh_tokens.clients_of_user(user.id, now):
         uow.refresh_tokens.revoke_user_client(user.id, client_id, now)
-
-
-def _interaction_of(ctx: AppContext, view: ResetView) -> str | None:
-    sealed = view.reset.interaction_sealed
-    if sealed is None:
-        return None
-    try:
-        return open_secret(sealed, ctx.settings.key_encryption_key_value)
-    except SecretDecryptionError:  # the key-encryption key changed meanwhile: no way back
-        return None

@@ -39,6 +39,8 @@ class ResetProblemReason(StrEnum):
     CODE_INVALID = "code_invalid"
     CODE_EXPIRED = "code_expired"
     CODE_TOO_MANY = "code_too_many"
+    # The name's wrong codes across all its resets are spent for the day.
+    CODES_SPENT = "codes_spent"
     RESEND_WAIT = "resend_wait"
     RESEND_LIMIT = "resend_limit"
     TOO_SHORT = "too_short"
@@ -50,6 +52,7 @@ RATE_LIMITED = frozenset(
     {
         ResetProblemReason.LOCKED,
         ResetProblemReason.CODE_TOO_MANY,
+        ResetProblemReason.CODES_SPENT,
         ResetProblemReason.RESEND_WAIT,
         ResetProblemReason.RESEND_LIMIT,
     }
@@ -73,6 +76,8 @@ class ResetView:
     reset: PasswordReset
     # The account being reset; None when the name given belongs to none.
     user: User | None
+    # The browser that started the reset (and loaded it now).
+    browser_id: str
 
     @property
     def stage(self) -> ResetStage:
@@ -93,6 +98,14 @@ def email_token_hash(key: bytes, token: str) -> str:
     return hash_handle(key, f"reset-email:{token}")
 
 
+def name_hash(key: bytes, name: str) -> str:
+    return hash_handle(key, f"reset-name:{name}")
+
+
+def login_hash(key: bytes, interaction: str) -> str:
+    return hash_handle(key, f"reset-login:{interaction}")
+
+
 def browser_hash(key: bytes, browser_id: str) -> str:
     # The same binding as a login in progress (protocol/login/state.py).
     return hash_handle(key, f"browser:{browser_id}")
@@ -109,8 +122,9 @@ def load_reset(ctx: AppContext, handle: str, browser_id: str) -> ResetView:
             raise ResetGone("unknown or expired")
         if reset.browser_hash != browser_hash(key, browser_id):
             raise ResetGone("started in another browser")
-        user = uow.users.find(reset.user_id) if reset.user_id else None
-    return ResetView(handle, reset, user)
+        # Looked up for a reset of nobody too: the same statements, the same time.
+        user = uow.users.find(reset.user_id or "")
+    return ResetView(handle, reset, user, browser_id)
 
 
 def reset_start_url(interaction: str, locale: str) -> str:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from idplus.models import AuditEvent
 from idplus.store.sql.tables import audit_events
+
+# `--event user.*`: a name prefix; LIKE's own wildcards in a name are matched literally.
+PREFIX_WILDCARD = "*"
+LIKE_ESCAPE = "\\"
 
 
 class SqlAudit:
@@ -26,10 +33,23 @@ class SqlAudit:
             )
         )
 
-    def list_events(self, limit: int = 100) -> list[AuditEvent]:
-        rows = self._conn.execute(
-            sa.select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
-        ).all()
+    def list_events(
+        self,
+        limit: int = 100,
+        *,
+        actors: Sequence[str] = (),
+        since: datetime | None = None,
+        events: Sequence[str] = (),
+    ) -> list[AuditEvent]:
+        query = sa.select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
+        if actors:
+            query = query.where(
+                sa.or_(audit_events.c.client_id.in_(actors), audit_events.c.user_id.in_(actors))
+            )
+        if since is not None:
+            query = query.where(audit_events.c.at >= since)
+        if events:
+            query = query.where(sa.or_(*(_event_matches(name) for name in events)))
         return [
             AuditEvent(
                 event=row.event,
@@ -38,5 +58,14 @@ class SqlAudit:
                 user_id=row.user_id,
                 detail=dict(row.detail),
             )
-            for row in rows
+            for row in self._conn.execute(query).all()
         ]
+
+
+def _event_matches(name: str) -> sa.ColumnElement[bool]:
+    if not name.endswith(PREFIX_WILDCARD):
+        return audit_events.c.event == name
+    prefix = name.removesuffix(PREFIX_WILDCARD)
+    for special in (LIKE_ESCAPE, "%", "_"):
+        prefix = prefix.replace(special, LIKE_ESCAPE + special)
+    return audit_events.c.event.like(prefix + "%", escape=LIKE_ESCAPE)

@@ -60,6 +60,15 @@ class SqlGatewayTokens:
         )
         return result.rowcount == 1
 
+    def revoke_user(self, user_id: str, now: datetime) -> int:
+        """Revoke every live token issued for the user."""
+        result = self._conn.execute(
+            sa.update(gateway_tokens)
+            .where(gateway_tokens.c.user_id == user_id, gateway_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return int(result.rowcount)
+
     def revoke_grant(self, grant_id: str, now: datetime) -> int:
         """Revoke every token issued from one authorization (a replayed code's first tokens)."""
         result = self._conn.execute(

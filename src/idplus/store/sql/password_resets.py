@@ -49,14 +49,14 @@ class SqlPasswordResets:
         self,
         reset_id: str,
         *,
-        code_hash: str,
+        code_hash: str | None,
         expires_at: datetime,
         max_sends: int,
         not_sent_since: datetime,
         now: datetime,
     ) -> bool:
-        """Replace the code unless `max_sends` went out, one went out after `not_sent_since`,
-        or the code was already verified."""
+        """Replace the code (None: by none, when no code could be sent) unless `max_sends`
+        went out, one went out after `not_sent_since`, or the code was already verified."""
         result = self._conn.execute(
             sa.update(password_resets)
             .where(
@@ -134,3 +134,8 @@ class SqlPasswordResets:
             sa.delete(password_resets).where(_t.id == reset_id, _t.handle_hash == handle_hash)
         )
         return result.rowcount > 0
+
+    def delete_of_user(self, user_id: str) -> int:
+        """Delete every reset of the user, at any step."""
+        result = self._conn.execute(sa.delete(password_resets).where(_t.user_id == user_id))
+        return int(result.rowcount)

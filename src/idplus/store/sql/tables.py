@@ -524,9 +524,14 @@ password_resets = sa.Table(
     sa.Column("browser_hash", sa.String(64), nullable=False),
     # NULL when the name given belongs to no account that can be reset (the flow looks alike).
     _user_fk(nullable=True),
+    # HMAC of the name given (known or not): the key of its budget of wrong codes.
+    sa.Column("name_hash", sa.String(64), nullable=False),
     sa.Column("locale", sa.String(8), nullable=False),
-    # The login in progress it started from: its handle, sealed (crypto.secrets).
-    sa.Column("interaction_sealed", sa.Text(), nullable=True),
+    # HMAC of the login in progress it started from; the handle itself stays in the browser.
+    sa.Column("interaction_hash", sa.String(64), nullable=True),
+    # The app of that login. No foreign key: a deleted client need not end a reset (its code
+    # SMS then names no app).
+    sa.Column("client_id", sa.String(200), nullable=True),
     sa.Column("code_hash", sa.String(64), nullable=True),
     sa.Column("code_expires_at", UTCDateTime(), nullable=True),
     sa.Column("code_attempts", sa.Integer(), nullable=False, server_default="0"),

@@ -1,0 +1,128 @@
+"""`idplus user …`: user accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from idplus.cli.context import Context, pass_context
+from idplus.cli.help import Group, example
+from idplus.cli.output import emit
+from idplus.manage import users
+
+USERNAME_HELP = "A mobile number (90012345 or +4790012345) or an e-mail address."
+
+
+@click.group(
+    "user",
+    cls=Group,
+    epilog=example(
+        "idplus user add --username 90012345 --password 'correct horse' --otp",
+        "idplus user show 90012345",
+    ),
+)
+def user_group() -> None:
+    """User accounts: add, show, set a password, remove."""
+
+
+@user_group.command(
+    "add",
+    epilog=example(
+        "idplus user add --username 90012345 --password 'correct horse' \\",
+        "    --given-name Kari --family-name Nordmann --email kari@example.no --otp",
+    ),
+)
+@click.option("--username", required=True, help=f"{USERNAME_HELP} Must be new.")
+@click.option(
+    "--password",
+    required=True,
+    help=f"At least {users.MIN_PASSWORD_LENGTH} characters (stored as an argon2id hash).",
+)
+@click.option(
+    "--phone-number", help="Where SMS codes go (default: the username, when it is a number)."
+)
+@click.option("--email", help="The e-mail address (default: the username, when it is one).")
+@click.option("--given-name", help="First name (the given_name claim).")
+@click.option("--family-name", help="Last name (the family_name claim).")
+@click.option("--birthdate", help="YYYY-MM-DD (the birthdate claim).")
+@click.option(
+    "--ial",
+    default=0,
+    type=click.IntRange(0, 3),
+    show_default=True,
+    help="Identity assurance level, 0-3 (how well the person's identity was proven).",
+)
+@click.option("--kurtid", help="Customer number (default: 12 generated digits).")
+@click.option(
+    "--tnuid",
+    "tnuids",
+    multiple=True,
+    help="A Telenor user id (default: one generated). Repeatable.",
+)
+@click.option(
+    "--otp",
+    "otp_required",
+    is_flag=True,
+    help="Require the one-time SMS code at login, after the password (needs a phone number).",
+)
+@pass_context
+def user_add(ctx: Context, /, **options: Any) -> None:
+    """Create a user account.
+
+    Prints {"id": …, "username": (normalised, +47… or lower-case), "kurtid": …, "tnuid": […]}.
+    A username that is taken is reported as such before anything else is checked.
+    """
+    created = users.add_user(ctx.store, ctx.clock, users.UserRegistration(**options))
+    emit(
+        {
+            "id": created.id,
+            "username": created.username,
+            "kurtid": created.kurtid,
+            "tnuid": list(created.tnuids),
+        }
+    )
+
+
+@user_group.command("show", epilog=example("idplus user show kari@example.no"))
+@click.argument("username")
+@pass_context
+def user_show(ctx: Context, username: str) -> None:
+    """Show user USERNAME (a mobile number or an e-mail address).
+
+    Prints one JSON object: identifiers, claims, IAL and whether an SMS code is required; never
+    the password or its hash.
+    """
+    emit(users.describe_user(users.get_user(ctx.store, username)))
+
+
+@user_group.command(
+    "set-password", epilog=example("idplus user set-password 90012345 --password 'new horse'")
+)
+@click.argument("username")
+@click.option(
+    "--password",
+    required=True,
+    help=f"The new password, at least {users.MIN_PASSWORD_LENGTH} characters.",
+)
+@pass_context
+def user_set_password(ctx: Context, username: str, password: str) -> None:
+    """Set the password of user USERNAME.
+
+    USERNAME is a mobile number or an e-mail address. Prints {"username": …,
+    "password_changed": true}.
+    """
+    users.set_password(ctx.store, ctx.clock, username, password)
+    emit({"username": username, "password_changed": True})
+
+
+@user_group.command("remove", epilog=example("idplus user remove 90012345"))
+@click.argument("username")
+@pass_context
+def user_remove(ctx: Context, username: str) -> None:
+    """Delete user USERNAME with their sessions and tokens.
+
+    USERNAME is a mobile number or an e-mail address. Prints {"username": …, "removed": true}.
+    """
+    users.remove_user(ctx.store, ctx.clock, username)
+    emit({"username": username, "removed": True})

@@ -1,0 +1,85 @@
+"""Reading the audit trail: which events, about whom, since when.
+
+Events hold identifiers (client id, user id, key id), never a secret, password or code, so what
+is read here can be printed as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from idplus.clock import Clock
+from idplus.errors import ValidationError
+from idplus.identifiers import normalise_username
+from idplus.models import AuditEvent
+from idplus.store.base import Store, UnitOfWork
+
+DURATION_PATTERN = re.compile(r"(\d{1,9})([smhdw])")
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    # A client id, a user id or a username (a removed user's events: by user id only).
+    actor: str | None = None
+    # ISO-8601, or a duration back from now such as 24h.
+    since: str | None = None
+    # Event names, or prefixes ending in `*`.
+    events: Sequence[str] = ()
+    limit: int = 100
+
+
+def list_events(store: Store, clock: Clock, query: AuditQuery) -> list[AuditEvent]:
+    """The matching events, newest first."""
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise ValidationError(f"the limit must be 1-{MAX_LIMIT}")
+    since = parse_since(query.since, clock.now()) if query.since is not None else None
+    with store.reading() as uow:
+        actors = _actor_ids(uow, query.actor) if query.actor is not None else ()
+        return uow.audit.list_events(
+            query.limit, actors=actors, since=since, events=tuple(query.events)
+        )
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """`24h`, `30m`, `7d`, … back from `now`, or an ISO-8601 date or time (UTC unless it says)."""
+    text = value.strip()
+    duration = DURATION_PATTERN.fullmatch(text)
+    try:
+        if duration:
+            amount, unit = duration.groups()
+            return now - timedelta(**{DURATION_UNITS[unit]: int(amount)})
+        parsed = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        raise ValidationError(
+            f"--since {value!r} is neither an ISO-8601 time (2025-03-01, 2025-03-01T08:00+01:00)"
+            " nor a duration back from now (90s, 30m, 24h, 7d, 2w)"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _actor_ids(uow: UnitOfWork, actor: str) -> tuple[str, ...]:
+    """The actor as given (a client id or a user id), plus the id of the user it names."""
+    ids = [actor]
+    try:
+        user = uow.users.find_by_username(normalise_username(actor))
+    except ValidationError:
+        user = None
+    if user is not None:
+        ids.append(user.id)
+    return tuple(dict.fromkeys(ids))
+
+
+def describe_event(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": event.at.isoformat(),
+        "event": event.event,
+        "client_id": event.client_id,
+        "user_id": event.user_id,
+        "detail": dict(event.detail),
+    }
