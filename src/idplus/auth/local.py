@@ -23,17 +23,24 @@ _CONTROL = frozenset({"Cc", "Cs"})
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
+# An e-mail address is at most 320 characters (RFC 5321 §4.5.3.1); anything longer is no
+# username, and would not fit the throttle's key column.
+MAX_USERNAME_LENGTH = 320
+
+
 def canonical_username(raw: str) -> str:
     """The form a username is stored and throttled under; raw input when it is no username,
     and "" (no username at all) when it holds a control character: no name has one, and a
     NUL cannot even be sent to PostgreSQL."""
     text = raw.strip()
+    if len(text) > MAX_USERNAME_LENGTH:
+        return ""
     if any(unicodedata.category(character) in _CONTROL for character in text):
         return ""
     try:
         return normalise_username(text)
     except ValidationError:
-        return text.lower()[:320]
+        return text.lower()
 
 
 def find_user_for_login(uow: UnitOfWork, username: str) -> User | None:

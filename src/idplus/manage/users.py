@@ -129,9 +129,14 @@ def set_password(store: Store, clock: Clock, username: str, password: str) -> No
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(f"a password must be at least {MIN_PASSWORD_LENGTH} characters")
     user = get_user(store, username)
+    now = clock.now()
     with store.transaction() as uow:
-        uow.users.set_password_hash(user.id, hash_password(password), clock.now())
-        uow.audit.record(AuditEvent("user.password_set", clock.now(), user_id=user.id))
+        uow.users.set_password_hash(user.id, hash_password(password), now)
+        # The way out for a user customer service helps: a reset someone else got past the
+        # SMS step of must not set a password over this one, nor keep a gateway token.
+        uow.password_resets.delete_of_user(user.id)
+        uow.gateway_tokens.revoke_user(user.id, now)
+        uow.audit.record(AuditEvent("user.password_set", now, user_id=user.id))
 
 
 def describe_user(user: User) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from idplus.manage.users import UserRegistration, add_user
+from idplus.manage.users import UserRegistration, add_user, set_password
 from idplus.models import Client, GatewayToken, User
 from idplus.policies import ClientType
 from idplus.protocol.context import AppContext
@@ -168,7 +168,14 @@ def _gateway_token(ctx: AppContext, token_hash: str, user_id: str) -> None:
         uow.gateway_tokens.insert(token)
 
 
-@pytest.mark.parametrize("new_password", [_by_another_reset, _on_the_account_page])
+def _by_customer_service(ctx: AppContext) -> None:
+    """`idplus user set-password`: the way out for a two-factor user without an e-mail."""
+    set_password(ctx.store, ctx.clock, PHONE, NEW_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "new_password", [_by_another_reset, _on_the_account_page, _by_customer_service]
+)
 def test_a_new_password_ends_every_reset_and_gateway_token_of_the_user(
     context: AppContext, new_password: Callable[[AppContext], None]
 ) -> None:
