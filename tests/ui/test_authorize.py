@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from structlog.testing import capture_logs
 
 from tests.flows.forms import FormBrowser
 from tests.harness import CALLBACK, Harness, redirect_params
@@ -313,3 +314,13 @@ def _sign_in_to_loopback_app(harness: Harness) -> None:
     browser.get(harness.authorize_url("app", redirect_uri="http://127.0.0.1:5000/cb"))
     signed_in = harness.login(browser)
     assert signed_in.headers["location"].startswith("http://127.0.0.1:5000/cb?code=")
+
+
+def test_a_refused_request_is_logged_with_its_reason_and_client(spa: Harness) -> None:
+    """The page says only that the app is not set up; the operator's log says why and which."""
+    with capture_logs() as logs:
+        page = spa.http.get(spa.authorize_url(redirect_uri="https://elsewhere.example/cb"))
+    assert page.status_code == 400
+    (refusal,) = [entry for entry in logs if entry["event"] == "authorize_refused"]
+    assert refusal["client_id"] == "spa"
+    assert "redirect_uri" in str(refusal["reason"])

@@ -49,7 +49,9 @@ async def authorize(request: Request) -> Response:
             browser_locale(request),
         )
     except FatalAuthorizeError as problem:
-        log.info("authorize_refused", reason=problem.detail)
+        # The client id as sent (bounded like every parameter): it may name no client.
+        client_id = (params.get("client_id") or "")[:200]
+        log.info("authorize_refused", reason=problem.detail, client_id=client_id)
         return pages.error(
             request,
             server,

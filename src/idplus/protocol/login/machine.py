@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from idplus.auth.local import canonical_username
 from idplus.auth.providers import ProviderKind
-from idplus.crypto.hashing import HashingBusy
+from idplus.crypto.hashing import HashingBusy, hash_handle
 from idplus.logs import get_logger
 from idplus.protocol.authenticators.base import Authenticator
 from idplus.protocol.authenticators.local import LocalAuthenticator
@@ -88,13 +89,30 @@ def advance(
     try:
         return handler(ctx, view, inputs)
     except LoginProblem as problem:
+        _log_refusal(ctx, view, inputs, problem.reason)
         return Problem(page_of(ctx, view), problem.reason, problem.retry_after_minutes)
     except InteractionGone as gone:
         return Gone(str(gone))
     except HashingBusy:
+        log.warning("login_shed", client_id=view.client.client_id, stage=view.stage.value)
         return Busy(view.interaction.request.ui_locale, view.client)
     except UpstreamError as error:
         return _upstream_failed(view, error)
+
+
+def _log_refusal(ctx: AppContext, view: InteractionView, inputs: Inputs, reason: str) -> None:
+    """Why a login step failed and for whom, for an operator: the user once the password is
+    proved, before that a keyed hash of the typed name (the same name gives the same hash, so
+    a lock can be traced; the log never holds the name itself)."""
+    typed = canonical_username(inputs.get("username")) if view.user is None else ""
+    log.info(
+        "login_refused",
+        reason=reason,
+        stage=view.stage.value,
+        client_id=view.client.client_id,
+        user_id=view.user.id if view.user is not None else None,
+        username_hash=hash_handle(ctx.secrets.handle_key, f"username:{typed}") if typed else None,
+    )
 
 
 def show(
