@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from structlog.testing import capture_logs
 
 from tests.harness import (
     CALLBACK,
@@ -324,3 +325,26 @@ def test_the_password_grant_is_not_served_here(harness: Harness) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
+
+
+def test_a_refused_token_request_is_logged_with_its_grant_and_client(harness: Harness) -> None:
+    """For the operator: which grant and which client (as claimed); never the secret."""
+    harness.add_client("bff", client_type="Confidential", grant_types=["client_credentials"])
+    basic = base64.b64encode(b"bff:not-the-secret").decode()
+    with capture_logs() as logs:
+        response = harness.http.post(
+            "/connect/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {basic}"},
+        )
+        harness.http.post("/connect/token", data={"client_id": "spa"})
+    assert response.status_code == 401
+    first, second = [entry for entry in logs if entry["event"] == "token_refused"]
+    assert (first["error"], first["grant_type"], first["client_id"]) == (
+        "invalid_client",
+        "client_credentials",
+        "bff",
+    )
+    # No grant_type at all: logged as none, with the client id the body claims.
+    assert (second["grant_type"], second["client_id"]) == (None, "spa")
+    assert "not-the-secret" not in repr(logs)

@@ -8,6 +8,8 @@ from starlette.responses import Response
 
 from idplus.entry import context_of, read_parameters
 from idplus.errors import OAuthError
+from idplus.logs import get_logger
+from idplus.protocol.client_auth import read_client_credentials
 from idplus.protocol.params import parse_params
 from idplus.protocol.token_endpoint import (
     TokenRequest,
@@ -17,9 +19,12 @@ from idplus.protocol.token_endpoint import (
 from idplus.web.adapters import json_response, oauth_error_response
 from idplus.web.signing import current_key_ring
 
+log = get_logger("idplus.token")
+
 
 async def token(request: Request) -> Response:
     server = context_of(request)
+    token_request: TokenRequest | None = None
     try:
         token_request = TokenRequest(
             request.headers.get("authorization"), parse_params(await read_parameters(request))
@@ -30,5 +35,20 @@ async def token(request: Request) -> Response:
         else:
             answer = await run_in_threadpool(handle_token_request, server, ring, token_request)
     except OAuthError as error:
+        _log_refusal(token_request, error)
         return oauth_error_response(error)
     return json_response(answer.to_json())
+
+
+def _log_refusal(token_request: TokenRequest | None, error: OAuthError) -> None:
+    """Which grant, for which client (as claimed: it may be unknown or fail to authenticate);
+    the internal reason follows in `oauth_error`."""
+    grant_type = client_id = None
+    if token_request is not None:
+        grant_type = (token_request.params.get("grant_type") or "")[:100] or None
+        try:
+            credentials = read_client_credentials(token_request.authorization, token_request.params)
+            client_id = credentials.client_id[:200]
+        except OAuthError:
+            pass
+    log.info("token_refused", error=error.error, grant_type=grant_type, client_id=client_id)
