@@ -324,3 +324,16 @@ def test_a_refused_request_is_logged_with_its_reason_and_client(spa: Harness) ->
     (refusal,) = [entry for entry in logs if entry["event"] == "authorize_refused"]
     assert refusal["client_id"] == "spa"
     assert "redirect_uri" in str(refusal["reason"])
+
+
+def test_an_error_sent_to_the_client_is_logged_with_its_reason_and_client(spa: Harness) -> None:
+    with capture_logs() as logs:
+        response = spa.http.get(spa.authorize_url(code_challenge_method="plain"))
+    assert redirect_params(response)["error"] == "invalid_request"
+    (refusal,) = [entry for entry in logs if entry["event"] == "authorize_refused"]
+    assert (refusal["client_id"], refusal["error"], refusal["redirected"]) == (
+        "spa",
+        "invalid_request",
+        True,
+    )
+    assert refusal["reason"]

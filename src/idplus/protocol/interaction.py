@@ -21,6 +21,7 @@ from idplus.errors import (
     OAuthError,
     UnmetAuthenticationRequirements,
 )
+from idplus.logs import get_logger
 from idplus.models import AuthorizationRequest, Client, Interaction, SsoSession, User
 from idplus.protocol.assurance import level_of_acr
 from idplus.protocol.authorization_code import issue_code
@@ -40,6 +41,8 @@ from idplus.protocol.front_channel_tokens import front_channel_tokens
 from idplus.protocol.params import Params
 from idplus.protocol.sso import live_login_of_cookie, sso_group
 from idplus.store.base import UnitOfWork
+
+log = get_logger(__name__)
 
 
 class Stage(StrEnum):
@@ -172,6 +175,7 @@ def start_authorization(
         try:
             request = validate_authorization_request(params, client, redirect_uri, fallback_locale)
         except RedirectableError as problem:
+            _log_redirected_refusal(client, problem.error)
             return error_response(problem.target, issuer, problem.error)
         cookie_handle = session_for_group(sso_group(client))
         session, user = _session_of(uow, ctx.secrets.handle_key, cookie_handle, now)
@@ -179,6 +183,7 @@ def start_authorization(
         try:
             route = decide_first_stage(request, client, session, now, providers)
         except OAuthError as error:
+            _log_redirected_refusal(client, error)
             return error_response(target_of(request), issuer, error)
         if route is None:
             assert session is not None
@@ -189,6 +194,17 @@ def start_authorization(
         return _start_interaction(
             uow, ctx, request=request, route=route, session=session, browser_id=browser_id
         )
+
+
+def _log_redirected_refusal(client: Client, error: OAuthError) -> None:
+    """An authorize error the client hears at its redirect URI; the operator reads why here."""
+    log.info(
+        "authorize_refused",
+        reason=error.detail,
+        error=error.error,
+        client_id=client.client_id,
+        redirected=True,
+    )
 
 
 def _session_of(
