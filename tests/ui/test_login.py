@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from starlette.testclient import TestClient
+from structlog.testing import capture_logs
 
 from idplus.application.app import create_app
 from idplus.auth.providers import LOCAL_PROVIDER, ProviderInfo, ProviderKind, ProviderRegistry
@@ -206,11 +207,15 @@ def test_forms_without_a_valid_csrf_token_are_refused(harness: Harness) -> None:
     harness.add_user()
     browser = harness.browser()
     browser.get(harness.authorize_url())
-    forged = browser.submit(
-        {"csrf_token": "forged", "username": "+4790000001"}, ("action", "login")
-    )
+    with capture_logs() as logs:
+        forged = browser.submit(
+            {"csrf_token": "forged", "username": "+4790000001"}, ("action", "login")
+        )
     assert forged.status_code == 403
     assert "could not be checked" in forged.text
+    # The operator reads where it happened, and that the browser still had its id.
+    (failed,) = [entry for entry in logs if entry["event"] == "form_check_failed"]
+    assert (failed["path"], failed["has_browser_id"]) == ("/login", True)
 
 
 def test_an_interaction_cannot_be_continued_from_another_browser(harness: Harness) -> None:

@@ -13,14 +13,16 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from idplus.logs import get_logger
 from idplus.models import Client
 from idplus.protocol.context import AppContext
-from idplus.ui.cookies import ensure_browser_id, set_browser_cookie
+from idplus.ui.cookies import browser_id, ensure_browser_id, set_browser_cookie
 from idplus.ui.csrf import csrf_token
 from idplus.ui.i18n import gettext_for
 from idplus.ui.language import language_switch
 from idplus.uris import is_loopback_host
 
+log = get_logger("idplus.pages")
 TEMPLATES = Path(__file__).parent / "templates"
 # The detail of an error page for a request that could not even be read (parse_params).
 MALFORMED_REQUEST = (
@@ -118,6 +120,13 @@ class Pages:
 
     def form_check_failed(self, request: Request, server: AppContext, locale: str) -> Response:
         """The answer to a POST whose CSRF token is missing or wrong."""
+        # A stale tab, a cookie the browser dropped, or a cross-site post: the operator sees
+        # which, by path and whether the browser still had its id.
+        log.info(
+            "form_check_failed",
+            path=request.url.path,
+            has_browser_id=browser_id(request) is not None,
+        )
         return self.error(
             request,
             server,
