@@ -48,8 +48,10 @@ def _free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+def _wait_until_ready(
+    base_url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 30
+) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"idplus serve exited: {log.read_text()[-2000:]}")

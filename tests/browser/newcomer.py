@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests.live_server import _free_port
+from tests.live_server import _free_port, _wait_until_ready
 
 REPOSITORY = Path(__file__).parents[2]
 
@@ -27,8 +25,6 @@ class MadeRun:
         return self.output_path.read_text()
 
     def last_code(self) -> str:
-        import json
-
         lines = self.outbox_path.read_text().splitlines()
         return str(json.loads(lines[-1])["code"])
 
@@ -49,23 +45,9 @@ def run_make_run(tmp_path: Path) -> Iterator[MadeRun]:
         )  # fmt: skip
     made = MadeRun(f"http://localhost:{port}", tmp_path / "outbox.jsonl", output)
     try:
-        _wait_until_ready(made, process)
+        # A stale install stamp makes `make run` install first (about a minute).
+        _wait_until_ready(made.base_url, process, output, seconds=240)
         yield made
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
-
-
-def _wait_until_ready(made: MadeRun, process: subprocess.Popen[bytes]) -> None:
-    # A stale install stamp makes `make run` install first (about a minute).
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"make run exited: {made.output()[-3000:]}")
-        try:
-            if httpx.get(f"{made.base_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"make run did not become ready: {made.output()[-3000:]}")

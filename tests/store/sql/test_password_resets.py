@@ -4,12 +4,12 @@ under parallel requests, and expired resets are pruned."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from idplus.models import PasswordReset, User
 from idplus.store.base import Store
+from tests.protocol.login.driver import in_parallel
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T = TypeVar("T")
@@ -36,22 +36,6 @@ def _reset(reset_id: str = "r1", **overrides: object) -> PasswordReset:
     return PasswordReset(**fields)  # type: ignore[arg-type]
 
 
-def _in_parallel(count: int, attempt: Callable[[], T]) -> list[T]:
-    start = threading.Barrier(count)
-    answers: list[T] = []
-
-    def run() -> None:
-        start.wait()
-        answers.append(attempt())
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
-
-
 def _find(store: Store, reset_id: str = "r1") -> PasswordReset:
     with store.reading() as uow:
         found = uow.password_resets.find_by_handle(f"handle-{reset_id}")
@@ -76,7 +60,7 @@ def test_parallel_guesses_never_exceed_the_limit(store: Store) -> None:
         with store.transaction() as uow:
             return uow.password_resets.reserve_code_attempt("r1", 5)
 
-    assert sorted(_in_parallel(8, guess)) == [False] * 3 + [True] * 5
+    assert sorted(in_parallel(8, guess)) == [False] * 3 + [True] * 5
     assert _find(store).code_attempts == 5
 
 
@@ -97,7 +81,7 @@ def test_new_codes_keep_their_interval_and_limit_and_stop_once_verified(store: S
 
     assert not send(NOW + timedelta(seconds=10))
     later = NOW + timedelta(seconds=30)
-    assert _in_parallel(4, lambda: send(later)).count(True) == 1
+    assert in_parallel(4, lambda: send(later)).count(True) == 1
     assert _find(store).code_hash == f"code-{later.timestamp()}"
     assert send(NOW + timedelta(seconds=60))
     assert not send(NOW + timedelta(seconds=90))  # three sent
@@ -153,7 +137,7 @@ def test_the_email_link_is_used_once_from_its_browser_and_renews_the_handle(stor
 
     assert not use(browser="browser-2")
     assert not use(at=NOW + timedelta(minutes=30))
-    assert _in_parallel(4, lambda: use(handle=f"h-{threading.get_ident()}")).count(True) == 1
+    assert in_parallel(4, lambda: use(handle=f"h-{threading.get_ident()}")).count(True) == 1
     with store.reading() as uow:
         assert uow.password_resets.find_by_handle("handle-r1") is None
         used = uow.password_resets.find_by_email_token("t1")
@@ -172,7 +156,7 @@ def test_a_reset_is_consumed_once(store: Store) -> None:
 
     with store.transaction() as uow:
         assert not uow.password_resets.consume("r1", "a-handle-it-no-longer-has")
-    assert sorted(_in_parallel(4, consume)) == [False, False, False, True]
+    assert sorted(in_parallel(4, consume)) == [False, False, False, True]
 
 
 def test_pruning_deletes_expired_resets_only(store: Store) -> None:
