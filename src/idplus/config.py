@@ -14,7 +14,8 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from cryptography import x509
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -95,6 +96,14 @@ class Settings(BaseSettings):
         description="Bearer token /metrics requires. Unset: /metrics answers only for a loopback "
         "(development) issuer.",
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port of `idplus serve` (on its --host) instead of the "
+        "public one, for a scraper inside the network; IDPLUS_METRICS_TOKEN, if set, is still "
+        "required there.",
+    )
     trusted_proxies: str = Field(
         "127.0.0.1,::1",
         description="Comma-separated addresses or networks whose X-Forwarded-For / "
@@ -168,6 +177,25 @@ class Settings(BaseSettings):
     ciba_poll_interval_seconds: int = Field(
         5, ge=1, le=60, description="The interval CIBA clients are told to poll at (seconds)."
     )
+    audit_retention_days: int = Field(
+        365,
+        ge=1,
+        description="Days audit events are kept; `idplus db prune` deletes older ones (failed "
+        "logins are recorded too, so the trail must not grow forever).",
+    )
+    webauthn_rp_id: str | None = Field(
+        None,
+        description="The WebAuthn relying-party id passkeys are bound to. Unset: the issuer's "
+        "host. It must be that host or a parent domain of it; passkeys registered under one "
+        "rp id never work under another.",
+    )
+    webauthn_attestation_roots: Path | None = Field(
+        None,
+        description="A PEM file of root certificates (e.g. from the FIDO metadata service) that "
+        "passkey attestations are verified against; only a passkey attested by one of them "
+        "and bound to one device reaches urn:telenor.identity.aal.3. Unset: attestation is "
+        "not asked for.",
+    )
     log_level: str = Field("INFO", description="Python log level name.")
     access_log: Literal["all", "errors"] = Field(
         "errors",
@@ -208,6 +236,46 @@ class Settings(BaseSettings):
                     f"trusted_proxies: {entry!r} is not an address or network"
                 ) from None
         return value
+
+    @field_validator("webauthn_rp_id")
+    @classmethod
+    def _rp_id_is_a_host_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host = value.strip().lower()
+        if not host or any(c in host for c in "/:@[] ") or host.startswith("."):
+            raise ValueError(
+                f"webauthn_rp_id: {value!r} must be a host name such as id.example.no "
+                "(no scheme, port or path)"
+            )
+        return host
+
+    @field_validator("webauthn_attestation_roots")
+    @classmethod
+    def _roots_are_certificates(cls, value: Path | None) -> Path | None:
+        # A typo must stop the start, not quietly turn every attestation into "not verified".
+        if value is None:
+            return None
+        try:
+            certificates = x509.load_pem_x509_certificates(value.read_bytes())
+        except OSError as exc:
+            raise ValueError(f"webauthn_attestation_roots: cannot read {value}: {exc}") from None
+        except ValueError:
+            certificates = []
+        if not certificates:
+            raise ValueError(f"webauthn_attestation_roots: {value} holds no PEM certificate")
+        return value
+
+    @model_validator(mode="after")
+    def _rp_id_covers_the_issuer(self) -> Settings:
+        host = urlsplit(self.issuer).hostname or ""
+        rp_id = self.webauthn_rp_id
+        if rp_id is not None and host != rp_id and not host.endswith(f".{rp_id}"):
+            raise ValueError(
+                f"webauthn_rp_id {rp_id!r} must be the issuer's host {host!r} or a parent "
+                "domain of it (browsers refuse any other)"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

@@ -255,6 +255,8 @@ class SsoSession:
     upstream_subject: str | None = None
     # The browser's User-Agent at the login that opened it, cleaned (the account page names it).
     user_agent: str | None = None
+    # The passkey its login used (`Passkey.id`): removing that passkey ends the session.
+    passkey_id: str | None = None
 
     def is_active(self, now: datetime) -> bool:
         return self.ended_at is None and now < self.expires_at
@@ -459,3 +461,45 @@ class PasswordReset:
     email_token_hash: str | None = None
     email_expires_at: datetime | None = None
     email_confirmed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Passkey:
+    """A WebAuthn credential (a passkey) registered to a user."""
+
+    # Our own random id (what the account page and `idplus user passkeys --remove` name).
+    id: str
+    user_id: str
+    # The authenticator's credential id, base64url without padding (unique).
+    credential_id: str
+    # The COSE public key, as the authenticator sent it.
+    public_key: bytes
+    sign_count: int
+    # Hints for the browser ("internal", "hybrid", "usb" …), as the browser reported them.
+    transports: tuple[str, ...]
+    # The credential may be synced to other devices (BE flag) and is (BS flag).
+    backup_eligible: bool
+    backed_up: bool
+    # The authenticator model's AAGUID ("00000000-…" when it reports none).
+    aaguid: str
+    # Attested against the operator's roots and bound to one device: the only kind that
+    # reaches aal.3 (self-reported flags prove nothing).
+    hardware_attested: bool
+    # The user's own name for it, plain text (at most 64 characters).
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebAuthnChallenge:
+    """A challenge handed to a browser, kept only as an HMAC and bound to what asked for it."""
+
+    id_hash: str
+    # "register" | "login"
+    purpose: str
+    # HMAC of the login in progress (login) or the account session (register).
+    binding_hash: str
+    expires_at: datetime
+    # The user it was issued for (registration, step-up); None for a username-less login.
+    user_id: str | None = None

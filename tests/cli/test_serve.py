@@ -58,3 +58,11 @@ def test_serve_is_quiet_when_the_issuer_names_the_served_port(
     code, out, _ = cli.run("serve", "--host", "0.0.0.0", "--port", "8300")  # noqa: S104
     assert code == 0
     assert "issuer_port" not in out
+
+
+def test_serve_refuses_a_metrics_port_equal_to_the_served_port(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, uvicorn_runs: list[dict[str, Any]]
+) -> None:
+    monkeypatch.setenv("IDPLUS_METRICS_PORT", "8000")
+    assert "IDPLUS_METRICS_PORT must differ from --port (8000)" in cli.fails("serve")
+    assert uvicorn_runs == []

@@ -9,6 +9,8 @@ from idplus.manage.maintenance import prune
 from idplus.models import Delivery
 from idplus.store.base import Store
 
+A_YEAR = timedelta(days=365)
+
 
 def test_prune_deletes_only_expired_rows(store: Store, clock: FrozenClock) -> None:
     now = clock.now()
@@ -16,13 +18,13 @@ def test_prune_deletes_only_expired_rows(store: Store, clock: FrozenClock) -> No
         uow.revoked_access_tokens.revoke("old", now - timedelta(seconds=1))
         uow.revoked_access_tokens.revoke("live", now + timedelta(hours=1))
 
-    deleted = prune(store, clock)
+    deleted = prune(store, clock, audit_retention=A_YEAR)
 
     assert deleted["revoked_access_tokens"] == 1
     with store.reading() as uow:
         assert uow.revoked_access_tokens.is_revoked("live")
         assert not uow.revoked_access_tokens.is_revoked("old")
-    assert prune(store, clock)["revoked_access_tokens"] == 0
+    assert prune(store, clock, audit_retention=A_YEAR)["revoked_access_tokens"] == 0
 
 
 def test_prune_keeps_pending_deliveries_and_drops_old_finished_ones(
@@ -46,7 +48,7 @@ def test_prune_keeps_pending_deliveries_and_drops_old_finished_ones(
         uow.deliveries.mark_delivered("old-done", now - timedelta(days=8))
         uow.deliveries.mark_delivered("recent-done", now - timedelta(days=1))
 
-    assert prune(store, clock)["deliveries"] == 1
+    assert prune(store, clock, audit_retention=A_YEAR)["deliveries"] == 1
     with store.reading() as uow:
         assert uow.deliveries.find("old-done") is None
         assert uow.deliveries.find("recent-done") is not None

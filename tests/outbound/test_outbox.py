@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 
 from idplus.clock import FrozenClock
 from idplus.config import Settings
 from idplus.logs import configure_logging
+from idplus.metrics import IdentityMetrics
 from idplus.models import Delivery
 from idplus.outbound.backchannel_logout import logout_delivery
 from idplus.outbound.outbox import (
@@ -117,7 +119,8 @@ def _find(store: Store, delivery_id: str = "d1") -> Delivery:
 def _drain(store: Store, clock: FrozenClock, settings: Settings = SETTINGS) -> int:
     async def drain() -> int:
         async with httpx.AsyncClient() as http:
-            return await OutboxWorker(store, clock, settings, http, OutboxSignal()).drain()
+            metrics = IdentityMetrics(CollectorRegistry())
+            return await OutboxWorker(store, clock, settings, http, OutboxSignal(), metrics).drain()
 
     return asyncio.run(drain())
 
@@ -221,7 +224,9 @@ def test_the_running_worker_sends_at_once_when_notified_and_stops_cleanly(
     async def run() -> None:
         signal = OutboxSignal()
         async with httpx.AsyncClient() as http:
-            worker = OutboxWorker(store, clock, lazy, http, signal)
+            worker = OutboxWorker(
+                store, clock, lazy, http, signal, IdentityMetrics(CollectorRegistry())
+            )
             await asyncio.to_thread(_enqueue, store, first)
             async with worker.running():
                 await _until(lambda: receiver.tokens == ["token-1"])  # the start-up drain

@@ -20,6 +20,7 @@ from idplus.config import Settings
 from idplus.crypto.hashing import PasswordHashSlots
 from idplus.manage.keys import KeyRingCache, ensure_signing_key
 from idplus.manage.server_secrets import load_server_secrets
+from idplus.metrics import IdentityMetrics
 from idplus.outbound.outbox import OutboxSignal
 from idplus.protocol.client_directory import ClientDirectory
 from idplus.protocol.context import AppContext
@@ -36,6 +37,7 @@ def context(db: Database, tmp_path: Path) -> Iterator[AppContext]:
     ensure_signing_key(store, settings, clock)
     http = httpx.AsyncClient()
     blocking = httpx.Client(timeout=2)
+    registry = CollectorRegistry()
     yield AppContext(
         settings=settings,
         clock=clock,
@@ -49,7 +51,8 @@ def context(db: Database, tmp_path: Path) -> Iterator[AppContext]:
         hash_slots=PasswordHashSlots(os.cpu_count() or 1),
         http=http,
         outbox_signal=OutboxSignal(),
-        metrics=CollectorRegistry(),
+        metrics=registry,
+        identity_metrics=IdentityMetrics(registry),
         discovery={},
         upstream=UpstreamMetadata(blocking),
     )

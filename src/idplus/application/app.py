@@ -26,7 +26,7 @@ from idplus.application.routes import (
     starlette_routes,
 )
 from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry, upstream_provider_info
-from idplus.auth.sender import OutboxSender, Sender
+from idplus.auth.sender import CountingSender, OutboxSender, Sender
 from idplus.auth.upstream_metadata import UpstreamMetadata
 from idplus.clock import Clock, SystemClock
 from idplus.config import Settings
@@ -36,10 +36,12 @@ from idplus.manage.clients import ensure_account_client
 from idplus.manage.keys import KeyRingCache, ensure_signing_key
 from idplus.manage.providers import list_providers
 from idplus.manage.server_secrets import load_server_secrets
+from idplus.metrics import IdentityMetrics
 from idplus.outbound.outbox import OutboxSignal, OutboxWorker
 from idplus.protocol.client_directory import ClientDirectory
 from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.discovery import build_discovery_document
+from idplus.protocol.passkeys.relying_party import log_passkey_availability
 from idplus.protocol.token_endpoint import GRANT_TYPES
 from idplus.randomness import Randomness, SystemRandomness
 from idplus.store.base import Store
@@ -68,6 +70,7 @@ class _Parts:
     providers: ProviderRegistry
     sender: Sender
     metrics: CollectorRegistry
+    identity_metrics: IdentityMetrics
     discovery: dict[str, Any]
 
 
@@ -84,6 +87,8 @@ def create_app(
         raise InsecureConfiguration(problem)
     configure_logging(settings.log_level, json=settings.log_json)
     store = SqlStore.from_url(settings.database_url)
+    registry = CollectorRegistry()
+    identity_metrics = IdentityMetrics(registry)
     parts = _Parts(
         settings=settings,
         clock=clock or SystemClock(),
@@ -96,8 +101,10 @@ def create_app(
             upstream=lambda: [upstream_provider_info(p) for p in list_providers(store)],
             cache_seconds=settings.client_cache_seconds,
         ),
-        sender=sender or OutboxSender(settings.outbox),
-        metrics=CollectorRegistry(),
+        # Every SMS is counted by purpose and result, whichever sender sends it.
+        sender=CountingSender(sender or OutboxSender(settings.outbox), identity_metrics),
+        metrics=registry,
+        identity_metrics=identity_metrics,
         discovery=build_discovery_document(
             settings.issuer, discovery_endpoints(), GRANT_TYPES.keys()
         ),
@@ -112,6 +119,7 @@ def create_app(
                 app.state.context = context
                 async with _outbox_worker(context).running():
                     log.info("started", issuer=settings.issuer, database=store.dialect_name)
+                    log_passkey_availability(settings)
                     yield
         parts.store.dispose()
 
@@ -163,6 +171,7 @@ def _build_context(parts: _Parts, http: httpx.AsyncClient, blocking: httpx.Clien
         http=http,
         outbox_signal=OutboxSignal(),
         metrics=parts.metrics,
+        identity_metrics=parts.identity_metrics,
         discovery=parts.discovery,
         upstream=UpstreamMetadata(blocking),
     )
@@ -170,7 +179,9 @@ def _build_context(parts: _Parts, http: httpx.AsyncClient, blocking: httpx.Clien
 
 def _outbox_worker(ctx: AppContext) -> OutboxWorker:
     """This worker process's sender of the durable outbox (back-channel logout …)."""
-    return OutboxWorker(ctx.store, ctx.clock, ctx.settings, ctx.http, ctx.outbox_signal)
+    return OutboxWorker(
+        ctx.store, ctx.clock, ctx.settings, ctx.http, ctx.outbox_signal, ctx.identity_metrics
+    )
 
 
 def app_from_environment() -> Starlette:

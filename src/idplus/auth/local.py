@@ -11,6 +11,7 @@ from idplus.auth.sms_texts import login_code_sms
 from idplus.crypto.hashing import hash_handle, hash_password, verify_password
 from idplus.errors import ValidationError
 from idplus.identifiers import normalise_username
+from idplus.metrics import SmsPurpose
 from idplus.models import Client, User
 from idplus.randomness import Randomness
 from idplus.store.base import UnitOfWork
@@ -76,7 +77,7 @@ def send_otp(
 ) -> None:
     """The login code by SMS, naming the app it is for (the text: sms_texts.py)."""
     body = login_code_sms(code, locale, client=client, issuer=issuer, valid_for=OTP_LIFETIME)
-    sender.send(Message(to=phone_number, channel="sms", body=body, at=now, code=code))
+    sender.send(Message(phone_number, "sms", body, now, code=code, purpose=SmsPurpose.LOGIN_CODE))
 
 
 def mask_phone_number(phone_number: str) -> str:

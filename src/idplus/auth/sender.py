@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from idplus.metrics import IdentityMetrics, SmsPurpose
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -21,10 +23,32 @@ class Message:
     body: str
     at: datetime
     code: str | None = None
+    # Which text an SMS is, for the metrics (never written to the outbox).
+    purpose: SmsPurpose | None = None
 
 
 class Sender(Protocol):
     def send(self, message: Message) -> None: ...
+
+
+class CountingSender:
+    """Counts every SMS that names its purpose as sent or failed (the sender raised), then
+    passes the message on; the failure still reaches the caller."""
+
+    def __init__(self, sender: Sender, metrics: IdentityMetrics) -> None:
+        self.sender = sender
+        self._metrics = metrics
+
+    def send(self, message: Message) -> None:
+        purpose = message.purpose if message.channel == "sms" else None
+        try:
+            self.sender.send(message)
+        except Exception:
+            if purpose is not None:
+                self._metrics.sms(purpose, sent=False)
+            raise
+        if purpose is not None:
+            self._metrics.sms(purpose, sent=True)
 
 
 class OutboxSender:

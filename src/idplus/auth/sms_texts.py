@@ -1,7 +1,7 @@
-"""Every SMS idplus composes (the login code, the password-reset code, the notice of a changed
-password, the CIBA approval link), with the app's name and the line that lets a phone fill in a
-code. A text that holds a code says how long the code is valid; the caller passes the lifetime it
-enforces, so the text cannot drift from it.
+"""Every SMS idplus composes (the login code, the password-reset code, the notices of a changed
+password and of an added passkey, the CIBA approval link), with the app's name and the line
+that lets a phone fill in a code. A text that holds a code says how long the code is valid;
+the caller passes the lifetime it enforces, so the text cannot drift from it.
 
 The app is named as the operator registered it, cleaned for a text message: one line, no
 control or invisible characters, at most APP_NAME_MAX characters. A code SMS from an https
@@ -115,6 +115,20 @@ def password_changed_text(locale: str) -> str:
     return (
         "Your password was changed, and you were logged out everywhere. If it was not you, "
         "contact customer service at once."
+    )
+
+
+def passkey_added_text(locale: str, name: str) -> str:
+    """Also sent by e-mail: a passkey is a way in, so its owner hears of every new one.
+    `name` is the one the user gave it (plain text, one line, at most 64 characters)."""
+    if locale == "nb":
+        return (
+            f"En passnøkkel («{name}») ble lagt til på Telenor ID-en din. Var det ikke deg, må "
+            "du fjerne den på kontosiden og kontakte kundeservice med en gang."
+        )
+    return (
+        f'A passkey ("{name}") was added to your Telenor ID. If it was not you, remove it on '
+        "your account page and contact customer service at once."
     )
 
 

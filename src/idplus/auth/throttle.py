@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from idplus.config import Settings
+from idplus.metrics import LockoutScope
 from idplus.store.base import UnitOfWork
 
 
@@ -28,6 +29,8 @@ class ThrottleRule:
     # A successful password login clears its username's count; an address only gets its
     # one attempt back, so many users behind one NAT do not lock each other out.
     clear_on_success: bool = False
+    # Set for the password budgets: a window filled by a failed attempt is a lockout, counted.
+    lockout_scope: LockoutScope | None = None
 
 
 ThrottleKey = tuple[ThrottleRule, str]
@@ -44,12 +47,16 @@ class Throttled(Exception):
 
 def username_rule(settings: Settings) -> ThrottleRule:
     window = timedelta(seconds=settings.login_lock_seconds)
-    return ThrottleRule("username:", settings.login_failures_per_username, window, True)
+    return ThrottleRule(
+        "username:", settings.login_failures_per_username, window, True, LockoutScope.USERNAME
+    )
 
 
 def address_rule(settings: Settings) -> ThrottleRule:
     window = timedelta(seconds=settings.login_lock_seconds)
-    return ThrottleRule("ip:", settings.login_failures_per_address, window)
+    return ThrottleRule(
+        "ip:", settings.login_failures_per_address, window, lockout_scope=LockoutScope.ADDRESS
+    )
 
 
 # Nine digits are guessable by brute force only without a limit on wrong guesses.
@@ -97,15 +104,23 @@ def key_of(rule: ThrottleRule, value: str) -> ThrottleKey:
     return (rule, rule.prefix + value)
 
 
-def reserve(uow: UnitOfWork, keys: Sequence[ThrottleKey], now: datetime) -> None:
-    """Spend one attempt on every key, or raise Throttled (the caller's transaction rolls back)."""
+def reserve(uow: UnitOfWork, keys: Sequence[ThrottleKey], now: datetime) -> list[ThrottleRule]:
+    """Spend one attempt on every key, or raise Throttled (the caller's transaction rolls back).
+
+    The rules whose window this attempt filled: their key is locked from now on unless the
+    attempt is given back (`succeeded`).
+    """
+    filled: list[ThrottleRule] = []
     for rule, key in keys:
-        allowed = uow.throttles.reserve_attempt(
+        counted = uow.throttles.reserve_attempt(
             key, limit=rule.limit, window_start=now - rule.window, now=now
         )
-        if not allowed:
+        if counted is None:
             started = uow.throttles.window_started_at(key) or now
             raise Throttled(started + rule.window)
+        if counted >= rule.limit:
+            filled.append(rule)
+    return filled
 
 
 def succeeded(uow: UnitOfWork, keys: Sequence[ThrottleKey]) -> None:

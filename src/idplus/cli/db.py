@@ -40,9 +40,13 @@ def db_upgrade(ctx: Context) -> None:
 def db_prune(ctx: Context) -> None:
     """Delete expired data.
 
-    Expired codes, logins in progress, device requests, tokens and old sessions. Safe while
-    the server runs. Prints {"deleted": {"<table>": rows deleted, …}}.
+    Expired codes, logins in progress, device requests, tokens and old sessions, and audit
+    events older than IDPLUS_AUDIT_RETENTION_DAYS (default 365). Safe while the server runs.
+    Prints {"deleted": {"<table>": rows deleted, …}}.
     """
+    from datetime import timedelta
+
     from idplus.manage.maintenance import prune
 
-    emit({"deleted": prune(ctx.store, ctx.clock)})
+    retention = timedelta(days=ctx.settings.audit_retention_days)
+    emit({"deleted": prune(ctx.store, ctx.clock, audit_retention=retention)})

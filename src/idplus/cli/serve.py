@@ -9,6 +9,7 @@ from idplus.cli.help import Command, example
 from idplus.errors import ValidationError
 from idplus.logs import configure_logging, get_logger
 from idplus.manage import keys
+from idplus.metrics_exposition import MetricsPort, shared_across_workers
 
 log = get_logger("idplus.cli")
 
@@ -44,15 +45,18 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     Settings come from IDPLUS_* environment variables (IDPLUS_ISSUER, IDPLUS_DATABASE_URL, …);
     run `idplus db upgrade` first. Creates the signing key on the first start. Prints JSON log
     lines on stdout (IDPLUS_LOG_JSON=false: console lines) rather than one document. Refuses to
-    start an https issuer whose secrets would live in the database.
+    start an https issuer whose secrets would live in the database. With several workers
+    /metrics sums them all; with IDPLUS_METRICS_PORT it is served on that port (same --host)
+    instead of the public one.
     """
-    import uvicorn
-
     from idplus.manage.server_secrets import load_server_secrets
 
     problem = ctx.settings.production_secrets_problem()
     if problem:
         raise ValidationError(problem)
+    metrics_port = ctx.settings.metrics_port
+    if metrics_port == port:
+        raise ValidationError(f"IDPLUS_METRICS_PORT must differ from --port ({port})")
     configure_logging(ctx.settings.log_level, json=ctx.settings.log_json)
     unreachable = ctx.settings.served_port_problem(port)
     if unreachable:
@@ -61,6 +65,30 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     load_server_secrets(ctx.store, ctx.settings, ctx.clock)
     keys.ensure_signing_key(ctx.store, ctx.settings, ctx.clock)
     ctx.store.dispose()
+    if workers == 1 and metrics_port is None:
+        _run_uvicorn(host, port, workers)
+        return
+    # Several workers, or a scraper on a port of its own: every worker's counters are summed.
+    with shared_across_workers():
+        if metrics_port is None:
+            _run_uvicorn(host, port, workers)
+            return
+        with _metrics_port(ctx, host, metrics_port) as metrics:
+            log.info("metrics_port_opened", host=host, port=metrics.port)
+            _run_uvicorn(host, port, workers)
+
+
+def _metrics_port(ctx: Context, host: str, port: int) -> MetricsPort:
+    token = ctx.settings.metrics_token
+    try:
+        return MetricsPort(host, port, token.get_secret_value() if token else None)
+    except OSError as error:
+        raise ValidationError(f"cannot serve metrics on {host}:{port}: {error}") from None
+
+
+def _run_uvicorn(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "idplus.application.app:app_from_environment",
         factory=True,

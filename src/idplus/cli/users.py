@@ -8,10 +8,18 @@ import click
 
 from idplus.cli.context import Context, pass_context
 from idplus.cli.help import Group, example
-from idplus.cli.output import emit
-from idplus.manage import users
+from idplus.cli.output import emit, emit_list, format_option
+from idplus.manage import passkeys, users
 
 USERNAME_HELP = "A mobile number (90012345 or +4790012345) or an e-mail address."
+PASSKEY_COLUMNS = (
+    "id",
+    "name",
+    "created_at",
+    "last_used_at",
+    "backup_eligible",
+    "hardware_attested",
+)
 
 
 @click.group(
@@ -20,10 +28,11 @@ USERNAME_HELP = "A mobile number (90012345 or +4790012345) or an e-mail address.
     epilog=example(
         "idplus user add --username 90012345 --password 'correct horse' --otp",
         "idplus user show 90012345",
+        "idplus user passkeys 90012345 --format table",
     ),
 )
 def user_group() -> None:
-    """User accounts: add, show, set a password, remove."""
+    """User accounts: add, show, set a password, list and remove passkeys, remove."""
 
 
 @user_group.command(
@@ -126,3 +135,43 @@ def user_remove(ctx: Context, username: str) -> None:
     """
     users.remove_user(ctx.store, ctx.clock, username)
     emit({"username": username, "removed": True})
+
+
+@user_group.command(
+    "passkeys",
+    epilog=example(
+        "idplus user passkeys 90012345 --format table",
+        "idplus user passkeys 90012345 --remove 3f9c0b7e2a1d4c5b8e6f7a9b0c1d2e3f",
+    ),
+)
+@click.argument("username")
+@click.option(
+    "--remove",
+    "passkey_id",
+    metavar="ID",
+    help="Remove the passkey with this id (from the list) and end the sessions it logged in.",
+)
+@format_option("an array of the user's passkeys, oldest first")
+@pass_context
+def user_passkeys(ctx: Context, username: str, passkey_id: str | None, output_format: str) -> None:
+    """List the passkeys of user USERNAME, or remove one.
+
+    USERNAME is a mobile number or an e-mail address. Each passkey: id, name, created_at,
+    last_used_at, aaguid (the authenticator model), transports, backup_eligible (it may sync
+    to other devices), backed_up, hardware_attested (attested against
+    IDPLUS_WEBAUTHN_ATTESTATION_ROOTS and device-bound: it gives aal.3) and sign_count; never
+    its key. With --remove, prints {"username", "removed": ID, "sessions_ended": N}; the user's
+    relying parties are not told over the back channel (their refresh tokens stop working).
+    """
+    if passkey_id is None:
+        listed = passkeys.list_passkeys(ctx.store, username)
+        emit_list([passkeys.describe_passkey(p) for p in listed], PASSKEY_COLUMNS, output_format)
+        return
+    removed = passkeys.remove_passkey(ctx.store, ctx.clock, username, passkey_id)
+    emit(
+        {
+            "username": username,
+            "removed": removed.passkey.id,
+            "sessions_ended": len(removed.ended_sessions),
+        }
+    )

@@ -33,14 +33,15 @@ def add_api_product(
                 raise NotFoundError(f"unknown client {client_id!r}")
             if not client.api_access:
                 raise ValidationError(f"client {client_id!r} is not an --api-access client")
-        if uow.api_products.find(scope) is None:
+        created = uow.api_products.find(scope) is None
+        if created:
             uow.api_products.insert(scope, name or scope[4:], clock.now())
         uow.api_products.add_subscribers(scope, client_ids)
         uow.audit.record(
             AuditEvent(
                 "api_product.changed",
                 clock.now(),
-                detail={"scope": scope, "subscribed": list(client_ids)},
+                detail={"scope": scope, "created": created, "subscribed": list(client_ids)},
             ),
         )
         product = uow.api_products.find(scope)

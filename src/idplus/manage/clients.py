@@ -271,8 +271,22 @@ def add_client(store: Store, clock: Clock, reg: ClientRegistration) -> Registere
                 )
         uow.clients.insert(client, clock.now())
         uow.api_products.add_subscribers_to_many(api_scopes, reg.client_id)
-        uow.audit.record(AuditEvent("client.added", clock.now(), client_id=reg.client_id))
+        uow.audit.record(
+            AuditEvent(
+                "client.added", clock.now(), client_id=reg.client_id, detail=_settings_of(client)
+            )
+        )
     return registered
+
+
+# Not what was registered (the id is the event's own) or never in the trail (secret hashes).
+_NOT_AUDITED = frozenset({"client_id", "secrets", "created_at"})
+
+
+def _settings_of(client: Client) -> dict[str, Any]:
+    """What a registration set, for the audit trail: everything an operator can see but the
+    secrets (neither the secret nor its hash)."""
+    return {k: v for k, v in describe_client(client).items() if k not in _NOT_AUDITED}
 
 
 def get_client(store: Store, client_id: str) -> Client:
@@ -290,9 +304,13 @@ def list_clients(store: Store) -> list[Client]:
 
 def remove_client(store: Store, clock: Clock, client_id: str) -> None:
     with store.transaction() as uow:
-        if not uow.clients.delete(client_id):
+        client = uow.clients.find(client_id)
+        if client is None or not uow.clients.delete(client_id):
             raise NotFoundError(f"unknown client {client_id!r}")
-        uow.audit.record(AuditEvent("client.removed", clock.now(), client_id=client_id))
+        detail: dict[str, object] = {"type": client.client_type.value, "name": client.name}
+        uow.audit.record(
+            AuditEvent("client.removed", clock.now(), client_id=client_id, detail=detail)
+        )
 
 
 def rotate_client_secret(
@@ -313,7 +331,11 @@ def rotate_client_secret(
         kept = (*client.secrets, record)[-MAX_SECRETS:]
         dropped = [s.id for s in client.secrets if s not in kept]
         uow.clients.delete_secrets(dropped)
-        uow.audit.record(AuditEvent("client.secret_rotated", clock.now(), client_id=client_id))
+        # The secrets' record ids (never a secret or its hash): which one is new, which went.
+        detail: dict[str, object] = {"secret_id": record.id, "retired_secret_ids": dropped}
+        uow.audit.record(
+            AuditEvent("client.secret_rotated", clock.now(), client_id=client_id, detail=detail)
+        )
     return RegisteredClient(client=replace(client, secrets=kept), client_secret=plaintext)
 
 
@@ -361,4 +383,12 @@ def ensure_account_client(store: Store, clock: Clock) -> None:
         one_telenor=True,
     )
     with store.transaction() as uow:
-        uow.clients.insert_if_absent(client, clock.now())
+        if uow.clients.insert_if_absent(client, clock.now()):
+            uow.audit.record(
+                AuditEvent(
+                    "client.added",
+                    clock.now(),
+                    client_id=client.client_id,
+                    detail={**_settings_of(client), "built_in": True},
+                )
+            )

@@ -47,7 +47,7 @@ def ensure_signing_key(store: Store, settings: Settings, clock: Clock) -> None:
         if choose_signing_key(uow.signing_keys.list_all(), now) is None:
             key = _new_key(settings, now, activate_at=now)
             uow.signing_keys.insert(key)
-            uow.audit.record(AuditEvent("key.created", now, detail={"kid": key.kid}))
+            uow.audit.record(AuditEvent("key.created", now, detail=_key_detail(key)))
 
 
 def activation_delay(settings: Settings) -> timedelta:
@@ -66,12 +66,21 @@ def rotate_signing_key(store: Store, settings: Settings, clock: Clock) -> Signin
         new_key = material_key
         replaced = [k.kid for k in existing if k.publish_until is None]
         overlap = _longest_token_lifetime(settings, uow)
-        uow.signing_keys.retire(replaced, new_key.activate_at + overlap)
+        published_until = new_key.activate_at + overlap
+        uow.signing_keys.retire(replaced, published_until)
         uow.signing_keys.insert(new_key)
-        uow.audit.record(
-            AuditEvent("key.rotated", now, detail={"kid": new_key.kid, "replaced": replaced})
-        )
+        detail = {
+            **_key_detail(new_key),
+            "replaced": replaced,
+            "replaced_published_until": published_until.isoformat(),
+        }
+        uow.audit.record(AuditEvent("key.rotated", now, detail=detail))
     return new_key
+
+
+def _key_detail(key: SigningKey) -> dict[str, object]:
+    """The public facts of a new key (never its private part)."""
+    return {"kid": key.kid, "alg": key.alg, "activate_at": key.activate_at.isoformat()}
 
 
 def _longest_token_lifetime(settings: Settings, uow: UnitOfWork) -> timedelta:

@@ -147,12 +147,26 @@ def add_provider(
             raise ValidationError(f"provider {provider.id!r} already exists")
         uow.upstream_providers.insert(provider)
         uow.audit.record(
-            AuditEvent("provider.added", clock.now(), detail={"provider": provider.id})
+            AuditEvent("provider.added", clock.now(), detail=_registration_of(provider))
         )
     return {
         "id": provider.id,
         "redirect_uri": federation_callback_uri(settings.issuer, provider.id),
         "post_logout_redirect_uri": federation_logged_out_uri(settings.issuer, provider.id),
+    }
+
+
+def _registration_of(provider: UpstreamProvider) -> dict[str, object]:
+    """What the registration set, for the audit trail: never the client secret."""
+    return {
+        "provider": provider.id,
+        "issuer": provider.issuer,
+        "client_id": provider.client_id,
+        "scopes": list(provider.scopes),
+        "acr": provider.acr,
+        "amr": list(provider.amr),
+        "link_by": provider.link_by,
+        "token_auth_method": provider.token_auth_method,
     }
 
 

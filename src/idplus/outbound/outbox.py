@@ -22,6 +22,7 @@ import httpx
 from idplus.clock import Clock
 from idplus.config import Settings
 from idplus.logs import get_logger
+from idplus.metrics import DeliveryResult, IdentityMetrics
 from idplus.models import Delivery
 from idplus.outbound import backchannel_logout, ciba_ping
 from idplus.store.base import Store
@@ -62,6 +63,12 @@ class Failed:
 
 
 Step = Delivered | Retry | Failed
+# What an attempt counts as in /metrics (idplus_backchannel_deliveries_total{result}).
+_RESULTS: Mapping[type[Step], DeliveryResult] = {
+    Delivered: DeliveryResult.DELIVERED,
+    Retry: DeliveryResult.RETRIED,
+    Failed: DeliveryResult.ABANDONED,
+}
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
@@ -126,12 +133,14 @@ class OutboxWorker:
         settings: Settings,
         http: httpx.AsyncClient,
         signal: OutboxSignal,
+        metrics: IdentityMetrics,
     ) -> None:
         self._store = store
         self._clock = clock
         self._settings = settings
         self._http = http
         self._signal = signal
+        self._metrics = metrics
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -185,6 +194,7 @@ class OutboxWorker:
             log.exception("outbox_error", delivery_id=delivery.id)
             return
         _log(delivery, step)
+        self._metrics.delivery(delivery.kind, _RESULTS[type(step)])
 
     async def _send(self, delivery: Delivery) -> tuple[int | None, str]:
         send = SENDERS.get(delivery.kind)

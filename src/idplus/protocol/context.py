@@ -17,6 +17,7 @@ from idplus.clock import Clock
 from idplus.config import Settings
 from idplus.crypto.hashing import PasswordHashSlots
 from idplus.crypto.keys import KeyRing
+from idplus.metrics import IdentityMetrics
 from idplus.models import ServerSecrets
 from idplus.outbound.outbox import OutboxSignal
 from idplus.protocol.client_directory import ClientDirectory
@@ -54,6 +55,8 @@ class AppContext:
     # Wakes this process's outbox worker after a commit that enqueued deliveries.
     outbox_signal: OutboxSignal
     metrics: CollectorRegistry
+    # Logins, tokens, SMS … counted on `metrics` (idplus/metrics.py).
+    identity_metrics: IdentityMetrics
     discovery: Mapping[str, Any]
     # Upstream OpenID providers' discovery and JWKS, and the blocking httpx client (with
     # timeouts) the login steps use to reach them from worker threads.

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from idplus.auth import throttle
 from idplus.crypto.hashing import hash_handle
 from idplus.errors import UnauthorizedClient
-from idplus.models import Client, DeviceRequest, SsoSession
+from idplus.models import AuditEvent, Client, DeviceRequest, SsoSession
 from idplus.policies import GRANT_DEVICE_CODE
 from idplus.protocol.context import AppContext
 from idplus.protocol.params import Params, split_space_list
@@ -168,4 +168,19 @@ def decide_device(ctx: AppContext, user_code: str, session: SsoSession, *, appro
             idp=session.idp,
         )
     with ctx.store.transaction() as uow:
-        return uow.devices.decide(user_code, values)
+        decided = uow.devices.decide(user_code, values)
+        request = uow.devices.find_by_user_code(user_code) if decided else None
+        if request is not None:
+            # Never the user code or device code: the client, the user and what they allowed.
+            uow.audit.record(
+                AuditEvent(
+                    "device.approved" if approve else "device.denied",
+                    ctx.clock.now(),
+                    client_id=request.client_id,
+                    user_id=session.user_id,
+                    detail={"scope": " ".join(request.scopes)},
+                )
+            )
+    if decided:
+        ctx.identity_metrics.device_decided(approved=approve)
+    return decided

@@ -37,13 +37,23 @@ def check_password(
     keys = throttle.password_keys(ctx.settings, username, address)
     with ctx.hash_slots.slot():
         with ctx.store.transaction() as uow:
-            throttle.reserve(uow, keys, now)
+            filled = throttle.reserve(uow, keys, now)
             user = local.find_user_for_login(uow, username)
         if not local.password_matches(user, password):
+            _count_lockouts(ctx, filled)
             raise WrongPassword
     assert user is not None
     if password_alone_must_do and user.otp_required:
+        _count_lockouts(ctx, filled)
         raise SecondFactorRequired
     with ctx.store.transaction() as uow:
         throttle.succeeded(uow, keys)
     return user
+
+
+def _count_lockouts(ctx: AppContext, filled: list[throttle.ThrottleRule]) -> None:
+    """This failed attempt was the last its window allowed: the name or address is locked
+    now (counted once, at the transition, not for each attempt refused afterwards)."""
+    for rule in filled:
+        if rule.lockout_scope is not None:
+            ctx.identity_metrics.locked_out(rule.lockout_scope)

@@ -21,6 +21,7 @@ from idplus.protocol.oidc.end_session import (
     EndedSession,
     end_sessions,
     end_sessions_within,
+    ended_on_account_page,
     notify_outbox,
 )
 from idplus.protocol.password_check import WrongPassword, check_password
@@ -122,7 +123,7 @@ def end_own_session(ctx: AppContext, user_id: str, session_id: str) -> list[Ende
         session = uow.sessions.find(session_id)
     if session is None or session.user_id != user_id:
         return []
-    return end_sessions(ctx, [session_id])
+    return end_sessions(ctx, [session_id], audit=ended_on_account_page)
 
 
 def end_other_sessions(ctx: AppContext, user_id: str, keep_session_id: str) -> list[EndedSession]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from idplus.crypto.keys import KeyRing
 from idplus.errors import OAuthError, UnauthorizedClient, UnsupportedGrantType
+from idplus.metrics import TokenKind
 from idplus.models import Client
 from idplus.protocol.client_auth import (
     ClientCredentials,
@@ -61,7 +62,19 @@ def redeem_grant(ctx: AppContext, front: Front, client: Client, params: Params) 
     grant = _grant_type(GRANTS_OF_FRONT[front.name], params)
     if grant.name not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use grant_type {grant.name}")
-    return grant.handle(ctx, front, client, params)
+    response = grant.handle(ctx, front, client, params)
+    # Counted here, after the grant's transaction committed, for both fronts alike.
+    ctx.identity_metrics.tokens_issued(grant.name, client.client_type.value, _kinds(response))
+    return response
+
+
+def _kinds(response: TokenResponse) -> list[TokenKind]:
+    kinds = [TokenKind.ACCESS_TOKEN]
+    if response.refresh_token is not None:
+        kinds.append(TokenKind.REFRESH_TOKEN)
+    if response.id_token is not None:
+        kinds.append(TokenKind.ID_TOKEN)
+    return kinds
 
 
 def _grant_type(grants: dict[str, GrantType[Any]], params: Params) -> GrantType[Any]:

@@ -25,6 +25,7 @@ from idplus.models import (
     DeviceRequest,
     GatewayToken,
     Interaction,
+    Passkey,
     PasswordReset,
     RefreshToken,
     SigningKey,
@@ -33,6 +34,7 @@ from idplus.models import (
     UpstreamProvider,
     UpstreamSessionTokens,
     User,
+    WebAuthnChallenge,
 )
 
 # The user fields an upstream login may refresh (`UserRepository.update_profile`).
@@ -269,6 +271,14 @@ class SessionRepository(Protocol):
 
     def active_of_user(self, user_id: str, now: datetime) -> list[SsoSession]: ...
 
+    def set_passkey(self, session_id: str, passkey_id: str | None) -> None:
+        """Record the passkey the session's latest login used (None: a login without one)."""
+        ...
+
+    def active_of_passkey(self, passkey_id: str, now: datetime) -> list[str]:
+        """Ids of the live sessions whose login used the passkey."""
+        ...
+
 
 class InteractionRepository(Protocol):
     """Pending authorization requests waiting for the user ⇄ `models.Interaction`."""
@@ -435,9 +445,10 @@ class ThrottleRepository(Protocol):
 
     def reserve_attempt(
         self, key: str, *, limit: int, window_start: datetime, now: datetime
-    ) -> bool:
+    ) -> int | None:
         """Count one attempt unless `limit` were counted since the key's window began (a
-        window that began at or before `window_start` is over). False when refused."""
+        window that began at or before `window_start` is over): the attempts counted in the
+        window with this one, or None when refused."""
         ...
 
     def window_started_at(self, key: str) -> datetime | None: ...
@@ -549,10 +560,60 @@ class PasswordResetRepository(Protocol):
         ...
 
 
+class PasskeyRepository(Protocol):
+    """Users' WebAuthn credentials ⇄ `models.Passkey`."""
+
+    def insert(self, passkey: Passkey) -> bool:
+        """Store it unless its credential id is registered already (to anyone): True when
+        this call stored it; parallel registrations of one credential store it once."""
+        ...
+
+    def find(self, passkey_id: str) -> Passkey | None: ...
+
+    def find_by_credential_id(self, credential_id: str) -> Passkey | None: ...
+
+    def list_for_user(self, user_id: str) -> list[Passkey]:
+        """Oldest first."""
+        ...
+
+    def record_use(
+        self, passkey_id: str, *, sign_count: int, backed_up: bool, now: datetime
+    ) -> bool:
+        """Store a login's sign count and backup state, only if the count went up (or both the
+        stored and the new count are 0, as synced passkeys report); False otherwise: a cloned
+        authenticator, or a parallel login that counted further first."""
+        ...
+
+    def delete(self, passkey_id: str, user_id: str) -> bool:
+        """Remove the user's passkey; False when it is not theirs (or gone)."""
+        ...
+
+
+class WebAuthnChallengeRepository(Protocol):
+    """Challenges handed to browsers for one registration or login (`models.WebAuthnChallenge`)."""
+
+    def replace(self, challenge: WebAuthnChallenge) -> None:
+        """Store it, deleting any earlier challenge of the same purpose and binding (one live
+        challenge per login or account session)."""
+        ...
+
+    def consume(
+        self, id_hash: str, *, purpose: str, binding_hash: str, now: datetime
+    ) -> WebAuthnChallenge | None:
+        """Delete the live challenge with this hash, purpose and binding and return it; None
+        when there is none (unknown, expired, used, or bound to something else). One atomic
+        statement: of parallel callers, one gets it."""
+        ...
+
+
 class MaintenanceRepository(Protocol):
     """Deleting rows that can no longer matter: expired one-time artefacts and dead tokens."""
 
-    def prune_expired(self, now: datetime) -> dict[str, int]: ...
+    def prune_expired(
+        self, now: datetime, *, audit_before: datetime | None = None
+    ) -> dict[str, int]:
+        """Delete what expired by `now`, and audit events older than `audit_before` if given."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -624,6 +685,12 @@ class UnitOfWork(Protocol):
 
     @property
     def password_resets(self) -> PasswordResetRepository: ...
+
+    @property
+    def passkeys(self) -> PasskeyRepository: ...
+
+    @property
+    def webauthn_challenges(self) -> WebAuthnChallengeRepository: ...
 
 
 class StoreUnavailable(Exception):

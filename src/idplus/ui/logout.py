@@ -26,7 +26,7 @@ from idplus.protocol.federation.logout import (
     revoke_upstream_sessions,
     upstream_logout_url,
 )
-from idplus.protocol.oidc.end_session import end_sessions
+from idplus.protocol.oidc.end_session import LogoutVia, end_sessions, logged_out
 from idplus.ui.authorization_response import redirect_location
 from idplus.ui.context import pages_of
 from idplus.ui.cookies import browser_id, browser_session_ids, clear_cookie
@@ -85,8 +85,13 @@ async def finish_logout(
     so an upstream ID token only ever goes to the browser that logged in with it."""
     targets = list(session_ids)
     cookies = await run_in_threadpool(browser_session_ids, server, request)
-    ended = await run_in_threadpool(end_sessions, server, targets, initiator=initiator)
     held = set(cookies.values())
+    # Without an initiating client, the user confirmed on /logout: this browser's sessions.
+    via = LogoutVia.END_SESSION if initiator is not None else LogoutVia.CONFIRMED
+    audit = logged_out(via, initiator, browser_sessions=held)
+    ended = await run_in_threadpool(
+        lambda: end_sessions(server, targets, initiator=initiator, audit=audit)
+    )
     upstreams = [e.upstream for e in ended if e.upstream is not None and e.session.id in held]
     elsewhere = [e.upstream for e in ended if e.upstream is not None and e.session.id not in held]
     if elsewhere:

@@ -88,3 +88,15 @@ def test_a_configured_token_is_required_on_a_loopback_issuer_too(
         assert client.get("/metrics").status_code == 401
         bearer = {"Authorization": f"bearer {SCRAPE_TOKEN}"}
         assert client.get("/metrics", headers=bearer).status_code == 200
+
+
+def test_metrics_are_not_on_the_public_port_when_a_metrics_port_is_set(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    """Even for the token holder: the scraper is sent to the private port."""
+    with _serve(
+        settings, clock, metrics_port=9100, metrics_token=SecretStr(SCRAPE_TOKEN)
+    ) as client:
+        response = client.get("/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"})
+        assert response.status_code == 404
+        assert "idplus_http_requests" not in response.text

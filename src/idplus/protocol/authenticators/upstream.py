@@ -31,6 +31,8 @@ from idplus.protocol.federation.errors import UpstreamError
 from idplus.protocol.federation.id_token import LEEWAY_SECONDS, validate_id_token
 from idplus.protocol.federation.upstream_calls import UpstreamTokens, fetch_userinfo, redeem_code
 from idplus.protocol.interaction import Stage
+from idplus.protocol.login.audit import UPSTREAM_FAILED, UPSTREAM_LINK_REFUSED, record_login_failed
+from idplus.protocol.login.counting import count_upstream_refusal
 from idplus.protocol.login.finish import cancel, finish_login
 from idplus.protocol.login.results import (
     BrowserRedirect,
@@ -142,7 +144,13 @@ def callback(
         refusal = failure.refusal if isinstance(failure, UpstreamError) else None
         log.warning("upstream_login_failed", provider=provider_id, reason=str(failure))
         if view is None:
+            # A state that matches no login: nobody's login failed (and a stranger's requests
+            # write nothing).
             return UpstreamFailed(str(failure), refusal=refusal)
+        reason = UPSTREAM_FAILED if refusal is None else UPSTREAM_LINK_REFUSED
+        refused = refusal.value if refusal is not None else None
+        record_login_failed(ctx, view, reason, provider=provider_id, refusal=refused)
+        count_upstream_refusal(ctx, reason)
         locale = view.interaction.request.ui_locale
         return UpstreamFailed(str(failure), locale, view.client, refusal=refusal)
     log.info("upstream_login", provider=provider_id, user_id=proof.user.id)

@@ -12,10 +12,11 @@ ping-mode request queues the client's ping in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from idplus.crypto.hashing import hash_handle
 from idplus.logs import get_logger
-from idplus.models import CibaRequest, Client, SsoSession, User
+from idplus.models import AuditEvent, CibaRequest, Client, SsoSession, User
 from idplus.outbound.ciba_ping import ping_delivery
 from idplus.policies import level_of_acr
 from idplus.protocol.ciba.request import BANKID_LEVEL, approval_hash
@@ -98,7 +99,23 @@ def decide(
 def deny_cancelled(ctx: AppContext, pending: PendingApproval) -> bool:
     """The user cancelled the login the link led to: they do not want this login, so the
     client hears `access_denied` (unless another login already holds the request)."""
-    return _decide(ctx, pending, None, {"status": "denied"})
+    return _decide(ctx, pending, None, {"status": "denied"}, cancelled=True)
+
+
+def _decision_event(
+    request: CibaRequest, approved: bool, now: datetime, cancelled: bool
+) -> AuditEvent:
+    """Never the auth_req_id or the approval link's token."""
+    detail: dict[str, object] = {"scope": " ".join(request.scopes)}
+    if cancelled:
+        detail["cancelled"] = True
+    return AuditEvent(
+        "ciba.approved" if approved else "ciba.denied",
+        now,
+        client_id=request.client_id,
+        user_id=request.user_id,
+        detail=detail,
+    )
 
 
 def _check_login(pending: PendingApproval, session: SsoSession) -> None:
@@ -108,12 +125,20 @@ def _check_login(pending: PendingApproval, session: SsoSession) -> None:
 
 
 def _decide(
-    ctx: AppContext, pending: PendingApproval, holder: str | None, values: dict[str, object]
+    ctx: AppContext,
+    pending: PendingApproval,
+    holder: str | None,
+    values: dict[str, object],
+    *,
+    cancelled: bool = False,
 ) -> bool:
     request, now = pending.request, ctx.clock.now()
     endpoint = pending.client.backchannel_client_notification_endpoint
     with ctx.store.transaction() as uow:
         decided = uow.ciba.decide(request.auth_req_id_hash, holder, now, values)
+        if decided:
+            approved = values["status"] == "approved"
+            uow.audit.record(_decision_event(request, approved, now, cancelled))
         if decided and request.ping_sealed is not None and endpoint is not None:
             uow.deliveries.enqueue(
                 ping_delivery(
@@ -121,6 +146,7 @@ def _decide(
                 )
             )
     if decided:
+        ctx.identity_metrics.ciba_decided(approved=values["status"] == "approved")
         log.info("ciba_decided", client_id=request.client_id, user_id=request.user_id,
                  status=values["status"])  # fmt: skip
         if request.ping_sealed is not None:

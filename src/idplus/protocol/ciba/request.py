@@ -30,6 +30,7 @@ from idplus.errors import (
 )
 from idplus.identifiers import normalise_phone_number
 from idplus.logs import get_logger
+from idplus.metrics import SmsPurpose
 from idplus.models import CibaRequest, Client, User
 from idplus.policies import GRANT_CIBA
 from idplus.protocol.ciba.hints import UnknownUser, read_hint_token
@@ -139,7 +140,8 @@ def _notify(
 ) -> None:
     body = ciba_approval_text(client, checked.binding_message, approval_url(ctx, approval))
     try:
-        ctx.sender.send(Message(to=checked.phone, channel="sms", body=body, at=ctx.clock.now()))
+        now = ctx.clock.now()
+        ctx.sender.send(Message(checked.phone, "sms", body, now, purpose=SmsPurpose.CIBA))
     except Exception as error:  # any sender's failure: the request must not stay behind
         with ctx.store.transaction() as uow:
             uow.ciba.delete(request.auth_req_id_hash)

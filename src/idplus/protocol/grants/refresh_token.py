@@ -18,7 +18,7 @@ from datetime import datetime
 
 from idplus.crypto.hashing import hash_handle
 from idplus.errors import InvalidGrant, InvalidScope, OAuthError, UnauthorizedClient
-from idplus.models import Client, RefreshToken, SsoSession, User
+from idplus.models import AuditEvent, Client, RefreshToken, SsoSession, User
 from idplus.policies import GRANT_REFRESH_TOKEN
 from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
@@ -58,9 +58,18 @@ class RefreshTokenGrant(GrantType[RefreshRequest]):
             raise UnauthorizedClient("this client may not use the legacy token exchange")
         token_hash = hash_handle(ctx.secrets.handle_key, request.refresh_token)
         now = ctx.clock.now()
-        return committed_outcome(
-            ctx, lambda uow: _refresh(uow, ctx, front, client, request, token_hash, now)
-        )
+        try:
+            return committed_outcome(
+                ctx, lambda uow: _refresh(uow, ctx, front, client, request, token_hash, now)
+            )
+        except RefreshTokenReused:
+            # Counted once the family's revocation committed.
+            ctx.identity_metrics.refresh_token_reused(client.client_type.value)
+            raise
+
+
+class RefreshTokenReused(InvalidGrant):
+    """A rotated refresh token presented again (for the client, invalid_grant like any other)."""
 
 
 def _refresh(
@@ -117,13 +126,24 @@ def _login(
     return (None, user) if user is not None else None
 
 
-def _reused(uow: UnitOfWork, token: RefreshToken, now: datetime) -> InvalidGrant:
+def _reused(uow: UnitOfWork, token: RefreshToken, now: datetime) -> RefreshTokenReused:
     """A rotated token presented again: someone holds a copy, so the family ends (RFC 9700),
     with the gateway's reference access tokens issued from the same authorization."""
     uow.refresh_tokens.revoke_family(token.family_id, now)
     if token.grant_id is not None:
         uow.gateway_tokens.revoke_grant(token.grant_id, now)
-    return InvalidGrant("the refresh token was already used: its family is revoked")
+    # Rare, and a sign of a stolen token: the operator wants to know whose.
+    detail = {"sid": token.session_id} if token.session_id is not None else {}
+    uow.audit.record(
+        AuditEvent(
+            "token.refresh_reuse_detected",
+            now,
+            client_id=token.client_id,
+            user_id=token.user_id,
+            detail={**detail, "front": token.front},
+        )
+    )
+    return RefreshTokenReused("the refresh token was already used: its family is revoked")
 
 
 def _grant(

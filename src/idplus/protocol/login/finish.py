@@ -15,6 +15,8 @@ from idplus.protocol.authenticators.base import Authenticated
 from idplus.protocol.authorization_response import AuthorizationResponse, error_response
 from idplus.protocol.context import AppContext
 from idplus.protocol.interaction import complete_authorization, target_of
+from idplus.protocol.login.audit import record_login_succeeded
+from idplus.protocol.login.counting import count_login
 from idplus.protocol.login.results import Cancelled, LoginFinished
 from idplus.protocol.login.state import InteractionGone, InteractionView
 from idplus.protocol.sso import live_session, session_lifetime, sso_group, start_or_renew_session
@@ -50,6 +52,7 @@ def finish_login(
         )
         if proof.upstream is not None:
             uow.upstream_session_tokens.save(signed_in.session.id, proof.upstream.tokens, now)
+        record_login_succeeded(uow, view, proof, signed_in.session, now)
         request = interaction.request
         if request.return_to is not None:
             # A login for one of idplus's own pages: back to it, no code.
@@ -64,6 +67,7 @@ def finish_login(
                 user=proof.user,
                 now=now,
             )
+    count_login(ctx, proof)
     return LoginFinished(response, signed_in.session, group, signed_in.handle)
 
 

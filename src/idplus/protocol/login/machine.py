@@ -14,9 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from idplus.auth.local import canonical_username
 from idplus.auth.providers import ProviderKind
-from idplus.crypto.hashing import HashingBusy, hash_handle
+from idplus.crypto.hashing import HashingBusy
 from idplus.logs import get_logger
 from idplus.protocol.authenticators.base import Authenticator
 from idplus.protocol.authenticators.local import LocalAuthenticator
@@ -24,6 +23,13 @@ from idplus.protocol.authenticators.upstream import UpstreamAuthenticator
 from idplus.protocol.context import AppContext
 from idplus.protocol.federation.errors import UpstreamError
 from idplus.protocol.interaction import Stage
+from idplus.protocol.login.audit import (
+    UPSTREAM_FAILED,
+    UPSTREAM_LINK_REFUSED,
+    record_login_failed,
+    username_hash,
+)
+from idplus.protocol.login.counting import count_refusal, count_upstream_refusal
 from idplus.protocol.login.finish import cancel, continue_session, finish_login
 from idplus.protocol.login.results import (
     BrowserRedirect,
@@ -89,7 +95,10 @@ def advance(
     try:
         return handler(ctx, view, inputs)
     except LoginProblem as problem:
-        _log_refusal(ctx, view, inputs, problem.reason)
+        hashed = username_hash(ctx, view, inputs)
+        _log_refusal(view, hashed, problem.reason)
+        record_login_failed(ctx, view, problem.reason, username_hashed=hashed)
+        count_refusal(ctx, view, problem.reason)
         return Problem(page_of(ctx, view), problem.reason, problem.retry_after_minutes)
     except InteractionGone as gone:
         return Gone(str(gone))
@@ -97,21 +106,20 @@ def advance(
         log.warning("login_shed", client_id=view.client.client_id, stage=view.stage.value)
         return Busy(view.interaction.request.ui_locale, view.client)
     except UpstreamError as error:
-        return _upstream_failed(view, error)
+        return _upstream_failed(ctx, view, error)
 
 
-def _log_refusal(ctx: AppContext, view: InteractionView, inputs: Inputs, reason: str) -> None:
+def _log_refusal(view: InteractionView, hashed_username: str | None, reason: str) -> None:
     """Why a login step failed and for whom, for an operator: the user once the password is
     proved, before that a keyed hash of the typed name (the same name gives the same hash, so
     a lock can be traced; the log never holds the name itself)."""
-    typed = canonical_username(inputs.get("username")) if view.user is None else ""
     log.info(
         "login_refused",
         reason=reason,
         stage=view.stage.value,
         client_id=view.client.client_id,
         user_id=view.user.id if view.user is not None else None,
-        username_hash=hash_handle(ctx.secrets.handle_key, f"username:{typed}") if typed else None,
+        username_hash=hashed_username,
     )
 
 
@@ -132,7 +140,7 @@ def show(
                 started if isinstance(started, BrowserRedirect) else ShowPage(page_of(ctx, started))
             )
         except UpstreamError as error:
-            return _upstream_failed(view, error)
+            return _upstream_failed(ctx, view, error)
         except InteractionGone as gone:
             return Gone(str(gone))
     return ShowPage(page_of(ctx, view))
@@ -148,9 +156,15 @@ def _start_upstream(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> 
     return started if isinstance(started, BrowserRedirect) else _shown(ctx, started)
 
 
-def _upstream_failed(view: InteractionView, error: UpstreamError) -> UpstreamFailed:
+def _upstream_failed(
+    ctx: AppContext, view: InteractionView, error: UpstreamError
+) -> UpstreamFailed:
     provider = view.interaction.provider
     log.warning("upstream_login_failed", provider=provider, reason=str(error))
+    refusal = error.refusal.value if error.refusal is not None else None
+    reason = UPSTREAM_FAILED if refusal is None else UPSTREAM_LINK_REFUSED
+    record_login_failed(ctx, view, reason, provider=provider, refusal=refusal)
+    count_upstream_refusal(ctx, reason)
     return UpstreamFailed(
         str(error), view.interaction.request.ui_locale, view.client, refusal=error.refusal
     )

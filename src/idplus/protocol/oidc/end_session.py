@@ -8,17 +8,61 @@ each of its other back-channel clients in the outbox.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from idplus.crypto.keys import InvalidSignature, KeyRing
-from idplus.models import Client, SsoSession, UpstreamSessionTokens
+from idplus.models import AuditEvent, Client, SsoSession, UpstreamSessionTokens
 from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.backchannel import enqueue_logout_tokens
 from idplus.protocol.sso import end_session
 from idplus.store.base import UnitOfWork
+
+# The audit event one ended session records, in the unit of work that ends it.
+SessionAudit = Callable[[SsoSession, datetime], AuditEvent]
+
+
+class LogoutVia(StrEnum):
+    """How a `session.logged_out` came about."""
+
+    # RP-initiated logout (id_token_hint) of a session this browser holds.
+    END_SESSION = "end_session"
+    # RP-initiated logout of a session another browser (or none) holds: the hint named it.
+    ID_TOKEN_HINT = "id_token_hint"
+    # The user confirmed on the logout page (no id_token_hint): this browser's sessions.
+    CONFIRMED = "confirmed"
+    # The JSON logout of native apps.
+    NATIVE = "native"
+
+
+def logged_out(
+    via: LogoutVia, client_id: str | None, *, browser_sessions: Collection[str] | None = None
+) -> SessionAudit:
+    """`session.logged_out` {sid, via} for the RP `client_id` (when one asked). With
+    `browser_sessions`, a session not among them was ended by its hint alone (`id_token_hint`)."""
+
+    def event(session: SsoSession, now: datetime) -> AuditEvent:
+        held = browser_sessions is None or session.id in browser_sessions
+        how = via if held else LogoutVia.ID_TOKEN_HINT
+        return AuditEvent(
+            "session.logged_out",
+            now,
+            client_id=client_id,
+            user_id=session.user_id,
+            detail={"sid": session.id, "via": how.value},
+        )
+
+    return event
+
+
+def ended_on_account_page(session: SsoSession, now: datetime) -> AuditEvent:
+    """`user.session_ended` {sid}: the user ended one of their sessions on the account page."""
+    return AuditEvent(
+        "user.session_ended", now, user_id=session.user_id, detail={"sid": session.id}
+    )
 
 
 class InvalidIdTokenHint(Exception):
@@ -72,13 +116,18 @@ def valid_post_logout_redirect(
 
 
 def end_sessions(
-    ctx: AppContext, session_ids: Iterable[str], *, initiator: str | None = None
+    ctx: AppContext,
+    session_ids: Iterable[str],
+    *,
+    initiator: str | None = None,
+    audit: SessionAudit | None = None,
 ) -> list[EndedSession]:
-    """End every live session given; the initiating client is not notified of its own logout."""
+    """End every live session given; the initiating client is not notified of its own logout.
+    `audit` makes the event each session ended records."""
     ring = ctx.keys.current()
     with ctx.store.transaction() as uow:
         ended = end_sessions_within(
-            ctx, uow, ring, session_ids, ctx.clock.now(), initiator=initiator
+            ctx, uow, ring, session_ids, ctx.clock.now(), initiator=initiator, audit=audit
         )
     notify_outbox(ctx, ended)
     return ended
@@ -92,6 +141,7 @@ def end_sessions_within(
     now: datetime,
     *,
     initiator: str | None = None,
+    audit: SessionAudit | None = None,
 ) -> list[EndedSession]:
     """End the sessions and enqueue their logout tokens in the caller's unit of work, which
     then calls `notify_outbox` after its commit."""
@@ -102,6 +152,8 @@ def end_sessions_within(
             continue
         if not end_session(uow, session.id, now):
             continue  # a parallel logout ended it first, and told its clients
+        if audit is not None:
+            uow.audit.record(audit(session, now))
         notify = [
             client
             for client_id in uow.sessions.client_ids(session.id)

@@ -10,6 +10,7 @@ from datetime import datetime
 from idplus.auth import local
 from idplus.auth.sender import Message, Sender
 from idplus.auth.sms_texts import password_changed_text, reset_code_sms
+from idplus.metrics import SmsPurpose
 from idplus.models import Client, User
 from idplus.protocol.password_reset.state import EMAIL_LINK_LIFETIME
 
@@ -37,7 +38,7 @@ def send_reset_code(
     as long as the code is, and with the origin-bound line of an https issuer, so the phone
     offers the code on the issuer's own reset page only."""
     body = reset_code_sms(code, locale, client=client, issuer=issuer, valid_for=local.OTP_LIFETIME)
-    sender.send(Message(to=phone, channel="sms", body=body, at=now, code=code))
+    sender.send(Message(phone, "sms", body, now, code=code, purpose=SmsPurpose.PASSWORD_RESET))
 
 
 def send_reset_link(sender: Sender, email: str, link: str, locale: str, now: datetime) -> None:
@@ -51,6 +52,7 @@ def send_password_changed(sender: Sender, user: User, locale: str, now: datetime
     hears of it on both."""
     body = password_changed_text(locale)
     if user.phone_number:
-        sender.send(Message(to=user.phone_number, channel="sms", body=body, at=now))
+        changed = SmsPurpose.PASSWORD_CHANGED
+        sender.send(Message(user.phone_number, "sms", body, now, purpose=changed))
     if user.email:
         sender.send(Message(to=user.email, channel="email", body=body, at=now))

@@ -19,4 +19,5 @@ def insert_if_absent(
     """
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=list(key))
-    return conn.execute(statement).rowcount > 0
+    # RETURNING, not rowcount: SQLAlchemy reports -1 as the rowcount of an INSERT on psycopg.
+    return conn.execute(statement.returning(table.c[key[0]])).first() is not None

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from idplus.store.sql.tables import (
+    audit_events,
     authorization_codes,
     ciba_requests,
     deliveries,
@@ -21,6 +22,7 @@ from idplus.store.sql.tables import (
     sso_sessions,
     upstream_logouts,
     upstream_session_tokens,
+    webauthn_challenges,
 )
 
 # Kept a while after expiry: a late replay of a code should still revoke what it issued.
@@ -37,7 +39,9 @@ class SqlMaintenance:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def prune_expired(self, now: datetime) -> dict[str, int]:
+    def prune_expired(
+        self, now: datetime, *, audit_before: datetime | None = None
+    ) -> dict[str, int]:
         deletions = {
             "interactions": sa.delete(interactions).where(interactions.c.expires_at <= now),
             "password_resets": sa.delete(password_resets).where(
@@ -61,6 +65,9 @@ class SqlMaintenance:
                 login_throttle.c.window_started_at <= now - timedelta(days=1),
             ),
             "ciba_requests": sa.delete(ciba_requests).where(ciba_requests.c.expires_at <= now),
+            "webauthn_challenges": sa.delete(webauthn_challenges).where(
+                webauthn_challenges.c.expires_at <= now
+            ),
             "upstream_logouts": sa.delete(upstream_logouts).where(
                 upstream_logouts.c.expires_at <= now
             ),
@@ -81,6 +88,11 @@ class SqlMaintenance:
                 )
             ),
         }
+        if audit_before is not None:
+            # Strangers' failed logins are recorded too: the trail is kept for a while only.
+            deletions["audit_events"] = sa.delete(audit_events).where(
+                audit_events.c.at < audit_before
+            )
         return {
             name: self._conn.execute(statement).rowcount for name, statement in deletions.items()
         }

@@ -44,6 +44,7 @@ def _session_from_row(row: Any) -> SsoSession:
         ended_at=row["ended_at"],
         upstream_subject=row["upstream_subject"],
         user_agent=row["user_agent"],
+        passkey_id=row["passkey_id"],
     )
 
 
@@ -71,6 +72,7 @@ class SqlSessions:
                 expires_at=session.expires_at,
                 upstream_subject=session.upstream_subject,
                 user_agent=session.user_agent,
+                passkey_id=session.passkey_id,
             )
         )
 
@@ -185,3 +187,22 @@ class SqlSessions:
             .order_by(sso_sessions.c.last_seen_at.desc())
         ).all()
         return [_session_from_row(row._mapping) for row in rows]
+
+    def set_passkey(self, session_id: str, passkey_id: str | None) -> None:
+        """Record the passkey the session's latest login used (None: a login without one)."""
+        self._conn.execute(
+            sa.update(sso_sessions)
+            .where(sso_sessions.c.id == session_id)
+            .values(passkey_id=passkey_id)
+        )
+
+    def active_of_passkey(self, passkey_id: str, now: datetime) -> list[str]:
+        """Ids of the live sessions whose login used the passkey."""
+        rows = self._conn.execute(
+            sa.select(sso_sessions.c.id).where(
+                sso_sessions.c.passkey_id == passkey_id,
+                sso_sessions.c.ended_at.is_(None),
+                sso_sessions.c.expires_at > now,
+            )
+        ).scalars()
+        return list(rows)

@@ -198,6 +198,9 @@ sso_sessions = sa.Table(
     sa.Column("upstream_subject", sa.String(255), nullable=True),
     # The User-Agent header of the login that opened the session (truncated), for the account page.
     sa.Column("user_agent", sa.String(512), nullable=True),
+    # The passkey the session's login used: removing it ends the session. No foreign key: an
+    # ended session keeps naming the passkey it came from after the passkey is gone.
+    sa.Column("passkey_id", sa.String(64), nullable=True, index=True),
 )
 
 session_clients = sa.Table(
@@ -331,6 +334,13 @@ audit_events = sa.Table(
     sa.Column("client_id", sa.String(200), nullable=True),
     sa.Column("user_id", sa.String(64), nullable=True),
     sa.Column("detail", sa.JSON(), nullable=False),
+    # `idplus audit list` filters, newest first (migration 0017): by actor, and by event name
+    # or name prefix (LIKE 'user.%': PostgreSQL needs pattern ops for that under a collation).
+    sa.Index("ix_audit_events_user_id_id", "user_id", "id"),
+    sa.Index("ix_audit_events_client_id_id", "client_id", "id"),
+    sa.Index(
+        "ix_audit_events_event_id", "event", "id", postgresql_ops={"event": "varchar_pattern_ops"}
+    ),
 )
 
 api_products = sa.Table(
@@ -542,5 +552,42 @@ password_resets = sa.Table(
     sa.Column("email_expires_at", UTCDateTime(), nullable=True),
     sa.Column("email_confirmed_at", UTCDateTime(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+# WebAuthn credentials (passkeys) of users (protocol/passkeys).
+passkeys = sa.Table(
+    "passkeys",
+    metadata,
+    _id(),
+    _user_fk(),
+    # base64url of the authenticator's credential id (at most 1023 bytes, WebAuthn §5.1).
+    sa.Column("credential_id", sa.String(1400), nullable=False, unique=True),
+    # The COSE public key as the authenticator sent it.
+    sa.Column("public_key", sa.LargeBinary(), nullable=False),
+    sa.Column("sign_count", sa.BigInteger(), nullable=False),
+    sa.Column("transports", sa.JSON(), nullable=False),
+    sa.Column("backup_eligible", sa.Boolean(), nullable=False),
+    sa.Column("backed_up", sa.Boolean(), nullable=False),
+    sa.Column("aaguid", sa.String(36), nullable=False),
+    sa.Column("hardware_attested", sa.Boolean(), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_used_at", UTCDateTime(), nullable=True),
+)
+
+# WebAuthn challenges handed out and not yet used: one live per purpose and binding, deleted
+# by the one statement that uses it (a challenge answers once, even to parallel verifies).
+webauthn_challenges = sa.Table(
+    "webauthn_challenges",
+    metadata,
+    # HMAC of the challenge; the challenge itself is never stored.
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    # "register" | "login"
+    sa.Column("purpose", sa.String(16), nullable=False),
+    # HMAC of the login in progress (login) or of the account session (register).
+    sa.Column("binding_hash", sa.String(64), nullable=False, index=True),
+    # No foreign key: a challenge of a removed user simply never verifies.
+    sa.Column("user_id", sa.String(64), nullable=True),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )

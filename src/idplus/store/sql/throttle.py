@@ -28,10 +28,11 @@ class SqlThrottles:
 
     def reserve_attempt(
         self, key: str, *, limit: int, window_start: datetime, now: datetime
-    ) -> bool:
+    ) -> int | None:
         """Count one attempt unless `limit` were counted since the key's window began.
 
-        `window_start`: a window that began at or before it is over. False when refused.
+        `window_start`: a window that began at or before it is over. The attempts counted in
+        the window with this one (read in the same statement), or None when refused.
         """
         insert_if_absent(
             self._conn,
@@ -42,15 +43,16 @@ class SqlThrottles:
         expired = _t.window_started_at <= window_start
         # A typed bind: a value inside CASE is not coerced to the column's type by itself.
         now_value = sa.literal(now, UTCDateTime())
-        result = self._conn.execute(
+        counted = self._conn.execute(
             sa.update(login_throttle)
             .where(_t.key == key, sa.or_(expired, _t.failures < limit))
             .values(
                 failures=sa.case((expired, 1), else_=_t.failures + 1),
                 window_started_at=sa.case((expired, now_value), else_=_t.window_started_at),
             )
-        )
-        return result.rowcount > 0
+            .returning(_t.failures)
+        ).scalar_one_or_none()
+        return None if counted is None else int(counted)
 
     def window_started_at(self, key: str) -> datetime | None:
         value: datetime | None = self._conn.execute(

@@ -23,6 +23,7 @@ from idplus.store.sql.devices import SqlDevices
 from idplus.store.sql.engine import Database
 from idplus.store.sql.gateway_tokens import SqlGatewayTokens
 from idplus.store.sql.interactions import SqlInteractions
+from idplus.store.sql.passkeys import SqlPasskeys, SqlWebAuthnChallenges
 from idplus.store.sql.password_resets import SqlPasswordResets
 from idplus.store.sql.prune import SqlMaintenance
 from idplus.store.sql.refresh_tokens import SqlRefreshTokens
@@ -128,6 +129,14 @@ class SqlUnitOfWork:
     @cached_property
     def password_resets(self) -> SqlPasswordResets:
         return SqlPasswordResets(self._conn)
+
+    @cached_property
+    def passkeys(self) -> SqlPasskeys:
+        return SqlPasskeys(self._conn)
+
+    @cached_property
+    def webauthn_challenges(self) -> SqlWebAuthnChallenges:
+        return SqlWebAuthnChallenges(self._conn)
 
 
 class SqlStore:

@@ -17,7 +17,13 @@ from starlette.responses import JSONResponse
 
 from idplus.entry import context_of
 from idplus.protocol.federation.logout import revoke_upstream_sessions
-from idplus.protocol.oidc.end_session import InvalidIdTokenHint, end_sessions, read_id_token_hint
+from idplus.protocol.oidc.end_session import (
+    InvalidIdTokenHint,
+    LogoutVia,
+    end_sessions,
+    logged_out,
+    read_id_token_hint,
+)
 from idplus.web.adapters import NO_STORE
 
 MAX_BODY = 16 * 1024
@@ -40,7 +46,10 @@ async def native_logout(request: Request) -> JSONResponse:
     except InvalidIdTokenHint:
         return _answer("Invalid token", 401)
     sessions = [hint.session_id] if hint.session_id else []
-    ended = await run_in_threadpool(end_sessions, server, sessions, initiator=hint.client_id)
+    audit = logged_out(LogoutVia.NATIVE, hint.client_id)
+    ended = await run_in_threadpool(
+        lambda: end_sessions(server, sessions, initiator=hint.client_id, audit=audit)
+    )
     if not ended:
         return _answer("Already logged out", 200)
     upstreams = [e.upstream for e in ended if e.upstream is not None]

@@ -1,0 +1,27 @@
+"""The notice of a new passkey, in both languages, names it and says what to do if it was
+not the user."""
+
+from __future__ import annotations
+
+import pytest
+
+from idplus.auth.sms_texts import passkey_added_text
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        (
+            "en",
+            'A passkey ("YubiKey") was added to your Telenor ID. If it was not you, remove it on '
+            "your account page and contact customer service at once.",
+        ),
+        (
+            "nb",
+            "En passnøkkel («YubiKey») ble lagt til på Telenor ID-en din. Var det ikke deg, må "
+            "du fjerne den på kontosiden og kontakte kundeservice med en gang.",
+        ),
+    ],
+)
+def test_the_passkey_added_notice(locale: str, text: str) -> None:
+    assert passkey_added_text(locale, "YubiKey") == text
