@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from idplus.application.app import create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
+from idplus.logs import configure_logging
 from idplus.store.migrations import upgrade_to_head
 from idplus.store.sql.engine import Database
 from idplus.store.sql.uow import SqlStore
@@ -41,6 +42,13 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("IDPLUS_") and name != "IDPLUS_TEST_POSTGRES_URL":
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _server_logging() -> None:
+    """Every test starts with the server's logging (INFO): an `idplus` command run by an
+    earlier test leaves the CLI's WARNING, which would hide the INFO events tests capture."""
+    configure_logging("INFO")
 
 
 @pytest.fixture

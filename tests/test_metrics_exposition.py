@@ -4,6 +4,7 @@ on IDPLUS_METRICS_PORT alone when one is set. Real server processes; nothing is 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from idplus.errors import ValidationError
+from idplus.metrics_exposition import (
+    MULTIPROCESS_DIRECTORY,
+    MetricsPort,
+    shared_across_workers,
+)
 from tests.live_server import _free_port, _wait_until_ready
 
 SCRAPE_TOKEN = "scrape-token-of-decent-length"
@@ -122,3 +129,80 @@ def test_a_stopped_server_leaves_no_metrics_files_behind(tmp_path: Path, workers
         during = set(temporary.glob("idplus-metrics-*")) - before
     assert len(during) == 1
     assert not (set(temporary.glob("idplus-metrics-*")) - before)
+
+
+def test_an_operators_metrics_directory_loses_only_prometheus_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PROMETHEUS_MULTIPROC_DIR pointed at the data directory must not cost the database."""
+    (tmp_path / "idplus.db").write_bytes(b"the users")
+    (tmp_path / "counter_123.db").write_bytes(b"old counts")
+    (tmp_path / "histogram_123.db").write_bytes(b"old counts")
+    monkeypatch.setenv(MULTIPROCESS_DIRECTORY, str(tmp_path))
+
+    with shared_across_workers() as directory:
+        assert directory == tmp_path
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idplus.db"]
+    assert os.environ[MULTIPROCESS_DIRECTORY] == str(tmp_path)
+
+
+def test_a_missing_metrics_directory_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MULTIPROCESS_DIRECTORY, str(tmp_path / "metrics" / "idplus"))
+    with shared_across_workers() as directory:
+        assert directory.is_dir()
+
+
+def test_a_metrics_directory_that_cannot_be_made_stops_the_start_with_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(MULTIPROCESS_DIRECTORY, str(tmp_path / "a-file" / "metrics"))
+    with (
+        pytest.raises(ValidationError, match="cannot hold the workers' metrics"),
+        shared_across_workers(),
+    ):
+        pass
+
+
+def test_a_killed_servers_private_directory_is_swept_at_the_next_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(MULTIPROCESS_DIRECTORY, raising=False)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    left = Path(tempfile.mkdtemp(prefix=f"idplus-metrics-{dead}-"))
+    (left / "counter_1.db").write_bytes(b"")
+
+    with shared_across_workers() as directory:
+        assert directory.name.startswith(f"idplus-metrics-{os.getpid()}-")
+        assert not left.exists()
+    assert not directory.exists()
+    assert MULTIPROCESS_DIRECTORY not in os.environ
+
+
+def test_metrics_created_after_the_block_live_in_memory_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prometheus_client import CollectorRegistry, Counter, values
+
+    monkeypatch.delenv(MULTIPROCESS_DIRECTORY, raising=False)
+    before = values.ValueClass
+    with shared_across_workers():
+        assert values.ValueClass is not before
+    assert values.ValueClass is before
+    Counter("after_the_block", "made in memory", registry=CollectorRegistry()).inc()
+
+
+def test_the_metrics_port_listens_on_ipv6_loopback() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        port = MetricsPort("::1", 0, None)
+    except OSError as error:
+        pytest.skip(f"no IPv6 loopback here: {error}")
+    with port:
+        response = httpx.get(f"http://[::1]:{port.port}/metrics")
+    assert response.status_code == 200

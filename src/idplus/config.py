@@ -100,9 +100,16 @@ class Settings(BaseSettings):
         None,
         ge=1,
         le=65535,
-        description="Serve /metrics on this port of `idplus serve` (on its --host) instead of the "
-        "public one, for a scraper inside the network; IDPLUS_METRICS_TOKEN, if set, is still "
-        "required there.",
+        description="Serve /metrics on this port of `idplus serve` (on IDPLUS_METRICS_HOST) "
+        "instead of the public one, for a scraper inside the network; IDPLUS_METRICS_TOKEN, if "
+        "set, is still required there.",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        max_length=255,
+        description="The address IDPLUS_METRICS_PORT listens on (0.0.0.0 or :: for a scraper on "
+        "another host, e.g. in Kubernetes).",
     )
     trusted_proxies: str = Field(
         "127.0.0.1,::1",

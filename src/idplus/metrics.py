@@ -16,6 +16,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
+from idplus.logs import get_logger
+
+_log = get_logger(__name__)
+
 
 class LoginMethod(StrEnum):
     """How a login proved the user (a refusal: the method of the step that refused)."""
@@ -23,6 +27,8 @@ class LoginMethod(StrEnum):
     PASSWORD = "password"
     PASSWORD_SMS_CODE = "password_sms_code"
     UPSTREAM = "upstream"
+    # A passkey (a login with it, or a step-up with it instead of the SMS code).
+    PASSKEY = "passkey"
 
 
 LOGIN_SUCCESS = "success"
@@ -67,22 +73,28 @@ class _Family:
     """A counter whose label children are kept once seen: `labels()` takes a lock and builds
     a key each call, too much beside a token issuance."""
 
-    def __init__(self, counter: Counter) -> None:
+    def __init__(self, name: str, counter: Counter) -> None:
+        self._name = name
         self._counter = counter
         self._children: dict[tuple[str, ...], Any] = {}
 
     def inc(self, *labels: str) -> None:
         child = self._children.get(labels)
-        if child is None:
-            # Two threads may both get here: labels() hands both the same child.
-            child = self._children[labels] = self._counter.labels(*labels)
-        child.inc()
+        try:
+            if child is None:
+                # Two threads may both get here: labels() hands both the same child.
+                child = self._children[labels] = self._counter.labels(*labels)
+            child.inc()
+        except OSError:
+            # Counting runs after the work committed (a token issued, a login finished): a
+            # full or vanished multiprocess directory must not turn that into an error.
+            _log.exception("metric_not_counted", metric=self._name)
 
 
 class IdentityMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         def counter(name: str, documentation: str, labels: list[str]) -> _Family:
-            return _Family(Counter(name, documentation, labels, registry=registry))
+            return _Family(name, Counter(name, documentation, labels, registry=registry))
 
         self._logins = counter(
             "idplus_logins",

@@ -13,19 +13,31 @@ import hmac
 import os
 import shutil
 import signal
+import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from idplus.errors import ValidationError
+from idplus.logs import get_logger
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+log = get_logger(__name__)
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# prometheus_client's own files (`counter_<pid>.db`, …): nothing else in the directory is ours.
+PROMETHEUS_FILES = ("counter_*.db", "histogram_*.db", "gauge_*.db", "summary_*.db")
+# Our private directories carry the server's pid, so a later start can sweep a killed one's.
+TEMPORARY_PREFIX = "idplus-metrics-"
+# A scraper that opens a connection and sends nothing does not keep a thread for ever.
+SCRAPE_TIMEOUT_SECONDS = 10
 
 
 def multiprocess_directory() -> Path | None:
@@ -38,40 +50,91 @@ def multiprocess_directory() -> Path | None:
 def shared_across_workers() -> Iterator[Path]:
     """Names a directory for the workers' counters while the block runs.
 
-    An operator's own PROMETHEUS_MULTIPROC_DIR is used (and emptied, as a new server's counters
-    start at zero); otherwise a private temporary directory, removed afterwards.
+    An operator's own PROMETHEUS_MULTIPROC_DIR is used (created if missing; prometheus_client's
+    files in it removed, as a new server's counters start at zero); otherwise a private
+    temporary directory, removed afterwards. Raises ValidationError when it cannot be written.
     """
     named = multiprocess_directory()
-    directory = named or Path(tempfile.mkdtemp(prefix="idplus-metrics-"))
-    for stale in directory.glob("*.db"):
-        stale.unlink()
+    directory = _prepared(named) if named is not None else _private_directory()
     os.environ[MULTIPROCESS_DIRECTORY] = str(directory)
-    _count_into_files_from_now_on()
+    previous_values = _count_into_files()
     # uvicorn hands a SIGTERM back to the handler it found once it has shut down gracefully:
     # with the default one the process would die here without cleaning up.
-    previous = signal.signal(signal.SIGTERM, _exit_quietly)
+    previous_handler = signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         yield directory
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_handler)
+        _restore_values(previous_values)
         if named is None:
             os.environ.pop(MULTIPROCESS_DIRECTORY, None)
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _prepared(directory: Path) -> Path:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for pattern in PROMETHEUS_FILES:
+            for stale in directory.glob(pattern):
+                stale.unlink()
+        probe = directory / f".idplus-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ValidationError(
+            f"{MULTIPROCESS_DIRECTORY}={directory} cannot hold the workers' metrics: {error}"
+        ) from None
+    return directory
+
+
+def _private_directory() -> Path:
+    temporary = Path(tempfile.gettempdir())
+    for left in temporary.glob(f"{TEMPORARY_PREFIX}*-*"):
+        if not _process_alive(left.name.removeprefix(TEMPORARY_PREFIX).split("-", 1)[0]):
+            shutil.rmtree(left, ignore_errors=True)
+    try:
+        return Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-"))
+    except OSError as error:
+        raise ValidationError(
+            f"no directory for the workers' metrics in {temporary} ({error}); "
+            f"set {MULTIPROCESS_DIRECTORY} to a writable one"
+        ) from None
+
+
+def _process_alive(pid: str) -> bool:
+    if not pid.isdigit():
+        return True  # Not one of ours: leave it.
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _exit_quietly(_signal: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def _count_into_files_from_now_on() -> None:
+def _count_into_files() -> Any:
     """prometheus_client picks where values live when first imported; a one-worker server runs
-    in this process, so a copy imported earlier must pick again before any metric exists."""
-    import sys
+    in this process, so a copy imported earlier must pick again before any metric exists.
+    Returns what to restore afterwards (None when nothing was changed)."""
+    if "prometheus_client.values" not in sys.modules:
+        return None
+    from prometheus_client import values
 
-    if "prometheus_client.values" in sys.modules:
+    previous = values.ValueClass
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    return previous
+
+
+def _restore_values(previous: Any) -> None:
+    if previous is not None:
         from prometheus_client import values
 
-        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        values.ValueClass = previous
 
 
 def scrape(registry: CollectorRegistry) -> bytes:
@@ -98,7 +161,8 @@ class MetricsPort:
     network: nothing else is served there, and the token, when one is set, is still required."""
 
     def __init__(self, host: str, port: int, token: str | None) -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler(token))
+        server_class = _Ipv6Server if ":" in host else ThreadingHTTPServer
+        self._server = server_class((host, port), _handler(token))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="idplus-metrics-port", daemon=True
@@ -117,6 +181,10 @@ class MetricsPort:
         self._server.server_close()
 
 
+class _Ipv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def _handler(token: str | None) -> type[BaseHTTPRequestHandler]:
     from prometheus_client import CollectorRegistry
 
@@ -126,6 +194,7 @@ def _handler(token: str | None) -> type[BaseHTTPRequestHandler]:
     class MetricsRequest(BaseHTTPRequestHandler):
         server_version = "idplus"
         sys_version = ""
+        timeout = SCRAPE_TIMEOUT_SECONDS
 
         def do_GET(self) -> None:
             if self.path.split("?", 1)[0] != "/metrics":
@@ -133,12 +202,21 @@ def _handler(token: str | None) -> type[BaseHTTPRequestHandler]:
             elif token and not bearer_matches(self.headers.get("Authorization"), token):
                 self._answer(401, b"", {"WWW-Authenticate": 'Bearer realm="idplus"'})
             else:
-                self._answer(200, scrape(nothing_else), {"Content-Type": CONTENT_TYPE})
+                self._scrape()
 
         def do_POST(self) -> None:
             self._answer(405, b"", {"Allow": "GET"})
 
         do_HEAD = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST
+
+        def _scrape(self) -> None:
+            try:
+                body = scrape(nothing_else)
+            except Exception:
+                log.exception("metrics_scrape_failed")
+                self._answer(500, b"metrics unavailable\n")
+                return
+            self._answer(200, body, {"Content-Type": CONTENT_TYPE})
 
         def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)

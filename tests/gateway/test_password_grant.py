@@ -91,3 +91,35 @@ def test_every_hashing_slot_busy_is_503_with_retry_after(
     assert shed.status_code == 503
     assert shed.json()["error_code"] == 2
     assert shed.headers["retry-after"] == "1"
+
+
+def test_password_grant_logins_are_audited_and_counted_like_login_pages(
+    harness: Harness,
+) -> None:
+    """A partner's back end logs users in too: operators see those logins and failures, with
+    the typed name only as its keyed hash."""
+    secret = _partner(harness)
+    harness.add_user("+4790000002")
+    harness.add_user("+4790000001", otp_required=True)
+    assert _password_grant(harness, secret, "+4790000002", "wrong").status_code == 401
+    assert _password_grant(harness, secret, "+4790000001").status_code == 401
+    assert _password_grant(harness, secret, "+4790000002").status_code == 200
+
+    store = harness.store()
+    try:
+        with store.reading() as uow:
+            events = list(reversed(uow.audit.list_events(events=("login.*",))))
+    finally:
+        store.dispose()
+    wrong, second_factor, success = [(e.event, e.client_id, dict(e.detail)) for e in events]
+    assert wrong[:2] == ("login.failed", "partner")
+    assert wrong[2]["reason"] == "invalid_credentials"
+    assert second_factor[2]["reason"] == "second_factor_required"
+    assert success[:2] == ("login.succeeded", "partner")
+    assert success[2]["method"] == "password"
+    assert success[2]["grant_type"] == "password"
+    assert events[-1].user_id is not None and events[0].user_id is None
+    assert "4790000002" not in repr(events) and PASSWORD not in repr(events)
+    metrics = harness.http.get("/metrics").text
+    assert 'idplus_logins_total{method="password",result="success"} 1.0' in metrics
+    assert 'idplus_logins_total{method="password",result="invalid_credentials"} 1.0' in metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -244,3 +245,47 @@ async def _until(condition: Any, timeout: float = 60.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.02)
+
+
+class _SlowStore:
+    """The store, with a first transaction that waits until let go (a claim in progress)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.started = threading.Event()
+        self.let_go = threading.Event()
+        self.finished = threading.Event()
+
+    def transaction(self) -> Any:
+        if self.started.is_set():
+            return self._store.transaction()
+        self.started.set()
+        self.let_go.wait(30)
+        self.finished.set()
+        return self._store.transaction()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_stopping_waits_for_the_claim_in_progress(store: Store, clock: FrozenClock) -> None:
+    """A cancelled claim went on in its thread, into the store's disposal (a leaked
+    connection on PostgreSQL): the worker stops between batches instead."""
+    slow = _SlowStore(store)
+
+    async def run() -> None:
+        async with httpx.AsyncClient() as http:
+            worker = OutboxWorker(
+                slow,
+                clock,
+                SETTINGS,
+                http,
+                OutboxSignal(),
+                IdentityMetrics(CollectorRegistry()),  # type: ignore[arg-type]
+            )
+            async with worker.running():
+                await _until(slow.started.is_set)
+                asyncio.get_running_loop().call_later(0.2, slow.let_go.set)
+            assert slow.finished.is_set()
+
+    asyncio.run(run())

@@ -45,6 +45,16 @@ def test_implicit_id_token_token(harness: Harness) -> None:
     assert claims["at_hash"] == left_half_hash(answer["access_token"])
 
 
+def test_front_channel_tokens_are_counted_under_the_implicit_grant(harness: Harness) -> None:
+    _hybrid(harness, "id_token token")
+    metrics = harness.http.get("/metrics").text
+    for token in ("access_token", "id_token"):
+        assert (
+            f'idplus_tokens_issued_total{{client_type="Public",grant_type="implicit",'
+            f'token="{token}"}} 1.0'
+        ) in metrics
+
+
 def test_unregistered_hybrid_is_unauthorized_and_needs_a_nonce(harness: Harness) -> None:
     harness.add_client("spa")
     answer = redirect_params(

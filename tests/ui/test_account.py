@@ -99,6 +99,24 @@ def test_revoking_an_app_kills_its_refresh_tokens(mobile: Harness) -> None:
     assert refresh(mobile, tokens["refresh_token"], "app").json()["error"] == "invalid_grant"
 
 
+@pytest.mark.parametrize("client_id", ["no-such-app", "x" * 5000])
+def test_revoking_an_app_without_tokens_changes_and_records_nothing(
+    mobile: Harness, client_id: str
+) -> None:
+    """The form's client id is the browser's to choose: no audit row for nothing, no 500."""
+    _, page = _account(mobile)
+    form = next(f for f in parse_forms(page.text) if "csrf_token" in f.fields)
+    fields = {"csrf_token": form.fields["csrf_token"], "action": "revoke_app"}
+    done = mobile.http.post("/account", data={**fields, "client_id": client_id})
+    assert done.status_code == 200
+    store = mobile.store()
+    try:
+        with store.reading() as uow:
+            assert uow.audit.list_events(events=("user.app_revoked",)) == []
+    finally:
+        store.dispose()
+
+
 def test_this_browser_logs_out_through_the_logout_flow(mobile: Harness) -> None:
     tokens = _tokens(mobile)
     _, page = _account(mobile)

@@ -9,7 +9,7 @@ from idplus.cli.help import Command, example
 from idplus.errors import ValidationError
 from idplus.logs import configure_logging, get_logger
 from idplus.manage import keys
-from idplus.metrics_exposition import MetricsPort, shared_across_workers
+from idplus.metrics_exposition import MetricsPort, multiprocess_directory, shared_across_workers
 
 log = get_logger("idplus.cli")
 
@@ -46,8 +46,8 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     run `idplus db upgrade` first. Creates the signing key on the first start. Prints JSON log
     lines on stdout (IDPLUS_LOG_JSON=false: console lines) rather than one document. Refuses to
     start an https issuer whose secrets would live in the database. With several workers
-    /metrics sums them all; with IDPLUS_METRICS_PORT it is served on that port (same --host)
-    instead of the public one.
+    /metrics sums them all; with IDPLUS_METRICS_PORT it is served on that port (on
+    IDPLUS_METRICS_HOST, loopback unless set) instead of the public one.
     """
     from idplus.manage.server_secrets import load_server_secrets
 
@@ -65,7 +65,7 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     load_server_secrets(ctx.store, ctx.settings, ctx.clock)
     keys.ensure_signing_key(ctx.store, ctx.settings, ctx.clock)
     ctx.store.dispose()
-    if workers == 1 and metrics_port is None:
+    if workers == 1 and metrics_port is None and multiprocess_directory() is None:
         _run_uvicorn(host, port, workers)
         return
     # Several workers, or a scraper on a port of its own: every worker's counters are summed.
@@ -73,8 +73,8 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
         if metrics_port is None:
             _run_uvicorn(host, port, workers)
             return
-        with _metrics_port(ctx, host, metrics_port) as metrics:
-            log.info("metrics_port_opened", host=host, port=metrics.port)
+        with _metrics_port(ctx, ctx.settings.metrics_host, metrics_port) as metrics:
+            log.info("metrics_port_opened", host=ctx.settings.metrics_host, port=metrics.port)
             _run_uvicorn(host, port, workers)
 
 

@@ -141,22 +141,33 @@ class OutboxWorker:
         self._http = http
         self._signal = signal
         self._metrics = metrics
+        self._stopping = False
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """The worker's task for the life of the block (the application's lifespan)."""
+        self._stopping = False
         task = asyncio.create_task(self._run(), name="outbox-worker")
         try:
             yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            # Stop between batches: a cancelled claim or record would go on in its thread
+            # and check a connection out of a store that is being disposed of.
+            self._stopping = True
+            self._signal.notify()
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(task), self._settings.delivery_timeout_seconds + 5
+                )
+            except TimeoutError:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
 
     async def _run(self) -> None:
         self._signal.attach(asyncio.get_running_loop())
         try:
-            while True:
+            while not self._stopping:
                 try:
                     await self.drain()
                 except Exception:  # the store is down, say: log it, try again at the next poll
@@ -172,7 +183,7 @@ class OutboxWorker:
             batch = await asyncio.to_thread(self._claim)
             await asyncio.gather(*(self._attempt(delivery) for delivery in batch))
             attempted += len(batch)
-            if len(batch) < BATCH:
+            if len(batch) < BATCH or self._stopping:
                 return attempted
 
     def _claim(self) -> list[Delivery]:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from idplus.metrics import TokenKind
 from idplus.models import AuthorizationRequest, Client, SsoSession, User
 from idplus.protocol.access_token import mint_access_token, subject_of
 from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.oidc.id_token import mint_id_token
+
+IMPLICIT = "implicit"
 
 
 def front_channel_tokens(
@@ -76,4 +79,8 @@ def front_channel_tokens(
             code=code,
             state=request.state,
         )
+    # Counted as minted (they are stateless JWTs): under the implicit grant's name, which
+    # hybrid responses share.
+    issued = [TokenKind(kind) for kind in ("access_token", "id_token") if kind in values]
+    ctx.identity_metrics.tokens_issued(IMPLICIT, client.client_type.value, issued)
     return values

@@ -29,6 +29,8 @@ from idplus.store.base import UnitOfWork
 
 ACCOUNT_PATH = "/account"
 MIN_PASSWORD_LENGTH = 8
+# Client ids are 1-200 characters (idplus client add); the column holds no more.
+MAX_CLIENT_ID_LENGTH = 200
 
 
 def self_service_url(ctx: AppContext, ring: KeyRing, token: str, locale: str | None) -> str:
@@ -182,10 +184,17 @@ def set_password_within(
 
 
 def revoke_app(ctx: AppContext, user_id: str, client_id: str) -> int:
+    """The app's refresh tokens of the user revoked; recorded only when there were some (the
+    form's client id is the browser's to choose)."""
+    if not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
+        return 0
     now = ctx.clock.now()
     with ctx.store.transaction() as uow:
         revoked = uow.refresh_tokens.revoke_user_client(user_id, client_id, now)
-        uow.audit.record(AuditEvent("user.app_revoked", now, client_id=client_id, user_id=user_id))
+        if revoked:
+            uow.audit.record(
+                AuditEvent("user.app_revoked", now, client_id=client_id, user_id=user_id)
+            )
     return revoked
 
 

@@ -609,10 +609,12 @@ class WebAuthnChallengeRepository(Protocol):
 class MaintenanceRepository(Protocol):
     """Deleting rows that can no longer matter: expired one-time artefacts and dead tokens."""
 
-    def prune_expired(
-        self, now: datetime, *, audit_before: datetime | None = None
-    ) -> dict[str, int]:
-        """Delete what expired by `now`, and audit events older than `audit_before` if given."""
+    def prune_expired(self, now: datetime) -> dict[str, int]:
+        """Delete what expired by `now`."""
+        ...
+
+    def prune_audit_events(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` of the oldest audit events older than `before`; how many."""
         ...
 
 

@@ -61,6 +61,8 @@ class HttpMetrics:
 
 
 SLOW_REQUEST_SECONDS = 1.0
+# Any other method a request makes up is counted as "other": labels come from a closed set.
+COUNTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # nginx's code for "the client closed the connection before the answer": not a server error.
 CLIENT_CLOSED_REQUEST = 499
 
@@ -115,7 +117,9 @@ class RequestContextMiddleware:
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = self.labels.get(scope.get("endpoint"), "unmatched")
         method = scope.get("method", "")
-        self.metrics.observe(method, route, status, seconds)
+        self.metrics.observe(
+            method if method in COUNTED_METHODS else "other", route, status, seconds
+        )
         if not self.log_every_request and status < 400 and seconds < SLOW_REQUEST_SECONDS:
             return
         client = scope.get("client")

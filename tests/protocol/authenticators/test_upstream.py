@@ -472,3 +472,16 @@ def test_the_session_keeps_the_user_agent_of_the_browser_that_came_back(
     with ctx.store.reading() as uow:
         stored = uow.sessions.find(result.session.id)
     assert stored is not None and stored.user_agent == agent
+
+
+def test_a_failed_callback_uses_its_state_up(ctx: AppContext, fake: FakeUpstream) -> None:
+    """The same error answer sent again finds no login and writes no second failure."""
+    query = _to_upstream(ctx, fake)
+    answer = {"state": query["state"], "error": "temporarily_unavailable"}
+
+    results = [callback(ctx, "up", BROWSER, answer) for _ in range(5)]
+
+    assert all(isinstance(result, UpstreamFailed) for result in results)
+    with ctx.store.reading() as uow:
+        failures = uow.audit.list_events(events=("login.failed",))
+    assert len(failures) == 1

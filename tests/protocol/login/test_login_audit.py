@@ -5,6 +5,8 @@ and an SSO "continue as …" record nothing. On both backends."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from structlog.testing import capture_logs
 
 from idplus.manage.audit import AuditQuery, describe_event, list_events
@@ -69,3 +71,19 @@ def test_refused_steps_record_why_and_for_whom_but_never_the_name(context: AppCo
     text = repr(_logins(context))
     for secret in (PHONE, PHONE[1:], "wrong-password", PASSWORD, *sent_codes(context)):
         assert secret not in text
+
+
+def test_attempts_refused_while_locked_write_nothing(context: AppContext) -> None:
+    """Once locked, every attempt is refused unchecked: a stranger could otherwise write a row
+    per request. The attempts that filled the budget are each recorded."""
+    ctx = replace(context, settings=context.settings.model_copy(
+        update={"login_failures_per_username": 3}))  # fmt: skip
+    add_web_client(ctx)
+    add_login_user(ctx)
+    browser = Browser(ctx)
+    handle = browser.authorize()
+    for _ in range(10):
+        browser.act(handle, "login", username=PHONE, password="wrong-password")
+
+    reasons = [event["detail"]["reason"] for event in _logins(ctx)]  # type: ignore[index]
+    assert reasons == ["invalid_credentials"] * 3

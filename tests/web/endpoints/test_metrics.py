@@ -100,3 +100,14 @@ def test_metrics_are_not_on_the_public_port_when_a_metrics_port_is_set(
         response = client.get("/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"})
         assert response.status_code == 404
         assert "idplus_http_requests" not in response.text
+
+
+def test_made_up_methods_are_counted_as_other(client: TestClient) -> None:
+    """Each invented method would otherwise be a new series for ever."""
+    for method in ("X0", "X1", "BREW"):
+        client.request(method, "/healthz")
+
+    body = client.get("/metrics").text
+
+    assert 'idplus_http_requests_total{method="other",route="/healthz",status="405"} 3.0' in body
+    assert 'method="X0"' not in body

@@ -147,6 +147,7 @@ def callback(
             # A state that matches no login: nobody's login failed (and a stranger's requests
             # write nothing).
             return UpstreamFailed(str(failure), refusal=refusal)
+        _forget_state(ctx, view)
         reason = UPSTREAM_FAILED if refusal is None else UPSTREAM_LINK_REFUSED
         refused = refusal.value if refusal is not None else None
         record_login_failed(ctx, view, reason, provider=provider_id, refusal=refused)
@@ -220,6 +221,13 @@ def _merged(id_token_claims: dict[str, Any], userinfo: Mapping[str, Any]) -> dic
     """With `response_type=code` many providers put e-mail and phone claims only in userinfo."""
     extra = {name: value for name, value in userinfo.items() if name not in _TOKEN_CLAIMS}
     return {**id_token_claims, **extra}
+
+
+def _forget_state(ctx: AppContext, view: InteractionView) -> None:
+    """A failed callback uses its state up: the same answer sent again finds no login (and
+    writes no second failure); trying again goes to the upstream with a fresh state."""
+    with ctx.store.transaction() as uow:
+        uow.interactions.save(replace(view.interaction, upstream_state_hash=None))
 
 
 def _login_of_state(

@@ -15,17 +15,23 @@ from dataclasses import dataclass
 from idplus.auth import local
 from idplus.auth.providers import LOCAL_PROVIDER_ID
 from idplus.auth.throttle import Throttled
-from idplus.crypto.hashing import HashingBusy
+from idplus.crypto.hashing import HashingBusy, hash_handle
 from idplus.errors import InvalidGrant
-from idplus.models import Client, User
+from idplus.metrics import LoginMethod
+from idplus.models import AuditEvent, Client, User
 from idplus.policies import GRANT_PASSWORD
 from idplus.protocol.assurance import AMR_PASSWORD, acr_for_level
 from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.grants import Front, GrantType, TemporarilyUnavailable, required
 from idplus.protocol.issuance import TokenResponse, issue_tokens, new_lineage
+from idplus.protocol.login.audit import LOGIN_FAILED, LOGIN_SUCCEEDED
+from idplus.protocol.login.results import ProblemReason
 from idplus.protocol.params import Params, split_space_list
 from idplus.protocol.password_check import SecondFactorRequired, WrongPassword, check_password
+
+# The password was right, but the user has a second factor this grant cannot ask for.
+SECOND_FACTOR_REQUIRED = "second_factor_required"
 
 
 class TooManyAttempts(InvalidGrant):
@@ -55,7 +61,7 @@ class PasswordGrant(GrantType[PasswordRequest]):
         # Scopes first: a request refused anyway must not spend a password attempt.
         scopes = front.requested_scopes(client, request.scopes)
         # The slow hash records failures in transactions of its own, outside the issuing one.
-        user = _user_of(ctx, request)
+        user = _user_of(ctx, client, request)
         now = ctx.clock.now()
         grant = Grant(
             client=client,
@@ -69,21 +75,52 @@ class PasswordGrant(GrantType[PasswordRequest]):
             grant_id=ctx.random.hex_id(),
         )
         with ctx.store.transaction() as uow:
-            return issue_tokens(
+            issued = issue_tokens(
                 ctx, front.tokens, grant, now, uow=uow, lineage=new_lineage(ctx.random)
             )
+            uow.audit.record(
+                AuditEvent(
+                    LOGIN_SUCCEEDED,
+                    now,
+                    client_id=client.client_id,
+                    user_id=user.id,
+                    detail={"method": "password", "grant_type": self.name,
+                            "acr": grant.acr, "amr": list(grant.amr)},
+                )
+            )  # fmt: skip
+        ctx.identity_metrics.login_succeeded(LoginMethod.PASSWORD)
+        return issued
 
 
-def _user_of(ctx: AppContext, request: PasswordRequest) -> User:
+def _refused(ctx: AppContext, client: Client, request: PasswordRequest, reason: str) -> None:
+    """`login.failed` like a refused login page, named by the keyed hash of the username."""
+    hashed = hash_handle(ctx.secrets.handle_key, f"username:{request.username}")
+    detail: dict[str, object] = {
+        "reason": reason,
+        "grant_type": GRANT_PASSWORD,
+        "username_hash": hashed,
+    }
+    with ctx.store.transaction() as uow:
+        uow.audit.record(
+            AuditEvent(LOGIN_FAILED, ctx.clock.now(), client_id=client.client_id, detail=detail)
+        )
+    ctx.identity_metrics.login_refused(LoginMethod.PASSWORD, reason)
+
+
+def _user_of(ctx: AppContext, client: Client, request: PasswordRequest) -> User:
     try:
         return check_password(
             ctx, request.username, request.password, None, password_alone_must_do=True
         )
     except WrongPassword:
+        _refused(ctx, client, request, ProblemReason.INVALID_CREDENTIALS)
         raise InvalidGrant("unknown username or wrong password") from None
     except SecondFactorRequired:
+        _refused(ctx, client, request, SECOND_FACTOR_REQUIRED)
         raise InvalidGrant("the user must give a second factor") from None
     except Throttled:
+        # Refused unchecked while locked: counted, but no row a stranger could multiply.
+        ctx.identity_metrics.login_refused(LoginMethod.PASSWORD, ProblemReason.LOCKED)
         raise TooManyAttempts("too many failed attempts") from None
     except HashingBusy:
         raise TemporarilyUnavailable(

@@ -14,7 +14,7 @@ from datetime import datetime
 from idplus.auth.local import canonical_username
 from idplus.crypto.hashing import hash_handle
 from idplus.models import AuditEvent, SsoSession
-from idplus.protocol.assurance import AMR_PASSWORD, AMR_SMS_OTP
+from idplus.protocol.assurance import AMR_PASSKEY, AMR_PASSWORD, AMR_SMS_OTP
 from idplus.protocol.authenticators.base import Authenticated
 from idplus.protocol.context import AppContext
 from idplus.protocol.login.results import ProblemReason
@@ -24,8 +24,9 @@ from idplus.store.base import UnitOfWork
 LOGIN_SUCCEEDED = "login.succeeded"
 LOGIN_FAILED = "login.failed"
 METHOD_UPSTREAM = "upstream"
-# The factors of the local provider, in the order a login gives them.
-_FACTORS = ((AMR_PASSWORD, "password"), (AMR_SMS_OTP, "sms_code"))
+# The factors of the local provider, in the order a login gives them ("password+passkey": a
+# step-up with a passkey instead of the SMS code).
+_FACTORS = ((AMR_PASSWORD, "password"), (AMR_SMS_OTP, "sms_code"), (AMR_PASSKEY, "passkey"))
 # Refusals the user can simply go on from: a stale or forged form, or a new code asked for
 # too soon or too often (the code already sent still works). Not failed logins.
 NOT_FAILURES = frozenset(
@@ -93,7 +94,9 @@ def record_login_failed(
 ) -> None:
     """A small write of its own: the refused step has committed (or rolled back) its counters
     already, and they stay as atomic as they are."""
-    if reason in NOT_FAILURES:
+    if reason in NOT_FAILURES or reason == ProblemReason.LOCKED:
+        # While locked every attempt is refused unchecked, and anyone could write a row per
+        # request; the attempts that filled the budget were recorded as they failed.
         return
     detail: dict[str, object] = {"reason": reason, "stage": view.stage.value}
     optional = {"username_hash": username_hashed, "provider": provider, "refusal": refusal}

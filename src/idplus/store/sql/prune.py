@@ -39,9 +39,7 @@ class SqlMaintenance:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def prune_expired(
-        self, now: datetime, *, audit_before: datetime | None = None
-    ) -> dict[str, int]:
+    def prune_expired(self, now: datetime) -> dict[str, int]:
         deletions = {
             "interactions": sa.delete(interactions).where(interactions.c.expires_at <= now),
             "password_resets": sa.delete(password_resets).where(
@@ -88,11 +86,19 @@ class SqlMaintenance:
                 )
             ),
         }
-        if audit_before is not None:
-            # Strangers' failed logins are recorded too: the trail is kept for a while only.
-            deletions["audit_events"] = sa.delete(audit_events).where(
-                audit_events.c.at < audit_before
-            )
         return {
             name: self._conn.execute(statement).rowcount for name, statement in deletions.items()
         }
+
+    def prune_audit_events(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` of the oldest events older than `before`: one short
+        transaction per batch, so a year of backlog never holds the write lock for long."""
+        oldest = (
+            sa.select(audit_events.c.id)
+            .where(audit_events.c.at < before)
+            .order_by(audit_events.c.id)
+            .limit(limit)
+        )
+        return self._conn.execute(
+            sa.delete(audit_events).where(audit_events.c.id.in_(oldest.scalar_subquery()))
+        ).rowcount
