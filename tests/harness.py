@@ -17,6 +17,7 @@ from idplus.config import Settings
 from idplus.manage.api_products import add_api_product
 from idplus.manage.clients import ClientRegistration, add_client
 from idplus.manage.users import UserRegistration, add_user
+from idplus.models import AuditEvent
 from idplus.store.sql.engine import Database
 from idplus.store.sql.uow import SqlStore
 from tests.flows.forms import FormBrowser
@@ -47,6 +48,15 @@ class Harness:
     def store(self) -> SqlStore:
         """A store of its own over the app's database; the caller disposes it after use."""
         return SqlStore.from_url(self.settings.database_url)
+
+    def audit_events(self, *names: str) -> list[AuditEvent]:
+        """The audit events of these names (or prefixes `x.*`; none: every event), oldest first."""
+        store = self.store()
+        try:
+            with store.reading() as uow:
+                return list(reversed(uow.audit.list_events(1000, events=names)))
+        finally:
+            store.dispose()
 
     def add_client(self, client_id: str = "spa", **fields: Any) -> str | None:
         fields.setdefault("client_type", "Public")

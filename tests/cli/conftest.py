@@ -56,9 +56,11 @@ def cli(
 
 @pytest.fixture
 def cli_on_each_database(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, database_url: str
+    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Cli:
-    """The CLI on SQLite and on PostgreSQL (the same database as the `store` fixture)."""
+    """The CLI on SQLite and on PostgreSQL (the same database as the `store` fixture). The
+    database comes first: the first test on a backend migrates its template, whose log lines
+    must not land in the output `capsys` captures."""
     monkeypatch.setenv("IDPLUS_DATABASE_URL", database_url)
     return Cli(capsys)
 

@@ -22,3 +22,20 @@ def test_api_product_list_as_a_table(cli: Cli) -> None:
     assert cli.text("api-product", "list", "--format", "table") == (
         "SCOPE      NAME   CLIENT_IDS\napi:radio  radio  -\napi:tv     TV     -\n"
     )
+
+
+def test_api_product_changes_are_recorded_with_scope_and_subscribers(
+    cli_on_each_database: Cli,
+) -> None:
+    cli = cli_on_each_database
+    for client_id in ("partner", "reseller"):
+        cli.ok("client", "add", "--client-id", client_id, "--type", "Confidential",
+               "--grant-type", "client_credentials", "--api-access")  # fmt: skip
+    cli.ok("api-product", "add", "--scope", "api:tv", "--client-id", "partner")
+    cli.ok("api-product", "add", "--scope", "api:tv", "--client-id", "reseller")
+    cli.fails("api-product", "add", "--scope", "api:tv", "--client-id", "ghost")  # nothing saved
+    events = cli.lines("audit", "list", "--event", "api_product.changed")
+    assert [(e["client_id"], e["user_id"], e["detail"]) for e in reversed(events)] == [
+        (None, None, {"scope": "api:tv", "created": True, "subscribed": ["partner"]}),
+        (None, None, {"scope": "api:tv", "created": False, "subscribed": ["reseller"]}),
+    ]

@@ -15,11 +15,13 @@ from idplus.manage.clients import (
     add_client,
     build_client,
     describe_client,
+    ensure_account_client,
     get_client,
     list_clients,
     remove_client,
     rotate_client_secret,
 )
+from idplus.policies import ACCOUNT_CLIENT_ID
 from idplus.store.base import Store
 
 
@@ -158,3 +160,17 @@ def test_description_never_shows_secret_hashes(store: Store, clock: FrozenClock)
     assert described["refresh_policy"] == "Confidential"
     assert described["oauth_client_type"] == "confidential"
     assert "sha256$" not in str(described)
+
+
+def test_the_built_in_account_client_is_recorded_once_as_built_in(
+    store: Store, clock: FrozenClock
+) -> None:
+    ensure_account_client(store, clock)
+    ensure_account_client(store, clock)  # every start after the first: already there
+    with store.reading() as uow:
+        (event,) = uow.audit.list_events(events=("client.added",))
+    assert (event.client_id, event.user_id) == (ACCOUNT_CLIENT_ID, None)
+    assert event.detail["built_in"] is True
+    assert (event.detail["type"], event.detail["name"]) == ("Public", "idplus account")
+    assert (event.detail["scopes"], event.detail["one_telenor"]) == (["openid"], True)
+    assert "secrets" not in event.detail and "client_secret" not in event.detail

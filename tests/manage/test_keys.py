@@ -100,3 +100,18 @@ def test_rotation_without_any_key_signs_at_once(store: SqlStore, clock: FrozenCl
     key = rotate_signing_key(store, settings, clock)
     assert key.activate_at == clock.now()
     assert KeyRingCache(store, settings, clock).current().signing_kid == key.kid
+
+
+def test_the_first_key_is_recorded_once_with_its_public_facts(
+    store: SqlStore, clock: FrozenClock
+) -> None:
+    settings = _settings(store)
+    ensure_signing_key(store, settings, clock)
+    ensure_signing_key(store, settings, clock)  # a second start: a key can sign, none is made
+    (key,) = list_signing_keys(store, clock)
+    with store.reading() as uow:
+        (event,) = uow.audit.list_events(events=("key.created",))
+    assert (event.client_id, event.user_id) == (None, None)
+    # The public facts only: nothing of the private key.
+    assert event.detail == {"kid": key["kid"], "alg": "RS256",
+                            "activate_at": clock.now().isoformat()}  # fmt: skip

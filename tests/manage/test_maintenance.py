@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from idplus.clock import FrozenClock
 from idplus.manage.maintenance import prune
-from idplus.models import Delivery
+from idplus.models import AuditEvent, Delivery
 from idplus.store.base import Store
 
 A_YEAR = timedelta(days=365)
@@ -53,3 +53,20 @@ def test_prune_keeps_pending_deliveries_and_drops_old_finished_ones(
         assert uow.deliveries.find("old-done") is None
         assert uow.deliveries.find("recent-done") is not None
         assert uow.deliveries.find("pending") is not None
+
+
+def test_prune_records_what_it_deleted_per_table(store: Store, clock: FrozenClock) -> None:
+    now = clock.now()
+    with store.transaction() as uow:
+        uow.audit.record(AuditEvent("user.added", now - A_YEAR - timedelta(days=1), user_id="u"))
+        uow.audit.record(AuditEvent("user.removed", now - timedelta(days=1), user_id="u"))
+        uow.revoked_access_tokens.revoke("old", now - timedelta(seconds=1))
+
+    deleted = prune(store, clock, audit_retention=A_YEAR)
+
+    assert (deleted["audit_events"], deleted["revoked_access_tokens"]) == (1, 1)
+    with store.reading() as uow:
+        (event,) = uow.audit.list_events(events=("db.pruned",))
+        kept = [e.event for e in uow.audit.list_events()]
+    assert (event.client_id, event.user_id, event.detail) == (None, None, deleted)
+    assert kept == ["db.pruned", "user.removed"]

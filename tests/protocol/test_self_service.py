@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from idplus.manage.clients import ClientRegistration, add_client
-from idplus.models import NO_PASSWORD, RefreshToken, SsoSession, User
+from idplus.models import NO_PASSWORD, AuditEvent, RefreshToken, SsoSession, User
 from idplus.protocol.context import AppContext
 from idplus.protocol.self_service import (
     Browser,
@@ -206,3 +206,28 @@ def test_the_session_list_names_apps_and_browsers(context: AppContext) -> None:
 )
 def test_a_user_agent_names_browser_and_system(user_agent: str | None, expected: Browser) -> None:
     assert browser_of(user_agent) == expected
+
+
+def _audit(ctx: AppContext, event: str) -> list[AuditEvent]:
+    with ctx.store.reading() as uow:
+        return uow.audit.list_events(events=(event,))
+
+
+def test_an_unlink_records_the_provider_and_a_refused_one_nothing(context: AppContext) -> None:
+    user = _user(context, password=False, accounts=2)
+    assert unlink_upstream_account(context, user.id, "p0", "s-0") is not None
+    assert unlink_upstream_account(context, user.id, "p1", "s-1") is None  # the last way in
+    assert unlink_upstream_account(context, "someone-else", "p1", "s-1") is None
+    (event,) = _audit(context, "user.upstream_unlinked")
+    assert (event.client_id, event.user_id, event.detail) == (None, user.id, {"provider": "p0"})
+
+
+def test_log_out_everywhere_else_records_how_many_sessions_ended(context: AppContext) -> None:
+    _tv(context)
+    user = _user(context, password=True, accounts=0)
+    for session_id in ("here", "phone", "laptop"):
+        _session(context, session_id, user.id)
+    assert len(end_other_sessions(context, user.id, "here")) == 2
+    assert end_other_sessions(context, user.id, "here") == []  # nothing ended: nothing recorded
+    (event,) = _audit(context, "user.other_sessions_ended")
+    assert (event.client_id, event.user_id, event.detail) == (None, user.id, {"sessions": 2})

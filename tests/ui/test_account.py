@@ -358,3 +358,20 @@ def test_done_is_a_status_and_a_refusal_an_alert(mobile: Harness) -> None:
                   new_password="brand new secret")  # fmt: skip
     assert '<div class="error" role="alert">The current password is wrong.</div>' in wrong.text
     assert 'class="notice"' not in wrong.text
+
+
+def test_a_password_change_is_recorded_without_either_password(mobile: Harness) -> None:
+    _, page = _account(mobile)
+    refused = _post(mobile, page, "change_password", current_password="a wrong guess",
+                    new_password="brand new secret")  # fmt: skip
+    assert refused.status_code == 400
+    assert mobile.audit_events("user.password_changed") == []
+    done = _post(mobile, page, "change_password", current_password=PASSWORD,
+                 new_password="brand new secret")  # fmt: skip
+    assert "password is changed" in done.text
+    (event,) = mobile.audit_events("user.password_changed")
+    (login,) = mobile.audit_events("login.succeeded")
+    assert (event.client_id, event.user_id, event.detail) == (None, login.user_id, {})
+    written = repr(mobile.audit_events())  # every event the day left
+    for secret in (PASSWORD, "a wrong guess", "brand new secret", "+4790000001"):
+        assert secret not in written

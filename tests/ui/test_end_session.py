@@ -14,7 +14,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from idplus.config import Settings
-from tests.harness import Harness, code_from_login, exchange_code, refresh
+from tests.flows.forms import parse_forms
+from tests.harness import PASSWORD, Harness, code_from_login, exchange_code, refresh
 from tests.outbound.receiver import Receiver, outbox_rows, pending, wait_until
 
 BYE = "https://rp.example/bye"
@@ -221,3 +222,66 @@ def test_native_logout_never_reads_keys_on_the_event_loop(app: Harness, receiver
     assert done.status_code == 200
     wait_until(lambda: receiver.tokens, "the logout token")
     assert spy.on_the_loop == 0
+
+
+def _sid_and_user(h: Harness, id_token: str) -> tuple[str, str]:
+    """The session the ID token names, and the user's id (not the typed username)."""
+    jwks = KeySet.import_key_set(h.http.get("/.well-known/jwks.json").json())
+    sid = jwt.decode(id_token, jwks).claims["sid"]
+    store = h.store()
+    try:
+        with store.reading() as uow:
+            user = uow.users.find_by_username("+4790000001")
+    finally:
+        store.dispose()
+    assert user is not None
+    return sid, user.id
+
+
+def _no_secret_in(events: list[Any], *secrets: str) -> None:
+    written = json.dumps([dataclasses.asdict(e) for e in events], default=str)
+    for secret in (PASSWORD, "+4790000001", "4790000001", *secrets):
+        assert secret not in written, secret
+
+
+def _secrets(tokens: dict[str, Any]) -> list[str]:
+    return [tokens[name] for name in ("access_token", "refresh_token", "id_token")]
+
+
+def test_native_logout_is_recorded_as_native_once(app: Harness) -> None:
+    tokens = _login(app)
+    sid, user_id = _sid_and_user(app, tokens["id_token"])
+    assert _native(app, {"id_token_hint": tokens["id_token"], "state": "st-7"}).json() == "st-7"
+    assert _native(app, {"id_token_hint": tokens["id_token"]}).json() == "Already logged out"
+    (event,) = app.audit_events("session.logged_out")
+    assert (event.client_id, event.user_id) == ("app", user_id)
+    assert event.detail == {"sid": sid, "via": "native"}
+    _no_secret_in([event], *_secrets(tokens))
+
+
+def test_a_confirmed_logout_is_recorded_without_a_client(app: Harness) -> None:
+    tokens = _login(app)
+    sid, user_id = _sid_and_user(app, tokens["id_token"])
+    page = _end(app)  # no id_token_hint: the user confirms
+    (form,) = parse_forms(page.text)
+    done = app.http.post(form.action, data={**form.fields, "action": "logout"})
+    assert "You are now logged out" in done.text
+    (event,) = app.audit_events("session.logged_out")
+    assert (event.client_id, event.user_id) == (None, user_id)
+    assert event.detail == {"sid": sid, "via": "confirmed"}
+    _no_secret_in([event], *_secrets(tokens))
+
+
+def test_a_hint_naming_another_browsers_session_is_recorded_as_id_token_hint(
+    app: Harness,
+) -> None:
+    tokens = _login(app)
+    sid, user_id = _sid_and_user(app, tokens["id_token"])
+    app.http.cookies.clear()  # another browser: it holds no session
+    response = _end(app, id_token_hint=tokens["id_token"], post_logout_redirect_uri=BYE)
+    assert response.headers["location"] == BYE
+    assert refresh(app, tokens["refresh_token"], "app").json()["error"] == "invalid_grant"
+    (event,) = app.audit_events("session.logged_out")
+    assert (event.client_id, event.user_id) == ("app", user_id)
+    assert event.detail == {"sid": sid, "via": "id_token_hint"}
+    _no_secret_in([event], *_secrets(tokens))

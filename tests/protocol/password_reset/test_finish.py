@@ -84,3 +84,21 @@ def test_a_reset_shed_for_want_of_a_hashing_slot_can_be_retried(context: AppCont
         set_new_password(ctx, browser.view(handle), NEW_PASSWORD)
     set_new_password(ctx, browser.view(handle), NEW_PASSWORD)
     assert check_password(ctx, PHONE, NEW_PASSWORD, None).username == PHONE
+
+
+def test_a_reset_is_recorded_once_with_no_password_or_code(context: AppContext) -> None:
+    add_reset_user(context)
+    browser, handle = _ready(context)
+    code = last_code(context)
+    silent = replace(context, sender=FailingSender())
+    with pytest.raises(OSError, match="gateway"):
+        set_new_password(silent, browser.view(handle), NEW_PASSWORD)  # rolled back: no event
+    set_new_password(context, browser.view(handle), NEW_PASSWORD)
+    with context.store.reading() as uow:
+        user = uow.users.find_by_username(PHONE)
+        (event,) = uow.audit.list_events(events=("user.password_reset",))
+        written = repr(uow.audit.list_events())
+    assert user is not None
+    assert (event.client_id, event.user_id, event.detail) == (None, user.id, {})
+    for secret in (PASSWORD, NEW_PASSWORD, code, PHONE, PHONE.removeprefix("+")):
+        assert secret not in written, secret
