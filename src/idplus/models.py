@@ -288,6 +288,8 @@ class Interaction:
     upstream_state_hash: str | None = None
     upstream_nonce: str | None = None
     upstream_verifier: str | None = None
+    # A passkey login verified and waiting for GET /login to finish it (`Passkey.id`).
+    passkey_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

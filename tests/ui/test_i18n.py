@@ -30,6 +30,7 @@ from idplus.ui import (
     login,
     pages,
     password_reset,
+    webauthn,
 )
 from idplus.ui.i18n import LOCALE_DIR, gettext_for
 
@@ -49,6 +50,8 @@ PYTHON_MESSAGES = frozenset(
         account.BROWSER_ON_SYSTEM,
         account.PASSWORD,
         account.PASSWORD_AND_SMS,
+        account.PASSKEY,
+        *webauthn.MESSAGES.values(),
         device.UNKNOWN,
         device.LOCKED,
         device.CONNECTED,

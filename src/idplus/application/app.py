@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +25,12 @@ from idplus.application.routes import (
     route_labels,
     starlette_routes,
 )
-from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry, upstream_provider_info
+from idplus.auth.providers import (
+    LOCAL_PROVIDER,
+    ProviderInfo,
+    ProviderRegistry,
+    upstream_provider_info,
+)
 from idplus.auth.sender import CountingSender, OutboxSender, Sender
 from idplus.auth.upstream_metadata import UpstreamMetadata
 from idplus.clock import Clock, SystemClock
@@ -41,7 +46,7 @@ from idplus.outbound.outbox import OutboxSignal, OutboxWorker
 from idplus.protocol.client_directory import ClientDirectory
 from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.discovery import build_discovery_document
-from idplus.protocol.passkeys.relying_party import log_passkey_availability
+from idplus.protocol.passkeys.relying_party import log_passkey_availability, unavailable_reason
 from idplus.protocol.token_endpoint import GRANT_TYPES
 from idplus.randomness import Randomness, SystemRandomness
 from idplus.store.base import Store
@@ -96,7 +101,7 @@ def create_app(
         store=store,
         providers=providers
         or ProviderRegistry(
-            [LOCAL_PROVIDER],
+            [local_provider(settings)],
             # The stored upstream providers, reread like the clients.
             upstream=lambda: [upstream_provider_info(p) for p in list_providers(store)],
             cache_seconds=settings.client_cache_seconds,
@@ -147,6 +152,14 @@ def create_app(
     )
     app.state.pages = Pages()
     return app
+
+
+def local_provider(settings: Settings) -> ProviderInfo:
+    """Password + SMS reach level 2; level 3 is a hardware-attested, device-bound passkey's,
+    so the local provider offers it only where the operator configured attestation roots."""
+    if settings.webauthn_attestation_roots is not None and unavailable_reason(settings) is None:
+        return replace(LOCAL_PROVIDER, max_level=3)
+    return LOCAL_PROVIDER
 
 
 def _build_context(parts: _Parts, http: httpx.AsyncClient, blocking: httpx.Client) -> AppContext:

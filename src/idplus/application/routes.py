@@ -27,6 +27,7 @@ from idplus.ui import (
     login,
     logout,
     password_reset,
+    webauthn,
 )
 from idplus.web.endpoints import (
     ciba,
@@ -125,6 +126,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(language.LANGUAGE_PATH, language.switch_language),
     Endpoint(login.LOGIN_PATH, login.show_login),
     Endpoint(login.LOGIN_PATH, login.submit_login, ("POST",)),
+    Endpoint(webauthn.LOGIN_OPTIONS_PATH, webauthn.login_options, ("POST",)),
+    Endpoint(webauthn.LOGIN_VERIFY_PATH, webauthn.login_verify, ("POST",)),
+    Endpoint(webauthn.REGISTER_OPTIONS_PATH, webauthn.register_options, ("POST",)),
+    Endpoint(webauthn.REGISTER_VERIFY_PATH, webauthn.register_verify, ("POST",)),
     Endpoint(password_reset.RESET_PATH, password_reset.show_reset),
     Endpoint(password_reset.RESET_PATH, password_reset.submit_reset, ("POST",)),
     Endpoint(password_reset.EMAIL_LINK_PATH, password_reset.show_email_link),

@@ -60,6 +60,9 @@ class Stage(StrEnum):
     STEP_UP = "step_up"
     # Sent to an upstream OpenID provider; its callback (or a cancel) ends the stage.
     UPSTREAM = "upstream"
+    # A passkey answered the login's challenge (POST /webauthn/login/verify): the next
+    # GET /login finishes the login with it.
+    PASSKEY_VERIFIED = "passkey_verified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,10 +299,12 @@ def start_internal_login(
     login_hint: str | None = None,
     requested_aal: int = 0,
     fresh: bool = False,
+    max_age: int | None = None,
 ) -> str:
     """A login on behalf of one of idplus's own pages (device verification, account page,
     CIBA approval). `fresh`: the user must authenticate now, at an upstream provider too
-    (prompt=login, max_age=0), not ride on a session there."""
+    (prompt=login, max_age=0), not ride on a session there; `max_age`: a session that
+    authenticated within that many seconds will do (a step-up if its level is too low)."""
     request = AuthorizationRequest(
         client_id=client.client_id,
         redirect_uri=ctx.settings.issuer + return_to,
@@ -311,7 +316,7 @@ def start_internal_login(
         login_hint=login_hint,
         requested_aal=requested_aal,
         prompt=("login",) if fresh else (),
-        max_age=0 if fresh else None,
+        max_age=0 if fresh else max_age,
     )
     route = _login_route(request, ctx.providers.for_client(client, requested_aal))
     with ctx.store.transaction() as uow:

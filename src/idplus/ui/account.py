@@ -27,9 +27,10 @@ from idplus.crypto.hashing import HashingBusy
 from idplus.entry import client_address, context_of
 from idplus.models import Client, SsoSession, User
 from idplus.policies import ACCOUNT_CLIENT_ID
-from idplus.protocol.assurance import AMR_SMS_OTP
+from idplus.protocol.assurance import AMR_PASSKEY, AMR_SMS_OTP
 from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.end_session import EndedSession
+from idplus.protocol.passkeys.removal import remove_passkey
 from idplus.protocol.self_service import (
     ACCOUNT_PATH,
     AccountView,
@@ -55,6 +56,7 @@ from idplus.ui.i18n import gettext_for
 from idplus.ui.language import page_locale
 from idplus.ui.login import redirect_to_internal_login
 from idplus.ui.logout import LOGOUT_PATH
+from idplus.ui.webauthn import passkey_rows, passkeys_offered
 
 NOTICES = {
     "end_session": "The session has ended.",
@@ -67,16 +69,29 @@ NOTICES = {
     "too_short": "The new password must have at least 8 characters.",
     "unlink_account": "The login is no longer connected to your account.",
     "last_way_in": "This is the only way you can log in, so it stays connected.",
+    "passkey_added": "The passkey is added. You can log in with it now.",
+    "remove_passkey": "The passkey is removed.",
 }
 # Notices that say something was done (role="status"); the others say why not (role="alert").
 DONE = frozenset(
-    {"end_session", "logout_others", "revoke_app", "change_password", "unlink_account"}
+    {
+        "end_session",
+        "logout_others",
+        "revoke_app",
+        "change_password",
+        "unlink_account",
+        "passkey_added",
+        "remove_passkey",
+    }
 )
+# Notices a GET may ask for (`?notice=`): the page's script reloads it after adding a passkey.
+GET_NOTICES = frozenset({"passkey_added"})
 # Texts this module puts on the page (the template's own are in the template).
 UNKNOWN_BROWSER = "Unknown browser"
 BROWSER_ON_SYSTEM = "%(browser)s on %(system)s"
 PASSWORD = "Password"
 PASSWORD_AND_SMS = "Password and SMS code"
+PASSKEY = "Passkey"
 # The page's language → the Babel locale its dates are written in.
 DATE_LOCALES = {"nb": "nb_NO", "en": "en_GB"}
 
@@ -92,7 +107,9 @@ async def show_account(request: Request) -> Response:
     session = await run_in_threadpool(_current_session, server, request)
     if session is None:
         return await _login_first(request, server, locale)
-    return await _render(request, server, session, locale, None)
+    asked = request.query_params.get("notice", "")
+    notice = asked if asked in GET_NOTICES else None
+    return await _render(request, server, session, locale, notice)
 
 
 async def _login_first(request: Request, server: AppContext, locale: str) -> Response:
@@ -114,11 +131,17 @@ async def _render(
     locale: str,
     notice: str | None,
     status_code: int = 200,
+    *,
+    confirm_passkey: str | None = None,
 ) -> Response:
     view = await run_in_threadpool(account_view, server, session.user_id)
     if view is None:
         return await _login_first(request, server, locale)
     translator = gettext_for(locale)
+    zone = server.settings.zone
+    passkeys = await run_in_threadpool(
+        passkey_rows, server, view.user, lambda moment: _local_time(moment, zone, locale)
+    )
     return pages_of(request).render(
         request,
         server,
@@ -143,6 +166,10 @@ async def _render(
         has_password=view.user.has_password,
         notice=translator.gettext(NOTICES[notice]) if notice else None,
         notice_is_error=notice not in DONE,
+        # The passkey whose Remove button was pressed: the page asks to confirm.
+        confirm_passkey=confirm_passkey,
+        passkey_script=passkeys_offered(server, True),
+        **passkeys,
     )
 
 
@@ -211,6 +238,8 @@ def _date_time_pattern(locale: Locale) -> str:
 def _login_method(server: AppContext, session: SsoSession, locale: str) -> str:
     if session.idp == LOCAL_PROVIDER_ID:
         method = PASSWORD_AND_SMS if AMR_SMS_OTP in session.amr else PASSWORD
+        if AMR_PASSKEY in session.amr:
+            method = PASSKEY
         return gettext_for(locale).gettext(method)
     return _provider_name(server, session.idp, locale)
 
@@ -247,6 +276,13 @@ async def act(request: Request) -> Response:
             notice, status = "last_way_in", 409
         else:
             ended = unlinked
+    elif action == "remove_passkey":
+        passkey_id = form.get("passkey_id", "")
+        if form.get("confirmed") != "yes":
+            return await _render(request, server, session, locale, None,
+                                 confirm_passkey=passkey_id)  # fmt: skip
+        removed = await run_in_threadpool(remove_passkey, server, session.user_id, passkey_id)
+        ended = removed.ended if removed is not None else []
     elif action == "change_password":
         address = client_address(request)
         try:

@@ -23,6 +23,7 @@ from idplus.protocol.device import display_user_code, verification_uri_complete
 from idplus.protocol.federation.errors import LinkRefusal
 from idplus.protocol.interaction import Stage, start_internal_login
 from idplus.protocol.login.machine import advance, show
+from idplus.protocol.login.passkey import PASSKEY_STAGES
 from idplus.protocol.login.results import (
     BrowserRedirect,
     Busy,
@@ -52,6 +53,7 @@ from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
 from idplus.ui.language import page_locale
 from idplus.ui.qr import qr_data_uri
+from idplus.ui.webauthn import PASSKEY_REQUIRED_MESSAGE, passkeys_offered
 
 LOGIN_PATH = "/login"
 PROBLEM_MESSAGES = {
@@ -66,6 +68,7 @@ PROBLEM_MESSAGES = {
     "app and start again.",
     ProblemReason.SMS_LIMIT: "Too many codes were sent to this number. Try again in an hour.",
     ProblemReason.NO_PHONE: "The account has no mobile number for a one-time code.",
+    ProblemReason.PASSKEY_REQUIRED: PASSKEY_REQUIRED_MESSAGE,
     ProblemReason.UNKNOWN_PROVIDER: "Choose one of the listed ways to log in.",
     ProblemReason.UNKNOWN_ACTION: "The form could not be checked. Reload the page and try again.",
 }
@@ -88,6 +91,8 @@ TEMPLATES = {
     Stage.STEP_UP: "step_up.html",
     Stage.CONTINUE: "continue.html",
     Stage.UPSTREAM: "upstream.html",
+    # Only for a problem shown at it: a GET finishes a login a passkey proved.
+    Stage.PASSKEY_VERIFIED: "continue.html",
 }
 UPSTREAM_FAILED_MESSAGE = "The login service you chose cannot be used right now."
 START_AGAIN = "Go back to the app and start again."
@@ -132,9 +137,13 @@ def login_page_url(handle: str) -> str:
 async def show_login(request: Request) -> Response:
     server = context_of(request)
     handle = request.query_params.get("interaction", "")
-    result = await run_in_threadpool(show, server, handle, browser_id(request) or "")
+    agent = request.headers.get("user-agent")
+    result = await run_in_threadpool(show, server, handle, browser_id(request) or "", agent)
     if isinstance(result, Gone):
         return _gone(request, server)
+    if isinstance(result, LoginFinished):
+        # A passkey proved the login (POST /webauthn/login/verify); this GET ends it.
+        return finished_login(request, server, result)
     if isinstance(result, BrowserRedirect):
         return RedirectResponse(result.url, status_code=303)
     if isinstance(result, UpstreamFailed):
@@ -271,6 +280,7 @@ def _render(
         relogin=relogin,
         notice=translator.gettext(notice) if notice else None,
         reset_url=reset_start_url(page.handle, page.locale),
+        passkeys=passkeys_offered(server, page.stage in PASSKEY_STAGES),
         **_device_qr(server, page),
     )
 

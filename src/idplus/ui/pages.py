@@ -32,10 +32,10 @@ MALFORMED_REQUEST = (
 
 def page_headers(nonce: str) -> dict[str, str]:
     # No form-action: browsers apply it to the redirect after a login POST, which goes to the
-    # client's redirect URI.
+    # client's redirect URI. connect-src: the passkey script's fetch of /webauthn/….
     policy = (
         f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
-        "img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
+        "img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
     return {
         "Content-Security-Policy": policy,

@@ -39,6 +39,9 @@ class Authenticated:
     upstream: UpstreamLogin | None = None
     # When the user authenticated, if not just now (an upstream's `auth_time`).
     auth_time: datetime | None = None
+    # The passkey (`Passkey.id`) that proved the user: the session records it, so removing
+    # the passkey ends the session.
+    passkey_id: str | None = None
 
 
 class Authenticator(Protocol):

@@ -21,6 +21,9 @@ from idplus.protocol.login.results import LoginProblem, ProblemReason
 from idplus.protocol.login.state import Inputs, InteractionGone, InteractionView, save_progress
 from idplus.protocol.password_check import WrongPassword, check_password
 
+# The level password + SMS code reach (SPEC §6: two factors).
+SMS_LEVEL = 2
+
 
 class LocalAuthenticator:
     def start(self, ctx: AppContext, view: InteractionView) -> InteractionView:
@@ -40,6 +43,7 @@ class LocalAuthenticator:
 
     def step_up(self, ctx: AppContext, view: InteractionView) -> InteractionView:
         """The session's user gives the code on top of what the session holds."""
+        _sms_can_reach(view)
         return sms_code.send_code(ctx, view, _known_user(view))
 
     def resend(self, ctx: AppContext, view: InteractionView) -> InteractionView:
@@ -61,6 +65,7 @@ class LocalAuthenticator:
             raise LoginProblem(ProblemReason.LOCKED, retry_after_minutes=minutes) from None
         amr, remember_me = (AMR_PASSWORD,), inputs.get("remember_me") == "on"
         if user.otp_required or level_of_amr(amr) < view.interaction.request.requested_aal:
+            _sms_can_reach(view)
             known = replace(view.interaction, remember_me=remember_me, amr=amr)
             return sms_code.send_code(ctx, replace(view, interaction=known), user)
         return Authenticated(user, amr, _acr(amr), remember_me)
@@ -69,6 +74,13 @@ class LocalAuthenticator:
         sms_code.check_code(ctx, view, inputs.get("otp"))
         amr = tuple(dict.fromkeys((*view.interaction.amr, AMR_SMS_OTP)))
         return Authenticated(_known_user(view), amr, _acr(amr), view.interaction.remember_me)
+
+
+def _sms_can_reach(view: InteractionView) -> None:
+    """Password and SMS code make level 2; a request for more needs a passkey that reaches it
+    (the page offers one), so no code is sent for nothing."""
+    if view.interaction.request.requested_aal > SMS_LEVEL:
+        raise LoginProblem(ProblemReason.PASSKEY_REQUIRED)
 
 
 def _known_user(view: InteractionView) -> User:

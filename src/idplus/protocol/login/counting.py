@@ -8,7 +8,7 @@ for too soon is no failed login, and would only blur a failure ratio.
 from __future__ import annotations
 
 from idplus.metrics import LoginMethod
-from idplus.protocol.assurance import AMR_SMS_OTP
+from idplus.protocol.assurance import AMR_PASSKEY, AMR_SMS_OTP
 from idplus.protocol.authenticators.base import Authenticated
 from idplus.protocol.context import AppContext
 from idplus.protocol.interaction import Stage
@@ -23,6 +23,8 @@ def count_login(ctx: AppContext, proof: Authenticated) -> None:
     """After the transaction that started or renewed the session committed."""
     if proof.upstream is not None:
         method = LoginMethod.UPSTREAM
+    elif AMR_PASSKEY in proof.amr:
+        method = LoginMethod.PASSKEY
     elif AMR_SMS_OTP in proof.amr:
         method = LoginMethod.PASSWORD_SMS_CODE
     else:

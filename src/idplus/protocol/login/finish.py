@@ -6,6 +6,7 @@ Each consumes the interaction first, in the same transaction: only one request c
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from idplus.auth.providers import LOCAL_PROVIDER_ID
@@ -19,7 +20,14 @@ from idplus.protocol.login.audit import record_login_succeeded
 from idplus.protocol.login.counting import count_login
 from idplus.protocol.login.results import Cancelled, LoginFinished
 from idplus.protocol.login.state import InteractionGone, InteractionView
-from idplus.protocol.sso import live_session, session_lifetime, sso_group, start_or_renew_session
+from idplus.protocol.sso import (
+    SignedInSession,
+    live_session,
+    session_lifetime,
+    sso_group,
+    start_or_renew_session,
+)
+from idplus.store.base import UnitOfWork
 
 
 def finish_login(
@@ -52,6 +60,7 @@ def finish_login(
         )
         if proof.upstream is not None:
             uow.upstream_session_tokens.save(signed_in.session.id, proof.upstream.tokens, now)
+        signed_in = _record_passkey(uow, signed_in, proof.passkey_id)
         record_login_succeeded(uow, view, proof, signed_in.session, now)
         request = interaction.request
         if request.return_to is not None:
@@ -69,6 +78,17 @@ def finish_login(
             )
     count_login(ctx, proof)
     return LoginFinished(response, signed_in.session, group, signed_in.handle)
+
+
+def _record_passkey(
+    uow: UnitOfWork, signed_in: SignedInSession, passkey_id: str | None
+) -> SignedInSession:
+    """The session remembers the passkey of its latest login, and forgets it after a login by
+    other means: removing a passkey ends only the sessions it opened or renewed."""
+    if signed_in.session.passkey_id == passkey_id:
+        return signed_in
+    uow.sessions.set_passkey(signed_in.session.id, passkey_id)
+    return replace(signed_in, session=replace(signed_in.session, passkey_id=passkey_id))
 
 
 def continue_session(ctx: AppContext, view: InteractionView) -> LoginFinished:

@@ -31,10 +31,12 @@ from idplus.protocol.login.audit import (
 )
 from idplus.protocol.login.counting import count_refusal, count_upstream_refusal
 from idplus.protocol.login.finish import cancel, continue_session, finish_login
+from idplus.protocol.login.passkey import finish_passkey_login
 from idplus.protocol.login.results import (
     BrowserRedirect,
     Busy,
     Gone,
+    LoginFinished,
     LoginProblem,
     Problem,
     ProblemReason,
@@ -124,13 +126,16 @@ def _log_refusal(view: InteractionView, hashed_username: str | None, reason: str
 
 
 def show(
-    ctx: AppContext, handle: str, browser_id: str
-) -> ShowPage | Gone | BrowserRedirect | UpstreamFailed:
+    ctx: AppContext, handle: str, browser_id: str, user_agent: str | None = None
+) -> ShowPage | Gone | BrowserRedirect | UpstreamFailed | LoginFinished:
     """The page of the login's current stage; a login at an upstream provider's first step
     (chosen by `acr_values=idp:…`, the client's only provider, or the browser coming back from
-    the upstream without finishing) is sent (again) to the upstream, with a fresh state."""
+    the upstream without finishing) is sent (again) to the upstream, with a fresh state. A
+    login a passkey proved (the script's verify, then this GET) finishes here."""
     try:
         view = load_interaction(ctx, handle, browser_id)
+        if view.stage is Stage.PASSKEY_VERIFIED:
+            return finish_passkey_login(ctx, view, user_agent)
     except InteractionGone as gone:
         return Gone(str(gone))
     if view.stage in (Stage.LOGIN, Stage.UPSTREAM) and _is_upstream(ctx, view):
@@ -213,6 +218,10 @@ def _switch(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> StepResu
         return _shown(ctx, save_progress(uow, view, anyone, None))
 
 
+def _finish_passkey(ctx: AppContext, view: InteractionView, inputs: Inputs) -> StepResult:
+    return finish_passkey_login(ctx, view, inputs.user_agent)
+
+
 def _cancel(ctx: AppContext, view: InteractionView, _inputs: Inputs) -> StepResult:
     return cancel(ctx, view)
 
@@ -258,5 +267,10 @@ STAGES: Mapping[Stage, StageRow] = {
     Stage.CONTINUE: StageRow(
         Action.CONTINUE,
         {Action.CONTINUE: _continue, Action.SWITCH: _switch, Action.CANCEL: _cancel},
+    ),
+    # GET /login finishes it; a form posted meanwhile (its page shows "Continue as …") too.
+    Stage.PASSKEY_VERIFIED: StageRow(
+        Action.CONTINUE,
+        {Action.CONTINUE: _finish_passkey, Action.SWITCH: _switch, Action.CANCEL: _cancel},
     ),
 }

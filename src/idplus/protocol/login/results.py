@@ -30,6 +30,8 @@ class ProblemReason(StrEnum):
     OTP_RESEND_LIMIT = "otp_resend_limit"
     SMS_LIMIT = "sms_limit"
     NO_PHONE = "no_phone"
+    # The request asks for level 3: only a hardware-attested, device-bound passkey reaches it.
+    PASSKEY_REQUIRED = "passkey_required"
     UNKNOWN_PROVIDER = "unknown_provider"
     # A button this stage does not have: a stale page from an earlier step, or a forged form.
     UNKNOWN_ACTION = "unknown_action"

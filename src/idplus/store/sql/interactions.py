@@ -38,6 +38,7 @@ def _values(i: Interaction) -> dict[str, Any]:
         "upstream_state_hash": i.upstream_state_hash,
         "upstream_nonce": i.upstream_nonce,
         "upstream_verifier": i.upstream_verifier,
+        "passkey_id": i.passkey_id,
     }
 
 
@@ -63,6 +64,7 @@ def _from_row(row: Any) -> Interaction:
         upstream_state_hash=row["upstream_state_hash"],
         upstream_nonce=row["upstream_nonce"],
         upstream_verifier=row["upstream_verifier"],
+        passkey_id=row["passkey_id"],
     )
 
 

@@ -417,6 +417,8 @@ interactions = sa.Table(
     sa.Column("upstream_state_hash", sa.String(64), nullable=True, unique=True),
     sa.Column("upstream_nonce", sa.String(100), nullable=True),
     sa.Column("upstream_verifier", sa.String(100), nullable=True),
+    # The passkey a login was verified with (stage passkey_verified), until GET /login ends it.
+    sa.Column("passkey_id", sa.String(64), nullable=True),
 )
 
 upstream_accounts = sa.Table(
