@@ -51,6 +51,7 @@ class SmsPurpose(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     CIBA = "ciba"
     PASSKEY_ADDED = "passkey_added"
+    PASSKEY_REMOVED = "passkey_removed"
 
 
 class TokenKind(StrEnum):

@@ -9,6 +9,9 @@ from typing import Any
 
 from idplus.policies import ClientType, ClientTypeRules, is_api_scope, rules_for
 
+# token_endpoint_auth_method of a client that signs assertions (RFC 7523) instead of a secret.
+PRIVATE_KEY_JWT = "private_key_jwt"
+
 
 @dataclass(frozen=True, slots=True)
 class ClientSecret:
@@ -46,6 +49,14 @@ class Client:
     created_at: datetime | None = None
     # The `api:` scopes of the API products the client subscribes to (gateway registry).
     api_products: tuple[str, ...] = ()
+    # How the client authenticates (RFC 7591 names): None = by its type (a secret for a
+    # Confidential client, nothing for a public one); PRIVATE_KEY_JWT = signed assertions
+    # (RFC 7523) checked with the public keys of `jwks` or of the document at `jwks_uri`.
+    token_endpoint_auth_method: str | None = None
+    jwks: Mapping[str, Any] | None = None
+    jwks_uri: str | None = None
+    # RFC 9126 §6: the authorization endpoint takes this client's requests only if pushed.
+    require_pushed_authorization_requests: bool = False
 
     @property
     def rules(self) -> ClientTypeRules:
@@ -61,6 +72,10 @@ class Client:
     def display_name(self) -> str:
         """What pages call the app: its own name, else its client id."""
         return self.own_name or self.client_id
+
+    @property
+    def uses_private_key_jwt(self) -> bool:
+        return self.token_endpoint_auth_method == PRIVATE_KEY_JWT
 
     def may_request(self, scope: str) -> bool:
         """API scopes come from product subscriptions; identity scopes from registration."""
@@ -221,6 +236,22 @@ class AuthorizationRequest:
         for name in ("scopes", "prompt", "acr_values"):
             fields[name] = tuple(fields.get(name) or ())
         return cls(**fields)
+
+
+@dataclass(frozen=True, slots=True)
+class PushedRequest:
+    """An authorization request pushed to /connect/par (RFC 9126), validated at push time and
+    waiting for the browser to bring its request_uri to the authorization endpoint once."""
+
+    # HMAC of the request_uri's random part; the request_uri itself is never stored.
+    request_uri_hash: str
+    client_id: str
+    request: AuthorizationRequest
+    # True when the push named no ui_locales: the pages then follow the browser's language,
+    # which is known only when the browser arrives.
+    locale_from_browser: bool
+    created_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

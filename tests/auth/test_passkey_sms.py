@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from idplus.auth.sms_texts import passkey_added_text
+from idplus.auth.sms_texts import passkey_added_text, passkey_removed_text
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,20 @@ from idplus.auth.sms_texts import passkey_added_text
 )
 def test_the_passkey_added_notice(locale: str, text: str) -> None:
     assert passkey_added_text(locale, "YubiKey") == text
+
+
+@pytest.mark.parametrize(
+    ("name", "quoted"),
+    [
+        ("YubiKey 5C NFC of the office in Fornebu", "YubiKey 5C NFC of the office i"),
+        ("Call +47 22 77 00 00 now", "Call +47 22 77 00 00 now"),
+        ("https://evil.example/x", "Passkey"),
+        ("www.evil", "Passkey"),
+        ("telenor-support.com", "Passkey"),
+        ("Go to Evil.Example", "Passkey"),
+        ("Version 1.2", "Version 1.2"),
+    ],
+)
+def test_the_passkey_name_in_a_notice_is_short_and_no_link(name: str, quoted: str) -> None:
+    assert f'("{quoted}")' in passkey_added_text("en", name)
+    assert f"«{quoted}»" in passkey_removed_text("nb", name)

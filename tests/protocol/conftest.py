@@ -12,6 +12,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from idplus.auth.client_jwks import ClientJwksCache
 from idplus.auth.providers import LOCAL_PROVIDER, ProviderRegistry
 from idplus.auth.sender import OutboxSender
 from idplus.auth.upstream_metadata import UpstreamMetadata
@@ -55,6 +56,7 @@ def context(db: Database, tmp_path: Path) -> Iterator[AppContext]:
         identity_metrics=IdentityMetrics(registry),
         discovery={},
         upstream=UpstreamMetadata(blocking),
+        client_jwks=ClientJwksCache(blocking),
     )
     asyncio.run(http.aclose())
     blocking.close()

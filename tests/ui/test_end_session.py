@@ -179,6 +179,12 @@ def test_native_logout_answers(app: Harness) -> None:
     assert refresh(app, tokens["refresh_token"], "app").json()["error"] == "invalid_grant"
 
 
+def test_native_logout_refuses_json_nested_too_deep_to_parse(app: Harness) -> None:
+    nested = app.http.post("/connect/logout", content=b"[" * 3000,
+                           headers={"Content-Type": "application/json"})  # fmt: skip
+    assert (nested.status_code, nested.json()) == (400, "Request body must be a JSON object")
+
+
 def test_discovery_advertises_logout(app: Harness) -> None:
     document = app.http.get("/.well-known/openid-configuration").json()
     assert document["end_session_endpoint"].endswith("/connect/endsession")

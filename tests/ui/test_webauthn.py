@@ -6,6 +6,7 @@ code, removal ending the sessions it opened, and every bad answer refused with a
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,12 @@ from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
 from idplus.application.app import create_app
+from idplus.auth.sender import OutboxSender
 from idplus.clock import FrozenClock
 from idplus.config import Settings
 from idplus.protocol.assurance import AMR_PASSKEY, AMR_PASSWORD
+from idplus.protocol.login.finish import finish_login
+from idplus.protocol.passkeys.removal import remove_passkey
 from tests.flows.forms import FormBrowser, parse_forms
 from tests.harness import CALLBACK, PASSWORD, Harness, exchange_code, redirect_params
 from tests.outbound.receiver import pending
@@ -349,14 +353,34 @@ def test_the_requests_must_be_json_with_the_pages_csrf_token(
             content=b"{",
             headers={"X-CSRF-Token": login.csrf, "Content-Type": "application/json"},
         )
-        no_login = _post(h, "/webauthn/login/options", {}, login.csrf)
         no_account = _post(h, "/webauthn/register/verify", {"credential": {}}, login.csrf)
     assert (no_token.status_code, wrong.status_code) == (403, 403)
     assert no_token.json()["error"] == "invalid_csrf_token"
-    for answer in (not_json, broken, no_login):
+    for answer in (not_json, broken):
         assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
     assert no_account.status_code == 403 and no_account.json()["redirect"].startswith("/login?")
-    assert len([e for e in logs if e["event"] == "passkey_refused"]) == 6
+    assert len([e for e in logs if e["event"] == "passkey_refused"]) == 5
+
+
+def test_a_passkey_outside_a_login_logs_in_to_the_account_page(
+    h: Harness, registered: SoftwareAuthenticator
+) -> None:
+    """INTERFACE: `interaction` is optional at login/options; without one the options come
+    with the handle of a new login for the account page."""
+    h.http.cookies.clear()
+    login = PasskeyLogin(h)  # any page of ours gives the browser its id and CSRF token
+    options = _post(h, "/webauthn/login/options", {}, login.csrf)
+    assert options.status_code == 200, options.text
+    handle = options.json()["interaction"]
+    assert handle != login.handle
+
+    body = {"interaction": handle, "credential": registered.get(options.json())}
+    verified = _post(h, "/webauthn/login/verify", body, login.csrf)
+    assert verified.status_code == 200, verified.text
+    finished = h.http.get(verified.json()["redirect"])
+
+    assert finished.headers["location"].startswith(f"{ISSUER}/account")
+    assert "My phone" in h.http.get("/account?locale=en").text
 
 
 def test_errors_are_in_the_logins_language(h: Harness, registered: SoftwareAuthenticator) -> None:
@@ -404,3 +428,149 @@ def test_the_account_page_lists_passkeys_in_norwegian(
     assert "Tilgangsnøkler" in page.text and "Telefonen" in page.text
     assert "Synkronisert" in page.text and "Ikke brukt ennå" in page.text
     assert 'id="passkey-add-area"' in page.text
+
+
+# ---- review fixes (issue 18, second review) ---------------------------------------------
+
+ENDPOINTS = [
+    "/webauthn/login/options",
+    "/webauthn/login/verify",
+    "/webauthn/register/options",
+    "/webauthn/register/verify",
+]
+
+
+def _post_raw(h: Harness, path: str, body: bytes, csrf: str) -> Any:
+    headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    return h.http.post(path, content=body, headers=headers)
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_json_nested_too_deep_to_parse_is_an_invalid_request(h: Harness, path: str) -> None:
+    login = PasskeyLogin(h)
+    answer = _post_raw(h, path, b"[" * 3000, login.csrf)
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("handle", ["\ud800", "é" * 10, "x" * 129, "a\x00b"])
+def test_an_interaction_that_is_no_handle_is_an_invalid_request(
+    h: Harness, registered: SoftwareAuthenticator, handle: str
+) -> None:
+    login = PasskeyLogin(h)
+    credential = registered.get(login.options())
+    for path, body in (
+        ("/webauthn/login/options", {"interaction": handle}),
+        ("/webauthn/login/verify", {"interaction": handle, "credential": credential}),
+    ):
+        # json.dumps writes a lone surrogate as the escape \ud800, as a browser may.
+        answer = _post_raw(h, path, json.dumps(body).encode(), login.csrf)
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+
+
+def test_an_sms_gateway_down_adds_no_passkey_and_says_try_later(
+    h: Harness, authenticator: SoftwareAuthenticator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, page = _account(h)
+    options = _post(h, "/webauthn/register/options?locale=en", {}, _csrf(page))
+    if options.status_code == 403:
+        page = _fresh_login(h, options.json()["redirect"])
+        options = _post(h, "/webauthn/register/options?locale=en", {}, _csrf(page))
+    credential = authenticator.create(options.json())
+
+    def down(_sender: object, _message: object) -> None:
+        raise OSError("sms gateway down")
+
+    monkeypatch.setattr(OutboxSender, "send", down)
+    body = {"credential": credential, "name": "x"}
+    answer = _post(h, "/webauthn/register/verify?locale=nb", body, _csrf(page))
+    monkeypatch.undo()
+
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "temporarily_unavailable"
+    assert answer.json()["error_description"].startswith("Tilgangsnøkkelen ble ikke lagt til")
+    assert "Du har ingen tilgangsnøkler ennå." in h.http.get("/account?locale=nb").text
+    # The same answer adds it once the SMS can go out.
+    assert _post(h, "/webauthn/register/verify", body, _csrf(page)).status_code == 200
+
+
+def test_refused_passkeys_spend_the_addresss_login_budget(
+    h: Harness, registered: SoftwareAuthenticator, clock: FrozenClock
+) -> None:
+    strict = h.settings.model_copy(update={"login_failures_per_address": 2})
+    with _app(strict, clock) as http:
+        limited = Harness(http, strict, clock)
+        login = PasskeyLogin(limited)
+        # A passkey that proves the login gives its attempt back …
+        assert login.verify(registered.get(login.options())).status_code == 200
+        login = PasskeyLogin(limited)
+        for _ in range(2):  # … a refused one does not.
+            refused = login.verify(registered.get(login.options(), origin="https://evil.example"))
+            assert refused.status_code == 400
+        spent = login.verify(registered.get(login.options()))
+    assert spent.status_code == 429 and spent.json()["error"] == "too_many_attempts"
+    assert spent.json()["error_description"] == "Too many failed attempts. Try again in 15 minutes."
+    assert spent.headers["retry-after"] == "900"
+
+
+def test_a_passkey_removed_before_the_login_finishes_opens_no_session(
+    h: Harness, registered: SoftwareAuthenticator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = finish_login
+
+    def removed_first(ctx: Any, view: Any, proof: Any, user_agent: Any = None) -> Any:
+        assert remove_passkey(ctx, proof.user.id, proof.passkey_id) is not None  # another tab
+        return real(ctx, view, proof, user_agent)
+
+    monkeypatch.setattr("idplus.protocol.login.passkey.finish_login", removed_first)
+    login = PasskeyLogin(h)
+    verified = login.verify(registered.get(login.options()))
+
+    finished = h.http.get(verified.json()["redirect"])
+
+    assert "This login has expired or is already finished." in finished.text
+    assert not any(c.startswith("idplus_sso") for c in finished.headers.get_list("set-cookie"))
+    assert _audit(h, "login.succeeded") == [
+        e for e in _audit(h, "login.succeeded") if e.client_id != "spa"
+    ]
+
+
+@pytest.mark.parametrize("passkey_id", ["no-such-passkey", "another users"])
+def test_removing_an_unknown_passkey_says_it_was_not_found(
+    h: Harness, authenticator: SoftwareAuthenticator, passkey_id: str
+) -> None:
+    _add_passkey(h, authenticator)
+    page = h.http.get("/account?locale=en")
+    remove = next(f for f in parse_forms(page.text) if "passkey_id" in f.fields)
+    fields = {**remove.fields, "action": "remove_passkey", "confirmed": "yes"}
+
+    answer = h.http.post(remove.action, data={**fields, "passkey_id": passkey_id})
+
+    assert answer.status_code == 404
+    assert "This passkey is not on your account" in answer.text
+    assert "The passkey is removed." not in answer.text
+    assert "My phone" in answer.text
+
+
+def test_the_code_page_offers_a_passkey_only_to_a_user_who_has_one(
+    h: Harness, authenticator: SoftwareAuthenticator
+) -> None:
+    def step_up_page() -> Any:
+        h.http.cookies.clear()
+        browser = h.browser()
+        browser.get(h.authorize_url("spa"))
+        redirect_params(h.login(browser))  # a password login: level 1
+        return PasskeyLogin(h, acr_values=AAL2).page
+
+    without = step_up_page()
+    assert "Extra verification" in without.text and "passkey-login" not in without.text
+    _add_passkey(h, authenticator)
+    assert "passkey-login" in step_up_page().text
+
+
+def test_the_scripts_show_only_what_the_user_caused(h: Harness) -> None:
+    page = PasskeyLogin(h).page.text
+    # The autofill's own failures (its options call, the browser giving up) say nothing.
+    assert "if (mediation && !picked) { return; }" in page
+    # A 5xx or 413 from anything on the way reads as failedText, not the server's text.
+    assert 'answer.error === "temporarily_unavailable"' in page
+    assert "response.status !== 413" in page

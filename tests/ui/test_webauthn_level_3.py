@@ -95,3 +95,16 @@ def test_password_and_sms_are_refused_for_level_3_without_sending_a_code(h: Harn
     assert answer.status_code == 400
     assert "security key" in answer.text
     assert len(h.outbox()) == sent
+
+
+def test_the_roots_are_read_once_at_start(
+    h: Harness, ca: AttestationCa, settings: Settings
+) -> None:
+    assert settings.webauthn_attestation_roots is not None
+    settings.webauthn_attestation_roots.unlink()  # moved or unreadable after start
+    key = SoftwareAuthenticator(origin=ISSUER)
+    _add(h, key, attestation="full", ca=ca)
+
+    finished = PasskeyLogin(h, acr_values=AAL3).finish(key)
+
+    assert _id_token_claims(h, finished)["acr"] == AAL3

@@ -25,6 +25,7 @@ from idplus.application.routes import (
     route_labels,
     starlette_routes,
 )
+from idplus.auth.client_jwks import ClientJwksCache
 from idplus.auth.providers import (
     LOCAL_PROVIDER,
     ProviderInfo,
@@ -187,6 +188,7 @@ def _build_context(parts: _Parts, http: httpx.AsyncClient, blocking: httpx.Clien
         identity_metrics=parts.identity_metrics,
         discovery=parts.discovery,
         upstream=UpstreamMetadata(blocking),
+        client_jwks=ClientJwksCache(blocking),
     )
 
 

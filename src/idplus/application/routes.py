@@ -37,6 +37,7 @@ from idplus.web.endpoints import (
     introspection,
     metrics,
     native_logout,
+    par,
     revocation,
     self_service,
     token,
@@ -66,6 +67,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         discovery_name="authorization_endpoint",
     ),
     Endpoint("/connect/token", token.token, ("POST",), discovery_name="token_endpoint"),
+    Endpoint(
+        "/connect/par",
+        par.pushed_authorization_request,
+        ("POST",),
+        discovery_name="pushed_authorization_request_endpoint",
+    ),
     Endpoint(
         "/connect/userinfo",
         userinfo.userinfo,

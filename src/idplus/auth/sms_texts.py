@@ -1,6 +1,6 @@
 """Every SMS idplus composes (the login code, the password-reset code, the notices of a changed
-password and of an added passkey, the CIBA approval link), with the app's name and the line
-that lets a phone fill in a code. A text that holds a code says how long the code is valid;
+password and of an added or removed passkey, the CIBA approval link), with the app's name and
+the line that lets a phone fill in a code. A text that holds a code says how long the code is valid;
 the caller passes the lifetime it enforces, so the text cannot drift from it.
 
 The app is named as the operator registered it, cleaned for a text message: one line, no
@@ -12,6 +12,7 @@ the phone then offers the code on the issuer's own pages only, never on a look-a
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -19,6 +20,10 @@ from urllib.parse import urlsplit
 from idplus.models import Client
 
 APP_NAME_MAX = 30
+PASSKEY_NAME_MAX = 30
+PASSKEY_NAME_FALLBACK = "Passkey"
+# A scheme, "www." or a dot before a letter ("evil.com", "bit.ly/x"): it could be a link.
+_LINK_LIKE = re.compile(r"://|www\.|\.[^\W\d_]", re.IGNORECASE)
 # Characters that separate words: kept as one space, so "Telenor\nTV" stays two words.
 _SPACES = frozenset({"Cc", "Zs", "Zl", "Zp"})
 _DEFAULT_HTTPS_PORT = 443
@@ -118,9 +123,19 @@ def password_changed_text(locale: str) -> str:
     )
 
 
+def passkey_name_for_sms(name: str) -> str:
+    """The name a user gave a passkey, fit to quote in a notice: at most PASSKEY_NAME_MAX
+    characters, and "Passkey" instead of anything that reads like a link or a domain (whoever
+    adds a passkey chooses its name: it must not make the notice point anywhere)."""
+    if _LINK_LIKE.search(name):
+        return PASSKEY_NAME_FALLBACK
+    return name[:PASSKEY_NAME_MAX].rstrip() or PASSKEY_NAME_FALLBACK
+
+
 def passkey_added_text(locale: str, name: str) -> str:
     """Also sent by e-mail: a passkey is a way in, so its owner hears of every new one.
     `name` is the one the user gave it (plain text, one line, at most 64 characters)."""
+    name = passkey_name_for_sms(name)
     if locale == "nb":
         return (
             f"En passnøkkel («{name}») ble lagt til på Telenor ID-en din. Var det ikke deg, må "
@@ -129,6 +144,21 @@ def passkey_added_text(locale: str, name: str) -> str:
     return (
         f'A passkey ("{name}") was added to your Telenor ID. If it was not you, remove it on '
         "your account page and contact customer service at once."
+    )
+
+
+def passkey_removed_text(locale: str, name: str) -> str:
+    """Also sent by e-mail: a way in is gone, and a stranger who removed it must not go
+    unnoticed."""
+    name = passkey_name_for_sms(name)
+    if locale == "nb":
+        return (
+            f"En passnøkkel («{name}») ble fjernet fra Telenor ID-en din. Var det ikke deg, må "
+            "du kontakte kundeservice med en gang."
+        )
+    return (
+        f'A passkey ("{name}") was removed from your Telenor ID. If it was not you, contact '
+        "customer service at once."
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -57,6 +57,10 @@ def client_group() -> None:
     epilog=example(
         "idplus client add --client-id shop --type Confidential --name 'Telenor Shop' \\",
         "    --redirect-uri https://shop.example/cb --scope openid --scope profile",
+        "idplus client add --client-id bank --type Confidential --require-par \\",
+        "    --redirect-uri https://bank.example/cb",
+        "idplus client add --client-id pay --type Confidential --auth-method private_key_jwt \\",
+        "    --jwks pay-public.jwks.json --redirect-uri https://pay.example/cb",
     ),
 )
 @click.option(
@@ -166,16 +170,54 @@ def client_group() -> None:
     type=int,
     help="Seconds, 60-86400 (default: the server's IDPLUS_ID_TOKEN_LIFETIME).",
 )
+@click.option(
+    "--require-par",
+    "require_pushed_authorization_requests",
+    is_flag=True,
+    help="Take this client's authorization requests only if pushed to /connect/par first "
+    "(RFC 9126); a plain /connect/authorize request gets invalid_request.",
+)
+@click.option(
+    "--auth-method",
+    type=Choice(clients.AUTH_METHODS, what="auth method"),
+    help="Confidential only: how the client authenticates at the token, revocation, "
+    "introspection, CIBA and PAR endpoints. client_secret_basic / client_secret_post (the "
+    "default; either works): a secret. private_key_jwt (RFC 7523): a JWT signed with its "
+    "private key (PS256, ES256 or RS256); needs --jwks or --jwks-uri, and the client has no "
+    "secret.",
+)
+@click.option(
+    "--jwks",
+    type=click.File("r", encoding="utf-8"),
+    metavar="FILE",
+    help="private_key_jwt: a JSON Web Key Set file with the client's public keys (RSA 2048+ "
+    "bits or EC P-256; private key members are refused).",
+)
+@click.option(
+    "--jwks-uri",
+    help="private_key_jwt: where the client publishes its JWKS (https, or http on a loopback "
+    "host); fetched when needed, cached a few minutes, fetched again for an unknown kid.",
+)
 @click.option("--name", help="The name users see on login and consent pages (default: the id).")
 @pass_context
 def client_add(ctx: Context, /, **options: Any) -> None:
     """Register a client.
 
     Prints {"client_id": …, "client_secret": …}. A Confidential client's secret is shown this
-    once (only a hash is stored); other types get null.
+    once (only a hash is stored); other types, and private_key_jwt clients, get null.
     """
+    options["jwks"] = _read_jwks_file(options["jwks"])
     registered = clients.add_client(ctx.store, ctx.clock, clients.ClientRegistration(**options))
     emit({"client_id": registered.client.client_id, "client_secret": registered.client_secret})
+
+
+def _read_jwks_file(file: IO[str] | None) -> str | None:
+    if file is None:
+        return None
+    try:
+        return file.read(clients.MAX_JWKS_CHARS + 1)
+    except UnicodeDecodeError:
+        raise click.BadParameter("the file is not UTF-8 text", param_hint="--jwks") from None
 
 
 @client_group.command("show", epilog=example("idplus client show shop"))

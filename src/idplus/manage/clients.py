@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from idplus.auth.providers import LOCAL_PROVIDER_ID
 from idplus.clock import Clock
+from idplus.crypto.client_keys import InvalidClientKeys, parse_client_jwks
 from idplus.crypto.hashing import hash_client_secret, new_client_secret
 from idplus.errors import NotFoundError, ValidationError
-from idplus.models import AuditEvent, Client, ClientSecret
+from idplus.models import PRIVATE_KEY_JWT, AuditEvent, Client, ClientSecret
 from idplus.policies import (
     ACCOUNT_CLIENT_ID,
     CLIENT_TYPE_RULES,
@@ -38,6 +40,12 @@ PROVIDER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 RESPONSE_TYPES = frozenset(
     {"code", "id_token", "id_token token", "code id_token", "code token", "code id_token token"}
 )
+# `--auth-method`: a client with a secret may send it either way (Basic or in the body), so the
+# two secret methods register the same client.
+SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+AUTH_METHODS = (*SECRET_AUTH_METHODS, PRIVATE_KEY_JWT)
+# A registered JWKS of 20 keys fits easily.
+MAX_JWKS_CHARS = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,22 @@ class ClientRegistration:
     response_types: Sequence[str] = ()
     access_token_lifetime: int | None = None
     id_token_lifetime: int | None = None
+    # RFC 9126 §6: authorization requests only through /connect/par.
+    require_pushed_authorization_requests: bool = False
+    # One of AUTH_METHODS (None: by the type); private_key_jwt needs `jwks` (a JWKS, or its
+    # JSON text) or `jwks_uri`, and then the client has no secret.
+    auth_method: str | None = None
+    jwks: str | Mapping[str, Any] | None = None
+    jwks_uri: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _ClientKeys:
+    """How a registration authenticates: Client.token_endpoint_auth_method, jwks, jwks_uri."""
+
+    auth_method: str | None = None
+    jwks: Mapping[str, Any] | None = None
+    jwks_uri: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +126,13 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         raise ValidationError("only Confidential clients may use CIBA")
     if reg.exchange_from and GRANT_TOKEN_EXCHANGE not in reg.grant_types:
         raise ValidationError(f"--exchange-from needs --grant-type {GRANT_TOKEN_EXCHANGE}")
+    if reg.require_pushed_authorization_requests and reg.ciba_enabled:
+        raise ValidationError("--require-par is for browser logins; a CIBA client has none")
     if reg.backchannel_client_notification_endpoint is not None and not reg.ciba_enabled:
         raise ValidationError("--backchannel-client-notification-endpoint needs --ciba-enabled")
-    secret = (reg.secret or new_client_secret()) if rules.is_confidential else None
+    keys = _validate_client_keys(reg, rules)
+    has_secret = rules.is_confidential and keys.auth_method != PRIVATE_KEY_JWT
+    secret = (reg.secret or new_client_secret()) if has_secret else None
     if secret is not None and len(secret) < 16:
         raise ValidationError("a client secret must be at least 16 characters")
     client = Client(
@@ -134,9 +162,49 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         response_types=_validate_response_types(reg.response_types),
         access_token_lifetime=_validate_lifetime(reg.access_token_lifetime, "access token"),
         id_token_lifetime=_validate_lifetime(reg.id_token_lifetime, "ID token"),
+        require_pushed_authorization_requests=reg.require_pushed_authorization_requests,
+        token_endpoint_auth_method=keys.auth_method,
+        jwks=keys.jwks,
+        jwks_uri=keys.jwks_uri,
         secrets=(_new_secret_record(secret, clock),) if secret else (),
     )
     return RegisteredClient(client=client, client_secret=secret)
+
+
+def _validate_client_keys(reg: ClientRegistration, rules: ClientTypeRules) -> _ClientKeys:
+    if reg.auth_method is not None and reg.auth_method not in AUTH_METHODS:
+        raise ValidationError(f"auth method must be one of {', '.join(AUTH_METHODS)}")
+    if reg.auth_method != PRIVATE_KEY_JWT:
+        if reg.jwks is not None or reg.jwks_uri is not None:
+            raise ValidationError("--jwks and --jwks-uri need --auth-method private_key_jwt")
+        if reg.auth_method is not None and not rules.is_confidential:
+            raise ValidationError(
+                f"--auth-method {reg.auth_method}: only Confidential clients have a secret"
+            )
+        return _ClientKeys()
+    if not rules.is_confidential:
+        raise ValidationError("--auth-method private_key_jwt is for Confidential clients")
+    if reg.secret is not None:
+        raise ValidationError("a private_key_jwt client has no secret: drop --secret")
+    if (reg.jwks is None) == (reg.jwks_uri is None):
+        raise ValidationError("--auth-method private_key_jwt needs --jwks FILE or --jwks-uri URI")
+    if reg.jwks_uri is not None:
+        uri = validate_registered_uri(reg.jwks_uri, what="JWKS URI", allow_private_use=False)
+        return _ClientKeys(PRIVATE_KEY_JWT, jwks_uri=uri)
+    return _ClientKeys(PRIVATE_KEY_JWT, jwks=_parse_jwks(reg.jwks))
+
+
+def _parse_jwks(jwks: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    if isinstance(jwks, str) and len(jwks) > MAX_JWKS_CHARS:
+        raise ValidationError(f"--jwks: the file is over {MAX_JWKS_CHARS} characters")
+    try:
+        document = json.loads(jwks) if isinstance(jwks, str) else jwks
+    except (ValueError, RecursionError):
+        raise ValidationError("--jwks: the file is not JSON") from None
+    try:
+        return parse_client_jwks(document)
+    except InvalidClientKeys as error:
+        raise ValidationError(f"--jwks: {error}") from None
 
 
 def _validate_uris(uris: Sequence[str], what: str, rules: ClientTypeRules) -> tuple[str, ...]:
@@ -323,6 +391,8 @@ def rotate_client_secret(
             raise NotFoundError(f"unknown client {client_id!r}")
         if not client.rules.is_confidential:
             raise ValidationError(f"only Confidential clients have a secret, not {client_id!r}")
+        if client.uses_private_key_jwt:
+            raise ValidationError(f"client {client_id!r} uses private_key_jwt and has no secret")
         plaintext = secret or new_client_secret()
         if len(plaintext) < 16:
             raise ValidationError("a client secret must be at least 16 characters")
@@ -356,6 +426,10 @@ def describe_client(client: Client) -> dict[str, Any]:
         "response_types": list(client.response_types),
         "access_token_lifetime": client.access_token_lifetime,
         "id_token_lifetime": client.id_token_lifetime,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
+        "token_endpoint_auth_method": _auth_method_of(client),
+        "jwks": dict(client.jwks) if client.jwks is not None else None,
+        "jwks_uri": client.jwks_uri,
         "api_access": client.api_access,
         "silent_sso": client.silent_sso,
         "one_telenor": client.one_telenor,
@@ -371,6 +445,13 @@ def describe_client(client: Client) -> dict[str, Any]:
         "secrets": [{"id": s.id, "created_at": s.created_at.isoformat()} for s in client.secrets],
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }
+
+
+def _auth_method_of(client: Client) -> str:
+    """The RFC 7591 name of how the client authenticates (secret ones: either of the two)."""
+    if client.token_endpoint_auth_method is not None:
+        return client.token_endpoint_auth_method
+    return SECRET_AUTH_METHODS[0] if client.rules.is_confidential else "none"
 
 
 def ensure_account_client(store: Store, clock: Clock) -> None:

@@ -45,9 +45,20 @@ NO_REDIRECT_URI = "The request does not say where to send you back (redirect_uri
 UNREGISTERED_REDIRECT_URI = (
     "The app asked to send you back to an address it has not registered (redirect_uri)."
 )
+# A pushed request (RFC 9126) the browser brought back: unknown, expired, used, or another
+# client's. Without the request the redirect URI is not known, so only a page can say so.
+PUSHED_REQUEST_GONE = (
+    "The app's login request has expired or was already used. Go back to the app and try again."
+)
+PUSHED_REQUEST_MALFORMED = (
+    "The app refers to its login request in a way this login service does not understand "
+    "(request_uri)."
+)
 FATAL_DESCRIPTIONS = (
-    REPEATED, NO_CLIENT_ID, UNKNOWN_CLIENT, CIBA_CLIENT, NO_REDIRECT_URI, UNREGISTERED_REDIRECT_URI
+    REPEATED, NO_CLIENT_ID, UNKNOWN_CLIENT, CIBA_CLIENT, NO_REDIRECT_URI, UNREGISTERED_REDIRECT_URI,
+    PUSHED_REQUEST_GONE, PUSHED_REQUEST_MALFORMED,
 )  # fmt: skip
+PAR_REQUIRED = "pushed authorization request required"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +91,15 @@ def normalise_response_type(value: str) -> str:
 
 
 def validate_client_and_redirect(params: Params, client: Client | None) -> str:
-    """The checks whose failure must never redirect; returns the URI to redirect to.
+    """The checks whose failure must never redirect; returns the URI to redirect to."""
+    return validate_redirect(params, validate_client(params, client))
 
-    The returned string is built from the registered URI: it alone goes into the Location,
-    the form_post action and the code binding, never the raw parameter. Each refusal's
-    description is a sentence for the user's page (translated there); its detail is for the log.
+
+def validate_client(params: Params, client: Client | None) -> Client:
+    """The front channel's client_id (`client` is the one it names, if any); never redirects.
+
+    Each refusal's description is a sentence for the user's page (translated there); its
+    detail is for the log.
     """
     if "client_id" in params.repeated or "redirect_uri" in params.repeated:
         raise FatalAuthorizeError(REPEATED, detail="client_id and redirect_uri must be given once")
@@ -92,6 +107,33 @@ def validate_client_and_redirect(params: Params, client: Client | None) -> str:
         raise FatalAuthorizeError(NO_CLIENT_ID, detail="client_id is missing")
     if client is None:
         raise FatalAuthorizeError(UNKNOWN_CLIENT, detail="unknown client_id")
+    return client
+
+
+def validate_parameters(
+    params: Params, client: Client, fallback_locale: str = "en", *, pushed: bool = False
+) -> AuthorizationRequest:
+    """The one validation of a known client's authorization request parameters, used by the
+    front channel and by /connect/par (`pushed`) alike.
+
+    Raises KnownClientRefused when the redirect URI cannot be trusted, RedirectableError for
+    every later problem (the PAR endpoint answers both as JSON instead).
+    """
+    redirect_uri = validate_redirect(params, client)
+    return validate_authorization_request(
+        params, client, redirect_uri, fallback_locale, pushed=pushed
+    )
+
+
+def validate_redirect(params: Params, client: Client) -> str:
+    """The checks of a known client's request whose failure must never redirect; returns the
+    URI to redirect to.
+
+    The returned string is built from the registered URI: it alone goes into the Location,
+    the form_post action and the code binding, never the raw parameter.
+    """
+    if "redirect_uri" in params.repeated:
+        raise KnownClientRefused(REPEATED, client, detail="redirect_uri must be given once")
     if client.ciba_enabled:
         raise KnownClientRefused(
             CIBA_CLIENT, client, detail="this client uses CIBA and cannot use browser login"
@@ -147,11 +189,17 @@ def with_requested_port(registered: str, requested: str) -> str | None:
 
 
 def validate_authorization_request(
-    params: Params, client: Client, redirect_uri: str, fallback_locale: str = "en"
+    params: Params,
+    client: Client,
+    redirect_uri: str,
+    fallback_locale: str = "en",
+    *,
+    pushed: bool = False,
 ) -> AuthorizationRequest:
     """Everything after the redirect URI is known; errors are redirectable.
 
-    `fallback_locale` is the page language without `ui_locales` (the browser's choice)."""
+    `fallback_locale` is the page language without `ui_locales` (the browser's choice);
+    `pushed`: the parameters came to /connect/par (RFC 9126), not through the browser."""
     response_type = normalise_response_type(params.get("response_type") or "")
     default_mode = "query" if response_type == "code" else "fragment"
     mode = params.get("response_mode") or default_mode
@@ -160,6 +208,9 @@ def validate_authorization_request(
     )
     ui_locale = choose_ui_locale(params.get("ui_locales"), fallback_locale)
     try:
+        if client.require_pushed_authorization_requests and not pushed:
+            # RFC 9126 §6: sent to the redirect URI like any other refusal once it is known.
+            raise InvalidRequest(PAR_REQUIRED)
         return _validate(params, client, redirect_uri, response_type, mode, ui_locale)
     except OAuthError as error:
         raise RedirectableError(error, target) from error

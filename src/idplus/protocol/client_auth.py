@@ -1,7 +1,9 @@
 """Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3).
 
 Confidential clients use HTTP Basic (`client_secret_basic`) or body parameters
-(`client_secret_post`), never both; public clients send only their client_id. The gateway
+(`client_secret_post`), never both, or — registered with private_key_jwt — a signed assertion
+(RFC 7523, protocol/client_assertion.py) and never a secret; public clients send only their
+client_id. The gateway
 front (protocol/gateway.py) has stricter rules and numbers the kinds of refusal below apart.
 """
 
@@ -15,7 +17,13 @@ from urllib.parse import unquote
 from idplus.crypto.hashing import verify_client_secret
 from idplus.errors import InvalidClient, InvalidRequest
 from idplus.models import Client
-from idplus.protocol.client_directory import ClientDirectory
+from idplus.protocol.client_assertion import (
+    JWT_BEARER,
+    AssertionRefused,
+    unverified_client_id,
+    verify_client_assertion,
+)
+from idplus.protocol.context import AppContext
 from idplus.protocol.params import Params
 
 
@@ -25,6 +33,8 @@ class ClientCredentials:
     secret: str | None
     # True when the credentials came in an Authorization: Basic header.
     basic: bool
+    # A private_key_jwt client assertion (RFC 7523); client_id is then its claimed `sub`.
+    assertion: str | None = None
 
 
 class ClientAuthenticationFailed(InvalidClient):
@@ -50,8 +60,10 @@ class UnknownClient(ClientAuthenticationFailed):
 
 
 def read_client_credentials(authorization: str | None, params: Params) -> ClientCredentials:
-    params.require_single("client_id", "client_secret")
+    params.require_single("client_id", "client_secret", "client_assertion", "client_assertion_type")
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
+    if params.get("client_assertion") is not None or params.get("client_assertion_type"):
+        return _read_assertion(authorization, params)
     if authorization is not None and authorization[:6].lower() == "basic ":
         if body_secret is not None:
             raise InvalidRequest("use one client authentication method, not Basic and the body")
@@ -62,6 +74,27 @@ def read_client_credentials(authorization: str | None, params: Params) -> Client
     if body_id is None:
         raise UnreadableCredentials("client authentication is required", basic=False)
     return ClientCredentials(body_id, body_secret, basic=False)
+
+
+def _read_assertion(authorization: str | None, params: Params) -> ClientCredentials:
+    """RFC 7521 §4.2: client_assertion_type + client_assertion, and nothing else that
+    authenticates; client_id, when sent too, must be the assertion's subject."""
+    if params.get("client_secret") is not None or (
+        authorization is not None and authorization[:6].lower() == "basic "
+    ):
+        raise InvalidRequest("use one client authentication method, not a secret and an assertion")
+    assertion, assertion_type = params.get("client_assertion"), params.get("client_assertion_type")
+    if not assertion or not assertion_type:
+        raise InvalidRequest("client_assertion and client_assertion_type go together")
+    if assertion_type != JWT_BEARER:
+        raise UnreadableCredentials("unsupported client_assertion_type", basic=False)
+    client_id = unverified_client_id(assertion)
+    if client_id is None:
+        raise UnreadableCredentials("client_assertion is not a JWT with a sub", basic=False)
+    body_id = params.get("client_id")
+    if body_id is not None and body_id != client_id:
+        raise UnreadableCredentials("client_id differs from the assertion's sub", basic=False)
+    return ClientCredentials(client_id, None, basic=False, assertion=assertion)
 
 
 def _decode_basic(encoded: str) -> tuple[str, str]:
@@ -83,6 +116,11 @@ def authenticate_client(client: Client | None, credentials: ClientCredentials) -
     basic = credentials.basic
     if client is None:
         raise UnknownClient("unknown client", basic=basic)
+    if credentials.assertion is not None:
+        # Only authenticate_request checks assertions (they need the store and the keys).
+        raise ClientAuthenticationFailed("a client assertion is not accepted here", basic=basic)
+    if client.uses_private_key_jwt:
+        raise ClientAuthenticationFailed("the client uses private_key_jwt only", basic=basic)
     if not client.rules.is_confidential:
         if credentials.secret is not None:
             raise ClientAuthenticationFailed("public clients have no secret", basic=basic)
@@ -97,8 +135,16 @@ def authenticate_client(client: Client | None, credentials: ClientCredentials) -
 
 
 def authenticate_request(
-    clients: ClientDirectory, authorization: str | None, params: Params
+    ctx: AppContext, authorization: str | None, params: Params, *, endpoint: str | None
 ) -> Client:
-    """Read and check the client's credentials (blocking on a client-cache miss)."""
+    """Read and check the client's credentials (blocking: a client-cache miss, and for an
+    assertion the replay record and perhaps the client's jwks_uri). `endpoint` is the
+    discovery metadata name of the endpoint called (an assertion's accepted `aud`)."""
     credentials = read_client_credentials(authorization, params)
-    return authenticate_client(clients.find(credentials.client_id), credentials)
+    client = ctx.clients.find(credentials.client_id)
+    if client is None or credentials.assertion is None:
+        return authenticate_client(client, credentials)
+    try:
+        return verify_client_assertion(ctx, client, credentials.assertion, endpoint)
+    except AssertionRefused as refused:
+        raise ClientAuthenticationFailed(str(refused), basic=False) from None

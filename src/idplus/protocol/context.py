@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import httpx
 from prometheus_client import CollectorRegistry
 
+from idplus.auth.client_jwks import ClientJwksCache
 from idplus.auth.providers import ProviderRegistry
 from idplus.auth.sender import Sender
 from idplus.auth.upstream_metadata import UpstreamMetadata
@@ -61,3 +62,5 @@ class AppContext:
     # Upstream OpenID providers' discovery and JWKS, and the blocking httpx client (with
     # timeouts) the login steps use to reach them from worker threads.
     upstream: UpstreamMetadata
+    # The JWKS of private_key_jwt clients registered with a jwks_uri, fetched and cached.
+    client_jwks: ClientJwksCache

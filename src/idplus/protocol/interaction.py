@@ -33,12 +33,13 @@ from idplus.protocol.authorization_response import (
 from idplus.protocol.authorize import (
     RedirectableError,
     RedirectTarget,
-    validate_authorization_request,
-    validate_client_and_redirect,
+    validate_client,
+    validate_parameters,
 )
 from idplus.protocol.context import AppContext
 from idplus.protocol.front_channel_tokens import front_channel_tokens
 from idplus.protocol.params import Params
+from idplus.protocol.pushed_request import is_pushed, take_pushed_request
 from idplus.protocol.sso import live_login_of_cookie, sso_group
 from idplus.store.base import UnitOfWork
 
@@ -167,19 +168,22 @@ def start_authorization(
     """Validate, then complete at once or save the request for the login pages (in
     `fallback_locale` when the request has no `ui_locales`).
 
-    Raises FatalAuthorizeError for a bad client_id / redirect_uri (shown on a page).
+    Raises FatalAuthorizeError for a bad client_id / redirect_uri or a request_uri that names
+    no pushed request of the client (shown on a page).
     """
     issuer, now = ctx.settings.issuer, ctx.clock.now()
     with ctx.store.transaction() as uow:
-        client_id = params.get("client_id")
-        client = uow.clients.find(client_id) if client_id else None
-        redirect_uri = validate_client_and_redirect(params, client)
-        assert client is not None
-        try:
-            request = validate_authorization_request(params, client, redirect_uri, fallback_locale)
-        except RedirectableError as problem:
-            _log_redirected_refusal(client, problem.error)
-            return error_response(problem.target, issuer, problem.error)
+        if is_pushed(params):
+            # Validated when it was pushed; used once, in this transaction.
+            client, request = take_pushed_request(uow, ctx, params, fallback_locale)
+        else:
+            client_id = params.get("client_id")
+            client = validate_client(params, uow.clients.find(client_id) if client_id else None)
+            try:
+                request = validate_parameters(params, client, fallback_locale)
+            except RedirectableError as problem:
+                _log_redirected_refusal(client, problem.error)
+                return error_response(problem.target, issuer, problem.error)
         cookie_handle = session_for_group(sso_group(client))
         session, user = _session_of(uow, ctx.secrets.handle_key, cookie_handle, now)
         providers = ctx.providers.for_client(client)

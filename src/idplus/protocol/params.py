@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from idplus.errors import InvalidRequest
 
 MAX_PARAMETER_LENGTH = 4096
+# Signed assertions can carry a certificate chain (x5c) in their header.
+LONGER_PARAMETERS = {"client_assertion": 8192}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,7 @@ def parse_params(items: Iterable[tuple[str, str]]) -> Params:
     values: dict[str, str] = {}
     repeated: set[str] = set()
     for name, value in items:
-        if len(value) > MAX_PARAMETER_LENGTH:
+        if len(value) > LONGER_PARAMETERS.get(name, MAX_PARAMETER_LENGTH):
             raise InvalidRequest(f"parameter {name[:64]} is too long")
         if "\x00" in value or "\x00" in name:
             # No database stores a NUL in text (PostgreSQL refuses it): never a parameter.

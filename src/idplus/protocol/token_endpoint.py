@@ -93,7 +93,9 @@ class TokenRequest:
 
 def handle_token_request(ctx: AppContext, ring: KeyRing, request: TokenRequest) -> TokenResponse:
     """POST /connect/token: RFC 6749 client authentication, JWT access tokens."""
-    client = authenticate_request(ctx.clients, request.authorization, request.params)
+    client = authenticate_request(
+        ctx, request.authorization, request.params, endpoint="token_endpoint"
+    )
     return redeem_grant(ctx, Front(JwtAccessTokens(ring)), client, request.params)
 
 
@@ -108,5 +110,7 @@ def answerable_without_io(clients: ClientDirectory, request: TokenRequest) -> bo
         )
     except OAuthError:
         return True  # answering with the error needs no I/O either
+    if credentials.assertion is not None:
+        return False  # the assertion's jti is recorded in the store
     hit, _client = clients.cached(credentials.client_id)
     return hit

@@ -27,6 +27,7 @@ from idplus.models import (
     Interaction,
     Passkey,
     PasswordReset,
+    PushedRequest,
     RefreshToken,
     SigningKey,
     SsoSession,
@@ -373,6 +374,15 @@ class RevokedAccessTokenRepository(Protocol):
     def is_revoked(self, jti: str) -> bool: ...
 
 
+class ClientAssertionRepository(Protocol):
+    """private_key_jwt assertions already used (RFC 7523 §3 item 7), kept until they expire."""
+
+    def use_once(self, jti_hash: str, expires_at: datetime, now: datetime) -> bool:
+        """Record the assertion; False when it is recorded and not expired (a replay), also
+        when another instance recorded it at the same moment."""
+        ...
+
+
 class GatewayTokenRepository(Protocol):
     """Opaque reference tokens of the API gateway front ⇄ `models.GatewayToken`."""
 
@@ -588,13 +598,20 @@ class PasskeyRepository(Protocol):
         """Remove the user's passkey; False when it is not theirs (or gone)."""
         ...
 
+    def lock(self, passkey_id: str, user_id: str) -> bool:
+        """True when the user's passkey exists, holding its row until the transaction ends
+        (SELECT … FOR UPDATE on PostgreSQL; SQLite's write lock does it there): a parallel
+        removal waits, then sees what this transaction did."""
+        ...
+
 
 class WebAuthnChallengeRepository(Protocol):
     """Challenges handed to browsers for one registration or login (`models.WebAuthnChallenge`)."""
 
     def replace(self, challenge: WebAuthnChallenge) -> None:
-        """Store it, deleting any earlier challenge of the same purpose and binding (one live
-        challenge per login or account session)."""
+        """Store it in place of any earlier challenge of the same purpose and binding: one
+        live challenge per login or account session, even for parallel callers (an upsert on
+        the unique (purpose, binding_hash))."""
         ...
 
     def consume(
@@ -603,6 +620,18 @@ class WebAuthnChallengeRepository(Protocol):
         """Delete the live challenge with this hash, purpose and binding and return it; None
         when there is none (unknown, expired, used, or bound to something else). One atomic
         statement: of parallel callers, one gets it."""
+        ...
+
+
+class PushedRequestRepository(Protocol):
+    """Authorization requests pushed to /connect/par (`models.PushedRequest`)."""
+
+    def insert(self, pushed: PushedRequest) -> None: ...
+
+    def consume(self, request_uri_hash: str, client_id: str, now: datetime) -> PushedRequest | None:
+        """Delete the client's live pushed request with this hash and return it; None when
+        there is none (unknown, expired, used, or another client's). One atomic statement:
+        of parallel callers, one gets it."""
         ...
 
 
@@ -662,6 +691,9 @@ class UnitOfWork(Protocol):
     def revoked_access_tokens(self) -> RevokedAccessTokenRepository: ...
 
     @property
+    def client_assertions(self) -> ClientAssertionRepository: ...
+
+    @property
     def gateway_tokens(self) -> GatewayTokenRepository: ...
 
     @property
@@ -693,6 +725,9 @@ class UnitOfWork(Protocol):
 
     @property
     def webauthn_challenges(self) -> WebAuthnChallengeRepository: ...
+
+    @property
+    def pushed_requests(self) -> PushedRequestRepository: ...
 
 
 class StoreUnavailable(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gettext
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -71,6 +71,7 @@ NOTICES = {
     "last_way_in": "This is the only way you can log in, so it stays connected.",
     "passkey_added": "The passkey is added. You can log in with it now.",
     "remove_passkey": "The passkey is removed.",
+    "passkey_not_found": "This passkey is not on your account: it may be removed already.",
 }
 # Notices that say something was done (role="status"); the others say why not (role="alert").
 DONE = frozenset(
@@ -281,7 +282,11 @@ async def act(request: Request) -> Response:
         if form.get("confirmed") != "yes":
             return await _render(request, server, session, locale, None,
                                  confirm_passkey=passkey_id)  # fmt: skip
-        removed = await run_in_threadpool(remove_passkey, server, session.user_id, passkey_id)
+        removed = await run_in_threadpool(
+            partial(remove_passkey, locale=locale), server, session.user_id, passkey_id
+        )
+        if removed is None:  # an unknown id, another user's, or removed in another tab
+            notice, status = "passkey_not_found", 404
         ended = removed.ended if removed is not None else []
     elif action == "change_password":
         address = client_address(request)

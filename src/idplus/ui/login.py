@@ -280,9 +280,17 @@ def _render(
         relogin=relogin,
         notice=translator.gettext(notice) if notice else None,
         reset_url=reset_start_url(page.handle, page.locale),
-        passkeys=passkeys_offered(server, page.stage in PASSKEY_STAGES),
+        passkeys=passkeys_offered(server, _offers_passkeys(page)),
         **_device_qr(server, page),
     )
+
+
+def _offers_passkeys(page: Page) -> bool:
+    """Any user's passkey at the password form; instead of the SMS code only for a user who
+    has one (the button would otherwise lead nowhere)."""
+    if page.stage is Stage.LOGIN:
+        return True
+    return page.stage in PASSKEY_STAGES and page.user_has_passkeys
 
 
 def _device_qr(server: AppContext, page: Page) -> dict[str, str]:

@@ -9,10 +9,12 @@ Each is a POST of `application/json` with the browser cookie and the page's CSRF
 X-CSRF-Token header (the token the page's forms carry): a page of another site can neither
 read the token nor send JSON without a CORS preflight we never allow. A refusal is a 4xx
 `{"error", "error_description"}`, the description a sentence in the page's language, and one
-`passkey_refused` log line (never a credential, challenge or key); never a session.
+`passkey_refused` log line (never a credential, challenge or key); never a session. A login
+verify from an address that spent its login budget is 429; a registration whose owner could
+not be told of it (the SMS gateway down) is 503 `temporarily_unavailable`, nothing added.
 
-The login endpoints need the login in progress: our pages always have one (the INTERFACE
-makes `interaction` optional; here it is required). Registration needs the account page's
+The login endpoints work on the login in progress (`interaction`); options asked for without
+one start a login to the account page and name it in the answer. Registration needs the account page's
 session, with a two-factor login in the last 5 minutes; else 403 `fresh_login_required` with
 the URL of a login that gives one and comes back to the account page's passkeys.
 """
@@ -29,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from idplus.entry import context_of
+from idplus.entry import client_address, context_of
 from idplus.logs import get_logger
 from idplus.models import Client, SsoSession, User
 from idplus.policies import ACCOUNT_CLIENT_ID
@@ -38,12 +40,14 @@ from idplus.protocol.interaction import start_internal_login
 from idplus.protocol.login.passkey import (
     LEVEL_TOO_LOW,
     LOGIN_GONE,
+    THROTTLED,
     WRONG_STAGE,
     PasskeyLoginRefused,
     passkey_login_options,
     verify_passkey,
 )
 from idplus.protocol.passkeys.errors import PasskeyProblem, PasskeyProblemReason
+from idplus.protocol.passkeys.notices import NoticeNotSent, can_be_told
 from idplus.protocol.passkeys.registration import (
     FRESH_LOGIN_MAX_AGE,
     register_passkey,
@@ -74,6 +78,10 @@ CSRF = "csrf"
 NOT_JSON = "not_json"
 MISSING_FIELD = "missing_field"
 NO_PHONE = "no_phone"
+# The notice of a new passkey could not be sent (registration).
+NOTICE_NOT_SENT = "notice_not_sent"
+# A login handle is a short base64url string: anything else names no login.
+_HANDLE_MAX_LENGTH = 128
 
 # Level 3 (a request for a hardware-attested, device-bound passkey), on the page and here.
 PASSKEY_REQUIRED_MESSAGE = (
@@ -89,6 +97,11 @@ MESSAGES = {
     WRONG_STAGE: "A passkey cannot be used on this page. Reload the page and try again.",
     LEVEL_TOO_LOW: PASSKEY_REQUIRED_MESSAGE,
     NO_PHONE: "A passkey can only be added to an account with a mobile number for SMS codes.",
+    THROTTLED: "Too many failed attempts. Try again in %(minutes)s minutes.",
+    NOTICE_NOT_SENT: "The passkey was not added: the message that tells you of it could not "
+    "be sent. Try again in a few minutes.",
+    PasskeyProblemReason.NO_CONTACT: "A passkey can only be added to an account with a mobile "
+    "number or an e-mail address, where you are told of it.",
     PasskeyProblemReason.UNAVAILABLE: "Passkeys cannot be used with this service.",
     PasskeyProblemReason.CHALLENGE_UNKNOWN: "The passkey request has expired or was already "
     "used. Try again.",
@@ -114,6 +127,9 @@ ERRORS = {
     LOGIN_GONE: ("login_expired", 400),
     WRONG_STAGE: ("invalid_request", 400),
     NO_PHONE: ("fresh_login_required", 403),
+    THROTTLED: ("too_many_attempts", 429),
+    NOTICE_NOT_SENT: ("temporarily_unavailable", 503),
+    PasskeyProblemReason.NO_CONTACT: ("no_contact", 403),
     PasskeyProblemReason.MALFORMED: ("invalid_request", 400),
     PasskeyProblemReason.ALREADY_REGISTERED: ("already_registered", 409),
     PasskeyProblemReason.FRESH_LOGIN_REQUIRED: ("fresh_login_required", 403),
@@ -134,11 +150,12 @@ class Refused(Exception):
         client_id: str | None = None,
         user_id: str | None = None,
         redirect: str | None = None,
+        retry_after_minutes: int = 0,
     ) -> None:
         super().__init__(reason)
         self.reason, self.detail, self.step, self.stage = reason, detail, step, stage
         self.locale, self.client_id, self.user_id = locale, client_id, user_id
-        self.redirect = redirect
+        self.redirect, self.retry_after_minutes = redirect, retry_after_minutes
 
 
 def passkeys_offered(server: AppContext, page_offers_them: bool) -> bool:
@@ -150,24 +167,39 @@ def passkeys_offered(server: AppContext, page_offers_them: bool) -> bool:
 
 
 async def login_options(request: Request) -> Response:
+    """Options for the login `interaction`; without one (a passkey button outside a login,
+    INTERFACE: optional), a login to the account page is started and its handle is returned
+    beside the options for the verify."""
     try:
         body = await _checked_body(request, "login_options")
-        handle = _text(body, "interaction", "login_options", request)
+        started = "interaction" not in body
+        if started:
+            handle = await run_in_threadpool(_account_page_login, request)
+        else:
+            handle = _handle(body, "login_options", request)
         options = await run_in_threadpool(
             _login_step, passkey_login_options, request, "login_options", handle
         )
     except Refused as refused:
         return _refusal(refused)
-    return JSONResponse(options, headers=NO_STORE)
+    return JSONResponse(
+        {**options, "interaction": handle} if started else options, headers=NO_STORE
+    )
 
 
 async def login_verify(request: Request) -> Response:
     try:
         body = await _checked_body(request, "login_verify")
-        handle = _text(body, "interaction", "login_verify", request)
+        handle = _handle(body, "login_verify", request)
         credential = _credential(body, "login_verify", request)
         await run_in_threadpool(
-            _login_step, verify_passkey, request, "login_verify", handle, credential
+            _login_step,
+            verify_passkey,
+            request,
+            "login_verify",
+            handle,
+            credential,
+            client_address(request),
         )
     except Refused as refused:
         return _refusal(refused)
@@ -189,6 +221,7 @@ def _login_step(step: Any, request: Request, step_name: str, handle: str, *args:
             locale=view.interaction.request.ui_locale if view is not None else page_locale(request),
             client_id=view.client.client_id if view is not None else None,
             user_id=view.user.id if view is not None and view.user is not None else None,
+            retry_after_minutes=refused.retry_after_minutes,
         ) from None
 
 
@@ -236,6 +269,11 @@ def _register(request: Request, credential: Any, name: str) -> Any:
         return register_passkey(server, user, session.id, credential, name, locale=locale)
     except PasskeyProblem as problem:
         raise _registration_refused(request, problem, "register_verify", user) from None
+    except NoticeNotSent as failed:
+        detail = str(failed)
+        raise Refused(
+            NOTICE_NOT_SENT, detail, step="register_verify", locale=locale, user_id=user.id
+        ) from None
 
 
 def _account_login(request: Request, step: str) -> tuple[SsoSession, User]:
@@ -273,6 +311,19 @@ def _registration_refused(
         locale=page_locale(request),
         user_id=user.id,
         redirect=redirect,
+    )
+
+
+def _account_page_login(request: Request) -> str:
+    """A login for the account page, for a passkey offered where no login is in progress."""
+    server, locale = context_of(request), page_locale(request)
+    return start_internal_login(
+        server,
+        _account_client(server),
+        return_to=f"{ACCOUNT_PATH}?{urlencode({'locale': locale})}",
+        browser_id=browser_id(request) or "",
+        locale=locale,
+        session=None,
     )
 
 
@@ -320,7 +371,8 @@ def passkey_rows(
     passkeys = passkeys_of(server, user.id)
     return {
         "passkeys_available": unavailable_reason(server.settings) is None,
-        "passkey_second_factor": bool(user.phone_number or passkeys),
+        # …and someone to tell of a new one (registration.py refuses otherwise).
+        "passkey_second_factor": bool(user.phone_number or passkeys) and can_be_told(user),
         "passkeys": [
             {
                 "id": p.id,
@@ -356,7 +408,7 @@ async def _checked_body(request: Request, step: str) -> dict[str, Any]:
     body = await request.body()
     try:
         document = json.loads(body) if media_type == "application/json" else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # also JSONDecodeError, UnicodeDecodeError; `[[[…`
         document = None
     if not isinstance(document, dict):
         detail = f"not a JSON object ({media_type or 'no content type'})"
@@ -369,6 +421,17 @@ def _text(body: dict[str, Any], name: str, step: str, request: Request) -> str:
     if not isinstance(value, str) or not value:
         raise Refused(MISSING_FIELD, f"no {name}", step=step, locale=page_locale(request))
     return value
+
+
+def _handle(body: dict[str, Any], step: str, request: Request) -> str:
+    """The login's handle: short printable ASCII (a lone surrogate or a megabyte of text
+    names no login, and must not reach the hashing of handles)."""
+    handle = _text(body, "interaction", step, request)
+    if len(handle) > _HANDLE_MAX_LENGTH or not (handle.isascii() and handle.isprintable()):
+        raise Refused(
+            MISSING_FIELD, "interaction not a handle", step=step, locale=page_locale(request)
+        )
+    return handle
 
 
 def _credential(body: dict[str, Any], step: str, request: Request) -> dict[str, Any]:
@@ -390,10 +453,13 @@ def _refusal(refused: Refused) -> Response:
         user_id=refused.user_id,
     )
     error, status = ERRORS.get(refused.reason, (str(refused.reason), 400))
-    body = {
-        "error": error,
-        "error_description": gettext_for(refused.locale).gettext(MESSAGES[refused.reason]),
-    }
+    message = gettext_for(refused.locale).gettext(MESSAGES[refused.reason])
+    if refused.reason == THROTTLED:
+        message %= {"minutes": refused.retry_after_minutes}
+    body = {"error": error, "error_description": message}
     if refused.redirect is not None:
         body["redirect"] = refused.redirect
-    return JSONResponse(body, status_code=status, headers=NO_STORE)
+    headers = dict(NO_STORE)
+    if status == 429:
+        headers["Retry-After"] = str(refused.retry_after_minutes * 60)
+    return JSONResponse(body, status_code=status, headers=headers)

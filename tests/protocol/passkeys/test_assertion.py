@@ -327,3 +327,95 @@ def test_the_outbox_is_untouched_by_a_login(
 
     assert Path(ctx.settings.outbox).read_text() == before
     assert json.loads(before.splitlines()[0])["channel"] == "sms"
+
+
+# ---- review fixes (issue 18, second review) ---------------------------------------------
+
+
+def _flip_backup_eligibility(authenticator: SoftwareAuthenticator, eligible: bool) -> None:
+    for stored in authenticator.credentials.values():
+        stored.backup_eligible = stored.backed_up = eligible
+
+
+@pytest.mark.parametrize("registered_eligible", [False, True])
+def test_a_backup_eligible_flag_that_changed_is_refused_and_logged(
+    ctx: AppContext, user: User, registered_eligible: bool
+) -> None:
+    key = SoftwareAuthenticator(origin=ISSUER, backup_eligible=registered_eligible)
+    passkey = register(ctx, user, key)
+    _flip_backup_eligibility(key, not registered_eligible)
+
+    with capture_logs() as logs:
+        reason = _refused(ctx, key)
+
+    assert reason == "verification_failed"
+    (line,) = [e for e in logs if e["event"] == "passkey_backup_eligibility_changed"]
+    assert (line["passkey_id"], line["stored"]) == (passkey.id, registered_eligible)
+    with ctx.store.reading() as uow:
+        stored = uow.passkeys.find(passkey.id)
+    assert stored is not None and stored.last_used_at is None  # the use was not recorded
+
+
+def test_a_hardware_passkey_that_turns_backup_eligible_never_gives_level_3(
+    ctx: AppContext, user: User, tmp_path: Path
+) -> None:
+    ca = AttestationCa()
+    (roots := tmp_path / "roots.pem").write_bytes(ca.root_pem)
+    rooted = on_issuer(ctx, webauthn_attestation_roots=roots)
+    key = SoftwareAuthenticator(origin=ISSUER)
+    register(rooted, user, key, attestation="full", ca=ca)
+    _flip_backup_eligibility(key, True)
+
+    assert _refused(rooted, key) == "verification_failed"
+
+
+def test_a_login_stores_the_passkeys_backup_state(ctx: AppContext, user: User) -> None:
+    synced = SoftwareAuthenticator(origin=ISSUER, backup_eligible=True, sign_count_step=0)
+    passkey = register(ctx, user, synced)
+    assert not passkey.backed_up
+    for stored in synced.credentials.values():
+        stored.backed_up = True
+
+    verified = log_in(ctx, synced)
+
+    with ctx.store.reading() as uow:
+        found = uow.passkeys.find(passkey.id)
+    assert found is not None and found.backed_up and verified.passkey.backed_up
+
+
+def test_a_username_less_assertion_must_name_its_user(
+    ctx: AppContext, user: User, authenticator: SoftwareAuthenticator
+) -> None:
+    register(ctx, user, authenticator)
+
+    assert _refused(ctx, authenticator, omit_user_handle=True) == "verification_failed"
+    # A step-up knows its user already: the user handle may be left out (§7.2 step 6).
+    assert log_in(ctx, authenticator, user=user, omit_user_handle=True).user == user
+
+
+def test_a_credential_id_longer_than_webauthn_allows_is_malformed(
+    ctx: AppContext, user: User, authenticator: SoftwareAuthenticator
+) -> None:
+    register(ctx, user, authenticator)
+    login = start_login(ctx)
+    assertion = authenticator.get(login_options(ctx, interaction_id_hash=login, user=None))
+    assertion["id"] = assertion["rawId"] = b64url(b"x" * 1024)
+
+    with pytest.raises(PasskeyProblem) as refused:
+        verify_passkey_login(
+            ctx, interaction_id_hash=login, expected_user=None, credential=assertion
+        )
+
+    assert refused.value.reason.value == "malformed"
+
+
+def test_a_login_never_reads_the_attestation_roots(
+    ctx: AppContext, user: User, tmp_path: Path, authenticator: SoftwareAuthenticator
+) -> None:
+    ca = AttestationCa()
+    (roots := tmp_path / "roots.pem").write_bytes(ca.root_pem)
+    rooted = on_issuer(ctx, webauthn_attestation_roots=roots)
+    register(rooted, user, authenticator)
+    roots.unlink()  # a file gone (or unreadable) after start changes nothing for logins
+
+    assert log_in(rooted, authenticator).user == user

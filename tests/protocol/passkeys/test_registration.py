@@ -5,15 +5,20 @@ and the audit event and notice that come with it."""
 from __future__ import annotations
 
 import json
+import secrets
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
+from idplus.auth.sender import Message, Sender
 from idplus.models import User
 from idplus.protocol.context import AppContext
 from idplus.protocol.passkeys.errors import PasskeyProblem
+from idplus.protocol.passkeys.notices import NoticeNotSent
 from idplus.protocol.passkeys.registration import (
     FRESH_LOGIN_MAX_AGE,
     register_passkey,
@@ -267,3 +272,114 @@ def test_without_roots_a_full_attestation_proves_nothing(
     passkey = register(ctx, user, authenticator, attestation="full", ca=AttestationCa())
 
     assert passkey.hardware_attested is False
+
+
+# ---- review fixes (issue 18, second review) ---------------------------------------------
+
+
+def test_freshness_is_checked_again_when_the_passkey_is_verified(
+    ctx: AppContext, user: User, authenticator: SoftwareAuthenticator
+) -> None:
+    session_id = fresh_session(ctx, user)
+    advance(ctx, FRESH_LOGIN_MAX_AGE - timedelta(seconds=1))
+    options = registration_options(ctx, user, session_id)  # just in time
+    advance(ctx, timedelta(seconds=2))
+
+    with pytest.raises(PasskeyProblem) as refused:
+        register_passkey(ctx, user, session_id, authenticator.create(options), "late")
+
+    assert _reason(refused) == "fresh_login_required"
+    with ctx.store.reading() as uow:
+        assert uow.passkeys.list_for_user(user.id) == []
+
+
+@pytest.mark.parametrize("length", [1023, 1024])
+def test_a_credential_id_longer_than_webauthn_allows_is_malformed(
+    ctx: AppContext,
+    user: User,
+    authenticator: SoftwareAuthenticator,
+    monkeypatch: pytest.MonkeyPatch,
+    length: int,
+) -> None:
+    session_id = fresh_session(ctx, user)
+    options = registration_options(ctx, user, session_id)
+    # The software authenticator draws its credential ids from secrets.token_bytes.
+    monkeypatch.setattr(secrets, "token_bytes", lambda _n: b"i" * length)
+    credential = authenticator.create(options)
+    monkeypatch.undo()
+
+    if length == 1023:
+        added = register_passkey(ctx, user, session_id, credential)
+        assert len(from_b64url(added.credential_id)) == 1023
+        return
+    with pytest.raises(PasskeyProblem) as refused:
+        register_passkey(ctx, user, session_id, credential)
+    assert _reason(refused) == "malformed"
+
+
+def test_an_account_nobody_could_tell_of_a_passkey_cannot_add_one(
+    ctx: AppContext, authenticator: SoftwareAuthenticator
+) -> None:
+    named = add_user(ctx, "kari@example.com")
+    with ctx.store.transaction() as uow:  # an address the user has since taken away
+        uow.users.update_profile(named.id, {"email": None}, ctx.clock.now())
+    unreachable = replace(named, email=None)
+    assert unreachable.phone_number is None
+
+    with pytest.raises(PasskeyProblem) as refused:
+        registration_options(ctx, unreachable, fresh_session(ctx, unreachable))
+
+    assert _reason(refused) == "no_contact"
+
+
+@dataclass
+class _Sender:
+    """Sends through `sender`, except on the channels in `failing` (a gateway that is down)."""
+
+    sender: Sender
+    failing: frozenset[str]
+
+    def send(self, message: Message) -> None:
+        if message.channel in self.failing:
+            raise OSError(f"{message.channel} gateway down")
+        self.sender.send(message)
+
+
+def _with_email(ctx: AppContext, user: User) -> User:
+    with ctx.store.transaction() as uow:
+        uow.users.update_profile(user.id, {"email": "kari@example.com"}, ctx.clock.now())
+    return replace(user, email="kari@example.com")
+
+
+def test_a_passkey_whose_owner_cannot_be_told_is_not_added_and_can_be_sent_again(
+    ctx: AppContext, user: User, authenticator: SoftwareAuthenticator
+) -> None:
+    session_id = fresh_session(ctx, user)
+    credential = authenticator.create(registration_options(ctx, user, session_id))
+    down = replace(ctx, sender=_Sender(ctx.sender, frozenset({"sms"})))
+
+    with pytest.raises(NoticeNotSent):
+        register_passkey(down, user, session_id, credential)
+
+    with ctx.store.reading() as uow:
+        assert uow.passkeys.list_for_user(user.id) == []
+        assert uow.audit.list_events(events=["user.passkey_added"]) == []
+    # Nothing was used up: the same answer adds the passkey once the SMS can go out.
+    assert register_passkey(ctx, user, session_id, credential).user_id == user.id
+
+
+def test_an_e_mail_that_fails_after_the_sms_went_out_is_only_logged(
+    ctx: AppContext, user: User, authenticator: SoftwareAuthenticator
+) -> None:
+    user = _with_email(ctx, user)
+    mail_down = replace(ctx, sender=_Sender(ctx.sender, frozenset({"email"})))
+
+    with capture_logs() as logs:
+        passkey = register(mail_down, user, authenticator)
+
+    with ctx.store.reading() as uow:
+        assert [p.id for p in uow.passkeys.list_for_user(user.id)] == [passkey.id]
+    sent = [json.loads(line) for line in Path(ctx.settings.outbox).read_text().splitlines()]
+    assert [m["channel"] for m in sent] == ["sms"]
+    (line,) = [e for e in logs if e["event"] == "passkey_notice_not_sent"]
+    assert (line["channel"], line["purpose"]) == ("email", "passkey_added")

@@ -3,6 +3,13 @@ their refresh tokens and a back-channel logout for their apps (issue 18 items 1 
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from idplus.auth.sender import Message
 from idplus.models import User
 from idplus.protocol.context import AppContext
 from idplus.protocol.passkeys.removal import passkeys_of, remove_passkey
@@ -55,3 +62,36 @@ def test_a_user_cannot_remove_someone_elses_passkey(
     assert remove_passkey(ctx, other.id, passkey.id) is None
     assert remove_passkey(ctx, user.id, "no-such-passkey") is None
     assert [p.id for p in passkeys_of(ctx, user.id)] == [passkey.id]
+
+
+def test_the_owner_is_told_of_a_removed_passkey(
+    ctx: AppContext, user: User, authenticator: SoftwareAuthenticator
+) -> None:
+    passkey = register(ctx, user, authenticator, name="Work laptop")
+    outbox = Path(ctx.settings.outbox)
+    before = len(outbox.read_text().splitlines())
+
+    assert remove_passkey(ctx, user.id, passkey.id, locale="nb") is not None
+
+    (sent,) = [json.loads(line) for line in outbox.read_text().splitlines()[before:]]
+    assert (sent["to"], sent["channel"]) == (user.phone_number, "sms")
+    assert "(«Work laptop») ble fjernet" in sent["body"]
+
+
+def test_a_notice_that_cannot_go_out_does_not_keep_a_removed_passkey(
+    ctx: AppContext, user: User, authenticator: SoftwareAuthenticator
+) -> None:
+    passkey = register(ctx, user, authenticator)
+    down = replace(ctx, sender=_Down())
+
+    with capture_logs() as logs:
+        assert remove_passkey(down, user.id, passkey.id) is not None
+
+    assert passkeys_of(ctx, user.id) == []
+    (line,) = [e for e in logs if e["event"] == "passkey_notice_not_sent"]
+    assert (line["channel"], line["purpose"]) == ("sms", "passkey_removed")
+
+
+class _Down:
+    def send(self, message: Message) -> None:
+        raise OSError("gateway down")

@@ -4,6 +4,7 @@ verifies) and only for its purpose and binding, and expired challenges are prune
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -205,3 +206,47 @@ def test_pruning_deletes_expired_challenges(store: Store) -> None:
             "live", purpose="login", binding_hash="login-2", now=NOW
         )
     assert live is not None
+
+
+def test_parallel_options_leave_one_live_challenge_per_binding(store: Store) -> None:
+    ids = iter(range(8))
+    lock = threading.Lock()
+
+    def issue() -> None:
+        with lock:
+            id_hash = f"x{next(ids)}"
+        with store.transaction() as uow:
+            uow.webauthn_challenges.replace(_challenge(id_hash))
+
+    in_parallel(8, issue)
+
+    with store.transaction() as uow:
+        live = [
+            uow.webauthn_challenges.consume(
+                f"x{i}", purpose="login", binding_hash="login-1", now=NOW
+            )
+            for i in range(8)
+        ]
+    assert sum(found is not None for found in live) == 1
+
+
+def test_a_removal_waits_for_the_login_that_holds_the_passkey(store: Store) -> None:
+    _with_user(store, _passkey())
+    removed = threading.Event()
+
+    def remove() -> None:
+        with store.transaction() as uow:
+            uow.passkeys.delete("pk1", "u1")
+        removed.set()
+
+    with store.transaction() as uow:
+        assert uow.passkeys.lock("pk1", "u1")
+        assert not uow.passkeys.lock("pk1", "someone-else")
+        remover = threading.Thread(target=remove)
+        remover.start()
+        # The login's transaction still holds the row: the removal cannot have happened.
+        assert not removed.wait(0.3)
+    remover.join()
+    assert removed.is_set()
+    with store.transaction() as uow:
+        assert not uow.passkeys.lock("pk1", "u1")

@@ -47,6 +47,10 @@ def finish_login(
     with ctx.store.transaction() as uow:
         if not uow.interactions.consume(interaction.id_hash):
             raise InteractionGone("already finished")
+        # A passkey's login holds its row until the session is in: a removal in parallel
+        # waits and then ends that session too, or came first and the login is gone.
+        if proof.passkey_id is not None and not uow.passkeys.lock(proof.passkey_id, proof.user.id):
+            raise InteractionGone("the passkey is gone")
         signed_in = start_or_renew_session(
             uow,
             handle_key=ctx.secrets.handle_key,

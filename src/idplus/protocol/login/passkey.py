@@ -7,7 +7,15 @@ code form after the password, or a session's step-up: then only that user's pass
 verify does not finish the login itself: it stores the proof on the login in progress (stage
 PASSKEY_VERIFIED, with the user, amr and passkey), and the browser's next GET /login finishes
 it like any other login (session, cookies, the client's response in its response mode). So
-the script needs only a redirect, and the response mode stays the server's business.
+the script needs only a redirect, and the response mode stays the server's business. That
+GET holds the passkey's row while it opens the session: a removal in parallel either ends
+the new session or leaves the login gone.
+
+Each verify spends one attempt of the client address's login budget (the one wrong
+passwords spend, auth/throttle.py), reserved before any passkey is looked at and given back
+when the passkey proves the login: refused assertions cannot be tried without limit. The
+username's password lock is left alone: an account locked by wrong passwords may still log
+in with its passkey, which a password guesser does not hold.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from idplus.auth import throttle
 from idplus.auth.providers import LOCAL_PROVIDER_ID
 from idplus.metrics import LoginMethod
 from idplus.models import User
@@ -45,17 +54,28 @@ LOGIN_GONE = "login_gone"
 WRONG_STAGE = "wrong_stage"
 # The request asks for more than this passkey gives (aal.3 needs a hardware-attested one).
 LEVEL_TOO_LOW = "level_too_low"
+# The client address spent its login budget (wrong passwords and refused passkeys).
+THROTTLED = "throttled"
 
 
 class PasskeyLoginRefused(Exception):
     """A refused passkey step. `reason`: a PasskeyProblemReason value, LOGIN_GONE or
-    WRONG_STAGE; `detail` for the log only; `view` the login when it was found."""
+    WRONG_STAGE, LEVEL_TOO_LOW or THROTTLED (with `retry_after_minutes`); `detail` for the log
+    only; `view` the login when it was found."""
 
-    def __init__(self, reason: str, detail: str, view: InteractionView | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        detail: str,
+        view: InteractionView | None = None,
+        *,
+        retry_after_minutes: int = 0,
+    ) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
         self.view = view
+        self.retry_after_minutes = retry_after_minutes
 
 
 def passkey_login_options(ctx: AppContext, handle: str, browser_id: str) -> dict[str, Any]:
@@ -71,12 +91,18 @@ def passkey_login_options(ctx: AppContext, handle: str, browser_id: str) -> dict
 
 
 def verify_passkey(
-    ctx: AppContext, handle: str, browser_id: str, credential: CredentialJson
+    ctx: AppContext,
+    handle: str,
+    browser_id: str,
+    credential: CredentialJson,
+    address: str | None = None,
 ) -> InteractionView:
     """Verify the assertion and keep the proof on the login (stage PASSKEY_VERIFIED): the
-    browser's next GET /login finishes it. Raises PasskeyLoginRefused; a refused assertion is
-    a failed login (audit `login.failed`, the login counter)."""
+    browser's next GET /login finishes it. `address`: the client's, whose login budget each
+    verify spends. Raises PasskeyLoginRefused; a refused assertion is a failed login (audit
+    `login.failed`, the login counter)."""
     view = _passkey_view(ctx, handle, browser_id)
+    budget = _reserve_attempt(ctx, view, address)
     try:
         verified = verify_passkey_login(
             ctx,
@@ -98,14 +124,37 @@ def verify_passkey(
         passkey_id=verified.passkey.id,
     )
     with ctx.store.transaction() as uow:
+        throttle.succeeded(uow, budget)
         return save_progress(uow, view, proved, verified.user)
+
+
+def _reserve_attempt(
+    ctx: AppContext, view: InteractionView, address: str | None
+) -> list[throttle.ThrottleKey]:
+    """Spend one attempt of the address's login budget (its own short transaction, so the
+    attempt stays spent whatever the verify does); THROTTLED when none is left."""
+    if not address:
+        return []
+    rule = throttle.address_rule(ctx.settings)
+    budget = [throttle.key_of(rule, throttle.address_bucket(address))]
+    now = ctx.clock.now()
+    try:
+        with ctx.store.transaction() as uow:
+            throttle.reserve(uow, budget, now)
+    except throttle.Throttled as throttled:
+        minutes = throttled.minutes_left(now)
+        raise PasskeyLoginRefused(
+            THROTTLED, "the address's login budget is spent", view, retry_after_minutes=minutes
+        ) from None
+    return budget
 
 
 def finish_passkey_login(
     ctx: AppContext, view: InteractionView, user_agent: str | None = None
 ) -> LoginFinished:
     """End a login at PASSKEY_VERIFIED: the session records the passkey. The passkey is read
-    again: one removed since the verify finishes nothing (InteractionGone)."""
+    again, and finish_login holds its row while it opens the session: one removed since the
+    verify finishes nothing (InteractionGone)."""
     with ctx.store.reading() as uow:
         passkey = uow.passkeys.find(view.interaction.passkey_id or "")
     user = view.user

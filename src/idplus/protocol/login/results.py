@@ -73,6 +73,9 @@ class Page:
     provider_name: str = ""
     # The user code when the device verification page started this login.
     device_user_code: str | None = None
+    # The SMS code pages (after the password, a step-up): whether the user has a passkey to
+    # use instead, so the page offers one only then.
+    user_has_passkeys: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,4 +171,12 @@ def page_of(ctx: AppContext, view: InteractionView) -> Page:
         ),
         provider_name=chosen.display_name(locale) if chosen is not None else "",
         device_user_code=user_code_returned_to(request.return_to),
+        user_has_passkeys=_has_passkeys(ctx, view),
     )
+
+
+def _has_passkeys(ctx: AppContext, view: InteractionView) -> bool:
+    if view.user is None or view.stage not in (Stage.OTP, Stage.STEP_UP):
+        return False
+    with ctx.store.reading() as uow:
+        return bool(uow.passkeys.list_for_user(view.user.id))

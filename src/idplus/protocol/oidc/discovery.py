@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from idplus.crypto.client_keys import ASSERTION_ALGORITHMS
 from idplus.crypto.keys import ALGORITHM
 from idplus.policies import IDENTITY_SCOPES
 
-CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 CLAIMS_SUPPORTED = (
     "sub",
     "iss",
@@ -76,6 +77,12 @@ def build_discovery_document(
     if "token_endpoint" in endpoints:
         document["grant_types_supported"] = sorted(grant_types)
         document["token_endpoint_auth_methods_supported"] = list(CLIENT_AUTH_METHODS)
+        document["token_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_ALGORITHMS)
+    if "pushed_authorization_request_endpoint" in endpoints:
+        # RFC 9126 §5: PAR is per client (`idplus client add --require-par`), not server-wide.
+        document["require_pushed_authorization_requests"] = False
+        # A request_uri is only ever a pushed request's (OIDC Discovery's default is true).
+        document["request_uri_parameter_supported"] = False
     if "backchannel_authentication_endpoint" in endpoints:
         document["backchannel_token_delivery_modes_supported"] = ["poll", "ping"]
         document["backchannel_user_code_parameter_supported"] = False
@@ -86,4 +93,7 @@ def build_discovery_document(
         if name in endpoints:
             prefix = name.removesuffix("_endpoint")
             document[f"{prefix}_endpoint_auth_methods_supported"] = list(CLIENT_AUTH_METHODS)
+            document[f"{prefix}_endpoint_auth_signing_alg_values_supported"] = list(
+                ASSERTION_ALGORITHMS
+            )
     return document

@@ -9,7 +9,11 @@ The assertion is verified by `webauthn.verify_authentication_response` with user
 required and our rp id and origin exactly. Its challenge is used up, right or wrong, in the
 unit of work that also stores the new sign count: a count that did not go up is refused and
 logged (`passkey_sign_count_went_back`), unless it is 0 before and after, as synced passkeys
-report. A passkey login is two factors: aal.2, or aal.3 for a hardware-attested passkey.
+report. An assertion whose backup-eligible flag differs from the one registered is refused
+and logged (`passkey_backup_eligibility_changed`): the flag never changes for a credential
+(§6.1.3), so a change means another authenticator or a tampered one. A username-less
+assertion must name its user (userHandle, §7.2 step 6). A passkey login is two factors: aal.2,
+or aal.3 for a hardware-attested passkey that is bound to one device.
 """
 
 from __future__ import annotations
@@ -138,22 +142,29 @@ def verify_passkey_login(
             binding_hash=login_binding(ctx, interaction_id_hash),
         )
         check_made_for_us(client_data, rp_id_hash, rp)
-        passkey, user = _passkey_and_user(uow, parsed)
+        passkey, user = _passkey_and_user(uow, parsed, identified=expected_user is not None)
         for expected in (used.user_id, expected_user.id if expected_user else None):
             if expected is not None and expected != user.id:
                 raise PasskeyProblem(PasskeyProblemReason.USER_MISMATCH, "another user's login")
         verified = _verify(parsed, client_data.challenge, rp, passkey)
+        _check_backup_eligibility(passkey, verified)
         return VerifiedPasskey(_record_use(ctx, uow, passkey, verified), user)
 
     return run_consuming(ctx, step)
 
 
-def _passkey_and_user(uow: UnitOfWork, parsed: AuthenticationCredential) -> tuple[Passkey, User]:
+def _passkey_and_user(
+    uow: UnitOfWork, parsed: AuthenticationCredential, *, identified: bool
+) -> tuple[Passkey, User]:
+    """`identified`: the login knew its user before the ceremony (a step-up)."""
     passkey = uow.passkeys.find_by_credential_id(credential_id_of(parsed.raw_id))
     user = uow.users.find(passkey.user_id) if passkey is not None else None
     if passkey is None or user is None:
         raise PasskeyProblem(PasskeyProblemReason.CREDENTIAL_UNKNOWN, "no such passkey")
     handle = parsed.response.user_handle
+    if handle is None and not identified:
+        # §7.2 step 6: a login that did not know its user needs the passkey to name them.
+        raise PasskeyProblem(PasskeyProblemReason.VERIFICATION_FAILED, "no user handle")
     # A discoverable credential names its user; it must be the one we registered it to.
     if handle is not None and handle != user_handle(user):
         raise PasskeyProblem(PasskeyProblemReason.USER_MISMATCH, "user handle of another user")
@@ -181,6 +192,25 @@ def _verify(
         ) from None
 
 
+def _check_backup_eligibility(passkey: Passkey, verified: VerifiedAuthentication) -> None:
+    """The BE flag is fixed when a credential is created (§6.1.3): one that changed is not
+    the authenticator that registered it, or one that lies about itself."""
+    eligible = verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE
+    if eligible == passkey.backup_eligible:
+        return
+    log.warning(
+        "passkey_backup_eligibility_changed",
+        user_id=passkey.user_id,
+        passkey_id=passkey.id,
+        stored=passkey.backup_eligible,
+        presented=eligible,
+    )
+    raise PasskeyProblem(
+        PasskeyProblemReason.VERIFICATION_FAILED,
+        f"backup eligibility {eligible} after {passkey.backup_eligible}",
+    )
+
+
 def _record_use(
     ctx: AppContext, uow: UnitOfWork, passkey: Passkey, verified: VerifiedAuthentication
 ) -> Passkey:
@@ -201,12 +231,6 @@ def _record_use(
         raise PasskeyProblem(
             PasskeyProblemReason.SIGN_COUNT, f"sign count {count} after {passkey.sign_count}"
         )
-    single_device = verified.credential_device_type == CredentialDeviceType.SINGLE_DEVICE
     return replace(
-        passkey,
-        sign_count=count,
-        backed_up=verified.credential_backed_up,
-        # The BE flag never changes for a credential; if it ever says otherwise, trust less.
-        backup_eligible=passkey.backup_eligible or not single_device,
-        last_used_at=now,
+        passkey, sign_count=count, backed_up=verified.credential_backed_up, last_used_at=now
     )

@@ -31,6 +31,9 @@ class PasskeyProblemReason(StrEnum):
     ALREADY_REGISTERED = "already_registered"
     # Adding a passkey needs a two-factor login within the last minutes (registration).
     FRESH_LOGIN_REQUIRED = "fresh_login_required"
+    # The account has neither a phone number nor an e-mail address: nobody could be told of
+    # a new passkey, so none is added (registration).
+    NO_CONTACT = "no_contact"
 
 
 class PasskeyProblem(Exception):

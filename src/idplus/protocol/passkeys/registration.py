@@ -9,9 +9,11 @@ device (not backup-eligible) is `hardware_attested`, the one kind that reaches a
 
 The response is verified by `webauthn.verify_registration_response` with user verification
 required and our rp id and origin exactly; its challenge is used up by the verify, right or
-wrong. The insert, the audit event and the notice to the user (SMS, and e-mail when the
-account has an address) share one unit of work: a passkey its owner is not told of is not
-added.
+wrong. Freshness is checked again then: options fetched just in time do not stretch it. The
+insert, the audit event and the notice to the user (SMS, and e-mail when the account has an
+address) share one unit of work, the notice last: a passkey its owner is not told of is not
+added (notices.py). An account with neither a phone number nor an e-mail address cannot add
+one at all.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from webauthn.helpers.structs import (
 )
 from webauthn.registration.verify_registration_response import VerifiedRegistration
 
-from idplus.auth.sender import Message
 from idplus.auth.sms_texts import passkey_added_text
 from idplus.logs import get_logger
 from idplus.metrics import SmsPurpose
@@ -53,6 +54,7 @@ from idplus.protocol.passkeys.challenges import (
 )
 from idplus.protocol.passkeys.descriptors import descriptors, user_handle
 from idplus.protocol.passkeys.errors import PasskeyProblem, PasskeyProblemReason
+from idplus.protocol.passkeys.notices import can_be_told, tell_owner
 from idplus.protocol.passkeys.relying_party import RelyingParty, relying_party
 from idplus.protocol.passkeys.responses import (
     REFUSED_INPUT,
@@ -96,9 +98,10 @@ def registration_options(ctx: AppContext, user: User, session_id: str) -> dict[s
     """`PublicKeyCredentialCreationOptions` as JSON (binary fields base64url) for the account
     page's `navigator.credentials.create()`, with a new challenge bound to the session.
 
-    Raises PasskeyProblem: UNAVAILABLE, FRESH_LOGIN_REQUIRED."""
-    rp = relying_party(ctx.settings)
+    Raises PasskeyProblem: UNAVAILABLE, NO_CONTACT, FRESH_LOGIN_REQUIRED."""
+    rp = relying_party(ctx.settings, attestation=True)
     now = ctx.clock.now()
+    _check_contact(user)
     with ctx.store.transaction() as uow:
         if not registration_allowed(uow.sessions.find(session_id), user, now):
             raise PasskeyProblem(
@@ -136,6 +139,11 @@ def registration_options(ctx: AppContext, user: User, session_id: str) -> dict[s
     return options_to_json_dict(options)
 
 
+def _check_contact(user: User) -> None:
+    if not can_be_told(user):
+        raise PasskeyProblem(PasskeyProblemReason.NO_CONTACT, "no phone number, no e-mail")
+
+
 def _display_name(user: User) -> str:
     full = " ".join(part for part in (user.given_name, user.family_name) if part)
     return full or user.username
@@ -156,8 +164,9 @@ def register_passkey(
     `name` the user's name for it (cleaned to one line of at most 64 characters; empty: a
     numbered default); `locale` the language of the notice. Raises PasskeyProblem:
     UNAVAILABLE, MALFORMED, CHALLENGE_UNKNOWN, USER_MISMATCH, FRESH_LOGIN_REQUIRED,
-    ORIGIN_OR_RP_MISMATCH, VERIFICATION_FAILED, ALREADY_REGISTERED."""
-    rp = relying_party(ctx.settings)
+    NO_CONTACT, ORIGIN_OR_RP_MISMATCH, VERIFICATION_FAILED, ALREADY_REGISTERED; NoticeNotSent
+    when the owner could not be told (nothing is added, the challenge stays unused)."""
+    rp = relying_party(ctx.settings, attestation=True)
     parsed = parse_registration(credential)
     client_data = client_data_of(parsed.response.client_data_json, ClientDataType.WEBAUTHN_CREATE)
     attestation = attestation_object_of(parsed)
@@ -174,9 +183,12 @@ def register_passkey(
         owner = uow.users.find(user.id)
         if used.user_id != user.id or owner is None:
             raise PasskeyProblem(PasskeyProblemReason.USER_MISMATCH, "challenge of another user")
-        session = uow.sessions.find(session_id)
-        if session is None or session.user_id != user.id or not session.is_active(now):
-            raise PasskeyProblem(PasskeyProblemReason.FRESH_LOGIN_REQUIRED, "session ended")
+        _check_contact(owner)
+        # Checked again: the login may have aged (or the session ended) since the options.
+        if not registration_allowed(uow.sessions.find(session_id), user, now):
+            raise PasskeyProblem(
+                PasskeyProblemReason.FRESH_LOGIN_REQUIRED, "no recent two-factor login"
+            )
         check_made_for_us(client_data, attestation.auth_data.rp_id_hash, rp)
         verified = _verify(parsed, client_data.challenge, rp)
         passkey = _new_passkey(ctx, uow, owner, parsed, verified, attestation, rp, name, now)
@@ -219,7 +231,8 @@ def _new_passkey(
     if uow.passkeys.find_by_credential_id(credential_id) is not None:
         raise PasskeyProblem(PasskeyProblemReason.ALREADY_REGISTERED, "credential id known")
     backup_eligible = verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE
-    transports = parsed.response.transports or []
+    # Each transport once: the browser's list is stored as it is, so its size is bounded.
+    transports = dict.fromkeys(parsed.response.transports or [])
     return Passkey(
         id=ctx.random.hex_id(),
         user_id=owner.id,
@@ -271,7 +284,9 @@ def _add(
             },
         )
     )
-    _tell_owner(ctx, owner, passkey.name, locale, now)
+    # Last: a notice that cannot go out rolls the insert back (NoticeNotSent).
+    body = passkey_added_text(locale, passkey.name)
+    tell_owner(ctx.sender, owner, body, now, SmsPurpose.PASSKEY_ADDED, must_reach=True)
     log.info(
         "passkey_added",
         user_id=owner.id,
@@ -280,16 +295,6 @@ def _add(
         backup_eligible=passkey.backup_eligible,
         hardware_attested=passkey.hardware_attested,
     )
-
-
-def _tell_owner(ctx: AppContext, owner: User, name: str, locale: str, now: datetime) -> None:
-    """Last in the unit of work: if the SMS cannot go out, the passkey is not added."""
-    body = passkey_added_text(locale, name)
-    if owner.phone_number:
-        added = SmsPurpose.PASSKEY_ADDED
-        ctx.sender.send(Message(owner.phone_number, "sms", body, now, purpose=added))
-    if owner.email:
-        ctx.sender.send(Message(to=owner.email, channel="email", body=body, at=now))
 
 
 def clean_name(name: str) -> str:

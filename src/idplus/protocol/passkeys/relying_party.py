@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -65,8 +67,11 @@ def unavailable_reason(settings: Settings) -> str | None:
     return None
 
 
-def relying_party(settings: Settings) -> RelyingParty:
-    """Raises PasskeyProblem(UNAVAILABLE) for an issuer that cannot have passkeys."""
+def relying_party(settings: Settings, *, attestation: bool = False) -> RelyingParty:
+    """Raises PasskeyProblem(UNAVAILABLE) for an issuer that cannot have passkeys.
+
+    `attestation`: with the operator's attestation roots (a registration); a login needs
+    none, so it never depends on the roots file."""
     reason = unavailable_reason(settings)
     if reason is not None:
         raise PasskeyProblem(PasskeyProblemReason.UNAVAILABLE, reason)
@@ -76,7 +81,7 @@ def relying_party(settings: Settings) -> RelyingParty:
         id=settings.webauthn_rp_id or host,
         name=RP_NAME,
         origin=issuer_origin(settings.issuer),
-        attestation_roots=attestation_roots(settings),
+        attestation_roots=attestation_roots(settings) if attestation else (),
     )
 
 
@@ -93,21 +98,27 @@ def issuer_origin(issuer: str) -> str:
 
 
 def attestation_roots(settings: Settings) -> tuple[bytes, ...]:
-    """Each root certificate of IDPLUS_WEBAUTHN_ATTESTATION_ROOTS as its own PEM (read when
-    a passkey is registered, which is rare; config checked the file at start)."""
+    """Each root certificate of IDPLUS_WEBAUTHN_ATTESTATION_ROOTS as its own PEM."""
     path = settings.webauthn_attestation_roots
-    if path is None:
-        return ()
+    return () if path is None else _roots_in(path)
+
+
+@cache
+def _roots_in(path: Path) -> tuple[bytes, ...]:
+    # Read and parsed once per process, at start (`log_passkey_availability`), like every
+    # setting: a file moved or rewritten later changes nothing until the next start.
     certificates = x509.load_pem_x509_certificates(path.read_bytes())
     return tuple(certificate.public_bytes(Encoding.PEM) for certificate in certificates)
 
 
 def log_passkey_availability(settings: Settings) -> None:
-    """One line at start: a warning saying why passkeys are off, or what they are bound to."""
+    """One line at start: a warning saying why passkeys are off, or what they are bound to.
+    The attestation roots are read here, once (config has checked the file)."""
     reason = unavailable_reason(settings)
     if reason is not None:
         log.warning("passkeys_unavailable", reason=reason)
         return
+    attestation_roots(settings)
     parts = urlsplit(settings.issuer)
     log.info(
         "passkeys_available",

@@ -55,6 +55,9 @@ REFUSED_INPUT: tuple[type[Exception], ...] = (
     cryptography.exceptions.InvalidKey,
 )
 
+# WebAuthn Level 3 §5.8.3 (credentialIdLength); the store's column is sized for it.
+MAX_CREDENTIAL_ID_BYTES = 1023
+
 # The browser's JSON of a credential: a string, or the object a JSON body decoded to.
 CredentialJson = str | dict[str, Any]
 
@@ -120,5 +123,11 @@ def check_made_for_us(
 
 
 def credential_id_of(raw_id: bytes) -> str:
-    """How a credential id is stored and looked up: base64url without padding."""
+    """How a credential id is stored and looked up: base64url without padding. Raises
+    MALFORMED for one longer than WebAuthn allows (§5.8.3: at most 1023 bytes), before any
+    statement sees it (the column holds no more)."""
+    if not 0 < len(raw_id) <= MAX_CREDENTIAL_ID_BYTES:
+        raise PasskeyProblem(
+            PasskeyProblemReason.MALFORMED, f"credential id of {len(raw_id)} bytes"
+        )
     return bytes_to_base64url(raw_id)

@@ -36,6 +36,10 @@ def _client_values(client: Client) -> dict[str, Any]:
         "exchange_from": list(client.exchange_from) or None,
         "access_token_lifetime": client.access_token_lifetime,
         "id_token_lifetime": client.id_token_lifetime,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "jwks": dict(client.jwks) if client.jwks is not None else None,
+        "jwks_uri": client.jwks_uri,
     }
 
 
@@ -86,6 +90,10 @@ def _client_from_row(
         exchange_from=tuple(row["exchange_from"] or ()),
         access_token_lifetime=row["access_token_lifetime"],
         id_token_lifetime=row["id_token_lifetime"],
+        require_pushed_authorization_requests=row["require_pushed_authorization_requests"],
+        token_endpoint_auth_method=row["token_endpoint_auth_method"],
+        jwks=row["jwks"],
+        jwks_uri=row["jwks_uri"],
         secrets=secrets,
         created_at=row["created_at"],
         api_products=api_products,

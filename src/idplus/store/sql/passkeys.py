@@ -1,8 +1,10 @@
 """Passkeys (WebAuthn credentials) ⇄ `models.Passkey`, and the challenges of their ceremonies.
 
-The two one-time steps are single statements: a challenge is used by one DELETE … RETURNING
-(of parallel verifies, the row lock on PostgreSQL or the write lock on SQLite lets one delete
-it), and a login's sign count is stored by an UPDATE that re-checks that it went up.
+The one-time steps are single statements: a challenge is issued by one upsert on its
+(purpose, binding) (parallel options leave one live challenge), used by one DELETE …
+RETURNING (of parallel verifies, the row lock on PostgreSQL or the write lock on SQLite lets
+one delete it), and a login's sign count is stored by an UPDATE that re-checks that it went
+up.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from idplus.models import Passkey, WebAuthnChallenge
-from idplus.store.sql.dialect import insert_if_absent
+from idplus.store.sql.dialect import insert_if_absent, upsert
 from idplus.store.sql.tables import passkeys, webauthn_challenges
 
 _p = passkeys.c
@@ -89,6 +91,12 @@ class SqlPasskeys:
         )
         return result.rowcount > 0
 
+    def lock(self, passkey_id: str, user_id: str) -> bool:
+        statement = sa.select(_p.id).where(_p.id == passkey_id, _p.user_id == user_id)
+        if self._conn.dialect.name == "postgresql":
+            statement = statement.with_for_update()
+        return self._conn.execute(statement).first() is not None
+
 
 class SqlWebAuthnChallenges:
     """Challenges handed to browsers for one registration or login."""
@@ -97,15 +105,11 @@ class SqlWebAuthnChallenges:
         self._conn = conn
 
     def replace(self, challenge: WebAuthnChallenge) -> None:
-        """Store it, deleting the earlier challenge of the same purpose and binding: rows stay
-        bounded however often a page asks for options."""
-        self._conn.execute(
-            sa.delete(webauthn_challenges).where(
-                _c.purpose == challenge.purpose, _c.binding_hash == challenge.binding_hash
-            )
-        )
+        """Store it in place of the earlier challenge of the same purpose and binding, in one
+        upsert: rows stay bounded however often a page asks for options, and parallel options
+        leave one live challenge."""
         values = {name: getattr(challenge, name) for name in _CHALLENGE_FIELDS}
-        self._conn.execute(sa.insert(webauthn_challenges).values(**values))
+        upsert(self._conn, webauthn_challenges, values, ["purpose", "binding_hash"])
 
     def consume(
         self, id_hash: str, *, purpose: str, binding_hash: str, now: datetime

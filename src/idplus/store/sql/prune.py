@@ -11,12 +11,14 @@ from idplus.store.sql.tables import (
     audit_events,
     authorization_codes,
     ciba_requests,
+    client_assertion_jtis,
     deliveries,
     device_requests,
     gateway_tokens,
     interactions,
     login_throttle,
     password_resets,
+    pushed_requests,
     refresh_tokens,
     revoked_access_tokens,
     sso_sessions,
@@ -54,6 +56,9 @@ class SqlMaintenance:
             "revoked_access_tokens": sa.delete(revoked_access_tokens).where(
                 revoked_access_tokens.c.expires_at <= now
             ),
+            "client_assertion_jtis": sa.delete(client_assertion_jtis).where(
+                client_assertion_jtis.c.expires_at <= now
+            ),
             "refresh_tokens": sa.delete(refresh_tokens).where(refresh_tokens.c.expires_at <= now),
             "gateway_tokens": sa.delete(gateway_tokens).where(gateway_tokens.c.expires_at <= now),
             "deliveries": sa.delete(deliveries).where(
@@ -65,6 +70,9 @@ class SqlMaintenance:
             "ciba_requests": sa.delete(ciba_requests).where(ciba_requests.c.expires_at <= now),
             "webauthn_challenges": sa.delete(webauthn_challenges).where(
                 webauthn_challenges.c.expires_at <= now
+            ),
+            "pushed_requests": sa.delete(pushed_requests).where(
+                pushed_requests.c.expires_at <= now
             ),
             "upstream_logouts": sa.delete(upstream_logouts).where(
                 upstream_logouts.c.expires_at <= now

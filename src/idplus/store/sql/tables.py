@@ -121,8 +121,28 @@ clients = sa.Table(
     sa.Column("exchange_from", sa.JSON(), nullable=True),
     sa.Column("access_token_lifetime", sa.Integer(), nullable=True),
     sa.Column("id_token_lifetime", sa.Integer(), nullable=True),
+    # RFC 9126 §6 require_pushed_authorization_requests.
+    sa.Column(
+        "require_pushed_authorization_requests",
+        sa.Boolean(),
+        nullable=False,
+        server_default=sa.false(),
+    ),
+    # NULL: by the client type; "private_key_jwt": assertions checked with jwks or jwks_uri.
+    sa.Column("token_endpoint_auth_method", sa.String(32), nullable=True),
+    sa.Column("jwks", sa.JSON(), nullable=True),
+    sa.Column("jwks_uri", sa.Text(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# private_key_jwt assertions seen, until they expire (RFC 7523 §3 item 7): the insert of the
+# keyed hash of client_id and jti is the replay check, on every instance at once.
+client_assertion_jtis = sa.Table(
+    "client_assertion_jtis",
+    metadata,
+    sa.Column("jti_hash", sa.String(64), primary_key=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
 
 client_secrets = sa.Table(
@@ -578,8 +598,24 @@ passkeys = sa.Table(
     sa.Column("last_used_at", UTCDateTime(), nullable=True),
 )
 
-# WebAuthn challenges handed out and not yet used: one live per purpose and binding, deleted
-# by the one statement that uses it (a challenge answers once, even to parallel verifies).
+# WebAuthn challenges handed out and not yet used: one live per purpose and binding (the
+# unique index the issuing upsert replaces on), deleted by the one statement that uses it (a
+# challenge answers once, even to parallel verifies).
+# Authorization requests pushed to /connect/par (RFC 9126), each taken back once.
+pushed_requests = sa.Table(
+    "pushed_requests",
+    metadata,
+    # HMAC of the request_uri's random part; the request_uri itself is never stored.
+    sa.Column("request_uri_hash", sa.String(64), primary_key=True),
+    _client_fk(),
+    # The validated `models.AuthorizationRequest`, as the login pages will carry it.
+    sa.Column("request", sa.JSON(), nullable=False),
+    # No ui_locales was pushed: the pages follow the browser's language.
+    sa.Column("locale_from_browser", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
 webauthn_challenges = sa.Table(
     "webauthn_challenges",
     metadata,
@@ -588,8 +624,9 @@ webauthn_challenges = sa.Table(
     # "register" | "login"
     sa.Column("purpose", sa.String(16), nullable=False),
     # HMAC of the login in progress (login) or of the account session (register).
-    sa.Column("binding_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("binding_hash", sa.String(64), nullable=False),
     # No foreign key: a challenge of a removed user simply never verifies.
     sa.Column("user_id", sa.String(64), nullable=True),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    sa.Index("ux_webauthn_challenges_purpose_binding_hash", "purpose", "binding_hash", unique=True),
 )

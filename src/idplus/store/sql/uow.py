@@ -16,6 +16,7 @@ from idplus.store.base import StoreUnavailable
 from idplus.store.sql.api_products import SqlApiProducts
 from idplus.store.sql.audit import SqlAudit
 from idplus.store.sql.ciba import SqlCiba
+from idplus.store.sql.client_assertions import SqlClientAssertions
 from idplus.store.sql.clients import SqlClients
 from idplus.store.sql.codes import SqlCodes
 from idplus.store.sql.deliveries import SqlDeliveries
@@ -26,6 +27,7 @@ from idplus.store.sql.interactions import SqlInteractions
 from idplus.store.sql.passkeys import SqlPasskeys, SqlWebAuthnChallenges
 from idplus.store.sql.password_resets import SqlPasswordResets
 from idplus.store.sql.prune import SqlMaintenance
+from idplus.store.sql.pushed_requests import SqlPushedRequests
 from idplus.store.sql.refresh_tokens import SqlRefreshTokens
 from idplus.store.sql.revoked_tokens import SqlRevokedAccessTokens
 from idplus.store.sql.server_secrets import SqlServerSecrets
@@ -95,6 +97,10 @@ class SqlUnitOfWork:
         return SqlRevokedAccessTokens(self._conn)
 
     @cached_property
+    def client_assertions(self) -> SqlClientAssertions:
+        return SqlClientAssertions(self._conn)
+
+    @cached_property
     def gateway_tokens(self) -> SqlGatewayTokens:
         return SqlGatewayTokens(self._conn)
 
@@ -137,6 +143,10 @@ class SqlUnitOfWork:
     @cached_property
     def webauthn_challenges(self) -> SqlWebAuthnChallenges:
         return SqlWebAuthnChallenges(self._conn)
+
+    @cached_property
+    def pushed_requests(self) -> SqlPushedRequests:
+        return SqlPushedRequests(self._conn)
 
 
 class SqlStore:

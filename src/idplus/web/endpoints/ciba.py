@@ -42,12 +42,15 @@ async def prepare(request: Request) -> Response:
 
 
 def _start(server: AppContext, authorization: str | None, params: Params) -> CibaStarted:
-    client = authenticate_request(server.clients, authorization, params)
+    client = authenticate_request(
+        server, authorization, params, endpoint="backchannel_authentication_endpoint"
+    )
     return start_backchannel_authentication(server, client, params)
 
 
 def _prepare(server: AppContext, authorization: str | None, params: Params) -> PreparedHint:
-    client = _ciba_client(authenticate_request(server.clients, authorization, params))
+    # The prepare endpoint is not in discovery: an assertion names the issuer or token endpoint.
+    client = _ciba_client(authenticate_request(server, authorization, params, endpoint=None))
     params.require_single()
     return prepare_hint(server, client, params.get("kurtid"))
 

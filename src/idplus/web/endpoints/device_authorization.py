@@ -46,5 +46,7 @@ async def _read(request: Request) -> list[tuple[str, str]]:
 
 
 def _start(server: AppContext, authorization: str | None, params: Params) -> DeviceAuthorization:
-    client = authenticate_request(server.clients, authorization, params)
+    client = authenticate_request(
+        server, authorization, params, endpoint="device_authorization_endpoint"
+    )
     return start_device_authorization(server, client, params)

@@ -34,5 +34,5 @@ async def introspection(request: Request) -> Response:
 def _introspect(
     server: AppContext, ring: KeyRing, authorization: str | None, params: Params
 ) -> dict[str, Any]:
-    client = authenticate_request(server.clients, authorization, params)
+    client = authenticate_request(server, authorization, params, endpoint="introspection_endpoint")
     return introspect(server, ring, client, params)

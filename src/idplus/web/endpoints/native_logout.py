@@ -34,7 +34,7 @@ async def native_logout(request: Request) -> JSONResponse:
     body = await request.body()
     try:
         document = json.loads(body) if len(body) <= MAX_BODY else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # also JSONDecodeError, UnicodeDecodeError; `[[[…`
         document = None
     if not isinstance(document, dict):
         return _answer("Request body must be a JSON object", 400)

@@ -30,5 +30,5 @@ async def revocation(request: Request) -> Response:
 
 
 def _revoke(server: AppContext, ring: KeyRing, authorization: str | None, params: Params) -> None:
-    client = authenticate_request(server.clients, authorization, params)
+    client = authenticate_request(server, authorization, params, endpoint="revocation_endpoint")
     revoke(server, ring, client, params)
