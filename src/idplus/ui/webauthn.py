@@ -14,9 +14,10 @@ verify from an address that spent its login budget is 429; a registration whose 
 not be told of it (the SMS gateway down) is 503 `temporarily_unavailable`, nothing added.
 
 The login endpoints work on the login in progress (`interaction`); options asked for without
-one start a login to the account page and name it in the answer. Registration needs the account page's
-session, with a two-factor login in the last 5 minutes; else 403 `fresh_login_required` with
-the URL of a login that gives one and comes back to the account page's passkeys.
+one start a login to the account page and name it in the answer. Registration needs the
+account page's session, with a two-factor login in the last 5 minutes; else 403
+`fresh_login_required` with the URL of a login that gives one and comes back to the account
+page's passkeys.
 """
 
 from __future__ import annotations
