@@ -108,3 +108,25 @@ def test_the_roots_are_read_once_at_start(
     finished = PasskeyLogin(h, acr_values=AAL3).finish(key)
 
     assert _id_token_claims(h, finished)["acr"] == AAL3
+
+
+def test_a_session_at_level_2_steps_up_to_level_3_only_with_a_hardware_passkey(
+    h: Harness, ca: AttestationCa
+) -> None:
+    """The step-up page's SMS code cannot reach level 3: asking for one says so and sends
+    nothing; the hardware passkey instead finishes the login at aal.3."""
+    key = SoftwareAuthenticator(origin=ISSUER)
+    _add(h, key, attestation="full", ca=ca)
+    level_2 = PasskeyLogin(h, acr_values="urn:telenor.identity.aal.2")
+    level_2.browser.submit({"username": USER, "password": PASSWORD}, ("action", "login"))
+    level_2.browser.submit({"otp": h.outbox()[-1]["code"]}, ("action", "verify"))
+    sent = len(h.outbox())
+
+    login = PasskeyLogin(h, acr_values=AAL3)
+    assert "Extra verification" in login.page.text
+    refused = login.browser.submit({}, ("action", "send"))
+    assert refused.status_code == 400 and "security key" in refused.text
+    assert len(h.outbox()) == sent
+
+    finished = h.http.get(login.verify(key.get(login.options())).json()["redirect"])
+    assert _id_token_claims(h, finished)["acr"] == AAL3
