@@ -175,6 +175,9 @@ def is_api_scope(scope: str) -> bool:
 
 # The built-in client behind idplus's own account page (like Keycloak's "account" client).
 ACCOUNT_CLIENT_ID = "idplus-account"
+# Client ids are 1-200 characters (`idplus client add`); nothing longer names a client, and
+# the columns hold no more.
+MAX_CLIENT_ID_LENGTH = 200
 
 
 # Assurance levels (SPEC §6): `acr` is urn:telenor.identity.aal.1|2|3.

@@ -24,6 +24,7 @@ from idplus.policies import (
     GRANT_TOKEN_EXCHANGE,
     IDENTITY_SCOPES,
     KNOWN_GRANT_TYPES,
+    MAX_CLIENT_ID_LENGTH,
     ClientType,
     ClientTypeRules,
     is_api_scope,
@@ -32,7 +33,7 @@ from idplus.store.base import Store
 from idplus.uris import validate_registered_uri
 
 MAX_SECRETS = 2
-CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
+CLIENT_ID_PATTERN = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._~-]{{0,{MAX_CLIENT_ID_LENGTH - 1}}}$")
 BASE_SCOPES = ("openid", "profile", "email", "phone")
 ENVIRONMENTS = ("test", "prod")
 PROVIDER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -113,7 +114,7 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
     """Validate a registration into a Client (pure apart from generating the secret)."""
     if not CLIENT_ID_PATTERN.match(reg.client_id):
         raise ValidationError(
-            "client_id must be 1-200 characters of letters, digits and . _ ~ - "
+            f"client_id must be 1-{MAX_CLIENT_ID_LENGTH} characters of letters, digits and . _ ~ - "
             "starting with a letter or digit"
         )
     client_type = parse_client_type(reg.client_type)

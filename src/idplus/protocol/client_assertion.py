@@ -23,13 +23,12 @@ from idplus.auth.client_jwks import ClientKeysUnavailable
 from idplus.crypto.client_keys import ASSERTION_ALGORITHMS, choose_key
 from idplus.crypto.hashing import hash_handle
 from idplus.models import Client
+from idplus.policies import MAX_CLIENT_ID_LENGTH
 from idplus.protocol.context import AppContext
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # An assertion is a few hundred bytes; anything far longer is not worth parsing.
 MAX_ASSERTION_LENGTH = 8192
-# Client ids are 1-200 characters (idplus client add).
-MAX_CLIENT_ID_LENGTH = 200
 # The longest an assertion may be valid (exp - iat), and the clock skew allowed either way.
 MAX_LIFETIME_SECONDS = 300
 LEEWAY_SECONDS = 30

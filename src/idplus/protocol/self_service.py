@@ -15,6 +15,7 @@ from idplus.auth.throttle import Throttled
 from idplus.crypto.hashing import hash_password
 from idplus.crypto.keys import KeyRing
 from idplus.models import AuditEvent, Client, SsoSession, UpstreamAccount, User
+from idplus.policies import MAX_CLIENT_ID_LENGTH
 from idplus.protocol.bearer import check_not_revoked, verify_access_token
 from idplus.protocol.context import AppContext
 from idplus.protocol.oidc.end_session import (
@@ -29,8 +30,6 @@ from idplus.store.base import UnitOfWork
 
 ACCOUNT_PATH = "/account"
 MIN_PASSWORD_LENGTH = 8
-# Client ids are 1-200 characters (idplus client add); the column holds no more.
-MAX_CLIENT_ID_LENGTH = 200
 
 
 def self_service_url(ctx: AppContext, ring: KeyRing, token: str, locale: str | None) -> str:

@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from idplus.entry import context_of, read_parameters
 from idplus.errors import FatalAuthorizeError, InvalidRequest
 from idplus.logs import get_logger
+from idplus.policies import MAX_CLIENT_ID_LENGTH
 from idplus.protocol.authorize import KnownClientRefused
 from idplus.protocol.interaction import InteractionStarted, start_authorization
 from idplus.protocol.params import parse_params
@@ -50,7 +51,7 @@ async def authorize(request: Request) -> Response:
         )
     except FatalAuthorizeError as problem:
         # The client id as sent (bounded like every parameter): it may name no client.
-        client_id = (params.get("client_id") or "")[:200]
+        client_id = (params.get("client_id") or "")[:MAX_CLIENT_ID_LENGTH]
         log.info("authorize_refused", reason=problem.detail, client_id=client_id)
         return pages.error(
             request,

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from idplus.entry import context_of, read_parameters
 from idplus.errors import OAuthError
 from idplus.logs import get_logger
+from idplus.policies import MAX_CLIENT_ID_LENGTH
 from idplus.protocol.client_auth import authenticate_request, read_client_credentials
 from idplus.protocol.context import AppContext
 from idplus.protocol.params import Params, parse_params
@@ -39,7 +40,7 @@ def _claimed_client(authorization: str | None, params: Params | None) -> str | N
     if params is None:
         return None
     try:
-        return read_client_credentials(authorization, params).client_id[:200]
+        return read_client_credentials(authorization, params).client_id[:MAX_CLIENT_ID_LENGTH]
     except OAuthError:
         return None
 

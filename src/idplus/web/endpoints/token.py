@@ -9,6 +9,7 @@ from starlette.responses import Response
 from idplus.entry import context_of, read_parameters
 from idplus.errors import OAuthError
 from idplus.logs import get_logger
+from idplus.policies import MAX_CLIENT_ID_LENGTH
 from idplus.protocol.client_auth import read_client_credentials
 from idplus.protocol.params import parse_params
 from idplus.protocol.token_endpoint import (
@@ -48,7 +49,7 @@ def _log_refusal(token_request: TokenRequest | None, error: OAuthError) -> None:
         grant_type = (token_request.params.get("grant_type") or "")[:100] or None
         try:
             credentials = read_client_credentials(token_request.authorization, token_request.params)
-            client_id = credentials.client_id[:200]
+            client_id = credentials.client_id[:MAX_CLIENT_ID_LENGTH]
         except OAuthError:
             pass
     log.info("token_refused", error=error.error, grant_type=grant_type, client_id=client_id)
