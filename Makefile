@@ -12,7 +12,7 @@ ISSUER_HOST = $(if $(filter 127.% ::1 [::1] 0.0.0.0 :: [::] localhost,$(HOST)),l
 IDPLUS_ISSUER ?= http://$(ISSUER_HOST):$(PORT)
 RUN_ENV = IDPLUS_ISSUER='$(IDPLUS_ISSUER)'
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test test-e2e lint format bench clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing idplus and its dependencies into $(VENV): about a minute, only when pyproject.toml changes..."
@@ -32,7 +32,11 @@ run: install
 	@$(RUN_ENV) exec $(BIN)/idplus serve --host $(HOST) --port $(PORT)
 
 test: lint
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile -m "not e2e"
+
+# The end-to-end groups (tests/flows, tests/browser): real server processes, Chromium, node.
+test-e2e: install
+	$(BIN)/pytest -n 2 --dist loadfile -m e2e
 
 lint: install
 	$(BIN)/ruff check src tests bench examples

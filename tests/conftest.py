@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,12 +16,26 @@ from starlette.testclient import TestClient
 from idplus.application.app import create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
+from idplus.crypto.keys import NewKeyMaterial, generate_key_material
 from idplus.logs import configure_logging
+from idplus.manage import keys as manage_keys
 from idplus.store.migrations import upgrade_to_head
 from idplus.store.sql.engine import Database
 from idplus.store.sql.uow import SqlStore
 from tests.harness import Harness
 from tests.live_server import LiveServer, RelyingParty, run_live_server, run_relying_party
+
+# The end-to-end groups: `make test-e2e` runs them apart from `make test`.
+E2E_DIRECTORIES = ("flows", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(tests).parts
+        if parts and parts[0] in E2E_DIRECTORIES:
+            item.add_marker(pytest.mark.e2e)
+
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "IDPLUS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -49,6 +64,36 @@ def _server_logging() -> None:
     """Every test starts with the server's logging (INFO): an `idplus` command run by an
     earlier test leaves the CLI's WARNING, which would hide the INFO events tests capture."""
     configure_logging("INFO")
+
+
+KeyMaterialPool = dict[tuple[str, str | None], list[NewKeyMaterial]]
+
+
+@pytest.fixture(scope="session")
+def _key_material_pool() -> KeyMaterialPool:
+    return {}
+
+
+@pytest.fixture(autouse=True)
+def _reused_signing_keys(
+    monkeypatch: pytest.MonkeyPatch, _key_material_pool: KeyMaterialPool
+) -> None:
+    """Nearly every test starts a fresh database and so makes an RSA key per RS256 and PS256
+    (50-150 ms each): the n-th key a test asks for of an algorithm is the n-th an earlier test
+    got. Within a test every key is still new, as rotation tests need; tests of key
+    generation itself call idplus.crypto.keys directly and are not affected."""
+    handed_out: Counter[tuple[str, str | None]] = Counter()
+
+    def generate(alg: str, key_encryption_key: str | None) -> NewKeyMaterial:
+        slot = (alg, key_encryption_key)
+        pool = _key_material_pool.setdefault(slot, [])
+        index = handed_out[slot]
+        handed_out[slot] += 1
+        if index == len(pool):
+            pool.append(generate_key_material(alg, key_encryption_key))
+        return pool[index]
+
+    monkeypatch.setattr(manage_keys, "generate_key_material", generate)
 
 
 @pytest.fixture

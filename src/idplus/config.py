@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     access_token_lifetime: int = Field(3600, gt=0, description="Default access-token seconds.")
     id_token_lifetime: int = Field(3600, gt=0, description="Default ID-token seconds.")
     authorization_code_lifetime: int = Field(60, gt=0, description="Authorization-code seconds.")
+    dpop_require_nonce: bool = Field(
+        False,
+        description="RFC 9449 §8: DPoP proofs at the token, PAR and userinfo endpoints must carry "
+        "a server nonce (DPoP-Nonce header; a proof without a current one gets use_dpop_nonce).",
+    )
     sso_session_lifetime: int = Field(
         36000,
         gt=0,

@@ -11,6 +11,15 @@ from idplus.policies import ClientType, ClientTypeRules, is_api_scope, rules_for
 
 # token_endpoint_auth_method of a client that signs assertions (RFC 7523) instead of a secret.
 PRIVATE_KEY_JWT = "private_key_jwt"
+# The JWS algorithms idplus signs ID tokens, access tokens and logout tokens with; a client picks
+# one (`--signing-alg`, OIDC Registration's id_token_signed_response_alg).
+SIGNING_ALGORITHMS = ("RS256", "PS256", "ES256")
+DEFAULT_SIGNING_ALGORITHM = "RS256"
+# `--profile fapi2`: the FAPI 2.0 Security Profile's rules enforced for one client.
+PROFILE_FAPI2 = "fapi2"
+# FAPI 2.0 §5.4.1: the JWS algorithms of its clients' assertions, proofs and tokens (idplus
+# signs and verifies these two of PS256, ES256 and EdDSA); never RS256.
+FAPI2_ALGORITHMS = ("PS256", "ES256")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,17 @@ class Client:
     jwks_uri: str | None = None
     # RFC 9126 §6: the authorization endpoint takes this client's requests only if pushed.
     require_pushed_authorization_requests: bool = False
+    # RFC 9449: every token request needs a DPoP proof; every access token is DPoP-bound.
+    require_dpop: bool = False
+    # The JWS algorithm of this client's ID, access and logout tokens (SIGNING_ALGORITHMS).
+    signing_alg: str = DEFAULT_SIGNING_ALGORITHM
+    # None, or PROFILE_FAPI2: the FAPI 2.0 Security Profile enforced (registration checks
+    # that PAR, private_key_jwt, DPoP and PS256/ES256 are all set; requests are held to it).
+    profile: str | None = None
+
+    @property
+    def is_fapi2(self) -> bool:
+        return self.profile == PROFILE_FAPI2
 
     @property
     def rules(self) -> ClientTypeRules:
@@ -226,6 +246,9 @@ class AuthorizationRequest:
     # Set for logins that idplus's own pages start (device verification, account page):
     # after the login the browser returns to this path instead of receiving a code.
     return_to: str | None = None
+    # RFC 9449 §10: the thumbprint of the DPoP key the code will be bound to (the `dpop_jkt`
+    # parameter, or the key of the DPoP proof sent with a pushed request).
+    dpop_jkt: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -346,6 +369,8 @@ class CodeGrant:
     # Login details the tokens repeat, e.g. preferred_username.
     claims: dict[str, object] = field(default_factory=dict)
     used_at: datetime | None = None
+    # RFC 9449 §10: only a DPoP proof made with this key (RFC 7638 thumbprint) redeems the code.
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +399,8 @@ class RefreshToken:
     revoked_at: datetime | None = None
     # "connect" (JWT access tokens) or "gateway" (reference tokens): only its front redeems it.
     front: str = "connect"
+    # RFC 9449 §5: a public client's refresh token is bound to its DPoP key (thumbprint).
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

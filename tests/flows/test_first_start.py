@@ -11,15 +11,21 @@ from joserfc.jwk import KeySet
 from tests.live_server import LiveServer
 
 
-def test_fresh_server_publishes_discovery_and_an_rs256_key(live_server: LiveServer) -> None:
+def test_fresh_server_publishes_discovery_and_a_key_per_algorithm(
+    live_server: LiveServer,
+) -> None:
     discovery = httpx.get(f"{live_server.base_url}/.well-known/openid-configuration").json()
     assert discovery["issuer"] == live_server.base_url
 
     jwks = httpx.get(discovery["jwks_uri"]).json()
 
-    (key,) = jwks["keys"]
-    assert (key["kty"], key["use"], key["alg"]) == ("RSA", "sig", "RS256")
-    assert key["kid"]
+    keys = jwks["keys"]
+    assert sorted((k["kty"], k["use"], k["alg"]) for k in keys) == [
+        ("EC", "sig", "ES256"),
+        ("RSA", "sig", "PS256"),
+        ("RSA", "sig", "RS256"),
+    ]
+    assert all(key["kid"] for key in keys)
 
 
 def test_demo_seed_is_printed_once(live_server: LiveServer) -> None:
@@ -31,7 +37,7 @@ def test_demo_seed_is_printed_once(live_server: LiveServer) -> None:
 
 def test_key_rotation_keeps_old_tokens_verifiable(live_server: LiveServer) -> None:
     before = httpx.get(f"{live_server.base_url}/.well-known/jwks.json").json()
-    (old_kid,) = (k["kid"] for k in before["keys"])
+    (old_kid,) = (k["kid"] for k in before["keys"] if k["alg"] == "RS256")
     new_kid = live_server.idplus("keys", "rotate")["kid"]
     states = {k["kid"]: k["state"] for k in live_server.idplus("keys", "list")}
     # On a slow machine the new key may already have activated (two cache periods, 2 s here).
@@ -40,7 +46,7 @@ def test_key_rotation_keeps_old_tokens_verifiable(live_server: LiveServer) -> No
 
     # The running server rereads its keys every key_cache_seconds (1 s here); the new key
     # must be published by then while the old one stays.
-    after = _wait_for_key_count(live_server, 2)
+    after = _wait_for_key_count(live_server, 6)  # the old and the new key of each algorithm
     assert {k["kid"] for k in before["keys"]} < {k["kid"] for k in after["keys"]}
     KeySet.import_key_set(after)
 

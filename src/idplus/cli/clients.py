@@ -11,6 +11,7 @@ from idplus.cli.help import Group, example
 from idplus.cli.output import emit, emit_list, format_option
 from idplus.cli.params import Choice
 from idplus.manage import clients
+from idplus.models import SIGNING_ALGORITHMS
 from idplus.policies import (
     CLIENT_TYPE_RULES,
     GRANT_AUTHORIZATION_CODE,
@@ -61,6 +62,8 @@ def client_group() -> None:
         "    --redirect-uri https://bank.example/cb",
         "idplus client add --client-id pay --type Confidential --auth-method private_key_jwt \\",
         "    --jwks pay-public.jwks.json --redirect-uri https://pay.example/cb",
+        "idplus client add --client-id bank-app --type Confidential --profile fapi2 \\",
+        "    --jwks-uri https://bank.example/jwks.json --redirect-uri https://bank.example/cb",
     ),
 )
 @click.option(
@@ -197,6 +200,26 @@ def client_group() -> None:
     "--jwks-uri",
     help="private_key_jwt: where the client publishes its JWKS (https, or http on a loopback "
     "host); fetched when needed, cached a few minutes, fetched again for an unknown kid.",
+)
+@click.option(
+    "--require-dpop",
+    is_flag=True,
+    help="Every token request needs a DPoP proof (RFC 9449) and every access token is bound "
+    "to the client's key (token_type DPoP); a request without one gets invalid_dpop_proof.",
+)
+@click.option(
+    "--signing-alg",
+    type=Choice(SIGNING_ALGORITHMS, what="signing alg"),
+    help="How the client's ID, access and logout tokens are signed (default RS256; PS256 under "
+    "--profile fapi2).",
+)
+@click.option(
+    "--profile",
+    type=Choice(clients.PROFILES, what="profile"),
+    help="fapi2: the FAPI 2.0 Security Profile, Confidential clients only. Implies --require-par, "
+    "--auth-method private_key_jwt (with --jwks or --jwks-uri, audience the issuer, no RS256), "
+    "--require-dpop, PKCE S256 and response_type code; signs with PS256 (or --signing-alg "
+    "ES256) and refuses what contradicts it.",
 )
 @click.option("--name", help="The name users see on login and consent pages (default: the id).")
 @pass_context

@@ -7,7 +7,9 @@ import click
 from idplus.cli.context import Context, pass_context
 from idplus.cli.help import Group, example
 from idplus.cli.output import emit, emit_list, format_option
+from idplus.cli.params import Choice
 from idplus.manage import keys
+from idplus.models import DEFAULT_SIGNING_ALGORITHM, SIGNING_ALGORITHMS
 
 LIST_COLUMNS = ("kid", "alg", "state", "activate_at", "publish_until", "encrypted")
 
@@ -24,17 +26,34 @@ def keys_group() -> None:
     """
 
 
-@keys_group.command("rotate", epilog=example("idplus keys rotate"))
+@keys_group.command(
+    "rotate", epilog=example("idplus keys rotate", "idplus keys rotate --alg ES256")
+)
+@click.option(
+    "--alg",
+    type=Choice(SIGNING_ALGORITHMS, what="signing algorithm"),
+    default=None,
+    help="Rotate only this algorithm's key (default: every algorithm's).",
+)
 @pass_context
-def keys_rotate(ctx: Context) -> None:
-    """Publish a new signing key now; it starts signing after two key-cache periods.
+def keys_rotate(ctx: Context, alg: str | None) -> None:
+    """Publish new signing keys now; they start signing after two key-cache periods.
 
-    The wait lets every worker's JWKS carry the key before any token does; the replaced key
-    stays published until every token it signed has expired. Prints {"kid": …, "activate_at":
-    when it starts signing, ISO-8601}.
+    Each algorithm (RS256, PS256, ES256) has its own key; clients choose theirs. The wait
+    lets every worker's JWKS carry a key before any token does; a replaced key stays
+    published until every token it signed has expired, and only keys of the same algorithm
+    are replaced. Prints {"kid", "alg", "activate_at": when it starts signing, ISO-8601,
+    "rotated": [{"kid", "alg", "activate_at"}, …]}; the top-level key is RS256's when every
+    algorithm was rotated.
     """
-    key = keys.rotate_signing_key(ctx.store, ctx.settings, ctx.clock)
-    emit({"kid": key.kid, "activate_at": key.activate_at.isoformat()})
+    rotated = keys.rotate_signing_key(ctx.store, ctx.settings, ctx.clock, alg)
+    listed = [
+        {"kid": key.kid, "alg": key.alg, "activate_at": key.activate_at.isoformat()}
+        for key in rotated
+    ]
+    # The top-level kid (what scripts read) is the default algorithm's when it was rotated.
+    main = next((k for k in listed if k["alg"] == DEFAULT_SIGNING_ALGORITHM), listed[0])
+    emit({**main, "rotated": listed})
 
 
 @keys_group.command(

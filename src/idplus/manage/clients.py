@@ -14,12 +14,22 @@ from idplus.clock import Clock
 from idplus.crypto.client_keys import InvalidClientKeys, parse_client_jwks
 from idplus.crypto.hashing import hash_client_secret, new_client_secret
 from idplus.errors import NotFoundError, ValidationError
-from idplus.models import PRIVATE_KEY_JWT, AuditEvent, Client, ClientSecret
+from idplus.models import (
+    DEFAULT_SIGNING_ALGORITHM,
+    FAPI2_ALGORITHMS,
+    PRIVATE_KEY_JWT,
+    PROFILE_FAPI2,
+    SIGNING_ALGORITHMS,
+    AuditEvent,
+    Client,
+    ClientSecret,
+)
 from idplus.policies import (
     ACCOUNT_CLIENT_ID,
     CLIENT_TYPE_RULES,
     CONFIDENTIAL_ONLY_GRANTS,
     GRANT_AUTHORIZATION_CODE,
+    GRANT_CLIENT_CREDENTIALS,
     GRANT_REFRESH_TOKEN,
     GRANT_TOKEN_EXCHANGE,
     IDENTITY_SCOPES,
@@ -45,6 +55,11 @@ RESPONSE_TYPES = frozenset(
 # two secret methods register the same client.
 SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 AUTH_METHODS = (*SECRET_AUTH_METHODS, PRIVATE_KEY_JWT)
+PROFILES = (PROFILE_FAPI2,)
+# FAPI 2.0 §5.3.2.2: no password grant; CIBA and the device flow bypass PAR and the browser.
+FAPI2_GRANT_TYPES = frozenset(
+    {GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE}
+)
 # A registered JWKS of 20 keys fits easily.
 MAX_JWKS_CHARS = 64 * 1024
 
@@ -81,6 +96,13 @@ class ClientRegistration:
     auth_method: str | None = None
     jwks: str | Mapping[str, Any] | None = None
     jwks_uri: str | None = None
+    # RFC 9449: a DPoP proof with every token request, DPoP-bound tokens only.
+    require_dpop: bool = False
+    # One of SIGNING_ALGORITHMS (None: RS256, or PS256 under the fapi2 profile).
+    signing_alg: str | None = None
+    # None or "fapi2": the profile implies PAR, private_key_jwt, DPoP and PS256 and refuses
+    # what contradicts them.
+    profile: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +141,7 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         )
     client_type = parse_client_type(reg.client_type)
     rules = CLIENT_TYPE_RULES[client_type]
+    reg = _apply_profile(reg, rules)
     if reg.environment not in ENVIRONMENTS:
         raise ValidationError(f"environment must be one of {', '.join(ENVIRONMENTS)}")
     if reg.secret is not None and not rules.is_confidential:
@@ -129,6 +152,12 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         raise ValidationError(f"--exchange-from needs --grant-type {GRANT_TOKEN_EXCHANGE}")
     if reg.require_pushed_authorization_requests and reg.ciba_enabled:
         raise ValidationError("--require-par is for browser logins; a CIBA client has none")
+    if reg.require_dpop and reg.api_access:
+        # The gateway's reference tokens are Bearer tokens (SPEC §9): nothing there binds them.
+        raise ValidationError("--require-dpop: the API gateway (--api-access) issues Bearer tokens")
+    if reg.require_dpop and any("token" in r.split() for r in reg.response_types):
+        # An access token from the authorization endpoint could not be bound to a key.
+        raise ValidationError("--require-dpop: no response type that returns a token (code only)")
     if reg.backchannel_client_notification_endpoint is not None and not reg.ciba_enabled:
         raise ValidationError("--backchannel-client-notification-endpoint needs --ciba-enabled")
     keys = _validate_client_keys(reg, rules)
@@ -167,9 +196,50 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         token_endpoint_auth_method=keys.auth_method,
         jwks=keys.jwks,
         jwks_uri=keys.jwks_uri,
+        require_dpop=reg.require_dpop,
+        signing_alg=_validate_signing_alg(reg.signing_alg),
+        profile=reg.profile,
         secrets=(_new_secret_record(secret, clock),) if secret else (),
     )
     return RegisteredClient(client=client, client_secret=secret)
+
+
+def _apply_profile(reg: ClientRegistration, rules: ClientTypeRules) -> ClientRegistration:
+    """`--profile fapi2` (FAPI 2.0 Security Profile §5): turn on what it requires, refuse what
+    contradicts it, so that the stored client says plainly what is enforced."""
+    if reg.profile is None:
+        return reg
+    if reg.profile not in PROFILES:
+        raise ValidationError(f"profile must be one of {', '.join(PROFILES)}")
+    if not rules.is_confidential:
+        raise ValidationError("--profile fapi2 is for Confidential clients only")
+    if reg.auth_method not in (None, PRIVATE_KEY_JWT):
+        raise ValidationError("--profile fapi2 authenticates with private_key_jwt, not a secret")
+    if reg.signing_alg is not None and reg.signing_alg.upper() not in FAPI2_ALGORITHMS:
+        raise ValidationError("--profile fapi2 signs with PS256 or ES256, not " + reg.signing_alg)
+    if any(" ".join(sorted(r.split())) != "code" for r in reg.response_types):
+        raise ValidationError("--profile fapi2 allows response_type code only")
+    if reg.ciba_enabled:
+        raise ValidationError("--profile fapi2 is for browser logins through PAR, not CIBA")
+    outside = [g for g in reg.grant_types if g not in FAPI2_GRANT_TYPES]
+    if outside:
+        raise ValidationError(f"--profile fapi2 does not allow --grant-type {outside[0]}")
+    return replace(
+        reg,
+        auth_method=PRIVATE_KEY_JWT,
+        require_pushed_authorization_requests=True,
+        require_dpop=True,
+        signing_alg=reg.signing_alg or FAPI2_ALGORITHMS[0],
+    )
+
+
+def _validate_signing_alg(signing_alg: str | None) -> str:
+    if signing_alg is None:
+        return DEFAULT_SIGNING_ALGORITHM
+    canonical = signing_alg.upper()
+    if canonical not in SIGNING_ALGORITHMS:
+        raise ValidationError(f"signing alg must be one of {', '.join(SIGNING_ALGORITHMS)}")
+    return canonical
 
 
 def _validate_client_keys(reg: ClientRegistration, rules: ClientTypeRules) -> _ClientKeys:
@@ -428,6 +498,9 @@ def describe_client(client: Client) -> dict[str, Any]:
         "access_token_lifetime": client.access_token_lifetime,
         "id_token_lifetime": client.id_token_lifetime,
         "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
+        "require_dpop": client.require_dpop,
+        "signing_alg": client.signing_alg,
+        "profile": client.profile,
         "token_endpoint_auth_method": _auth_method_of(client),
         "jwks": dict(client.jwks) if client.jwks is not None else None,
         "jwks_uri": client.jwks_uri,

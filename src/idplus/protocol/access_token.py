@@ -31,7 +31,14 @@ def subject_of(grant: Grant, pairwise_salt: bytes) -> str:
 
 
 def access_token_claims(
-    grant: Grant, *, issuer: str, subject: str, jti: str, now: datetime, lifetime: int
+    grant: Grant,
+    *,
+    issuer: str,
+    subject: str,
+    jti: str,
+    now: datetime,
+    lifetime: int,
+    dpop_jkt: str | None = None,
 ) -> dict[str, Any]:
     iat = epoch_seconds(now)
     claims: dict[str, Any] = {
@@ -56,6 +63,9 @@ def access_token_claims(
         claims["tnuid"] = grant.profile
     if audiences:
         claims["aud"] = audiences[0] if len(audiences) == 1 else audiences
+    if dpop_jkt is not None:
+        # RFC 9449 §6.1: only a proof made with this key may present the token.
+        claims["cnf"] = {"jkt": dpop_jkt}
     return claims
 
 
@@ -82,6 +92,7 @@ def mint_access_token(
     now: datetime,
     lifetime: int,
     random: Randomness,
+    dpop_jkt: str | None = None,
 ) -> MintedAccessToken:
     jti = random.hex_id()
     claims = access_token_claims(
@@ -91,6 +102,7 @@ def mint_access_token(
         jti=jti,
         now=now,
         lifetime=lifetime,
+        dpop_jkt=dpop_jkt,
     )
-    token = ring.sign(claims, typ=ACCESS_TOKEN_TYPE)
+    token = ring.sign(claims, typ=ACCESS_TOKEN_TYPE, alg=grant.client.signing_alg)
     return MintedAccessToken(token, jti, now + timedelta(seconds=lifetime), lifetime)

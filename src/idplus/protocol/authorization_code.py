@@ -40,6 +40,7 @@ def issue_code(
             nonce=request.nonce,
             code_challenge=request.code_challenge,
             code_challenge_method=request.code_challenge_method,
+            dpop_jkt=request.dpop_jkt,
             claims={"preferred_username": user.username},
         ),
     )

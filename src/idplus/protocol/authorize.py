@@ -7,6 +7,7 @@ to the (now verified) redirect URI, wrapped in RedirectableError.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -242,7 +243,9 @@ def _validate(
     pkce.validate_challenge(
         params.get("code_challenge"),
         params.get("code_challenge_method"),
-        required=not client.rules.is_confidential and "code" in response_type.split(),
+        # FAPI 2.0 §5.3.2.2 item 5: a fapi2 client uses PKCE S256 although it authenticates.
+        required=(not client.rules.is_confidential or client.is_fapi2)
+        and "code" in response_type.split(),
     )
     if "id_token" in response_type.split() and params.get("nonce") is None:
         raise InvalidRequest("nonce is required when an ID token is returned from here")
@@ -264,7 +267,19 @@ def _validate(
         acr_values=acr_values,
         requested_aal=max((level_of_acr(v) for v in acr_values), default=0),
         requested_idp=_requested_idp(acr_values),
+        dpop_jkt=_validate_dpop_jkt(params.get("dpop_jkt")),
     )
+
+
+def _validate_dpop_jkt(value: str | None) -> str | None:
+    """RFC 9449 §10: the base64url SHA-256 thumbprint (RFC 7638) of the key that alone may
+    redeem the code."""
+    if value is not None and not _THUMBPRINT.fullmatch(value):
+        raise InvalidRequest("dpop_jkt must be a base64url SHA-256 JWK thumbprint")
+    return value
+
+
+_THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def _validate_response_type(response_type: str, client: Client) -> None:

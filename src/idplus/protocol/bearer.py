@@ -1,10 +1,11 @@
-"""Reading and checking bearer access tokens (RFC 6750 §2, RFC 9068 §4)."""
+"""Reading and checking access tokens (RFC 6750 §2, RFC 9068 §4), as Bearer or DPoP (RFC 9449
+§7.1) tokens."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from idplus.clock import epoch_seconds
 from idplus.crypto.keys import InvalidSignature, KeyRing
@@ -13,6 +14,8 @@ from idplus.protocol.access_token import ACCESS_TOKEN_TYPE
 from idplus.protocol.params import Params
 from idplus.store.base import UnitOfWork
 
+BEARER = "Bearer"
+DPOP = "DPoP"
 # Tolerated clock difference when checking nbf / iat against our own clock.
 LEEWAY_SECONDS = 5
 # RFC 8693: the ids of the tokens an exchanged token descends from, nearest first.
@@ -26,14 +29,42 @@ class InvalidToken(OAuthError):
     error = "invalid_token"
     status_code = 401
     PUBLIC_DESCRIPTION = "the access token is invalid"
+    # The authentication scheme of the WWW-Authenticate challenge.
+    scheme: ClassVar[str] = BEARER
 
     def __init__(self, reason: str) -> None:
         super().__init__(self.PUBLIC_DESCRIPTION, detail=reason)
 
 
+class InvalidBoundToken(InvalidToken):
+    """RFC 9449 §7.1: a DPoP-bound token without a fitting proof, or a DPoP-scheme token that
+    is not bound: the challenge names the DPoP scheme."""
+
+    scheme = DPOP
+
+
+class ResourceProofRefused(OAuthError):
+    """RFC 9449 §7.1, §9: a resource's 401 for a bad proof (invalid_dpop_proof) or one without
+    a current server nonce (use_dpop_nonce, with the nonce to use)."""
+
+    status_code = 401
+    scheme: ClassVar[str] = DPOP
+
+    def __init__(self, error: str, description: str, *, detail: str, nonce: str | None) -> None:
+        super().__init__(description, error=error, detail=detail)
+        self.nonce = nonce
+
+
 class InsufficientScope(OAuthError):
     error = "insufficient_scope"
     status_code = 403
+    scheme: ClassVar[str] = BEARER
+
+
+class DpopInsufficientScope(InsufficientScope):
+    """insufficient_scope for a request made with the DPoP scheme (RFC 9449 §7.1)."""
+
+    scheme = DPOP
 
 
 class MissingToken(OAuthError):
@@ -60,20 +91,36 @@ class AccessTokenClaims:
     def expires_at(self) -> int:
         return int(self.claims["exp"])
 
+    @property
+    def dpop_jkt(self) -> str | None:
+        """RFC 9449 §6.1: the thumbprint of the key the token is bound to (cnf.jkt)."""
+        confirmation = self.claims.get("cnf")
+        jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
+        return jkt if isinstance(jkt, str) else None
 
-def read_bearer_token(authorization: str | None, params: Params | None) -> str:
-    """From the Authorization header, or the form body's access_token; never both."""
+
+@dataclass(frozen=True, slots=True)
+class PresentedToken:
+    token: str
+    # BEARER, or DPOP for `Authorization: DPoP <token>` (RFC 9449 §7.1).
+    scheme: str
+
+
+def read_access_token(authorization: str | None, params: Params | None) -> PresentedToken:
+    """From the Authorization header (Bearer or DPoP), or the form body's access_token (a
+    Bearer token, RFC 6750 §2.2); never both."""
     body_token = params.get("access_token") if params is not None else None
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise InvalidToken("the Authorization header is not a Bearer token")
+        known = {BEARER.lower(): BEARER, DPOP.lower(): DPOP}.get(scheme.lower())
+        if known is None or not token.strip():
+            raise InvalidToken("the Authorization header is neither a Bearer nor a DPoP token")
         if body_token is not None:
             raise InvalidRequest("send the access token once")
-        return token.strip()
+        return PresentedToken(token.strip(), known)
     if body_token is None:
         raise MissingToken("an access token is required")
-    return body_token
+    return PresentedToken(body_token, BEARER)
 
 
 def verify_access_token(

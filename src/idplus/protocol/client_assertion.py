@@ -22,7 +22,7 @@ from joserfc.jws import extract_compact
 from idplus.auth.client_jwks import ClientKeysUnavailable
 from idplus.crypto.client_keys import ASSERTION_ALGORITHMS, choose_key
 from idplus.crypto.hashing import hash_handle
-from idplus.models import Client
+from idplus.models import FAPI2_ALGORITHMS, Client
 from idplus.policies import MAX_CLIENT_ID_LENGTH
 from idplus.protocol.context import AppContext
 
@@ -49,9 +49,8 @@ class AssertionAudience(Enum):
 
 
 def audience_rule(client: Client) -> AssertionAudience:
-    """The seam for `--profile fapi2` (not built yet): such a client gets ISSUER."""
-    del client
-    return AssertionAudience.ISSUER_OR_ENDPOINT
+    """FAPI 2.0 §5.3.2.1 item 8: a fapi2 client's assertions name the issuer alone."""
+    return AssertionAudience.ISSUER if client.is_fapi2 else AssertionAudience.ISSUER_OR_ENDPOINT
 
 
 def unverified_client_id(assertion: str) -> str | None:
@@ -89,6 +88,10 @@ def verify_client_assertion(
     if len(assertion) > MAX_ASSERTION_LENGTH:
         raise AssertionRefused("assertion too long")
     algorithm, kid = _header_of(assertion)
+    if client.is_fapi2 and algorithm not in FAPI2_ALGORITHMS:
+        raise AssertionRefused(
+            f"a fapi2 client signs assertions with PS256 or ES256, not {algorithm}"
+        )
     key = choose_key(_jwks_of(ctx, client, kid), algorithm, kid)
     if key is None:
         raise AssertionRefused(f"no registered {algorithm} key fits kid {str(kid)[:64]!r}")
@@ -98,6 +101,12 @@ def verify_client_assertion(
         raise AssertionRefused(f"assertion signature: {type(error).__name__}") from None
     now = ctx.clock.now()
     _check_claims(claims, client.client_id, accepted_audiences(ctx, client, endpoint), now)
+    if (
+        audience_rule(client) is AssertionAudience.ISSUER
+        and claims.get("aud") != ctx.settings.issuer
+    ):
+        # FAPI 2.0 §5.3.2.1 item 8: "as a string", so an array holding the issuer is refused.
+        raise AssertionRefused("assertion aud must be the issuer as a single string")
     _use_once(ctx, client.client_id, claims, now)
     return client
 

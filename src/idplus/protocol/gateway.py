@@ -55,6 +55,11 @@ def authenticate_gateway_client(ctx: AppContext, authorization: str | None) -> C
         raise NotAGatewayClient("only Confidential clients use the gateway", basic=True)
     if not client.api_access:
         raise NoApiAccess("the app is not enabled for API access", basic=True)
+    if client.require_dpop:
+        # Registration refuses the pair; a client stored otherwise still gets no Bearer token.
+        raise NoApiAccess(
+            "a --require-dpop client cannot use the gateway's Bearer tokens", basic=True
+        )
     # Every stored secret is checked, so timing does not tell which one matched.
     matches = [verify_client_secret(s.secret_hash, secret) for s in client.secrets]
     if not any(matches):

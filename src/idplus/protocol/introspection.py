@@ -23,7 +23,7 @@ from idplus.protocol.sso import live_session, usable_session
 INACTIVE: dict[str, Any] = {"active": False}
 _JWT_CLAIMS_SHOWN = (
     "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "auth_time", "acr", "amr",
-    "idp", "sid", "kurtid", "tnuid", "extsub", "act",
+    "idp", "sid", "kurtid", "tnuid", "extsub", "act", "cnf",
 )  # fmt: skip
 
 
@@ -74,7 +74,8 @@ def _introspect_access_token(ctx: AppContext, ring: KeyRing, token: str) -> dict
         return dict(INACTIVE)
     answer: dict[str, Any] = {
         "active": True,
-        "token_type": "access_token",
+        # RFC 9449 §6.2: a bound token says so, and `cnf` below names its key.
+        "token_type": "DPoP" if access.dpop_jkt is not None else "access_token",
         "scope": " ".join(access.scopes),
     }
     answer.update({k: access.claims[k] for k in _JWT_CLAIMS_SHOWN if k in access.claims})
@@ -94,7 +95,7 @@ def _introspect_refresh_token(ctx: AppContext, client: Client, token: str) -> di
     logged_out = record.session_id is not None and usable_session(session, now) is None
     if dead or used or logged_out:
         return dict(INACTIVE)
-    return {
+    answer: dict[str, Any] = {
         "active": True,
         "token_type": "refresh_token",
         "scope": " ".join(record.scopes),
@@ -103,3 +104,6 @@ def _introspect_refresh_token(ctx: AppContext, client: Client, token: str) -> di
         "iat": epoch_seconds(record.issued_at),
         "iss": ctx.settings.issuer,
     }
+    if record.dpop_jkt is not None:
+        answer["cnf"] = {"jkt": record.dpop_jkt}
+    return answer

@@ -46,11 +46,13 @@ class TokenResponse:
     refresh_token: str | None = None
     # RFC 8693 §2.2.1: what a token exchange issued.
     issued_token_type: str | None = None
+    # RFC 9449 §5: "DPoP" when the access token is bound to the key of the request's proof.
+    token_type: str = "Bearer"
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "access_token": self.access_token,
-            "token_type": "Bearer",
+            "token_type": self.token_type,
             "expires_in": self.expires_in,
             "scope": " ".join(self.scope),
         }
@@ -78,6 +80,9 @@ class TokenFormat(ABC):
     front: ClassVar[str]
     # True when issuing an access token writes to the store (no store-free fast path then).
     stores_access_tokens: ClassVar[bool]
+    # RFC 9449: the thumbprint of the DPoP key the request proved possession of; the access
+    # token is bound to it (cnf.jkt), and so is a public client's refresh token.
+    dpop_jkt: str | None
 
     @abstractmethod
     def access_token(
@@ -95,6 +100,7 @@ class JwtAccessTokens(TokenFormat):
     """/connect: RS256 JWT access tokens (typ at+jwt) and OIDC ID tokens."""
 
     ring: KeyRing
+    dpop_jkt: str | None = None
     front: ClassVar[str] = CONNECT
     stores_access_tokens: ClassVar[bool] = False
 
@@ -110,6 +116,7 @@ class JwtAccessTokens(TokenFormat):
             now=now,
             lifetime=grant.client.access_token_lifetime or settings.access_token_lifetime,
             random=ctx.random,
+            dpop_jkt=self.dpop_jkt,
         )
         return AccessToken(minted.token, minted.lifetime, minted.expires_at, minted.jti)
 
@@ -134,6 +141,8 @@ class JwtAccessTokens(TokenFormat):
 class ReferenceAccessTokens(TokenFormat):
     """/oauth/v2: opaque reference access tokens (gateway_tokens, kind "access"); no ID token."""
 
+    # The gateway's partners present reference tokens as Bearer tokens only (SPEC §9).
+    dpop_jkt: None = None
     front: ClassVar[str] = GATEWAY
     stores_access_tokens: ClassVar[bool] = True
 
@@ -188,7 +197,7 @@ def issue_tokens(
     access = tokens.access_token(ctx, grant, now, uow)
     refresh_token = None
     if uow is not None and lineage is not None and earns_refresh_token(grant, tokens.front):
-        refresh_token = _issue_refresh_token(uow, ctx, tokens.front, grant, now, lineage)
+        refresh_token = _issue_refresh_token(uow, ctx, tokens, grant, now, lineage)
     return TokenResponse(
         access_token=access.token,
         expires_in=access.lifetime,
@@ -197,6 +206,7 @@ def issue_tokens(
         access_token_expires_at=access.expires_at,
         id_token=tokens.id_token(ctx, grant, now, access),
         refresh_token=refresh_token,
+        token_type="DPoP" if tokens.dpop_jkt is not None else "Bearer",
     )
 
 
@@ -220,6 +230,12 @@ def refresh_rotates(front: str, policy: RefreshPolicy) -> bool:
     return policy.rotates or front == GATEWAY
 
 
+def refresh_binding(grant: Grant, dpop_jkt: str | None) -> str | None:
+    """RFC 9449 §5: a public client's refresh token is bound to its DPoP key (anyone holding a
+    copy could otherwise use it); a confidential client's is bound by its authentication."""
+    return dpop_jkt if not grant.client.rules.is_confidential else None
+
+
 def new_lineage(random: Randomness) -> RefreshLineage:
     return RefreshLineage(family_id=random.hex_id())
 
@@ -237,7 +253,7 @@ def refresh_expiry(
 def _issue_refresh_token(
     uow: UnitOfWork,
     ctx: AppContext,
-    front: str,
+    tokens: TokenFormat,
     grant: Grant,
     now: datetime,
     lineage: RefreshLineage,
@@ -266,7 +282,8 @@ def _issue_refresh_token(
             amr=grant.amr,
             idp=grant.idp,
             tnuid=grant.tnuid,
-            front=front,
+            front=tokens.front,
+            dpop_jkt=refresh_binding(grant, tokens.dpop_jkt),
         ),
     )
     return handle

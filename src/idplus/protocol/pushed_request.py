@@ -30,6 +30,8 @@ from idplus.protocol.authorize import (
     validate_parameters,
 )
 from idplus.protocol.context import AppContext
+from idplus.protocol.dpop.proof import InvalidDpopProof
+from idplus.protocol.dpop.request import DpopEvidence, checked_proof, proof_algorithms
 from idplus.protocol.params import Params
 from idplus.store.base import UnitOfWork
 
@@ -54,13 +56,19 @@ class PushedAuthorization:
 
 
 def push_authorization_request(
-    ctx: AppContext, client: Client, params: Params
+    ctx: AppContext, client: Client, params: Params, dpop: DpopEvidence | None = None
 ) -> PushedAuthorization:
-    """Validate an authenticated client's pushed parameters and keep them for one use."""
+    """Validate an authenticated client's pushed parameters and keep them for one use. A DPoP
+    proof sent with the push binds the code to its key, as `dpop_jkt` would (RFC 9449 §10.1)."""
     if params.get("request_uri") is not None:
         # RFC 9126 §2.1: a push refers to no other request.
         raise InvalidRequest("request_uri must not be sent to the pushed authorization endpoint")
     request = _validated(client, params)
+    proof = checked_proof(ctx, dpop, algorithms=proof_algorithms(client))
+    if proof is not None:
+        if request.dpop_jkt not in (None, proof.jkt):
+            raise InvalidDpopProof("dpop_jkt names another key than the DPoP proof's")
+        request = replace(request, dpop_jkt=proof.jkt)
     handle, now = ctx.random.handle(32), ctx.clock.now()
     pushed = PushedRequest(
         request_uri_hash=_hash(ctx, handle),

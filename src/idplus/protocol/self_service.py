@@ -16,8 +16,10 @@ from idplus.crypto.hashing import hash_password
 from idplus.crypto.keys import KeyRing
 from idplus.models import AuditEvent, Client, SsoSession, UpstreamAccount, User
 from idplus.policies import MAX_CLIENT_ID_LENGTH
-from idplus.protocol.bearer import check_not_revoked, verify_access_token
+from idplus.protocol.bearer import PresentedToken, check_not_revoked, verify_access_token
 from idplus.protocol.context import AppContext
+from idplus.protocol.dpop.presentation import check_presentation
+from idplus.protocol.dpop.request import DpopEvidence
 from idplus.protocol.oidc.end_session import (
     EndedSession,
     end_sessions,
@@ -32,9 +34,17 @@ ACCOUNT_PATH = "/account"
 MIN_PASSWORD_LENGTH = 8
 
 
-def self_service_url(ctx: AppContext, ring: KeyRing, token: str, locale: str | None) -> str:
+def self_service_url(
+    ctx: AppContext,
+    ring: KeyRing,
+    presented: PresentedToken,
+    dpop: DpopEvidence | None,
+    locale: str | None,
+) -> str:
     """The account page's URL, for the holder of a valid access token."""
-    access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=ctx.clock.now())
+    now = ctx.clock.now()
+    access = verify_access_token(ring, presented.token, issuer=ctx.settings.issuer, now=now)
+    check_presentation(ctx, access, presented, dpop)
     with ctx.store.reading() as uow:
         check_not_revoked(uow, access)
     query = f"?{urlencode({'locale': locale})}" if locale else ""

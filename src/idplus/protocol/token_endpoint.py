@@ -22,6 +22,8 @@ from idplus.protocol.client_auth import (
 )
 from idplus.protocol.client_directory import ClientDirectory
 from idplus.protocol.context import AppContext
+from idplus.protocol.dpop.proof import InvalidDpopProof
+from idplus.protocol.dpop.request import DpopEvidence, checked_proof, proof_algorithms
 from idplus.protocol.grants import Front, GrantType, required
 from idplus.protocol.grants.authorization_code import AuthorizationCodeGrant
 from idplus.protocol.grants.ciba import CibaGrant
@@ -34,6 +36,7 @@ from idplus.protocol.issuance import CONNECT, GATEWAY, JwtAccessTokens, TokenRes
 from idplus.protocol.params import Params
 
 BOTH_FRONTS = frozenset({CONNECT, GATEWAY})
+DPOP_ERROR = InvalidDpopProof.error
 
 # Which grant each front serves: the one table.
 SERVED_ON: tuple[tuple[GrantType[Any], frozenset[str]], ...] = (
@@ -89,21 +92,29 @@ def _grant_type(grants: dict[str, GrantType[Any]], params: Params) -> GrantType[
 class TokenRequest:
     authorization: str | None
     params: Params
+    # RFC 9449: the request's DPoP header, if it sent one.
+    dpop: DpopEvidence | None = None
 
 
 def handle_token_request(ctx: AppContext, ring: KeyRing, request: TokenRequest) -> TokenResponse:
-    """POST /connect/token: RFC 6749 client authentication, JWT access tokens."""
+    """POST /connect/token: RFC 6749 client authentication, JWT access tokens, bound to the
+    key of the request's DPoP proof when it sent one (RFC 9449 §5)."""
     client = authenticate_request(
         ctx, request.authorization, request.params, endpoint="token_endpoint"
     )
-    return redeem_grant(ctx, Front(JwtAccessTokens(ring)), client, request.params)
+    # After authentication, so that only a client can make idplus record proofs.
+    proof = checked_proof(ctx, request.dpop, algorithms=proof_algorithms(client))
+    if proof is None and client.require_dpop:
+        raise OAuthError("this client's token requests need a DPoP proof", error=DPOP_ERROR)
+    tokens = JwtAccessTokens(ring, dpop_jkt=proof.jkt if proof is not None else None)
+    return redeem_grant(ctx, Front(tokens), client, request.params)
 
 
 def answerable_without_io(clients: ClientDirectory, request: TokenRequest) -> bool:
     """True when the client is cached and the grant needs no store: run it on the loop."""
     grant = GRANT_TYPES.get(request.params.get("grant_type") or "")
-    if grant is None or grant.uses_store:
-        return False
+    if grant is None or grant.uses_store or request.dpop is not None:
+        return False  # a proof is spent in the store
     try:
         credentials: ClientCredentials = read_client_credentials(
             request.authorization, request.params

@@ -374,12 +374,13 @@ class RevokedAccessTokenRepository(Protocol):
     def is_revoked(self, jti: str) -> bool: ...
 
 
-class ClientAssertionRepository(Protocol):
-    """private_key_jwt assertions already used (RFC 7523 §3 item 7), kept until they expire."""
+class UsedOnceRepository(Protocol):
+    """What is accepted once, by the keyed hash of its id, until it expires: private_key_jwt
+    assertions (RFC 7523 §3 item 7), DPoP proofs (RFC 9449 §11.1)."""
 
     def use_once(self, jti_hash: str, expires_at: datetime, now: datetime) -> bool:
-        """Record the assertion; False when it is recorded and not expired (a replay), also
-        when another instance recorded it at the same moment."""
+        """Record it; False when it is recorded and not expired (a replay), also when another
+        instance recorded it at the same moment."""
         ...
 
 
@@ -691,7 +692,10 @@ class UnitOfWork(Protocol):
     def revoked_access_tokens(self) -> RevokedAccessTokenRepository: ...
 
     @property
-    def client_assertions(self) -> ClientAssertionRepository: ...
+    def client_assertions(self) -> UsedOnceRepository: ...
+
+    @property
+    def dpop_proofs(self) -> UsedOnceRepository: ...
 
     @property
     def gateway_tokens(self) -> GatewayTokenRepository: ...

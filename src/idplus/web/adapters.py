@@ -12,17 +12,30 @@ from starlette.responses import JSONResponse, Response
 
 from idplus.errors import OAuthError
 from idplus.logs import get_logger
-from idplus.protocol.bearer import InsufficientScope, InvalidToken, MissingToken
+from idplus.protocol.bearer import (
+    InsufficientScope,
+    InvalidToken,
+    MissingToken,
+    ResourceProofRefused,
+)
 from idplus.protocol.client_auth import ClientAuthenticationFailed
+from idplus.protocol.dpop.proof import DPOP_ALGORITHMS, UseDpopNonce
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 REALM = 'realm="idplus"'
+# RFC 9449 §7.1: the DPoP challenge names the proof algorithms accepted.
+DPOP_CHALLENGE = f'DPoP algs="{" ".join(DPOP_ALGORITHMS)}"'
+DPOP_NONCE = "DPoP-Nonce"
 
 log = get_logger("idplus.oauth")
 
 
-def json_response(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status_code, headers=NO_STORE)
+def json_response(
+    body: dict[str, Any], status_code: int = 200, *, nonce: str | None = None
+) -> JSONResponse:
+    """`nonce`: the DPoP-Nonce the client's next proof should carry (RFC 9449 §8.2)."""
+    headers = NO_STORE if nonce is None else {**NO_STORE, DPOP_NONCE: nonce}
+    return JSONResponse(body, status_code=status_code, headers=headers)
 
 
 def oauth_error_response(error: OAuthError) -> JSONResponse:
@@ -35,13 +48,22 @@ def oauth_error_response(error: OAuthError) -> JSONResponse:
     if isinstance(error, ClientAuthenticationFailed) and error.basic:
         headers["WWW-Authenticate"] = f"Basic {REALM}"
     elif isinstance(error, MissingToken):
-        headers["WWW-Authenticate"] = f"Bearer {REALM}"
-    elif isinstance(error, InvalidToken | InsufficientScope):
-        description = error.description.replace('"', "'")
-        headers["WWW-Authenticate"] = (
-            f'Bearer {REALM}, error="{error.error}", error_description="{description}"'
-        )
+        # Either scheme is welcome (RFC 9449 §7.2): both challenges, in one header.
+        headers["WWW-Authenticate"] = f"Bearer {REALM}, {DPOP_CHALLENGE}"
+    elif isinstance(error, InvalidToken | InsufficientScope | ResourceProofRefused):
+        headers["WWW-Authenticate"] = _challenge(error)
+    nonce = error.nonce if isinstance(error, UseDpopNonce | ResourceProofRefused) else None
+    if nonce is not None:
+        headers[DPOP_NONCE] = nonce
     return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+
+def _challenge(error: InvalidToken | InsufficientScope | ResourceProofRefused) -> str:
+    description = error.description.replace('"', "'")
+    parameters = f'error="{error.error}", error_description="{description}"'
+    if error.scheme == "DPoP":
+        return f"{DPOP_CHALLENGE}, {parameters}"
+    return f"Bearer {REALM}, {parameters}"
 
 
 def empty_response() -> Response:

@@ -66,12 +66,16 @@ def _mutated(valid: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     candidate = copy.deepcopy(valid)
     fields = [n for n, value in valid["response"].items() if isinstance(value, str)]
     name = rng.choice(fields)
-    raw = bytearray(_decode(candidate["response"][name]))
+    original = _decode(candidate["response"][name])
+    raw = bytearray(original)
     for _ in range(rng.randint(1, 4)):
         if raw:
             raw[rng.randrange(len(raw))] = rng.randrange(256)
     if rng.random() < 0.3:
         raw = raw[: rng.randrange(len(raw) + 1)]
+    if raw and bytes(raw) == original:
+        # A byte rewritten with its own value (1 in 256): the answer would still be valid.
+        raw[0] ^= 1
     candidate["response"][name] = b64url(bytes(raw))
     return candidate
 

@@ -1,4 +1,5 @@
-"""Discovery lists exactly the endpoints that exist; the JWKS publishes RS256 signing keys."""
+"""Discovery lists exactly the endpoints that exist; the JWKS publishes the signing keys (one
+per algorithm: RS256, PS256, ES256)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def test_discovery_document_names_the_issuer_and_its_jwks(
     assert document["issuer"] == settings.issuer
     assert document["jwks_uri"] == f"{settings.issuer}/.well-known/jwks.json"
     assert document["subject_types_supported"] == ["pairwise"]
-    assert document["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert document["id_token_signing_alg_values_supported"] == ["RS256", "PS256", "ES256"]
     assert "openid" in document["scopes_supported"]
     assert not any(s.startswith("api:") for s in document["scopes_supported"])
 
@@ -35,14 +36,18 @@ def test_every_advertised_endpoint_is_served(client: TestClient, settings: Setti
     assert set(advertised.values()) <= served
 
 
-def test_jwks_publishes_an_rsa_signing_key(client: TestClient) -> None:
+def test_jwks_publishes_a_signing_key_per_algorithm(client: TestClient) -> None:
     response = client.get("/.well-known/jwks.json")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/jwk-set+json")
-    (key,) = response.json()["keys"]
-    assert (key["kty"], key["use"], key["alg"]) == ("RSA", "sig", "RS256")
-    assert key["kid"]
-    assert "d" not in key
+    keys = response.json()["keys"]
+    assert sorted((k["kty"], k["use"], k["alg"]) for k in keys) == [
+        ("EC", "sig", "ES256"),
+        ("RSA", "sig", "PS256"),
+        ("RSA", "sig", "RS256"),
+    ]
+    assert all(key["kid"] for key in keys)
+    assert not any("d" in key for key in keys)
 
 
 def test_token_of_the_old_key_verifies_against_the_jwks_after_rotation(
@@ -58,5 +63,5 @@ def test_token_of_the_old_key_verifies_against_the_jwks_after_rotation(
 
     jwks = client.get("/.well-known/jwks.json").json()
 
-    assert len(jwks["keys"]) == 2
+    assert len(jwks["keys"]) == 6  # three algorithms, the old and the new key of each
     assert jwt.decode(old_token, KeySet.import_key_set(jwks)).claims == {"sub": "alice"}

@@ -49,12 +49,15 @@ def test_post_with_the_token_in_the_body(harness: Harness, tokens: dict[str, str
     assert response.json()["email"] == "kari@example.no"
 
 
-def test_missing_token_gets_a_bare_bearer_challenge(
+def test_missing_token_gets_bare_bearer_and_dpop_challenges(
     harness: Harness, tokens: dict[str, str]
 ) -> None:
+    """RFC 6750 §3.1 (no error code without credentials) and RFC 9449 §7.2 (both schemes)."""
     response = harness.http.get("/connect/userinfo")
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="idplus"'
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="idplus", DPoP algs="ES256 PS256 RS256"'
+    )
 
 
 @pytest.mark.parametrize("token", ["not-a-jwt", "a.b.c"])

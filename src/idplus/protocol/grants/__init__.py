@@ -36,6 +36,11 @@ class Front:
     def name(self) -> str:
         return self.tokens.front
 
+    @property
+    def dpop_jkt(self) -> str | None:
+        """The key this request proved possession of (RFC 9449), if it sent a DPoP proof."""
+        return self.tokens.dpop_jkt
+
     def requested_scopes(self, client: Client, requested: tuple[str, ...]) -> tuple[str, ...]:
         """Scopes a grant without a user's consent asks for: without `scope`, the client's
         API products; otherwise only scopes the client may have (invalid_scope)."""

@@ -73,7 +73,7 @@ def _redeem(
     # Another client's code is left alone: only its own client may spend it.
     if stored is None or stored.client_id != client.client_id:
         return InvalidGrant("the authorization code is invalid")
-    login = _validate(uow, stored, request, now)
+    login = _validate(uow, stored, request, now, front.dpop_jkt)
     if not uow.codes.consume(code_hash, now):
         _revoke_what_the_code_issued(uow, stored, now)
         return InvalidGrant("the authorization code was already used")
@@ -103,10 +103,13 @@ def _redeem(
 
 
 def _validate(
-    uow: UnitOfWork, stored: CodeGrant, request: CodeRequest, now: datetime
+    uow: UnitOfWork, stored: CodeGrant, request: CodeRequest, now: datetime, dpop_jkt: str | None
 ) -> tuple[SsoSession, User] | OAuthError:
     """Everything the redemption needs, or why it fails; SPEC §2: the login must be alive."""
     problem = _check(stored, request, now)
+    if problem is None and stored.dpop_jkt is not None and stored.dpop_jkt != dpop_jkt:
+        # RFC 9449 §10: bound through dpop_jkt (or the proof sent with the pushed request).
+        problem = InvalidGrant("the code is bound to another DPoP key, or the proof is missing")
     if problem is not None:
         return problem
     login = live_login(uow, stored.session_id, now)

@@ -86,6 +86,11 @@ def _refresh(
         return InvalidGrant("unknown refresh token, another client's, or another front's")
     if token.revoked_at is not None:
         return InvalidGrant("the refresh token was revoked")
+    if token.dpop_jkt is not None and token.dpop_jkt != front.dpop_jkt:
+        # RFC 9449 §5: a public client's token works only with a proof of its key. A copy
+        # without the key is refused before anything else: neither spent nor, if already
+        # used, taken as reuse that would end the owner's family.
+        return InvalidGrant("the refresh token is bound to another DPoP key, or no proof came")
     rotates = refresh_rotates(front.name, client.rules.refresh_policy)
     if rotates and token.used_at is not None:
         return _reused(uow, token, now)

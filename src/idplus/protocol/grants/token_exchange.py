@@ -75,6 +75,13 @@ class TokenExchangeGrant(GrantType[ExchangeRequest]):
     ) -> TokenResponse:
         now = ctx.clock.now()
         subject = _live_subject(ctx, request.subject_token, now)
+        bound_to = subject.dpop_jkt
+        if bound_to is not None and bound_to != front.dpop_jkt:
+            # Otherwise a stolen DPoP-bound token would buy an unbound one (RFC 9449 §1).
+            raise InvalidRequest(
+                "subject_token is DPoP-bound: send a DPoP proof of its key",
+                detail="subject token's cnf.jkt differs from the request's proof",
+            )
         if len(_exchanged_from(subject)) + 1 > MAX_EXCHANGE_DEPTH:
             raise InvalidRequest("the subject token was exchanged too many times already")
         subject_client = str(subject.claims.get("client_id"))
@@ -82,7 +89,7 @@ class TokenExchangeGrant(GrantType[ExchangeRequest]):
             raise InvalidRequest("this client may not exchange that client's tokens")
         target = _target(client, request.audience)
         scopes = _scopes(client, subject, request.scopes, target)
-        return _issue(ctx, client, subject, scopes, target, now)
+        return _issue(ctx, client, subject, scopes, target, now, front.dpop_jkt)
 
 
 def _live_subject(ctx: AppContext, token: str, now: datetime) -> AccessTokenClaims:
@@ -137,6 +144,7 @@ def _issue(
     scopes: tuple[str, ...],
     target: str | None,
     now: datetime,
+    dpop_jkt: str | None,
 ) -> TokenResponse:
     lifetime = client.access_token_lifetime or ctx.settings.access_token_lifetime
     iat = epoch_seconds(now)
@@ -156,7 +164,9 @@ def _issue(
     }
     if target is not None:
         claims["aud"] = target
-    token = ctx.keys.current().sign(claims, typ=ACCESS_TOKEN_TYPE)
+    if dpop_jkt is not None:
+        claims["cnf"] = {"jkt": dpop_jkt}
+    token = ctx.keys.current().sign(claims, typ=ACCESS_TOKEN_TYPE, alg=client.signing_alg)
     return TokenResponse(
         access_token=token,
         expires_in=exp - iat,
@@ -164,6 +174,7 @@ def _issue(
         access_token_jti=jti,
         access_token_expires_at=datetime.fromtimestamp(exp, UTC),
         issued_token_type=ACCESS_TOKEN_TYPE_URI,
+        token_type="DPoP" if dpop_jkt is not None else "Bearer",
     )
 
 

@@ -70,4 +70,4 @@ def _logout_token(
     if user is not None:
         grant = Grant(client=client, scopes=(), user=user)
         claims["sub"] = subject_of(grant, ctx.secrets.pairwise_salt)
-    return ring.sign(claims, typ=LOGOUT_TOKEN_TYPE)
+    return ring.sign(claims, typ=LOGOUT_TOKEN_TYPE, alg=client.signing_alg)

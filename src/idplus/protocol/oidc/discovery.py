@@ -10,8 +10,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from idplus.crypto.client_keys import ASSERTION_ALGORITHMS
-from idplus.crypto.keys import ALGORITHM
+from idplus.models import SIGNING_ALGORITHMS
 from idplus.policies import IDENTITY_SCOPES
+from idplus.protocol.dpop.proof import DPOP_ALGORITHMS
 
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 CLAIMS_SUPPORTED = (
@@ -60,7 +61,8 @@ def build_discovery_document(
             "response_types_supported": ["code"],
             "response_modes_supported": ["query", "fragment", "form_post"],
             "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": [ALGORITHM],
+            # RS256 first: the default, and what a client that names none expects.
+            "id_token_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
             "claims_supported": list(CLAIMS_SUPPORTED),
             "acr_values_supported": [
                 "urn:telenor.identity.aal.1",
@@ -78,6 +80,8 @@ def build_discovery_document(
         document["grant_types_supported"] = sorted(grant_types)
         document["token_endpoint_auth_methods_supported"] = list(CLIENT_AUTH_METHODS)
         document["token_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_ALGORITHMS)
+        # RFC 9449 §5.1: DPoP proofs at the token endpoint (and userinfo, PAR).
+        document["dpop_signing_alg_values_supported"] = list(DPOP_ALGORITHMS)
     if "pushed_authorization_request_endpoint" in endpoints:
         # RFC 9126 §5: PAR is per client (`idplus client add --require-par`), not server-wide.
         document["require_pushed_authorization_requests"] = False

@@ -15,7 +15,8 @@ IAL_PREFIX = "telenor.identity.ial"
 
 
 def left_half_hash(value: str) -> str:
-    """at_hash / c_hash / s_hash for RS256: base64url of the left half of SHA-256."""
+    """at_hash / c_hash / s_hash for RS256, PS256 and ES256 (all hash with SHA-256): base64url
+    of the left half of SHA-256."""
     digest = hashlib.sha256(value.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
@@ -90,4 +91,4 @@ def mint_id_token(
         code=code,
         state=state,
     )
-    return ring.sign(claims, typ="JWT")
+    return ring.sign(claims, typ="JWT", alg=grant.client.signing_alg)

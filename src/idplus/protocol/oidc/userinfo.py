@@ -10,10 +10,13 @@ from idplus.protocol.access_token import subject_of
 from idplus.protocol.bearer import (
     InsufficientScope,
     InvalidToken,
+    PresentedToken,
     check_not_revoked,
     verify_access_token,
 )
 from idplus.protocol.context import AppContext
+from idplus.protocol.dpop.presentation import check_presentation
+from idplus.protocol.dpop.request import DpopEvidence
 from idplus.protocol.grant import Grant
 from idplus.protocol.sso import usable_session
 
@@ -41,9 +44,12 @@ def scoped_claims(user: User, scopes: tuple[str, ...]) -> dict[str, Any]:
     return {name: value for name, value in claims.items() if value is not None}
 
 
-def userinfo(ctx: AppContext, ring: KeyRing, token: str) -> dict[str, Any]:
+def userinfo(
+    ctx: AppContext, ring: KeyRing, presented: PresentedToken, dpop: DpopEvidence | None
+) -> dict[str, Any]:
     now = ctx.clock.now()
-    access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=now)
+    access = verify_access_token(ring, presented.token, issuer=ctx.settings.issuer, now=now)
+    check_presentation(ctx, access, presented, dpop)
     if "openid" not in access.scopes:
         raise InsufficientScope("the access token lacks the openid scope")
     session_id = access.claims.get("sid")

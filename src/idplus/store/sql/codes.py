@@ -32,6 +32,7 @@ def _from_row(row: Any) -> CodeGrant:
         code_challenge_method=row["code_challenge_method"],
         claims=dict(row["claims"]),
         used_at=row["used_at"],
+        dpop_jkt=row["dpop_jkt"],
     )
 
 
@@ -61,6 +62,7 @@ class SqlCodes:
                 claims=dict(grant.claims),
                 created_at=grant.created_at,
                 expires_at=grant.expires_at,
+                dpop_jkt=grant.dpop_jkt,
             )
         )
 

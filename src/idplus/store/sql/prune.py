@@ -14,6 +14,7 @@ from idplus.store.sql.tables import (
     client_assertion_jtis,
     deliveries,
     device_requests,
+    dpop_proof_jtis,
     gateway_tokens,
     interactions,
     login_throttle,
@@ -58,6 +59,9 @@ class SqlMaintenance:
             ),
             "client_assertion_jtis": sa.delete(client_assertion_jtis).where(
                 client_assertion_jtis.c.expires_at <= now
+            ),
+            "dpop_proof_jtis": sa.delete(dpop_proof_jtis).where(
+                dpop_proof_jtis.c.expires_at <= now
             ),
             "refresh_tokens": sa.delete(refresh_tokens).where(refresh_tokens.c.expires_at <= now),
             "gateway_tokens": sa.delete(gateway_tokens).where(gateway_tokens.c.expires_at <= now),

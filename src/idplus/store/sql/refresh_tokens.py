@@ -49,6 +49,7 @@ def _from_row(row: Any) -> RefreshToken:
         used_at=row["used_at"],
         revoked_at=row["revoked_at"],
         front=row["front"],
+        dpop_jkt=row["dpop_jkt"],
     )
 
 
@@ -80,6 +81,7 @@ class SqlRefreshTokens:
                 expires_at=token.expires_at,
                 absolute_expires_at=token.absolute_expires_at,
                 front=token.front,
+                dpop_jkt=token.dpop_jkt,
             )
         )
 

@@ -132,6 +132,12 @@ clients = sa.Table(
     sa.Column("token_endpoint_auth_method", sa.String(32), nullable=True),
     sa.Column("jwks", sa.JSON(), nullable=True),
     sa.Column("jwks_uri", sa.Text(), nullable=True),
+    # RFC 9449: DPoP proofs required at the token endpoint.
+    sa.Column("require_dpop", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # The JWS algorithm of the client's ID, access and logout tokens.
+    sa.Column("signing_alg", sa.String(16), nullable=False, server_default="RS256"),
+    # NULL, or "fapi2" (the FAPI 2.0 Security Profile enforced).
+    sa.Column("profile", sa.String(16), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
@@ -140,6 +146,15 @@ clients = sa.Table(
 # keyed hash of client_id and jti is the replay check, on every instance at once.
 client_assertion_jtis = sa.Table(
     "client_assertion_jtis",
+    metadata,
+    sa.Column("jti_hash", sa.String(64), primary_key=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+# DPoP proofs seen, until they can no longer be accepted (RFC 9449 §11.1): the insert of the
+# keyed hash of the key's thumbprint and jti is the replay check, on every instance at once.
+dpop_proof_jtis = sa.Table(
+    "dpop_proof_jtis",
     metadata,
     sa.Column("jti_hash", sa.String(64), primary_key=True),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
@@ -263,6 +278,8 @@ authorization_codes = sa.Table(
     # The access token the exchange issued, so that a replay of the code can revoke it.
     sa.Column("access_token_jti", sa.String(64), nullable=True),
     sa.Column("access_token_expires_at", UTCDateTime(), nullable=True),
+    # RFC 9449 §10: the DPoP key thumbprint that alone may redeem the code.
+    sa.Column("dpop_jkt", sa.String(64), nullable=True),
 )
 
 refresh_tokens = sa.Table(
@@ -289,6 +306,8 @@ refresh_tokens = sa.Table(
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
     # The front that issued it, and the only one that accepts it: "connect" or "gateway".
     sa.Column("front", sa.String(16), nullable=False, server_default="connect"),
+    # RFC 9449 §5: a public client's refresh token works only with a proof of this key.
+    sa.Column("dpop_jkt", sa.String(64), nullable=True),
 )
 
 device_requests = sa.Table(

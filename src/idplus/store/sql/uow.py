@@ -16,7 +16,6 @@ from idplus.store.base import StoreUnavailable
 from idplus.store.sql.api_products import SqlApiProducts
 from idplus.store.sql.audit import SqlAudit
 from idplus.store.sql.ciba import SqlCiba
-from idplus.store.sql.client_assertions import SqlClientAssertions
 from idplus.store.sql.clients import SqlClients
 from idplus.store.sql.codes import SqlCodes
 from idplus.store.sql.deliveries import SqlDeliveries
@@ -33,10 +32,12 @@ from idplus.store.sql.revoked_tokens import SqlRevokedAccessTokens
 from idplus.store.sql.server_secrets import SqlServerSecrets
 from idplus.store.sql.sessions import SqlSessions
 from idplus.store.sql.signing_keys import SqlSigningKeys
+from idplus.store.sql.tables import client_assertion_jtis, dpop_proof_jtis
 from idplus.store.sql.throttle import SqlThrottles
 from idplus.store.sql.upstream_accounts import SqlUpstreamAccounts
 from idplus.store.sql.upstream_providers import SqlUpstreamProviders
 from idplus.store.sql.upstream_sessions import SqlUpstreamLogouts, SqlUpstreamSessionTokens
+from idplus.store.sql.used_once import SqlUsedOnce
 from idplus.store.sql.users import SqlUsers
 
 
@@ -97,8 +98,12 @@ class SqlUnitOfWork:
         return SqlRevokedAccessTokens(self._conn)
 
     @cached_property
-    def client_assertions(self) -> SqlClientAssertions:
-        return SqlClientAssertions(self._conn)
+    def client_assertions(self) -> SqlUsedOnce:
+        return SqlUsedOnce(self._conn, client_assertion_jtis)
+
+    @cached_property
+    def dpop_proofs(self) -> SqlUsedOnce:
+        return SqlUsedOnce(self._conn, dpop_proof_jtis)
 
     @cached_property
     def gateway_tokens(self) -> SqlGatewayTokens:

@@ -11,6 +11,7 @@ from idplus.errors import OAuthError
 from idplus.logs import get_logger
 from idplus.policies import MAX_CLIENT_ID_LENGTH
 from idplus.protocol.client_auth import read_client_credentials
+from idplus.protocol.dpop.request import DpopEvidence, fresh_nonce
 from idplus.protocol.params import parse_params
 from idplus.protocol.token_endpoint import (
     TokenRequest,
@@ -28,7 +29,9 @@ async def token(request: Request) -> Response:
     token_request: TokenRequest | None = None
     try:
         token_request = TokenRequest(
-            request.headers.get("authorization"), parse_params(await read_parameters(request))
+            request.headers.get("authorization"),
+            parse_params(await read_parameters(request)),
+            DpopEvidence.of(request.headers.getlist("dpop"), "POST", request.url.path),
         )
         ring = await current_key_ring(request)
         if answerable_without_io(server.clients, token_request):
@@ -38,7 +41,7 @@ async def token(request: Request) -> Response:
     except OAuthError as error:
         _log_refusal(token_request, error)
         return oauth_error_response(error)
-    return json_response(answer.to_json())
+    return json_response(answer.to_json(), nonce=fresh_nonce(server, token_request.dpop))
 
 
 def _log_refusal(token_request: TokenRequest | None, error: OAuthError) -> None:
