@@ -21,6 +21,11 @@ class ValidationError(IdplusError):
     """Operator input that cannot be accepted (bad URI, unknown type, duplicate id …)."""
 
 
+class PreconditionFailed(IdplusError):
+    """A change made against a version that is no longer current: someone else changed the
+    thing in between (the admin API's If-Match, RFC 9110 §13.1.1)."""
+
+
 class NotFoundError(IdplusError):
     """An operator named something that does not exist (unknown client, user, key …)."""
 

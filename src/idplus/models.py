@@ -219,6 +219,9 @@ class AuditEvent:
     client_id: str | None = None
     user_id: str | None = None
     detail: dict[str, object] = field(default_factory=dict)
+    # The trail's own number, increasing in recording order: None until recorded; read back,
+    # it is what the admin API's cursor pages by.
+    id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

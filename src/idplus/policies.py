@@ -167,6 +167,9 @@ IDENTITY_SCOPES = (
     "bankid",
 )
 API_SCOPE_PREFIX = "api:"
+# The operator's scope of the admin API: only client_credentials grants it, to clients
+# registered with it (`idplus client add … --scope idplus:admin`).
+ADMIN_SCOPE = "idplus:admin"
 
 
 def is_api_scope(scope: str) -> bool:

@@ -106,7 +106,7 @@ def test_missing_required_option_is_one_line(cli: Cli) -> None:
 
 def test_client_list_as_a_table_for_people(cli: Cli) -> None:
     cli.ok("client", "add", "--client-id", "shop", "--type", "Confidential",
-           "--name", "Telenor  Shop\nNorge", "--environment", "prod")  # fmt: skip
+           "--name", "Telenor  Shop  Norge", "--environment", "prod")  # fmt: skip
     cli.ok("client", "add", "--client-id", "spa", "--type", "Public", "--redirect-uri",
            "https://a.example/cb", "--redirect-uri", "https://b.example/cb")  # fmt: skip
 
@@ -120,9 +120,16 @@ def test_client_list_as_a_table_for_people(cli: Cli) -> None:
     for column in ("TYPE", "NAME", "ENVIRONMENT", "REDIRECT_URIS"):
         start = header.index(column)
         assert all(row[start - 2 : start] == "  " and row[start] != " " for row in rows)
-    assert "Telenor Shop Norge" in rows[0], "a name stays on its row"
+    assert "Telenor Shop Norge" in rows[0], "a name stays on its row, spaces squeezed"
     assert rows[0].rstrip().endswith("-"), "no redirect URIs"
     assert "https://a.example/cb,https://b.example/cb" in rows[1]
+
+
+def test_a_name_of_more_than_one_line_is_refused(cli: Cli) -> None:
+    """Users read it on login, consent and CIBA pages and in SMS (issue 20 item 4)."""
+    err = cli.fails("client", "add", "--client-id", "shop", "--type", "Confidential",
+                    "--name", "Telenor Shop\nNorge")  # fmt: skip
+    assert "one line" in err
 
 
 def test_client_list_is_json_by_default(cli: Cli) -> None:

@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from idplus.application.routes import (
     discovery_endpoints,
+    method_not_allowed,
     not_found,
     route_labels,
     starlette_routes,
@@ -148,7 +149,7 @@ def create_app(
                 timeout_seconds=settings.body_timeout_seconds,
             ),
         ],
-        exception_handlers={404: not_found},
+        exception_handlers={404: not_found, 405: method_not_allowed},
         lifespan=lifespan,
     )
     app.state.pages = Pages()

@@ -29,6 +29,7 @@ from idplus.ui import (
     password_reset,
     webauthn,
 )
+from idplus.web import admin_api
 from idplus.web.endpoints import (
     ciba,
     device_authorization,
@@ -174,14 +175,26 @@ async def not_found(request: Request, _exc: Exception) -> Response:
     return await home.show_not_found(request)
 
 
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    """A known path called with another method: JSON for programs, Starlette's text else."""
+    allow = getattr(exc, "headers", None) or {}
+    if _is_api_path(request.url.path):
+        body = {"error": "method_not_allowed", "error_description": "not with this method"}
+        return JSONResponse(body, status_code=405, headers={"Cache-Control": "no-store", **allow})
+    return Response("Method Not Allowed", status_code=405, headers=allow)
+
+
 def discovery_endpoints() -> dict[str, str]:
     return {e.discovery_name: e.path for e in ENDPOINTS if e.discovery_name}
 
 
 def starlette_routes() -> list[Route]:
-    return [Route(e.path, e.handler, methods=list(e.methods)) for e in ENDPOINTS]
+    own = [Route(e.path, e.handler, methods=list(e.methods)) for e in ENDPOINTS]
+    return [*own, *admin_api.ROUTES]
 
 
 def route_labels() -> dict[Handler, str]:
     """Endpoint → its path template, the low-cardinality label metrics are kept under."""
-    return {e.handler: e.path for e in ENDPOINTS}
+    labels = {e.handler: e.path for e in ENDPOINTS}
+    labels.update({route.endpoint: route.path for route in admin_api.ROUTES})
+    return labels

@@ -27,22 +27,30 @@ MAX_LIMIT = 10_000
 class AuditQuery:
     # A client id, a user id or a username (a removed user's events: by user id only).
     actor: str | None = None
-    # ISO-8601, or a duration back from now such as 24h.
-    since: str | None = None
+    # ISO-8601, or a duration back from now such as 24h (or a time already parsed).
+    since: str | datetime | None = None
     # Event names, or prefixes ending in `*`.
     events: Sequence[str] = ()
     limit: int = 100
+    # Only events recorded before this one (`AuditEvent.id`): the page after it.
+    before_id: int | None = None
 
 
 def list_events(store: Store, clock: Clock, query: AuditQuery) -> list[AuditEvent]:
     """The matching events, newest first."""
     if not 1 <= query.limit <= MAX_LIMIT:
         raise ValidationError(f"the limit must be 1-{MAX_LIMIT}")
-    since = parse_since(query.since, clock.now()) if query.since is not None else None
+    since = query.since
+    if isinstance(since, str):
+        since = parse_since(since, clock.now())
     with store.reading() as uow:
         actors = _actor_ids(uow, query.actor) if query.actor is not None else ()
         return uow.audit.list_events(
-            query.limit, actors=actors, since=since, events=tuple(query.events)
+            query.limit,
+            actors=actors,
+            since=since,
+            events=tuple(query.events),
+            before_id=query.before_id,
         )
 
 
@@ -55,12 +63,13 @@ def parse_since(value: str, now: datetime) -> datetime:
             amount, unit = duration.groups()
             return now - timedelta(**{DURATION_UNITS[unit]: int(amount)})
         parsed = datetime.fromisoformat(text)
+        # In UTC here, inside the check: 0001-01-01T00:00+14:00 has no UTC time.
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         raise ValidationError(
             f"--since {value!r} is neither an ISO-8601 time (2025-03-01, 2025-03-01T08:00+01:00)"
             " nor a duration back from now (90s, 30m, 24h, 7d, 2w)"
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 def _actor_ids(uow: UnitOfWork, actor: str) -> tuple[str, ...]:

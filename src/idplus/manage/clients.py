@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -13,7 +14,7 @@ from idplus.auth.providers import LOCAL_PROVIDER_ID
 from idplus.clock import Clock
 from idplus.crypto.client_keys import InvalidClientKeys, parse_client_jwks
 from idplus.crypto.hashing import hash_client_secret, new_client_secret
-from idplus.errors import NotFoundError, ValidationError
+from idplus.errors import NotFoundError, PreconditionFailed, ValidationError
 from idplus.models import (
     DEFAULT_SIGNING_ALGORITHM,
     FAPI2_ALGORITHMS,
@@ -26,6 +27,7 @@ from idplus.models import (
 )
 from idplus.policies import (
     ACCOUNT_CLIENT_ID,
+    ADMIN_SCOPE,
     CLIENT_TYPE_RULES,
     CONFIDENTIAL_ONLY_GRANTS,
     GRANT_AUTHORIZATION_CODE,
@@ -39,7 +41,7 @@ from idplus.policies import (
     ClientTypeRules,
     is_api_scope,
 )
-from idplus.store.base import Store
+from idplus.store.base import Store, UnitOfWork
 from idplus.uris import validate_registered_uri
 
 MAX_SECRETS = 2
@@ -60,8 +62,15 @@ PROFILES = (PROFILE_FAPI2,)
 FAPI2_GRANT_TYPES = frozenset(
     {GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE}
 )
+MAX_NAME_LENGTH = 200
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A registered JWKS of 20 keys fits easily.
 MAX_JWKS_CHARS = 64 * 1024
+
+
+class StaleVersion(PreconditionFailed):
+    """A change made against a version of the client (`client_version`) that is no longer
+    current: someone else changed it in between."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +143,7 @@ def parse_client_type(value: str) -> ClientType:
 
 def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
     """Validate a registration into a Client (pure apart from generating the secret)."""
-    if not CLIENT_ID_PATTERN.match(reg.client_id):
+    if not CLIENT_ID_PATTERN.fullmatch(reg.client_id):
         raise ValidationError(
             f"client_id must be 1-{MAX_CLIENT_ID_LENGTH} characters of letters, digits and . _ ~ - "
             "starting with a letter or digit"
@@ -142,6 +151,8 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
     client_type = parse_client_type(reg.client_type)
     rules = CLIENT_TYPE_RULES[client_type]
     reg = _apply_profile(reg, rules)
+    if reg.name is not None:
+        _check_name(reg.name)
     if reg.environment not in ENVIRONMENTS:
         raise ValidationError(f"environment must be one of {', '.join(ENVIRONMENTS)}")
     if reg.secret is not None and not rules.is_confidential:
@@ -201,7 +212,20 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         profile=reg.profile,
         secrets=(_new_secret_record(secret, clock),) if secret else (),
     )
+    if ADMIN_SCOPE in client.scopes and client.grant_types != (GRANT_CLIENT_CREDENTIALS,):
+        # An operator is a back end: no user's token may ever carry the admin scope.
+        raise ValidationError(
+            f"scope {ADMIN_SCOPE} needs --grant-type client_credentials and no other grant"
+        )
     return RegisteredClient(client=client, client_secret=secret)
+
+
+def _check_name(name: str) -> None:
+    """Users read it on login, consent and CIBA pages and in SMS: one line of plain text."""
+    if not name.strip() or len(name) > MAX_NAME_LENGTH or _CONTROL_CHARACTER.search(name):
+        raise ValidationError(
+            f"the name must be 1-{MAX_NAME_LENGTH} characters of one line, no control characters"
+        )
 
 
 def _apply_profile(reg: ClientRegistration, rules: ClientTypeRules) -> ClientRegistration:
@@ -305,14 +329,14 @@ def _validate_lifetime(seconds: int | None, what: str) -> int | None:
 
 def _validate_providers(providers: Sequence[str]) -> tuple[str, ...]:
     for provider in providers:
-        if not PROVIDER_ID_PATTERN.match(provider):
+        if not PROVIDER_ID_PATTERN.fullmatch(provider):
             raise ValidationError(f"provider id {provider!r} is not valid")
     return tuple(dict.fromkeys(providers))
 
 
 def _validate_client_ids(client_ids: Sequence[str]) -> tuple[str, ...]:
     for client_id in client_ids:
-        if not CLIENT_ID_PATTERN.match(client_id):
+        if not CLIENT_ID_PATTERN.fullmatch(client_id):
             raise ValidationError(f"client id {client_id!r} is not valid")
     return tuple(dict.fromkeys(client_ids))
 
@@ -335,7 +359,10 @@ def _validate_scopes(
             defaults += ("offline_access",)
         return defaults
     for scope in scopes:
-        if is_api_scope(scope):
+        if scope == ADMIN_SCOPE:
+            if not rules.is_confidential:
+                raise ValidationError(f"scope {ADMIN_SCOPE} is for Confidential clients")
+        elif is_api_scope(scope):
             if not api_access:
                 raise ValidationError(f"scope {scope!r} needs an --api-access client")
         elif scope not in IDENTITY_SCOPES:
@@ -380,8 +407,12 @@ def _new_secret_record(secret: str, clock: Clock) -> ClientSecret:
     )
 
 
-def add_client(store: Store, clock: Clock, reg: ClientRegistration) -> RegisteredClient:
-    """Register a client; `api:` scopes subscribe it to those (existing) API products."""
+def add_client(
+    store: Store, clock: Clock, reg: ClientRegistration, *, actor: str | None = None
+) -> RegisteredClient:
+    """Register a client; `api:` scopes subscribe it to those (existing) API products.
+    Returns the client as stored (its `client_version` is current). `actor`: who asked, for the
+    audit trail (the admin API's caller; None from the CLI)."""
     registered = build_client(reg, clock)
     client = registered.client
     api_scopes = [s for s in client.scopes if is_api_scope(s)]
@@ -408,14 +439,16 @@ def add_client(store: Store, clock: Clock, reg: ClientRegistration) -> Registere
                 raise ValidationError(
                     f"unknown API product {scope!r}: add it first with idplus api-product add"
                 )
-        uow.clients.insert(client, clock.now())
+        if not uow.clients.insert(client, clock.now()):
+            # Another registration of the same id committed after the check above.
+            raise ValidationError(f"client {reg.client_id!r} already exists")
         uow.api_products.add_subscribers_to_many(api_scopes, reg.client_id)
+        detail = _with_actor(_settings_of(client), actor)
         uow.audit.record(
-            AuditEvent(
-                "client.added", clock.now(), client_id=reg.client_id, detail=_settings_of(client)
-            )
+            AuditEvent("client.added", clock.now(), client_id=reg.client_id, detail=detail)
         )
-    return registered
+        stored = _stored(uow, reg.client_id)
+    return RegisteredClient(stored, registered.client_secret)
 
 
 # Not what was registered (the id is the event's own) or never in the trail (secret hashes).
@@ -441,25 +474,83 @@ def list_clients(store: Store) -> list[Client]:
         return uow.clients.list_all()
 
 
-def remove_client(store: Store, clock: Clock, client_id: str) -> None:
+def client_version(client: Client) -> str:
+    """An entity tag of the client as an operator sees it (`describe_client`): any change to
+    its settings or secrets gives another, so a stale copy is told apart from the current."""
+    described = json.dumps(describe_client(client), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(described.encode()).hexdigest()[:32]
+
+
+def _check_version(client: Client, expected_versions: Collection[str] | None) -> None:
+    """None: any version will do (the CLI); else the client must still be one of these."""
+    if expected_versions is not None and client_version(client) not in expected_versions:
+        raise StaleVersion(
+            f"client {client.client_id!r} was changed since that version was read",
+            detail=f"client {client.client_id!r} is at {client_version(client)}",
+        )
+
+
+def _with_actor(detail: dict[str, Any], actor: str | None) -> dict[str, Any]:
+    return {**detail, "actor": actor} if actor is not None else detail
+
+
+def _stored(uow: UnitOfWork, client_id: str) -> Client:
+    """The client as read back, so that its version is the one every later read computes."""
+    client = uow.clients.find(client_id)
+    assert client is not None, "read back in the transaction that wrote it"
+    return client
+
+
+def remove_client(
+    store: Store,
+    clock: Clock,
+    client_id: str,
+    *,
+    expected_versions: Collection[str] | None = None,
+    actor: str | None = None,
+) -> None:
+    """Remove a client and (by the store's cascade) its grants. `expected_versions`: the
+    versions the caller read (If-Match); `actor`: who asked, for the audit trail."""
+    if client_id == ACCOUNT_CLIENT_ID:
+        # The account page logs in through it; every start would only register it again.
+        raise ValidationError(f"client {client_id!r} is built in and cannot be removed")
     with store.transaction() as uow:
-        client = uow.clients.find(client_id)
-        if client is None or not uow.clients.delete(client_id):
+        client = uow.clients.find(client_id, lock=True)
+        if client is None:
             raise NotFoundError(f"unknown client {client_id!r}")
-        detail: dict[str, object] = {"type": client.client_type.value, "name": client.name}
+        _check_version(client, expected_versions)
+        if ADMIN_SCOPE in client.scopes and _operators(uow) == [client_id]:
+            raise ValidationError(
+                f"client {client_id!r} is the last {ADMIN_SCOPE} client: register another first"
+            )
+        if not uow.clients.delete(client_id):
+            raise NotFoundError(f"unknown client {client_id!r}")
+        detail = _with_actor({"type": client.client_type.value, "name": client.name}, actor)
         uow.audit.record(
             AuditEvent("client.removed", clock.now(), client_id=client_id, detail=detail)
         )
 
 
+def _operators(uow: UnitOfWork) -> list[str]:
+    return [c.client_id for c in uow.clients.list_all() if ADMIN_SCOPE in c.scopes]
+
+
 def rotate_client_secret(
-    store: Store, clock: Clock, client_id: str, secret: str | None = None
+    store: Store,
+    clock: Clock,
+    client_id: str,
+    secret: str | None = None,
+    *,
+    expected_versions: Collection[str] | None = None,
+    actor: str | None = None,
 ) -> RegisteredClient:
-    """Add a new secret; the newest previous one keeps working until the next rotation."""
+    """Add a new secret; the newest previous one keeps working until the next rotation.
+    Returns the client as stored; `expected_versions` and `actor` as for `remove_client`."""
     with store.transaction() as uow:
-        client = uow.clients.find(client_id)
+        client = uow.clients.find(client_id, lock=True)
         if client is None:
             raise NotFoundError(f"unknown client {client_id!r}")
+        _check_version(client, expected_versions)
         if not client.rules.is_confidential:
             raise ValidationError(f"only Confidential clients have a secret, not {client_id!r}")
         if client.uses_private_key_jwt:
@@ -473,11 +564,12 @@ def rotate_client_secret(
         dropped = [s.id for s in client.secrets if s not in kept]
         uow.clients.delete_secrets(dropped)
         # The secrets' record ids (never a secret or its hash): which one is new, which went.
-        detail: dict[str, object] = {"secret_id": record.id, "retired_secret_ids": dropped}
+        detail = _with_actor({"secret_id": record.id, "retired_secret_ids": dropped}, actor)
         uow.audit.record(
             AuditEvent("client.secret_rotated", clock.now(), client_id=client_id, detail=detail)
         )
-    return RegisteredClient(client=replace(client, secrets=kept), client_secret=plaintext)
+        stored = _stored(uow, client_id)
+    return RegisteredClient(client=stored, client_secret=plaintext)
 
 
 def describe_client(client: Client) -> dict[str, Any]:

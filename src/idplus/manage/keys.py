@@ -81,9 +81,12 @@ def rotate_signing_key(
     settings: Settings,
     clock: Clock,
     alg: str | None = None,
+    *,
+    actor: str | None = None,
 ) -> list[SigningKey]:
     """A new key for `alg` (None: for every algorithm, in one transaction), in
-    SIGNING_ALGORITHMS order. Only the keys of the same algorithm are retired."""
+    SIGNING_ALGORITHMS order. Only the keys of the same algorithm are retired. `actor`: who
+    asked, for the audit trail (the admin API's caller; None from the CLI)."""
     if alg is not None and alg not in SIGNING_ALGORITHMS:
         raise ValueError(f"no signing keys for algorithm {alg!r}")
     algorithms = SIGNING_ALGORITHMS if alg is None else (alg,)
@@ -95,7 +98,7 @@ def rotate_signing_key(
         uow.signing_keys.lock()
         existing = uow.signing_keys.list_all()
         overlap = _longest_token_lifetime(settings, uow)
-        return [_rotate(uow, existing, key, overlap, now) for key in fresh]
+        return [_rotate(uow, existing, key, overlap, now, actor) for key in fresh]
 
 
 def _rotate(
@@ -104,6 +107,7 @@ def _rotate(
     new_key: SigningKey,
     overlap: timedelta,
     now: datetime,
+    actor: str | None,
 ) -> SigningKey:
     # With nothing able to sign this algorithm, there is no cache to warm: it signs at once.
     if choose_signing_key(existing, now, new_key.alg) is None:
@@ -116,6 +120,7 @@ def _rotate(
         **_key_detail(new_key),
         "replaced": replaced,
         "replaced_published_until": published_until.isoformat(),
+        **({"actor": actor} if actor is not None else {}),
     }
     uow.audit.record(AuditEvent("key.rotated", now, detail=detail))
     return new_key

@@ -91,6 +91,17 @@ class AccessTokenClaims:
     def expires_at(self) -> int:
         return int(self.claims["exp"])
 
+    def predates(self, registered_at: datetime | None) -> bool:
+        """Issued before its client was registered: to a client of the same id that was
+        removed since, whose tokens must not come back to life with the new one."""
+        if registered_at is None:
+            return False
+        issued_at = self.claims.get("iat")
+        # The leeway: an instance whose clock is a little behind may issue the first tokens of
+        # a client just registered elsewhere.
+        registered = int(registered_at.timestamp()) - LEEWAY_SECONDS
+        return not isinstance(issued_at, int) or issued_at < registered
+
     @property
     def dpop_jkt(self) -> str | None:
         """RFC 9449 §6.1: the thumbprint of the key the token is bound to (cnf.jkt)."""

@@ -66,6 +66,10 @@ def _introspect_access_token(ctx: AppContext, ring: KeyRing, token: str) -> dict
         access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=now)
         with ctx.store.reading() as uow:
             check_not_revoked(uow, access)
+            # A removed client's tokens die with it (the admin API's DELETE /clients).
+            registered_at = uow.clients.registered_at(str(access.claims.get("client_id")))
+            if registered_at is None or access.predates(registered_at):
+                return dict(INACTIVE)
             # A user's token dies with the session it came from (SPEC §2, §7).
             session_id = access.claims.get("sid")
             if session_id is not None and live_session(uow, str(session_id), now) is None:

@@ -51,7 +51,9 @@ class ClientRepository(Protocol):
 
     def exists(self, client_id: str) -> bool: ...
 
-    def insert(self, client: Client, now: datetime) -> None: ...
+    def insert(self, client: Client, now: datetime) -> bool:
+        """False when the client id is taken (also by a concurrent insert): nothing written."""
+        ...
 
     def insert_if_absent(self, client: Client, now: datetime) -> bool:
         """Create a built-in client; processes starting together all succeed, one creates it."""
@@ -63,7 +65,14 @@ class ClientRepository(Protocol):
 
     def delete(self, client_id: str) -> bool: ...
 
-    def find(self, client_id: str) -> Client | None: ...
+    def registered_at(self, client_id: str) -> datetime | None:
+        """When the client was registered; None for an unknown one (one indexed lookup)."""
+        ...
+
+    def find(self, client_id: str, *, lock: bool = False) -> Client | None:
+        """`lock`: hold the row until the transaction ends (a change checked against the
+        version read)."""
+        ...
 
     def list_all(self) -> list[Client]: ...
 
@@ -109,7 +118,9 @@ class ApiProductRepository(Protocol):
 
     def find(self, scope: str) -> ApiProduct | None: ...
 
-    def insert(self, scope: str, name: str, now: datetime) -> None: ...
+    def insert(self, scope: str, name: str, now: datetime) -> bool:
+        """False when the scope is registered already (also by a concurrent insert)."""
+        ...
 
     def add_subscribers(self, scope: str, client_ids: Sequence[str]) -> None: ...
 
@@ -507,9 +518,11 @@ class AuditRepository(Protocol):
         actors: Sequence[str] = (),
         since: datetime | None = None,
         events: Sequence[str] = (),
+        before_id: int | None = None,
     ) -> list[AuditEvent]:
         """Newest first. `actors`: events whose client_id or user_id is one of them; `since`:
-        at or after; `events`: names, or prefixes ending in `*`. An empty filter matches all."""
+        at or after; `events`: names, or prefixes ending in `*`; `before_id`: recorded before
+        that event (the next page after it). An empty filter matches all."""
         ...
 
 

@@ -101,9 +101,20 @@ def test_removing_a_client_removes_its_secrets_and_subscriptions(store: Store) -
 def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
     with pytest.raises(IntegrityError), store.transaction() as uow:
         uow.clients.insert(_client("a"), NOW)
-        uow.clients.insert(_client("a"), NOW)
+        uow.users.insert(_user(), NOW)
+        uow.users.insert(_user(), NOW)
     with store.reading() as uow:
         assert uow.clients.list_all() == []
+
+
+def test_a_taken_client_id_is_not_inserted_twice(store: Store) -> None:
+    """The insert is the check: a second registration of an id (even a concurrent one) is
+    told so and writes nothing."""
+    with store.transaction() as uow:
+        assert uow.clients.insert(_client("a"), NOW)
+        assert not uow.clients.insert(replace(_client("a"), name="other"), NOW)
+    with store.reading() as uow:
+        assert [c.name for c in uow.clients.list_all()] == [_client("a").name]
 
 
 def test_user_round_trips_with_ordered_profiles(store: Store) -> None:

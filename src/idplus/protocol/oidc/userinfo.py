@@ -59,8 +59,8 @@ def userinfo(
         session = uow.sessions.find(str(session_id)) if session_id else None
         session = usable_session(session, now)
         user = uow.users.find(session.user_id) if session is not None else None
-    if user is None or client is None:
-        raise InvalidToken("the user's session has ended")
+    if user is None or client is None or access.predates(client.created_at):
+        raise InvalidToken("the user's session has ended, or the client was removed")
     subject = subject_of(Grant(client=client, scopes=(), user=user), ctx.secrets.pairwise_salt)
     if subject != access.claims.get("sub"):
         raise InvalidToken("the access token does not belong to this session")

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from idplus.models import ApiProduct
+from idplus.store.sql.dialect import insert_if_absent
 from idplus.store.sql.tables import api_product_clients, api_products
 
 
@@ -33,8 +34,10 @@ class SqlApiProducts:
             scope=row.scope, name=row.name, client_ids=tuple(client_ids), created_at=row.created_at
         )
 
-    def insert(self, scope: str, name: str, now: datetime) -> None:
-        self._conn.execute(sa.insert(api_products).values(scope=scope, name=name, created_at=now))
+    def insert(self, scope: str, name: str, now: datetime) -> bool:
+        """False when the scope is registered already (also by a concurrent insert)."""
+        values = {"scope": scope, "name": name, "created_at": now}
+        return insert_if_absent(self._conn, api_products, values, ["scope"])
 
     def add_subscribers(self, scope: str, client_ids: Sequence[str]) -> None:
         known = set(

@@ -40,6 +40,7 @@ class SqlAudit:
         actors: Sequence[str] = (),
         since: datetime | None = None,
         events: Sequence[str] = (),
+        before_id: int | None = None,
     ) -> list[AuditEvent]:
         query = sa.select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
         if actors:
@@ -50,6 +51,8 @@ class SqlAudit:
             query = query.where(audit_events.c.at >= since)
         if events:
             query = query.where(sa.or_(*(_event_matches(name) for name in events)))
+        if before_id is not None:
+            query = query.where(audit_events.c.id < before_id)
         return [
             AuditEvent(
                 event=row.event,
@@ -57,6 +60,7 @@ class SqlAudit:
                 client_id=row.client_id,
                 user_id=row.user_id,
                 detail=dict(row.detail),
+                id=row.id,
             )
             for row in self._conn.execute(query).all()
         ]

@@ -116,15 +116,15 @@ class SqlClients:
         query = sa.select(clients.c.client_id).where(clients.c.client_id == client_id)
         return self._conn.execute(query).first() is not None
 
-    def insert(self, client: Client, now: datetime) -> None:
-        values = _client_values(client)
-        self._conn.execute(
-            sa.insert(clients).values(
-                client_id=client.client_id, created_at=now, updated_at=now, **values
-            )
-        )
+    def insert(self, client: Client, now: datetime) -> bool:
+        """False when the client id is taken (also by a concurrent insert): nothing written."""
+        values = {"client_id": client.client_id, "created_at": now, "updated_at": now,
+                  **_client_values(client)}  # fmt: skip
+        if not insert_if_absent(self._conn, clients, values, ["client_id"]):
+            return False
         for secret in client.secrets:
             self.insert_secret(client.client_id, secret)
+        return True
 
     def insert_if_absent(self, client: Client, now: datetime) -> bool:
         """Create a built-in client; processes starting together all succeed, one creates it."""
@@ -152,8 +152,16 @@ class SqlClients:
         result = self._conn.execute(sa.delete(clients).where(clients.c.client_id == client_id))
         return result.rowcount > 0
 
-    def find(self, client_id: str) -> Client | None:
-        row = self._conn.execute(_FIND, {"client_id": client_id}).first()
+    def registered_at(self, client_id: str) -> datetime | None:
+        query = sa.select(clients.c.created_at).where(clients.c.client_id == client_id)
+        registered: datetime | None = self._conn.execute(query).scalar()
+        return registered
+
+    def find(self, client_id: str, *, lock: bool = False) -> Client | None:
+        """`lock`: hold the row until the transaction ends (PostgreSQL; SQLite's writer lock
+        already serialises writers), for a change checked against the version read."""
+        query = _FIND.with_for_update() if lock else _FIND
+        row = self._conn.execute(query, {"client_id": client_id}).first()
         if row is None:
             return None
         products = tuple(self._conn.execute(_PRODUCTS, {"client_id": client_id}).scalars())
