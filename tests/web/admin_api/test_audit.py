@@ -3,7 +3,6 @@ filtered by actor, event and time, newest first — page by page with a cursor."
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 
 from idplus.config import Settings
 from idplus.models import AuditEvent
+from idplus.web.admin_api.operations import encode_cursor
 from tests.harness import Harness
 from tests.web.admin_api.conftest import API, OPERATOR, bearer
 
@@ -231,10 +231,6 @@ def test_paging_keeps_the_filters(trail: Harness, operator_token: str) -> None:
 # --- bad queries ----------------------------------------------------------------------------
 
 
-def _b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
-
-
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no SQL involved
 @pytest.mark.parametrize(
     ("query", "problem"),
@@ -243,9 +239,9 @@ def _b64(text: str) -> str:
         ({"limit": "201"}, "limit"),
         ({"limit": "ten"}, "limit"),
         ({"cursor": "not base64!"}, "cursor"),
-        ({"cursor": _b64("abc")}, "cursor"),
-        ({"cursor": _b64("0")}, "cursor"),
-        ({"cursor": _b64("-5")}, "cursor"),
+        ({"cursor": encode_cursor("abc")}, "cursor"),
+        ({"cursor": encode_cursor("0")}, "cursor"),
+        ({"cursor": encode_cursor("-5")}, "cursor"),
         ({"since": "yesterday"}, "since"),
         ({"since": "999999999w"}, "since"),
         ({"event": "user.*,"}, "event"),

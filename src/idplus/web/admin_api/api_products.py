@@ -15,15 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from idplus.manage import api_products
 from idplus.models import ApiProduct
 from idplus.web.admin_api.operations import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
     Call,
     Operation,
     Result,
     decode_cursor,
     encode_cursor,
 )
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 
 
 class ApiProductOut(BaseModel):
@@ -47,7 +46,7 @@ class ApiProductsQuery(BaseModel):
         default=None, max_length=400, description="The next_cursor of the page before."
     )
     limit: int = Field(
-        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="At most this many products."
+        default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="At most this many products."
     )
 
 

@@ -18,6 +18,8 @@ from idplus.errors import ValidationError
 from idplus.manage import audit
 from idplus.models import AuditEvent
 from idplus.web.admin_api.operations import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
     BadRequest,
     Call,
     Operation,
@@ -26,8 +28,6 @@ from idplus.web.admin_api.operations import (
     encode_cursor,
 )
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 # An event filter: a name (client.added) or a name prefix ending in `*` (user.*).
 EVENT_FILTER = re.compile(r"[a-z0-9_.-]{0,64}\*?")
 MAX_EVENT_FILTERS = 20
@@ -63,7 +63,7 @@ class AuditEventsQuery(BaseModel):
         default=None, max_length=64, description="The next_cursor of the page before."
     )
     limit: int = Field(
-        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="At most this many events."
+        default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="At most this many events."
     )
 
 

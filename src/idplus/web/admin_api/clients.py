@@ -20,6 +20,8 @@ from idplus.models import Client
 from idplus.policies import CLIENT_TYPE_RULES, KNOWN_GRANT_TYPES, OAuthClientType, RefreshPolicyName
 from idplus.web.admin_api.keys import Algorithm
 from idplus.web.admin_api.operations import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
     Call,
     Operation,
     Result,
@@ -50,9 +52,6 @@ assert get_args(AuthMethod) == clients.AUTH_METHODS
 assert get_args(Profile) == clients.PROFILES
 assert set(get_args(OAuthTypeName)) == set(OAuthClientType)
 assert set(get_args(RefreshPolicy)) == set(RefreshPolicyName)
-
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
 
 
 class ClientSecretOut(BaseModel):
@@ -119,7 +118,7 @@ class ClientPage(BaseModel):
 
     # Opaque, from the previous page's next_cursor; none: the first page.
     cursor: str | None = None
-    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE)
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
 
 class NewClient(BaseModel):

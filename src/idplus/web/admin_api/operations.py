@@ -36,6 +36,9 @@ from idplus.web.adapters import NO_STORE, oauth_error_response
 from idplus.web.signing import current_key_ring
 
 PREFIX = "/admin/api/v1"
+# Every list's `limit`: its default and most.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
 # A JSON body of the admin API is small: a client's settings, a product's name.
 MAX_BODY_BYTES = 64 * 1024
 
