@@ -34,7 +34,8 @@ run: install
 test: lint
 	$(BIN)/pytest -n 2 --dist loadfile -m "not e2e"
 
-# The end-to-end groups (tests/flows, tests/browser): real server processes, Chromium, node.
+# The end-to-end groups (marker e2e: tests/flows, tests/browser, the live-server modules):
+# real server processes, Chromium, node.
 test-e2e: install
 	$(BIN)/pytest -n 2 --dist loadfile -m e2e
 

@@ -27,13 +27,16 @@ from tests.live_server import LiveServer, RelyingParty, run_live_server, run_rel
 
 # The end-to-end groups: `make test-e2e` runs them apart from `make test`.
 E2E_DIRECTORIES = ("flows", "browser")
+# Modules elsewhere that drive real server processes too.
+E2E_MODULES = ("test_resource.py", "test_metrics_exposition.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests = Path(__file__).parent
     for item in items:
         parts = item.path.relative_to(tests).parts
-        if parts and parts[0] in E2E_DIRECTORIES:
+        at_top = parts == (item.path.name,)
+        if parts[0] in E2E_DIRECTORIES or (at_top and item.path.name in E2E_MODULES):
             item.add_marker(pytest.mark.e2e)
 
 
