@@ -8,13 +8,12 @@ from typing import Any
 
 from idplus.clock import Clock
 from idplus.errors import NotFoundError, ValidationError
+from idplus.manage.display_names import check_display_name
 from idplus.models import ApiProduct, AuditEvent
 from idplus.store.base import Store
 
 API_SCOPE_PATTERN = re.compile(r"^api:[a-z0-9][a-z0-9._-]{0,190}$")
-MAX_NAME_LENGTH = 200
 # A display name is shown as plain text: no line breaks or other control characters.
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class ApiProductExists(ValidationError):
@@ -40,7 +39,7 @@ def add_api_product(
             f"API scope {scope!r} must look like api:NAME (lower-case letters, digits, . _ -)"
         )
     if name is not None:
-        _check_name(name)
+        check_display_name(name, "an API product's name")
     with store.transaction() as uow:
         for client_id in client_ids:
             client = uow.clients.find(client_id)
@@ -68,13 +67,6 @@ def add_api_product(
         product = uow.api_products.find(scope)
     assert product is not None
     return product
-
-
-def _check_name(name: str) -> None:
-    if not name.strip() or len(name) > MAX_NAME_LENGTH or _CONTROL_CHARACTER.search(name):
-        raise ValidationError(
-            f"an API product's name is 1-{MAX_NAME_LENGTH} characters of plain text on one line"
-        )
 
 
 def list_api_products(

@@ -15,6 +15,7 @@ from idplus.clock import Clock
 from idplus.crypto.client_keys import InvalidClientKeys, parse_client_jwks
 from idplus.crypto.hashing import hash_client_secret, new_client_secret
 from idplus.errors import NotFoundError, PreconditionFailed, ValidationError
+from idplus.manage.display_names import check_display_name
 from idplus.models import (
     DEFAULT_SIGNING_ALGORITHM,
     FAPI2_ALGORITHMS,
@@ -62,8 +63,6 @@ PROFILES = (PROFILE_FAPI2,)
 FAPI2_GRANT_TYPES = frozenset(
     {GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE}
 )
-MAX_NAME_LENGTH = 200
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A registered JWKS of 20 keys fits easily.
 MAX_JWKS_CHARS = 64 * 1024
 
@@ -152,7 +151,8 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
     rules = CLIENT_TYPE_RULES[client_type]
     reg = _apply_profile(reg, rules)
     if reg.name is not None:
-        _check_name(reg.name)
+        # Users read it on login, consent and CIBA pages and in SMS.
+        check_display_name(reg.name, "an app's name")
     if reg.environment not in ENVIRONMENTS:
         raise ValidationError(f"environment must be one of {', '.join(ENVIRONMENTS)}")
     if reg.secret is not None and not rules.is_confidential:
@@ -218,14 +218,6 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
             f"scope {ADMIN_SCOPE} needs --grant-type client_credentials and no other grant"
         )
     return RegisteredClient(client=client, client_secret=secret)
-
-
-def _check_name(name: str) -> None:
-    """Users read it on login, consent and CIBA pages and in SMS: one line of plain text."""
-    if not name.strip() or len(name) > MAX_NAME_LENGTH or _CONTROL_CHARACTER.search(name):
-        raise ValidationError(
-            f"the name must be 1-{MAX_NAME_LENGTH} characters of one line, no control characters"
-        )
 
 
 def _apply_profile(reg: ClientRegistration, rules: ClientTypeRules) -> ClientRegistration:

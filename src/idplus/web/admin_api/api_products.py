@@ -13,6 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from idplus.manage import api_products
+from idplus.manage.display_names import MAX_NAME_LENGTH
 from idplus.models import ApiProduct
 from idplus.web.admin_api.operations import (
     DEFAULT_PAGE_SIZE,
@@ -60,7 +61,7 @@ class NewApiProduct(BaseModel):
     name: str | None = Field(
         default=None,
         min_length=1,
-        max_length=api_products.MAX_NAME_LENGTH,
+        max_length=MAX_NAME_LENGTH,
         description="A display name, plain text on one line (default: NAME from the scope).",
     )
 
