@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client, OAuthError
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from tests.browser.axe import assert_accessible
 from tests.live_server import LiveServer
@@ -52,14 +52,14 @@ def test_tv_gets_tokens_after_the_user_approves_in_a_browser(
         qr = page.get_by_role("img", name=f"QR-kode som åpner denne siden med koden "
                               f"{started['user_code']}")  # fmt: skip
         # The link goes straight to the login, which offers the code's QR for a phone.
-        assert qr.is_visible()
+        expect(qr).to_be_visible()
         assert_accessible(page)
         page.get_by_label("Mobilnummer eller e-post").fill(PHONE)
         page.get_by_label("Passord").fill("hunter2hunter")
         page.get_by_role("button", name="Logg inn").click()
         page.get_by_text("vite hvem du er").wait_for()
-        assert page.get_by_text("holde deg innlogget").is_visible()
-        assert page.get_by_text("Logget inn som Kari.").is_visible()
+        expect(page.get_by_text("holde deg innlogget")).to_be_visible()
+        expect(page.get_by_text("Logget inn som Kari.")).to_be_visible()
         assert_accessible(page)
         page.get_by_role("button", name="Godkjenn").click()
         page.get_by_text("Enheten er koblet til.").wait_for()
@@ -93,6 +93,6 @@ def test_the_pages_in_english_and_not_you_on_a_phone_sized_screen(
     page.get_by_label("Password").wait_for()
     # A phone needs no QR code of the page it already shows.
     assert page.locator("figure.qr img").count() == 1
-    assert not page.locator("figure.qr img").is_visible()
+    expect(page.locator("figure.qr img")).to_be_hidden()
     assert_accessible(page)
     context.close()

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request
+from playwright.sync_api import Browser, Page, Request, expect
 
 from tests.harness import VERIFIER, s256
 from tests.live_server import LiveServer, RelyingParty, run_live_server, run_relying_party
@@ -128,7 +128,7 @@ def _authorize_url(fed: Federation, client_id: str, state: str, **extra: str) ->
 
 def _back_at_client(page: Page, fed: Federation, state: str) -> str:
     page.wait_for_url(f"{fed.party.callback}?*")
-    assert page.locator("#done").is_visible()
+    expect(page.locator("#done")).to_be_visible()
     received = fed.party.received[-1]
     assert received["state"] == state
     assert "error" not in received
@@ -177,15 +177,15 @@ def test_login_through_the_upstream_then_sso_for_a_second_client(
     assert page.url.startswith(fed.local.base_url)
     assert page.locator("html").get_attribute("lang") == ui_locales
     assert page.title() == f"{texts['heading']} · idplus"
-    assert page.get_by_role("heading", name=texts["heading"]).is_visible()
-    assert page.get_by_text("Min Side").is_visible()
+    expect(page.get_by_role("heading", name=texts["heading"])).to_be_visible()
+    expect(page.get_by_text("Min Side")).to_be_visible()
     local_button = page.locator('button[name="provider"][value="local"]')
     upstream_button = page.locator('button[name="provider"][value="up"]')
-    assert local_button.is_visible()
-    assert upstream_button.is_visible()
+    expect(local_button).to_be_visible()
+    expect(upstream_button).to_be_visible()
     assert local_button.inner_text() == texts["local"]
     assert upstream_button.inner_text() == "Telenor ID"
-    assert page.get_by_role("button", name=texts["cancel"]).is_visible()
+    expect(page.get_by_role("button", name=texts["cancel"])).to_be_visible()
     suffix = "" if ui_locales == "no" else f"-{ui_locales}"
     page.screenshot(path=SCREENSHOT.with_stem(SCREENSHOT.stem + suffix), full_page=True)
 
@@ -193,7 +193,7 @@ def test_login_through_the_upstream_then_sso_for_a_second_client(
     # The upstream idplus's own login page, in the language the RP asked for.
     page.wait_for_url(f"{fed.upstream.base_url}/login?*")
     assert page.locator("html").get_attribute("lang") == ui_locales
-    assert page.get_by_role("heading", name=texts["login"]).is_visible()
+    expect(page.get_by_role("heading", name=texts["login"])).to_be_visible()
     page.get_by_label(texts["username"]).fill("kari@example.no")
     page.get_by_label(texts["password"]).fill("hunter2hunter")
     page.get_by_role("button", name=texts["login"], exact=True).click()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.harness import VERIFIER, s256
 from tests.live_server import LiveServer, RelyingParty
@@ -31,7 +31,7 @@ def _register(server: LiveServer, party: RelyingParty, client_id: str, *flags: s
 
 def _back_at_client(page: Page, party: RelyingParty, client_id: str) -> dict[str, str]:
     page.wait_for_url(f"{party.callback}?*")
-    assert page.locator("#done").is_visible()
+    expect(page.locator("#done")).to_be_visible()
     received = party.received[-1]
     assert received["state"] == f"state-{client_id}"
     assert len(received["code"]) >= 43
@@ -51,7 +51,7 @@ def test_pkce_login_in_norwegian_with_sms_code_then_sso(
 
     page.goto(_authorize_url(live_server, relying_party, "web-a", ui_locales="no"))
     assert page.locator("html").get_attribute("lang") == "no"
-    assert page.get_by_role("heading", name="Logg inn").is_visible()
+    expect(page.get_by_role("heading", name="Logg inn")).to_be_visible()
     page.get_by_label("Mobilnummer eller e-post").fill("92000001")
     page.get_by_label("Passord").fill("hunter2hunter")
     page.get_by_role("button", name="Logg inn").click()

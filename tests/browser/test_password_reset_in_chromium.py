@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.axe import assert_accessible
 from tests.harness import VERIFIER, s256
@@ -57,7 +57,7 @@ def test_a_two_factor_reset_in_norwegian_returns_to_the_login(
     _toggle_shows_the_password(page, "Passord", "Vis passord")
     assert_accessible(page)
     page.get_by_role("link", name="Glemt passordet?").click()
-    assert page.get_by_role("heading", name="Glemt passord").is_visible()
+    expect(page.get_by_role("heading", name="Glemt passord")).to_be_visible()
     assert_accessible(page)
     page.get_by_label("Mobilnummer eller e-post").fill("92000001")
     page.get_by_role("button", name="Send kode").click()
@@ -66,7 +66,7 @@ def test_a_two_factor_reset_in_norwegian_returns_to_the_login(
     assert_accessible(page)
     page.get_by_label("Engangskode").fill(_last(live_server, "sms")["code"])
     page.get_by_role("button", name="Bekreft").click()
-    assert page.get_by_role("heading", name="Sjekk e-posten din").is_visible()
+    expect(page.get_by_role("heading", name="Sjekk e-posten din")).to_be_visible()
     assert_accessible(page)
 
     link = re.search(r"\S+/password-reset/email\?token=\S+", _last(live_server, "email")["body"])
@@ -106,13 +106,13 @@ def test_an_sms_reset_and_logging_in_again_in_english(
     code = _last(live_server, "sms")["code"]
     page.get_by_label("One-time code").fill("000000" if code != "000000" else "111111")
     page.get_by_role("button", name="Confirm", exact=True).click()
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     assert_accessible(page)
     page.get_by_label("One-time code").fill(code)
     page.get_by_role("button", name="Confirm", exact=True).click()
     page.get_by_label("New password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Save the new password").click()
-    assert page.get_by_role("status").is_visible()
+    expect(page.get_by_role("status")).to_be_visible()
     assert_accessible(page)
 
     page.goto(_authorize_url(live_server, relying_party))
@@ -122,8 +122,8 @@ def test_an_sms_reset_and_logging_in_again_in_english(
     page.wait_for_url(f"{relying_party.callback}?*")
 
     page.goto(_authorize_url(live_server, relying_party, prompt="login"))
-    assert page.get_by_role("heading", name="Log in again as +47 ••• •• 002").is_visible()
+    expect(page.get_by_role("heading", name="Log in again as +47 ••• •• 002")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("button", name="Not you?").click()
-    assert page.get_by_role("heading", name="Log in", exact=True).is_visible()
-    assert page.get_by_label("Mobile number or e-mail").input_value() == ""
+    expect(page.get_by_role("heading", name="Log in", exact=True)).to_be_visible()
+    expect(page.get_by_label("Mobile number or e-mail")).to_have_value("")
