@@ -11,11 +11,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
 from idplus.application.app import create_app
 from idplus.clock import FrozenClock
 from idplus.config import Settings
+from idplus.crypto import hashing
 from idplus.crypto.keys import NewKeyMaterial, generate_key_material
 from idplus.logs import configure_logging
 from idplus.manage import keys as manage_keys
@@ -67,6 +69,18 @@ def _server_logging() -> None:
     """Every test starts with the server's logging (INFO): an `idplus` command run by an
     earlier test leaves the CLI's WARNING, which would hide the INFO events tests capture."""
     configure_logging("INFO")
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 with the production parameters takes ~0.2 s of a core per hash and per
+    verification, and most tests add a user and log in: the in-process suite hashes with the
+    smallest parameters argon2 allows. Still argon2id through the same functions; hashes made
+    either way verify either way (the parameters are in the hash). Servers the tests start as
+    processes (tests/flows, tests/browser) hash as in production."""
+    monkeypatch.setattr(
+        hashing, "_password_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
 
 
 KeyMaterialPool = dict[tuple[str, str | None], list[NewKeyMaterial]]

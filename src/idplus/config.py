@@ -169,6 +169,13 @@ class Settings(BaseSettings):
     delivery_timeout_seconds: float = Field(
         5.0, gt=0, description="How long one delivery attempt may take."
     )
+    registry_poll_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="How often each worker checks whether a client, key, API product or "
+        "upstream provider changed; a change reaches every worker within this (and a query).",
+    )
     outbox_poll_seconds: float = Field(
         1.0,
         gt=0,

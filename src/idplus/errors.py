@@ -26,6 +26,30 @@ class PreconditionFailed(IdplusError):
     thing in between (the admin API's If-Match, RFC 9110 §13.1.1)."""
 
 
+class Forbidden(IdplusError):
+    """The caller is known but may not do this (a developer asking for an operator's action,
+    a company's developer for an admin's)."""
+
+
+class Conflict(IdplusError):
+    """The change clashes with what exists (a name or scope taken, a request already
+    decided)."""
+
+
+class RateLimited(IdplusError):
+    """Too many of one kind of change in a while (invitations per inviter and per company);
+    `retry_after`: seconds until the next one is allowed."""
+
+    def __init__(self, description: str, *, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(description, detail=detail)
+        self.retry_after = retry_after
+
+
+class Unavailable(IdplusError):
+    """Something the change needs is down for now (the e-mail sender): nothing was changed,
+    and the same request may succeed later."""
+
+
 class NotFoundError(IdplusError):
     """An operator named something that does not exist (unknown client, user, key …)."""
 

@@ -27,6 +27,11 @@ class ClientSecret:
     id: str
     secret_hash: str
     created_at: datetime
+    # A rotated-out secret works until then (the rotation's overlap); None: no end set.
+    expires_at: datetime | None = None
+
+    def works_at(self, now: datetime) -> bool:
+        return self.expires_at is None or now < self.expires_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,8 @@ class Client:
     # None, or PROFILE_FAPI2: the FAPI 2.0 Security Profile enforced (registration checks
     # that PAR, private_key_jwt, DPoP and PS256/ES256 are all set; requests are held to it).
     profile: str | None = None
+    # The developer portal's company whose app this client is; None for operators' clients.
+    company_id: str | None = None
 
     @property
     def is_fapi2(self) -> bool:
@@ -126,6 +133,8 @@ class User:
     birthdate: date | None = None
     legacy: dict[str, object] = field(default_factory=dict)
     created_at: datetime | None = None
+    # Locked by an operator: no login and no refresh until unlocked. None: not locked.
+    disabled_at: datetime | None = None
 
     @property
     def has_password(self) -> bool:
@@ -222,6 +231,19 @@ class AuditEvent:
     # The trail's own number, increasing in recording order: None until recorded; read back,
     # it is what the admin API's cursor pages by.
     id: int | None = None
+    # What the event is about when it is neither a client nor a user: "kind:id"
+    # ("company:…", "api_product:…"); recorded events about a client or a user are found
+    # through those. Who made the change is detail["actor"].
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSubject:
+    """What audit events are about, as the admin API's `object` filter names it: "client:ID",
+    "user:ID", "company:ID", "api_product:SCOPE" …"""
+
+    kind: str
+    id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -566,3 +588,89 @@ class WebAuthnChallenge:
     expires_at: datetime
     # The user it was issued for (registration, step-up); None for a username-less login.
     user_id: str | None = None
+
+
+# A company member's role: admins invite and remove members; developers manage apps.
+COMPANY_ADMIN = "admin"
+COMPANY_DEVELOPER = "developer"
+COMPANY_ROLES = (COMPANY_ADMIN, COMPANY_DEVELOPER)
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    """A developer portal company: the owner of apps, with admins and developers."""
+
+    id: str
+    name: str
+    created_at: datetime
+    # "user:<id>" or "client:<id>" (the audit trail's actor names).
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    company_id: str
+    user_id: str
+    role: str
+    joined_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """An e-mailed, single-use link to join a company; only the link's HMAC is stored."""
+
+    id: str
+    company_id: str
+    email: str
+    role: str
+    token_hash: str
+    invited_by: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    accepted_by: str | None = None
+
+
+SUBSCRIPTION_PENDING = "pending"
+SUBSCRIPTION_APPROVED = "approved"
+SUBSCRIPTION_REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRequest:
+    """An app's request for an API product's `api:` scope, decided by an operator."""
+
+    id: str
+    client_id: str
+    scope: str
+    status: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks a `manage/` use-case for something (the admin API's token holder, a portal or
+    console login, the CLI); `manage/access.py` says what each may do."""
+
+    # How the audit trail names who made a change: "client:<id>", "user:<id>"; None for the
+    # CLI (the operator at the server's console).
+    actor: str | None
+    # The user behind a portal or console login; None for clients and the CLI.
+    user_id: str | None = None
+    operator: bool = False
+
+    @classmethod
+    def command_line(cls) -> Caller:
+        return cls(actor=None, operator=True)
+
+    @classmethod
+    def admin_client(cls, client_id: str) -> Caller:
+        return cls(actor=f"client:{client_id}", operator=True)
+
+    @classmethod
+    def user(cls, user_id: str, *, operator: bool) -> Caller:
+        return cls(actor=f"user:{user_id}", user_id=user_id, operator=operator)

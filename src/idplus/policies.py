@@ -170,6 +170,13 @@ API_SCOPE_PREFIX = "api:"
 # The operator's scope of the admin API: only client_credentials grants it, to clients
 # registered with it (`idplus client add … --scope idplus:admin`).
 ADMIN_SCOPE = "idplus:admin"
+# A developer's scope of the admin API: tokens of the built-in portal client carry it, and open
+# only the companies the developer belongs to.
+PORTAL_SCOPE = "idplus:portal"
+# The user role (`idplus user grant-role U operator`) that makes a user an operator: the
+# console at /admin and the whole admin API with a token of the console client.
+OPERATOR_ROLE = "operator"
+USER_ROLES = (OPERATOR_ROLE,)
 
 
 def is_api_scope(scope: str) -> bool:
@@ -178,6 +185,14 @@ def is_api_scope(scope: str) -> bool:
 
 # The built-in client behind idplus's own account page (like Keycloak's "account" client).
 ACCOUNT_CLIENT_ID = "idplus-account"
+# The built-in clients of the developer portal (/portal) and the operator console (/admin).
+PORTAL_CLIENT_ID = "idplus-portal"
+CONSOLE_CLIENT_ID = "idplus-console"
+BUILT_IN_CLIENT_IDS = (ACCOUNT_CLIENT_ID, PORTAL_CLIENT_ID, CONSOLE_CLIENT_ID)
+# After a secret rotation the older secrets keep working this long (or until revoked), so an
+# app's instances can switch over without downtime; a rotation may choose 0 up to the most.
+DEFAULT_SECRET_OVERLAP = timedelta(hours=24)
+MAX_SECRET_OVERLAP = timedelta(days=30)
 # Client ids are 1-200 characters (`idplus client add`); nothing longer names a client, and
 # the columns hold no more.
 MAX_CLIENT_ID_LENGTH = 200

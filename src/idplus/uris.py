@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 from idplus.errors import ValidationError
@@ -31,6 +32,39 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_internal_host(host: str | None) -> bool:
+    """Whether a URI's host (`urlsplit(uri).hostname`) names this machine or a network off the
+    public internet, where a call made for someone else could reach what they cannot:
+    `localhost` and `*.localhost` (RFC 6761 §6.3), and IP literals that are loopback, private,
+    link-local, unique-local, multicast, reserved, unspecified or otherwise not global. Names
+    are not resolved here: a name may point elsewhere by the time it is called."""
+    if not host:
+        return False
+    name = host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    address = _ip_literal(name)
+    if address is None:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 address written as IPv6 goes where the IPv4 address does.
+        address = address.ipv4_mapped or address.sixtofour or address
+    return address.is_multicast or not address.is_global
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        # The resolver outbound calls use (getaddrinfo) also reads "127.1", "0x7f.1" and
+        # "2130706433" as IPv4 addresses; inet_aton reads them the same way.
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):
+        return None
 
 
 def validate_registered_uri(uri: str, *, what: str, allow_private_use: bool) -> str:

@@ -47,6 +47,7 @@ def test_audit_list_prints_one_json_object_per_line_newest_first(cli_on_each_dat
         "event": "key.rotated",
         "client_id": None,
         "user_id": None,
+        "target": None,
         "detail": {"kid": "k-2", "replaced": ["k-1"]},
     }
 

@@ -15,14 +15,21 @@ from idplus.manage.clients import (
     add_client,
     build_client,
     describe_client,
-    ensure_account_client,
+    ensure_built_in_clients,
     get_client,
     list_clients,
     remove_client,
     rotate_client_secret,
 )
-from idplus.policies import ACCOUNT_CLIENT_ID
+from idplus.policies import (
+    ACCOUNT_CLIENT_ID,
+    BUILT_IN_CLIENT_IDS,
+    CONSOLE_CLIENT_ID,
+    PORTAL_CLIENT_ID,
+)
 from idplus.store.base import Store
+
+ISSUER = "http://127.0.0.1:8000"
 
 
 def _build(**fields: Any) -> Any:
@@ -162,15 +169,41 @@ def test_description_never_shows_secret_hashes(store: Store, clock: FrozenClock)
     assert "sha256$" not in str(described)
 
 
-def test_the_built_in_account_client_is_recorded_once_as_built_in(
+def test_the_built_in_clients_are_recorded_once_as_built_in(
     store: Store, clock: FrozenClock
 ) -> None:
-    ensure_account_client(store, clock)
-    ensure_account_client(store, clock)  # every start after the first: already there
+    ensure_built_in_clients(store, clock, ISSUER)
+    ensure_built_in_clients(store, clock, ISSUER)  # every start after the first: already there
     with store.reading() as uow:
-        (event,) = uow.audit.list_events(events=("client.added",))
-    assert (event.client_id, event.user_id) == (ACCOUNT_CLIENT_ID, None)
+        events = uow.audit.list_events(events=("client.added", "client.changed"))
+    assert sorted(e.client_id or "" for e in events) == sorted(BUILT_IN_CLIENT_IDS)
+    (event,) = [e for e in events if e.client_id == ACCOUNT_CLIENT_ID]
+    assert event.user_id is None
     assert event.detail["built_in"] is True
     assert (event.detail["type"], event.detail["name"]) == ("Public", "idplus account")
     assert (event.detail["scopes"], event.detail["one_telenor"]) == (["openid"], True)
-    assert "secrets" not in event.detail and "client_secret" not in event.detail
+    assert all("secrets" not in e.detail and "client_secret" not in e.detail for e in events)
+
+
+def test_a_new_issuer_moves_the_built_in_callbacks(store: Store, clock: FrozenClock) -> None:
+    ensure_built_in_clients(store, clock, ISSUER)
+    ensure_built_in_clients(store, clock, "https://id.example.no")
+    assert get_client(store, PORTAL_CLIENT_ID).redirect_uris == (
+        "https://id.example.no/portal/callback",
+    )
+    assert get_client(store, CONSOLE_CLIENT_ID).redirect_uris == (
+        "https://id.example.no/admin/callback",
+    )
+    with store.reading() as uow:
+        changed = uow.audit.list_events(events=("client.changed",))
+    assert sorted(e.client_id or "" for e in changed) == [CONSOLE_CLIENT_ID, PORTAL_CLIENT_ID]
+
+
+@pytest.mark.parametrize("client_id", BUILT_IN_CLIENT_IDS)
+def test_a_built_in_client_cannot_be_removed(
+    store: Store, clock: FrozenClock, client_id: str
+) -> None:
+    ensure_built_in_clients(store, clock, ISSUER)
+    with pytest.raises(ValidationError, match="built in"):
+        remove_client(store, clock, client_id)
+    assert get_client(store, client_id).client_id == client_id

@@ -8,7 +8,14 @@ import pytest
 
 from idplus.clock import FrozenClock
 from idplus.crypto.hashing import verify_password
-from idplus.errors import NotFoundError, ValidationError
+from idplus.errors import Conflict, NotFoundError, ValidationError
+from idplus.manage.companies import (
+    Member,
+    change_member_role,
+    create_company,
+    delete_company,
+    list_members,
+)
 from idplus.manage.users import (
     UserRegistration,
     add_user,
@@ -17,7 +24,12 @@ from idplus.manage.users import (
     remove_user,
     set_password,
 )
+from idplus.models import COMPANY_ADMIN, COMPANY_DEVELOPER, Caller, Membership
 from idplus.store.base import Store
+from idplus.store.sql.companies import SqlCompanies
+from tests.manage.test_invitations import while_inside
+
+OPS = Caller.admin_client("ops")
 
 
 def test_generated_identifiers_and_normalised_username() -> None:
@@ -85,3 +97,63 @@ def test_lookup_password_change_and_removal(store: Store, clock: FrozenClock) ->
         get_user(store, "90012345")
     with pytest.raises(NotFoundError, match="unknown user"):
         get_user(store, "not a username")
+
+
+def _member_of(
+    store: Store, clock: FrozenClock, company_id: str, caller: Caller, role: str
+) -> None:
+    assert caller.user_id is not None
+    with store.transaction() as uow:
+        uow.companies.add_member(Membership(company_id, caller.user_id, role, clock.now()))
+
+
+def _user(store: Store, clock: FrozenClock, username: str) -> Caller:
+    user = add_user(store, clock, UserRegistration(username, "password1"))
+    return Caller.user(user.id, operator=False)
+
+
+def test_a_companys_last_admin_is_not_removed(store: Store, clock: FrozenClock) -> None:
+    """`idplus user remove` of a company's only admin would leave it with nobody to run it:
+    refused, naming the companies, until another member is its admin or it is gone."""
+    ann, bob = _user(store, clock, "90000001"), _user(store, clock, "90000002")
+    acme = create_company(store, clock, ann, "Acme").company.id
+    initech = create_company(store, clock, ann, "Initech").company.id
+    _member_of(store, clock, acme, bob, COMPANY_DEVELOPER)
+
+    with pytest.raises(Conflict) as refused:
+        remove_user(store, clock, "90000001")
+
+    assert "they are the last admin of" in refused.value.description
+    assert f"'Acme' ({acme})" in refused.value.description
+    assert f"'Initech' ({initech})" in refused.value.description
+    assert {m.user_id for m in list_members(store, OPS, acme)} == {ann.user_id, bob.user_id}
+    change_member_role(store, clock, ann, acme, str(bob.user_id), COMPANY_ADMIN)
+    delete_company(store, clock, ann, initech)
+    remove_user(store, clock, "90000001")
+    assert [(m.user_id, m.role) for m in list_members(store, OPS, acme)] == [
+        (bob.user_id, COMPANY_ADMIN)
+    ]
+
+
+def test_an_admin_removed_while_the_other_is_demoted_leaves_one(
+    store: Store, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each change alone leaves an admin, together they would leave none: the removal waits
+    for the company's row the demotion holds, then sees it and is refused."""
+    ann, bob = _user(store, clock, "90000001"), _user(store, clock, "90000002")
+    acme = create_company(store, clock, ann, "Acme").company.id
+    _member_of(store, clock, acme, bob, COMPANY_ADMIN)
+
+    demoted, removed = while_inside(
+        monkeypatch,
+        (SqlCompanies, "set_role"),
+        lambda: change_member_role(store, clock, ann, acme, str(bob.user_id), COMPANY_DEVELOPER),
+        lambda: remove_user(store, clock, "90000001"),
+    )
+
+    assert isinstance(demoted, Member), demoted
+    assert isinstance(removed, Conflict), removed
+    assert {(m.user_id, m.role) for m in list_members(store, OPS, acme)} == {
+        (ann.user_id, COMPANY_ADMIN),
+        (bob.user_id, COMPANY_DEVELOPER),
+    }

@@ -39,6 +39,6 @@ def test_unknown_client_and_wrong_secret_are_told_apart_only_in_the_log(
     client: Client | None, credentials: ClientCredentials
 ) -> None:
     with pytest.raises(ClientAuthenticationFailed) as refused:
-        authenticate_client(client, credentials)
+        authenticate_client(client, credentials, now=datetime(2026, 1, 2, tzinfo=UTC))
     assert refused.value.description == "client authentication failed"
     assert refused.value.detail != refused.value.description

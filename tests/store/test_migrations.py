@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 
 from idplus.store.migrations import alembic_config, current_revision, upgrade_to_head
 from idplus.store.sql.engine import create_database_engine
-from idplus.store.sql.tables import metadata
+from idplus.store.sql.tables import REGISTRY_TABLES, metadata
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -78,3 +78,32 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()
+
+
+def _trigger_tables(url: str) -> dict[str, int]:
+    """Table → how many triggers raise the registries' generation on it."""
+    engine = create_database_engine(url)
+    query = (
+        "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE "
+        "'%registry_generation%'"
+        if engine.dialect.name == "sqlite"
+        else "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "JOIN pg_proc p ON p.oid = t.tgfoid WHERE p.proname = 'idplus_registry_changed'"
+    )
+    try:
+        with engine.connect() as conn:
+            found: dict[str, int] = {}
+            for (table,) in conn.execute(sa.text(query)):
+                found[table] = found.get(table, 0) + 1
+            return found
+    finally:
+        engine.dispose()
+
+
+def test_every_registry_table_raises_the_generation_at_head(empty_database_url: str) -> None:
+    """Workers drop their caches when the generation moves (application/registry_watch.py);
+    SQLite's batch mode loses a table's triggers when it rebuilds the table, so a migration
+    that rebuilds one must create them again."""
+    upgrade_to_head(empty_database_url)
+    expected = 3 if empty_database_url.startswith("sqlite") else 1  # insert, update, delete
+    assert _trigger_tables(empty_database_url) == dict.fromkeys(REGISTRY_TABLES, expected)

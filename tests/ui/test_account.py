@@ -375,3 +375,16 @@ def test_a_password_change_is_recorded_without_either_password(mobile: Harness) 
     written = repr(mobile.audit_events())  # every event the day left
     for secret in (PASSWORD, "a wrong guess", "brand new secret", "+4790000001"):
         assert secret not in written
+
+
+def test_a_locked_users_surviving_session_does_not_open_the_account_page(
+    mobile: Harness,
+) -> None:
+    """A session that outlived its user's lock (a login racing the lock) is no login here."""
+    from tests.ui.staff_browser import lock_in_store
+
+    _tokens(mobile)
+    lock_in_store(mobile, "+4790000001")
+    page = mobile.http.get("/account", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/login")

@@ -17,16 +17,22 @@ def _links(html: str) -> list[str]:
     return [part.split('"')[0] for part in html.split('<a href="')[1:]]
 
 
-def test_front_page_links_to_the_account_page_and_the_debugger(client: TestClient) -> None:
+def test_front_page_links_to_the_account_page_portal_console_and_debugger(
+    client: TestClient,
+) -> None:
     page = client.get("/")
     assert page.status_code == 200
     assert '<html lang="en">' in page.text
     assert "Your account" in page.text
+    assert "Developer portal" in page.text
+    assert "Operator console" in page.text
     assert _links(page.text) == [
         "/language?lang=nb&amp;next=%2F",
         "/account",
+        "/portal",
         "/debugger",
         "/.well-known/openid-configuration",
+        "/admin",
     ]
 
 
@@ -35,6 +41,10 @@ def test_front_page_in_norwegian(client: TestClient) -> None:
     assert '<html lang="no">' in page.text
     assert "Kontoen din" in page.text
     assert "/account?locale=nb" in _links(page.text)
+    assert "Utviklerportal" in page.text
+    assert "For operatører" in page.text
+    # The portal and the console open in the front page's language too.
+    assert {"/portal?locale=nb", "/admin?locale=nb"} <= set(_links(page.text))
     # The switch goes back to the front page without the parameter, so the choice sticks.
     assert "/language?lang=en&amp;next=%2F" in _links(page.text)
 

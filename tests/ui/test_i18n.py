@@ -23,6 +23,9 @@ from idplus.ui import (
     account,
     authorize,
     ciba_approval,
+    console,
+    console_people,
+    console_users,
     debugger,
     debugger_result,
     device,
@@ -30,6 +33,9 @@ from idplus.ui import (
     login,
     pages,
     password_reset,
+    portal,
+    portal_apps,
+    staff_pages,
     webauthn,
 )
 from idplus.ui.i18n import LOCALE_DIR, gettext_for
@@ -78,10 +84,18 @@ PYTHON_MESSAGES = frozenset(
         *debugger_result.TOKEN_TITLES.values(),
         *scope_descriptions.SCOPE_WORDS.values(),
         scope_descriptions.API_WORDS,
+        *staff_pages.MESSAGES.values(),
+        *console.MESSAGES.values(),
+        *console_people.MESSAGES.values(),
+        *console_users.MESSAGES.values(),
+        *portal.MESSAGES.values(),
+        *portal_apps.MESSAGES.values(),
     }
 )
 # Names and units that read the same in Norwegian.
-SAME_IN_NORWEGIAN = frozenset({"Userinfo", "%(count)s s", "%(count)s min", "%(count)s d"})
+SAME_IN_NORWEGIAN = frozenset(
+    {"Userinfo", "%(count)s s", "%(count)s min", "%(count)s d", "App", "Scope", "Type"}
+)
 
 _STRING = r'"(?:[^"\\]|\\.)*"' + r"|'(?:[^'\\]|\\.)*'"
 _TEMPLATE_CALL = re.compile(rf"\b_\(\s*({_STRING})\s*\)")
@@ -95,7 +109,7 @@ _MESSAGE_KEYWORDS = frozenset({"message", "detail"})
 
 def _template_messages() -> set[str]:
     found: set[str] = set()
-    for template in (UI / "templates").glob("*.html"):
+    for template in (UI / "templates").rglob("*.html"):
         for literal in _TEMPLATE_CALL.findall(template.read_text()):
             found.add(ast.literal_eval(literal))
     return found

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from idplus.application.registry_watch import RegistryWatch
 from idplus.application.routes import (
     discovery_endpoints,
     method_not_allowed,
@@ -39,7 +40,7 @@ from idplus.clock import Clock, SystemClock
 from idplus.config import Settings
 from idplus.crypto.hashing import PasswordHashSlots
 from idplus.logs import configure_logging, get_logger
-from idplus.manage.clients import ensure_account_client
+from idplus.manage.clients import ensure_built_in_clients
 from idplus.manage.keys import KeyRingCache, ensure_signing_key
 from idplus.manage.providers import list_providers
 from idplus.manage.server_secrets import load_server_secrets
@@ -124,7 +125,12 @@ def create_app(
             with httpx.Client(timeout=UPSTREAM_TIMEOUT, follow_redirects=False) as blocking:
                 context = await run_in_threadpool(_build_context, parts, http, blocking)
                 app.state.context = context
-                async with _outbox_worker(context).running():
+                watch = RegistryWatch(
+                    store,
+                    (context.clients, context.keys, context.providers),
+                    settings.registry_poll_seconds,
+                )
+                async with watch.running(), _outbox_worker(context).running():
                     log.info("started", issuer=settings.issuer, database=store.dialect_name)
                     log_passkey_availability(settings)
                     yield
@@ -165,11 +171,11 @@ def local_provider(settings: Settings) -> ProviderInfo:
 
 
 def _build_context(parts: _Parts, http: httpx.AsyncClient, blocking: httpx.Client) -> AppContext:
-    """Secrets, a signing key and the built-in client exist before the first request."""
+    """Secrets, a signing key and the built-in clients exist before the first request."""
     settings, store, clock = parts.settings, parts.store, parts.clock
     secrets = load_server_secrets(store, settings, clock)
     ensure_signing_key(store, settings, clock)
-    ensure_account_client(store, clock)
+    ensure_built_in_clients(store, clock, settings.issuer)
     keys = KeyRingCache(store, settings, clock)
     keys.current()
     return AppContext(

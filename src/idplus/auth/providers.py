@@ -70,19 +70,28 @@ class ProviderRegistry:
         self._cache_seconds = cache_seconds
         self._lock = threading.Lock()
         self._loaded: tuple[float, dict[str, ProviderInfo]] | None = None
+        # Raised by every invalidation: a load that began before it is not kept.
+        self._epoch = 0
 
     def _providers(self) -> Mapping[str, ProviderInfo]:
         if self._upstream is None:
             return self._fixed
         with self._lock:
-            loaded = self._loaded
+            loaded, epoch = self._loaded, self._epoch
         if loaded is not None and time.monotonic() - loaded[0] <= self._cache_seconds:
             return loaded[1]
         merged = {p.id: p for p in self._upstream() if p.id not in self._fixed}
         merged.update(self._fixed)
         with self._lock:
-            self._loaded = (time.monotonic(), merged)
+            if epoch == self._epoch:
+                self._loaded = (time.monotonic(), merged)
         return merged
+
+    def invalidate(self) -> None:
+        """Reload the stored providers at the next use (the registry changed)."""
+        with self._lock:
+            self._epoch += 1
+            self._loaded = None
 
     def get(self, provider_id: str) -> ProviderInfo | None:
         return self._providers().get(provider_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import IO, Any
 
 import click
@@ -14,6 +15,7 @@ from idplus.manage import clients
 from idplus.models import SIGNING_ALGORITHMS
 from idplus.policies import (
     CLIENT_TYPE_RULES,
+    DEFAULT_SECRET_OVERLAP,
     GRANT_AUTHORIZATION_CODE,
     GRANT_CIBA,
     GRANT_CLIENT_CREDENTIALS,
@@ -22,6 +24,7 @@ from idplus.policies import (
     GRANT_REFRESH_TOKEN,
     GRANT_TOKEN_EXCHANGE,
     IDENTITY_SCOPES,
+    MAX_SECRET_OVERLAP,
 )
 
 CLIENT_TYPES = tuple(client_type.value for client_type in CLIENT_TYPE_RULES)
@@ -266,17 +269,33 @@ def client_list(ctx: Context, output_format: str) -> None:
     emit_list(described, LIST_COLUMNS, output_format)
 
 
-@client_group.command("rotate-secret", epilog=example("idplus client rotate-secret shop"))
+@client_group.command(
+    "rotate-secret",
+    epilog=example(
+        "idplus client rotate-secret shop",
+        "idplus client rotate-secret shop --overlap 0    # the old secret stops working now",
+    ),
+)
 @click.argument("client_id")
 @click.option("--secret", help="Use this secret (16+ characters) instead of generating one.")
+@click.option(
+    "--overlap",
+    type=click.IntRange(0, int(MAX_SECRET_OVERLAP.total_seconds())),
+    default=int(DEFAULT_SECRET_OVERLAP.total_seconds()),
+    show_default=True,
+    help="Seconds the previous secrets keep working (0: they stop now).",
+)
 @pass_context
-def client_rotate_secret(ctx: Context, client_id: str, secret: str | None) -> None:
+def client_rotate_secret(ctx: Context, client_id: str, secret: str | None, overlap: int) -> None:
     """Give Confidential client CLIENT_ID a new secret.
 
-    The previous secret keeps working until the next rotation, so the app can switch without
-    downtime. Prints {"client_id": …, "client_secret": …}; the secret is shown this once.
+    The previous secret keeps working for --overlap seconds more (default a day), so the app
+    can switch without downtime. Prints {"client_id": …, "client_secret": …}; the secret is
+    shown this once.
     """
-    registered = clients.rotate_client_secret(ctx.store, ctx.clock, client_id, secret)
+    registered = clients.rotate_client_secret(
+        ctx.store, ctx.clock, client_id, secret, overlap=timedelta(seconds=overlap)
+    )
     emit({"client_id": client_id, "client_secret": registered.client_secret})
 
 

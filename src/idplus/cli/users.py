@@ -9,7 +9,10 @@ import click
 from idplus.cli.context import Context, pass_context
 from idplus.cli.help import Group, example
 from idplus.cli.output import emit, emit_list, format_option
-from idplus.manage import passkeys, users
+from idplus.cli.params import Choice
+from idplus.manage import passkeys, user_admin, users
+from idplus.models import Caller
+from idplus.policies import USER_ROLES
 
 USERNAME_HELP = "A mobile number (90012345 or +4790012345) or an e-mail address."
 PASSKEY_COLUMNS = (
@@ -29,10 +32,13 @@ PASSKEY_COLUMNS = (
         "idplus user add --username 90012345 --password 'correct horse' --otp",
         "idplus user show 90012345",
         "idplus user passkeys 90012345 --format table",
+        "idplus user grant-role kari@example.no operator",
+        "idplus user lock 90012345 --reason 'reported stolen phone'",
     ),
 )
 def user_group() -> None:
-    """User accounts: add, show, set a password, list and remove passkeys, remove."""
+    """User accounts: add, show, set a password, list and remove passkeys, give and take
+    roles, lock and unlock, remove."""
 
 
 @user_group.command(
@@ -129,7 +135,7 @@ def user_set_password(ctx: Context, username: str, password: str) -> None:
 @click.argument("username")
 @pass_context
 def user_remove(ctx: Context, username: str) -> None:
-    """Delete user USERNAME with their sessions and tokens.
+    """Delete user USERNAME with their sessions and tokens; never the last operator.
 
     USERNAME is a mobile number or an e-mail address. Prints {"username": …, "removed": true}.
     """
@@ -175,3 +181,71 @@ def user_passkeys(ctx: Context, username: str, passkey_id: str | None, output_fo
             "sessions_ended": len(removed.ended_sessions),
         }
     )
+
+
+@user_group.command("grant-role", epilog=example("idplus user grant-role kari@example.no operator"))
+@click.argument("username_or_id", metavar="USERNAME_OR_ID")
+@click.argument("role", type=Choice(USER_ROLES, what="role"))
+@pass_context
+def user_grant_role(ctx: Context, username_or_id: str, role: str) -> None:
+    """Give user USERNAME_OR_ID (a username or a user id) the role ROLE.
+
+    operator: the operator console (/admin) and the whole admin API, with a login at the
+    console. Prints the user (as `user show`, with roles, locked_at, passkeys,
+    upstream_accounts and live_sessions).
+    """
+    user = user_admin.find_user(ctx.store, username_or_id)
+    granted = user_admin.grant_role(ctx.store, ctx.clock, Caller.command_line(), user.id, role)
+    emit(user_admin.describe_details(granted))
+
+
+@user_group.command(
+    "revoke-role", epilog=example("idplus user revoke-role kari@example.no operator")
+)
+@click.argument("username_or_id", metavar="USERNAME_OR_ID")
+@click.argument("role", type=Choice(USER_ROLES, what="role"))
+@pass_context
+def user_revoke_role(ctx: Context, username_or_id: str, role: str) -> None:
+    """Take the role ROLE from user USERNAME_OR_ID; never from the last operator.
+
+    Prints the user, as grant-role does.
+    """
+    user = user_admin.find_user(ctx.store, username_or_id)
+    revoked = user_admin.revoke_role(ctx.store, ctx.clock, Caller.command_line(), user.id, role)
+    emit(user_admin.describe_details(revoked))
+
+
+@user_group.command(
+    "lock", epilog=example("idplus user lock 90012345 --reason 'reported stolen phone'")
+)
+@click.argument("username_or_id", metavar="USERNAME_OR_ID")
+@click.option("--reason", help="Why, for the audit trail (one line; never shown to the user).")
+@pass_context
+def user_lock(ctx: Context, username_or_id: str, reason: str | None) -> None:
+    """Lock user USERNAME_OR_ID until `user unlock`: no login by any means, no refresh, no
+    device or CIBA approval; never the last operator.
+
+    Their sessions end and their refresh and gateway tokens are revoked; their relying parties
+    are not told over the back channel from here (the admin API's lock tells them), their
+    refresh tokens stop working. Prints the user, as grant-role does.
+    """
+    user = user_admin.find_user(ctx.store, username_or_id)
+    locked = user_admin.lock_user(
+        ctx.store, ctx.clock, Caller.command_line(), user.id, reason=reason
+    )
+    emit(user_admin.describe_details(locked))
+
+
+@user_group.command("unlock", epilog=example("idplus user unlock 90012345"))
+@click.argument("username_or_id", metavar="USERNAME_OR_ID")
+@pass_context
+def user_unlock(ctx: Context, username_or_id: str) -> None:
+    """Unlock user USERNAME_OR_ID, and lift the lock wrong passwords put on their username.
+
+    Prints the user, as grant-role does.
+    """
+    user = user_admin.find_user(ctx.store, username_or_id)
+    unlocked = user_admin.unlock_user(
+        ctx.store, ctx.clock, Caller.command_line(), user.id, settings=ctx.settings
+    )
+    emit(user_admin.describe_details(unlocked))

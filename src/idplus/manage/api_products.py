@@ -56,6 +56,7 @@ def add_api_product(
             AuditEvent(
                 "api_product.changed",
                 clock.now(),
+                target=f"api_product:{scope}",
                 detail={
                     "scope": scope,
                     "created": created,

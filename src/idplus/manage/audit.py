@@ -15,12 +15,16 @@ from typing import Any
 from idplus.clock import Clock
 from idplus.errors import ValidationError
 from idplus.identifiers import normalise_username
-from idplus.models import AuditEvent
+from idplus.models import AuditEvent, AuditSubject
 from idplus.store.base import Store, UnitOfWork
 
 DURATION_PATTERN = re.compile(r"(\d{1,9})([smhdw])")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_LIMIT = 10_000
+# The kinds of things audit events are about ("company:ID"), and of who makes changes.
+SUBJECT_KIND = re.compile(r"[a-z_]{1,32}")
+SUBJECT = re.compile(r"[a-z_]{1,32}:.+", re.DOTALL)
+ACTOR_KINDS = ("client", "user")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,11 @@ class AuditQuery:
     limit: int = 100
     # Only events recorded before this one (`AuditEvent.id`): the page after it.
     before_id: int | None = None
+    # Only changes made by: "client:ID", "user:ID", or a username (its user).
+    changed_by: str | None = None
+    # Only events about: "client:ID", "user:ID", "company:ID", "api_product:SCOPE" … or a
+    # username (its user).
+    about: str | None = None
 
 
 def list_events(store: Store, clock: Clock, query: AuditQuery) -> list[AuditEvent]:
@@ -45,12 +54,16 @@ def list_events(store: Store, clock: Clock, query: AuditQuery) -> list[AuditEven
         since = parse_since(since, clock.now())
     with store.reading() as uow:
         actors = _actor_ids(uow, query.actor) if query.actor is not None else ()
+        changed_by = _named(uow, query.changed_by) if query.changed_by is not None else None
+        about = _subject(uow, query.about) if query.about is not None else None
         return uow.audit.list_events(
             query.limit,
             actors=actors,
             since=since,
             events=tuple(query.events),
             before_id=query.before_id,
+            changed_by=None if changed_by is None else f"{changed_by.kind}:{changed_by.id}",
+            about=about,
         )
 
 
@@ -75,13 +88,39 @@ def parse_since(value: str, now: datetime) -> datetime:
 def _actor_ids(uow: UnitOfWork, actor: str) -> tuple[str, ...]:
     """The actor as given (a client id or a user id), plus the id of the user it names."""
     ids = [actor]
-    try:
-        user = uow.users.find_by_username(normalise_username(actor))
-    except ValidationError:
-        user = None
-    if user is not None:
-        ids.append(user.id)
+    user_id = _user_named(uow, actor)
+    if user_id is not None:
+        ids.append(user_id)
     return tuple(dict.fromkeys(ids))
+
+
+def _subject(uow: UnitOfWork, text: str) -> AuditSubject:
+    """`kind:id`, or a username standing for its user."""
+    kind, colon, ident = text.partition(":")
+    if colon and SUBJECT_KIND.fullmatch(kind) and ident:
+        return AuditSubject(kind, ident)
+    named = _user_named(uow, text)
+    if named is None:
+        raise ValidationError(
+            f"{text!r} is neither kind:id (client:ID, user:ID, company:ID …) nor a username"
+        )
+    return AuditSubject("user", named)
+
+
+def _named(uow: UnitOfWork, text: str) -> AuditSubject:
+    """Who made changes: `client:ID`, `user:ID`, or a username standing for its user."""
+    subject = _subject(uow, text)
+    if subject.kind not in ACTOR_KINDS:
+        raise ValidationError(f"{text!r}: changes are made by a client:ID or a user:ID")
+    return subject
+
+
+def _user_named(uow: UnitOfWork, username: str) -> str | None:
+    try:
+        user = uow.users.find_by_username(normalise_username(username))
+    except ValidationError:
+        return None
+    return None if user is None else user.id
 
 
 def describe_event(event: AuditEvent) -> dict[str, Any]:
@@ -90,5 +129,6 @@ def describe_event(event: AuditEvent) -> dict[str, Any]:
         "event": event.event,
         "client_id": event.client_id,
         "user_id": event.user_id,
+        "target": event.target,
         "detail": dict(event.detail),
     }

@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from idplus.auth.providers import LOCAL_PROVIDER_ID
@@ -15,6 +16,7 @@ from idplus.clock import Clock
 from idplus.crypto.client_keys import InvalidClientKeys, parse_client_jwks
 from idplus.crypto.hashing import hash_client_secret, new_client_secret
 from idplus.errors import NotFoundError, PreconditionFailed, ValidationError
+from idplus.manage.access import refuse_last_operator_client
 from idplus.manage.display_names import check_display_name
 from idplus.models import (
     DEFAULT_SIGNING_ALGORITHM,
@@ -29,8 +31,11 @@ from idplus.models import (
 from idplus.policies import (
     ACCOUNT_CLIENT_ID,
     ADMIN_SCOPE,
+    BUILT_IN_CLIENT_IDS,
     CLIENT_TYPE_RULES,
     CONFIDENTIAL_ONLY_GRANTS,
+    CONSOLE_CLIENT_ID,
+    DEFAULT_SECRET_OVERLAP,
     GRANT_AUTHORIZATION_CODE,
     GRANT_CLIENT_CREDENTIALS,
     GRANT_REFRESH_TOKEN,
@@ -38,6 +43,9 @@ from idplus.policies import (
     IDENTITY_SCOPES,
     KNOWN_GRANT_TYPES,
     MAX_CLIENT_ID_LENGTH,
+    MAX_SECRET_OVERLAP,
+    PORTAL_CLIENT_ID,
+    PORTAL_SCOPE,
     ClientType,
     ClientTypeRules,
     is_api_scope,
@@ -111,6 +119,8 @@ class ClientRegistration:
     # None or "fapi2": the profile implies PAR, private_key_jwt, DPoP and PS256 and refuses
     # what contradicts them.
     profile: str | None = None
+    # The developer portal company whose app this is (manage/apps.py); None for the CLI's.
+    company_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +220,7 @@ def build_client(reg: ClientRegistration, clock: Clock) -> RegisteredClient:
         require_dpop=reg.require_dpop,
         signing_alg=_validate_signing_alg(reg.signing_alg),
         profile=reg.profile,
+        company_id=reg.company_id,
         secrets=(_new_secret_record(secret, clock),) if secret else (),
     )
     if ADMIN_SCOPE in client.scopes and client.grant_types != (GRANT_CLIENT_CREDENTIALS,):
@@ -417,6 +428,9 @@ def add_client(
     with store.transaction() as uow:
         if uow.clients.exists(reg.client_id):
             raise ValidationError(f"client {reg.client_id!r} already exists")
+        # Locked, so the company cannot be deleted (it refuses while it has apps) meanwhile.
+        if reg.company_id is not None and uow.companies.find(reg.company_id, lock=True) is None:
+            raise NotFoundError(f"no company {reg.company_id!r}")
         for provider in client.providers:
             # Locked, so the provider cannot be removed before this client is stored.
             if provider != LOCAL_PROVIDER_ID and not uow.upstream_providers.find(
@@ -503,18 +517,15 @@ def remove_client(
 ) -> None:
     """Remove a client and (by the store's cascade) its grants. `expected_versions`: the
     versions the caller read (If-Match); `actor`: who asked, for the audit trail."""
-    if client_id == ACCOUNT_CLIENT_ID:
-        # The account page logs in through it; every start would only register it again.
+    if client_id in BUILT_IN_CLIENT_IDS:
+        # idplus's own pages log in through it; every start would only register it again.
         raise ValidationError(f"client {client_id!r} is built in and cannot be removed")
     with store.transaction() as uow:
         client = uow.clients.find(client_id, lock=True)
         if client is None:
             raise NotFoundError(f"unknown client {client_id!r}")
         _check_version(client, expected_versions)
-        if ADMIN_SCOPE in client.scopes and _operators(uow) == [client_id]:
-            raise ValidationError(
-                f"client {client_id!r} is the last {ADMIN_SCOPE} client: register another first"
-            )
+        refuse_last_operator_client(uow, client_id)
         if not uow.clients.delete(client_id):
             raise NotFoundError(f"unknown client {client_id!r}")
         detail = _with_actor({"type": client.client_type.value, "name": client.name}, actor)
@@ -523,21 +534,24 @@ def remove_client(
         )
 
 
-def _operators(uow: UnitOfWork) -> list[str]:
-    return [c.client_id for c in uow.clients.list_all() if ADMIN_SCOPE in c.scopes]
-
-
 def rotate_client_secret(
     store: Store,
     clock: Clock,
     client_id: str,
     secret: str | None = None,
     *,
+    overlap: timedelta = DEFAULT_SECRET_OVERLAP,
     expected_versions: Collection[str] | None = None,
     actor: str | None = None,
 ) -> RegisteredClient:
-    """Add a new secret; the newest previous one keeps working until the next rotation.
-    Returns the client as stored; `expected_versions` and `actor` as for `remove_client`."""
+    """Add a new secret. Every older one keeps working for `overlap` more at most (never longer
+    than it would have; 0: not at all), so that the app's instances can switch over; past
+    MAX_SECRETS the oldest go at once. Returns the client as stored; `expected_versions` and
+    `actor` as for `remove_client`."""
+    if not timedelta(0) <= overlap <= MAX_SECRET_OVERLAP:
+        raise ValidationError(
+            f"the overlap must be 0-{int(MAX_SECRET_OVERLAP.total_seconds())} seconds"
+        )
     with store.transaction() as uow:
         client = uow.clients.find(client_id, lock=True)
         if client is None:
@@ -552,16 +566,79 @@ def rotate_client_secret(
             raise ValidationError("a client secret must be at least 16 characters")
         record = _new_secret_record(plaintext, clock)
         uow.clients.insert_secret(client_id, record)
-        kept = (*client.secrets, record)[-MAX_SECRETS:]
-        dropped = [s.id for s in client.secrets if s not in kept]
-        uow.clients.delete_secrets(dropped)
+        dropped = _end_older_secrets(uow, client, clock.now() + overlap, clock.now())
         # The secrets' record ids (never a secret or its hash): which one is new, which went.
-        detail = _with_actor({"secret_id": record.id, "retired_secret_ids": dropped}, actor)
+        detail = _with_actor(
+            {
+                "secret_id": record.id,
+                "retired_secret_ids": dropped,
+                "overlap_seconds": int(overlap.total_seconds()),
+            },
+            actor,
+        )
         uow.audit.record(
             AuditEvent("client.secret_rotated", clock.now(), client_id=client_id, detail=detail)
         )
         stored = _stored(uow, client_id)
     return RegisteredClient(client=stored, client_secret=plaintext)
+
+
+def _end_older_secrets(uow: UnitOfWork, client: Client, end: datetime, now: datetime) -> list[str]:
+    """Give the client's secrets (all older than the one just added) an end no later than
+    `end`; delete those that no longer work and those past the MAX_SECRETS cap. Returns the
+    ids deleted."""
+    ended = [replace(s, expires_at=min(s.expires_at or end, end)) for s in client.secrets]
+    working = [s for s in ended if s.works_at(now)]
+    kept = working[max(0, len(working) - (MAX_SECRETS - 1)) :]
+    kept_ids = {s.id for s in kept}
+    dropped = [s.id for s in client.secrets if s.id not in kept_ids]
+    uow.clients.delete_secrets(dropped)
+    before = {s.id: s.expires_at for s in client.secrets}
+    for secret in kept:
+        if secret.expires_at != before[secret.id]:
+            uow.clients.set_secret_expiry(client.client_id, secret.id, secret.expires_at)
+    return dropped
+
+
+def current_secret(client: Client) -> ClientSecret | None:
+    """The secret the client was last given: after a rotation the only one without an end
+    (older ones get one), else the newest. None for a client without secrets."""
+    if not client.secrets:
+        return None
+    # Reversed: among equals, the one stored last.
+    return max(reversed(client.secrets), key=lambda s: (s.expires_at is None, s.created_at))
+
+
+def revoke_client_secret(
+    store: Store,
+    clock: Clock,
+    client_id: str,
+    secret_id: str,
+    *,
+    expected_versions: Collection[str] | None = None,
+    actor: str | None = None,
+) -> Client:
+    """End an older secret now, before its overlap would (a leaked secret, a finished switch
+    over). The current secret cannot be revoked: a client always keeps one (rotate instead).
+    Returns the client as stored."""
+    with store.transaction() as uow:
+        client = uow.clients.find(client_id, lock=True)
+        if client is None:
+            raise NotFoundError(f"unknown client {client_id!r}")
+        _check_version(client, expected_versions)
+        secret = next((s for s in client.secrets if s.id == secret_id), None)
+        if secret is None:
+            raise NotFoundError(f"client {client_id!r} has no secret {secret_id!r}")
+        if secret == current_secret(client):
+            raise ValidationError(
+                f"secret {secret_id!r} is the client's current one: rotate the secret first"
+            )
+        uow.clients.delete_secrets([secret_id])
+        detail = _with_actor({"secret_id": secret_id}, actor)
+        uow.audit.record(
+            AuditEvent("client.secret_revoked", clock.now(), client_id=client_id, detail=detail)
+        )
+        return _stored(uow, client_id)
 
 
 def describe_client(client: Client) -> dict[str, Any]:
@@ -600,9 +677,17 @@ def describe_client(client: Client) -> dict[str, Any]:
         ),
         "environment": client.environment,
         "providers": list(client.providers),
-        "secrets": [{"id": s.id, "created_at": s.created_at.isoformat()} for s in client.secrets],
+        "company_id": client.company_id,
+        "secrets": [_described_secret(s) for s in client.secrets],
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }
+
+
+def _described_secret(secret: ClientSecret) -> dict[str, Any]:
+    """A secret's record (never the secret or its hash) and when it stops working (null: when
+    the next rotation's overlap ends, or it is revoked)."""
+    expires_at = secret.expires_at.isoformat() if secret.expires_at is not None else None
+    return {"id": secret.id, "created_at": secret.created_at.isoformat(), "expires_at": expires_at}
 
 
 def _auth_method_of(client: Client) -> str:
@@ -612,22 +697,53 @@ def _auth_method_of(client: Client) -> str:
     return SECRET_AUTH_METHODS[0] if client.rules.is_confidential else "none"
 
 
-def ensure_account_client(store: Store, clock: Clock) -> None:
-    """The built-in client of the account page: shares the one_telenor SSO session."""
-    client = Client(
-        client_id=ACCOUNT_CLIENT_ID,
-        name="idplus account",
-        client_type=ClientType.PUBLIC,
-        scopes=("openid",),
-        one_telenor=True,
+def built_in_clients(issuer: str) -> tuple[Client, ...]:
+    """The clients idplus's own pages log in through (like Keycloak's "account" and
+    "security-admin-console"). The portal's and the console's also give their users tokens for
+    the admin API (authorization code + PKCE, back to the page's own callback)."""
+    return (
+        Client(
+            client_id=ACCOUNT_CLIENT_ID,
+            name="idplus account",
+            client_type=ClientType.PUBLIC,
+            scopes=("openid",),
+            one_telenor=True,
+        ),
+        Client(
+            client_id=PORTAL_CLIENT_ID,
+            name="idplus developer portal",
+            client_type=ClientType.PUBLIC,
+            redirect_uris=(f"{issuer}/portal/callback",),
+            scopes=("openid", PORTAL_SCOPE),
+            grant_types=("authorization_code",),
+            one_telenor=True,
+        ),
+        Client(
+            client_id=CONSOLE_CLIENT_ID,
+            name="idplus operator console",
+            client_type=ClientType.PUBLIC,
+            redirect_uris=(f"{issuer}/admin/callback",),
+            scopes=("openid", ADMIN_SCOPE),
+            grant_types=("authorization_code",),
+            one_telenor=True,
+        ),
     )
+
+
+def ensure_built_in_clients(store: Store, clock: Clock, issuer: str) -> None:
+    """Register the built-in clients, or bring them up to date (a changed issuer moves the
+    callbacks). Processes starting together all succeed; one registers each."""
     with store.transaction() as uow:
-        if uow.clients.insert_if_absent(client, clock.now()):
+        for client in built_in_clients(issuer):
+            if uow.clients.insert_if_absent(client, clock.now()):
+                event = "client.added"
+            else:
+                stored = uow.clients.find(client.client_id, lock=True)
+                if stored is None or _settings_of(stored) == _settings_of(client):
+                    continue
+                uow.clients.update(client, clock.now())
+                event = "client.changed"
+            detail = {**_settings_of(client), "built_in": True}
             uow.audit.record(
-                AuditEvent(
-                    "client.added",
-                    clock.now(),
-                    client_id=client.client_id,
-                    detail={**_settings_of(client), "built_in": True},
-                )
+                AuditEvent(event, clock.now(), client_id=client.client_id, detail=detail)
             )

@@ -20,7 +20,7 @@ from idplus.manage.api_products import add_api_product
 from idplus.manage.clients import ClientRegistration, add_client, remove_client
 from idplus.manage.users import UserRegistration, add_user
 from idplus.models import Client
-from idplus.policies import ACCOUNT_CLIENT_ID
+from idplus.policies import BUILT_IN_CLIENT_IDS
 from idplus.store.base import Store
 
 DEMO_USERNAME = "+4799999999"
@@ -47,7 +47,7 @@ def seed_demo(store: Store, settings: Settings, clock: Clock) -> dict[str, Any] 
         registered = {c.client_id: c for c in uow.clients.list_all()}
         users = uow.users.count()
         demo_users = sum(1 for u in DEMO_USERNAMES if uow.users.find_by_username(u))
-    others = set(registered) - {ACCOUNT_CLIENT_ID}
+    others = set(registered) - set(BUILT_IN_CLIENT_IDS)
     if not users and not others:
         return _seed(store, settings, clock)
     only_demo = users == demo_users and others <= set(DEMO_CLIENT_IDS)

@@ -181,6 +181,8 @@ class KeyRingCache:
         self._ring: KeyRing | None = None
         self._loaded_at: datetime | None = None
         self._opened: dict[str, SigningJwk] = {}
+        # Raised by every invalidation: a reload that began before it is used once, not kept.
+        self._epoch = 0
 
     def fresh(self) -> KeyRing | None:
         """The cached ring if it is still fresh: no I/O, safe on the event loop."""
@@ -201,7 +203,15 @@ class KeyRingCache:
     def _max_age(self) -> timedelta:
         return timedelta(seconds=self._settings.key_cache_seconds)
 
+    def invalidate(self) -> None:
+        """Reread the keys at the next use (a key was rotated or removed). Under the lock: a
+        reload in progress finishes first, and is then not kept as fresh."""
+        with self._lock:
+            self._epoch += 1
+            self._loaded_at = None
+
     def _reload(self, now: datetime) -> KeyRing:
+        epoch = self._epoch
         with self._store.reading() as uow:
             keys = uow.signing_keys.list_all()
         signing = choose_signing_keys(keys, now)
@@ -216,7 +226,8 @@ class KeyRingCache:
         # Decrypting a PEM is slow: each key is opened once, and forgotten once it stops signing.
         self._opened = {key.kid: self._open(key) for key in signing.values()}
         ring = KeyRing(self._opened.values(), [k.public_jwk for k in published_keys(keys, now)])
-        self._ring, self._loaded_at = ring, now
+        self._ring = ring
+        self._loaded_at = now if epoch == self._epoch else None
         return ring
 
     def _open(self, key: SigningKey) -> SigningJwk:

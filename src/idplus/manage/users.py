@@ -13,6 +13,8 @@ from idplus.clock import Clock
 from idplus.crypto.hashing import hash_password
 from idplus.errors import NotFoundError, ValidationError
 from idplus.identifiers import normalise_email, normalise_phone_number, normalise_username
+from idplus.manage.access import refuse_last_operator
+from idplus.manage.companies import refuse_last_admin
 from idplus.models import AuditEvent, User
 from idplus.store.base import Store
 
@@ -119,8 +121,12 @@ def get_user(store: Store, username: str) -> User:
 
 
 def remove_user(store: Store, clock: Clock, username: str) -> None:
+    """Never the last operator, nor a company's last admin (Conflict): the hub or the company
+    would have nobody to run it."""
     user = get_user(store, username)
     with store.transaction() as uow:
+        refuse_last_operator(uow, user.id, user.username, "remove")
+        refuse_last_admin(uow, user.id, user.username, "remove")
         uow.users.delete(user.id)
         uow.audit.record(AuditEvent("user.removed", clock.now(), user_id=user.id))
 

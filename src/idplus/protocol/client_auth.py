@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import unquote
 
 from idplus.crypto.hashing import verify_client_secret
@@ -112,7 +113,10 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
     return client_id, secret
 
 
-def authenticate_client(client: Client | None, credentials: ClientCredentials) -> Client:
+def authenticate_client(
+    client: Client | None, credentials: ClientCredentials, *, now: datetime
+) -> Client:
+    """`now`: a secret rotated out works until its overlap ends (`ClientSecret.works_at`)."""
     basic = credentials.basic
     if client is None:
         raise UnknownClient("unknown client", basic=basic)
@@ -127,11 +131,19 @@ def authenticate_client(client: Client | None, credentials: ClientCredentials) -
         return client
     if credentials.secret is None:
         raise ClientAuthenticationFailed("client secret is required", basic=basic)
-    # Check every stored secret (two during rotation) so timing does not tell which matched.
-    matches = [verify_client_secret(s.secret_hash, credentials.secret) for s in client.secrets]
-    if not any(matches):
+    if not secret_matches(client, credentials.secret, now):
         raise ClientAuthenticationFailed("no stored secret matches", basic=basic)
     return client
+
+
+def secret_matches(client: Client, presented: str, now: datetime) -> bool:
+    """Whether the secret is one of the client's that still work (both fronts ask this)."""
+    # Check every stored secret (two during rotation) so timing does not tell which matched;
+    # an ended one is checked too and then not counted.
+    matches = [
+        verify_client_secret(s.secret_hash, presented) and s.works_at(now) for s in client.secrets
+    ]
+    return any(matches)
 
 
 def authenticate_request(
@@ -143,7 +155,7 @@ def authenticate_request(
     credentials = read_client_credentials(authorization, params)
     client = ctx.clients.find(credentials.client_id)
     if client is None or credentials.assertion is None:
-        return authenticate_client(client, credentials)
+        return authenticate_client(client, credentials, now=ctx.clock.now())
     try:
         return verify_client_assertion(ctx, client, credentials.assertion, endpoint)
     except AssertionRefused as refused:

@@ -2,7 +2,8 @@
 
 The token, introspection and revocation endpoints look a client up on every request; a
 few seconds of caching keeps that off the store. Registry changes (a rotated secret, a
-removed client) reach every worker within `client_cache_seconds`.
+removed client) empty the cache as soon as the worker's registry watch sees them (within a
+second), and at the latest after `client_cache_seconds`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class ClientDirectory:
         # Only clients that exist: unknown ids are whatever a caller sends, and caching them
         # would let a spray of made-up ids push every real client out.
         self._entries: OrderedDict[str, tuple[datetime, Client]] = OrderedDict()
+        # Raised by every invalidation: a lookup that read the store before it does not keep
+        # what it read (that may be from before the change).
+        self._epoch = 0
 
     def cached(self, client_id: str) -> tuple[bool, Client | None]:
         """(True, client) when the cache can answer without I/O."""
@@ -41,12 +45,21 @@ class ClientDirectory:
         hit, client = self.cached(client_id)
         if hit:
             return client
+        epoch = self._epoch
         with self._store.reading() as uow:
             client = uow.clients.find(client_id)
         if client is not None:
             with self._lock:
+                if epoch != self._epoch:
+                    return client
                 self._entries[client_id] = (self._clock.now(), client)
                 self._entries.move_to_end(client_id)
                 if len(self._entries) > _MAX_ENTRIES:
                     self._entries.popitem(last=False)
         return client
+
+    def invalidate(self) -> None:
+        """Forget every cached client (the registry changed)."""
+        with self._lock:
+            self._epoch += 1
+            self._entries.clear()

@@ -37,6 +37,10 @@ class KeySource(Protocol):
         """Verifies with every key ever stored, published or not (expired id_token_hints)."""
         ...
 
+    def invalidate(self) -> None:
+        """Reread the keys at the next use (they changed)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AppContext:

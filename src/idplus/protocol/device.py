@@ -15,18 +15,23 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from idplus.auth import throttle
 from idplus.crypto.hashing import hash_handle
 from idplus.errors import UnauthorizedClient
+from idplus.logs import get_logger
 from idplus.models import AuditEvent, Client, DeviceRequest, SsoSession
 from idplus.policies import GRANT_DEVICE_CODE
+from idplus.protocol.account_lock import ACCOUNT_LOCKED, is_locked
 from idplus.protocol.context import AppContext
 from idplus.protocol.params import Params, split_space_list
 from idplus.protocol.scopes import validate_requested_scopes
 from idplus.randomness import Randomness
+from idplus.store.base import UnitOfWork
 
 DEVICE_CODE_LIFETIME = timedelta(seconds=1800)
 POLL_INTERVAL = 5
 SLOW_DOWN_STEP = 5
 VERIFICATION_PATH = "/device"
 USER_CODE_DIGITS = 9
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +160,18 @@ def _pending(request: DeviceRequest, now: datetime) -> bool:
     return request.status == "pending" and request.expires_at > now
 
 
+def _locked_user(uow: UnitOfWork, session: SsoSession) -> bool:
+    """A locked user approves nothing (account_lock.py); their denial still counts."""
+    user = uow.users.find(session.user_id)
+    if user is not None and is_locked(user):
+        log.info("device_refused", reason=ACCOUNT_LOCKED, user_id=user.id)
+        return True
+    return False
+
+
 def decide_device(ctx: AppContext, user_code: str, session: SsoSession, *, approve: bool) -> bool:
-    """Approve (binding the user's session) or deny; False if it was no longer pending."""
+    """Approve (binding the user's session) or deny; False if it was no longer pending, or
+    the user may not approve (locked)."""
     values: dict[str, object] = {"status": "approved" if approve else "denied"}
     if approve:
         values.update(
@@ -168,6 +183,8 @@ def decide_device(ctx: AppContext, user_code: str, session: SsoSession, *, appro
             idp=session.idp,
         )
     with ctx.store.transaction() as uow:
+        if approve and _locked_user(uow, session):
+            return False
         decided = uow.devices.decide(user_code, values)
         request = uow.devices.find_by_user_code(user_code) if decided else None
         if request is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from idplus.crypto.hashing import hash_handle, verify_client_secret
+from idplus.crypto.hashing import hash_handle
 from idplus.errors import gateway_error
 from idplus.models import Client
 from idplus.policies import is_api_scope
@@ -20,6 +20,7 @@ from idplus.protocol.client_auth import (
     ClientAuthenticationFailed,
     UnknownClient,
     UnreadableCredentials,
+    secret_matches,
 )
 from idplus.protocol.context import AppContext
 from idplus.protocol.grants import Front
@@ -60,9 +61,8 @@ def authenticate_gateway_client(ctx: AppContext, authorization: str | None) -> C
         raise NoApiAccess(
             "a --require-dpop client cannot use the gateway's Bearer tokens", basic=True
         )
-    # Every stored secret is checked, so timing does not tell which one matched.
-    matches = [verify_client_secret(s.secret_hash, secret) for s in client.secrets]
-    if not any(matches):
+    # A secret rotated out works until its overlap ends, as at /connect/token.
+    if not secret_matches(client, secret, ctx.clock.now()):
         raise ClientAuthenticationFailed("no stored secret matches", basic=True)
     return client
 

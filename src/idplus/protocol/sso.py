@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from idplus.crypto.hashing import hash_handle
 from idplus.models import Authentication, Client, SsoSession, User
 from idplus.policies import REMEMBER_ME_COOKIE_LIFETIME
+from idplus.protocol.account_lock import is_locked
 from idplus.randomness import Randomness
 from idplus.store.base import UnitOfWork
 
@@ -91,8 +92,12 @@ def session_ids_of_cookies(uow: UnitOfWork, key: bytes, handles: list[str]) -> d
 
 
 def _with_user(uow: UnitOfWork, session: SsoSession | None) -> tuple[SsoSession, User] | None:
+    """A locked user's session is no login (`account_lock`): the lock ended it, unless a
+    login raced the lock."""
     user = uow.users.find(session.user_id) if session is not None else None
-    return (session, user) if session is not None and user is not None else None
+    if session is None or user is None or is_locked(user):
+        return None
+    return session, user
 
 
 def cleaned_user_agent(header: str | None) -> str | None:

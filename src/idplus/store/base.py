@@ -16,21 +16,26 @@ from typing import Any, Protocol
 from idplus.models import (
     ApiProduct,
     AuditEvent,
+    AuditSubject,
     AuthorizationRequest,
     CibaRequest,
     Client,
     ClientSecret,
     CodeGrant,
+    Company,
     Delivery,
     DeviceRequest,
     GatewayToken,
     Interaction,
+    Invitation,
+    Membership,
     Passkey,
     PasswordReset,
     PushedRequest,
     RefreshToken,
     SigningKey,
     SsoSession,
+    SubscriptionRequest,
     UpstreamAccount,
     UpstreamProvider,
     UpstreamSessionTokens,
@@ -59,14 +64,37 @@ class ClientRepository(Protocol):
         """Create a built-in client; processes starting together all succeed, one creates it."""
         ...
 
+    def update(self, client: Client, now: datetime) -> bool:
+        """Store the client's settings (not its secrets or subscriptions); False for an
+        unknown client."""
+        ...
+
     def insert_secret(self, client_id: str, secret: ClientSecret) -> None: ...
 
     def delete_secrets(self, secret_ids: Sequence[str]) -> None: ...
+
+    def set_secret_expiry(
+        self, client_id: str, secret_id: str, expires_at: datetime | None
+    ) -> bool:
+        """When the client's secret stops working (a rotation's overlap); False for an unknown
+        secret."""
+        ...
+
+    def page_of_apps(
+        self, *, after: str | None, limit: int, company_ids: Collection[str] | None = None
+    ) -> list[Client]:
+        """The developer portal's apps (clients with a company), by client_id after `after`;
+        `company_ids`: only those companies' apps."""
+        ...
 
     def delete(self, client_id: str) -> bool: ...
 
     def registered_at(self, client_id: str) -> datetime | None:
         """When the client was registered; None for an unknown one (one indexed lookup)."""
+        ...
+
+    def count_of_company(self, company_id: str) -> int:
+        """How many clients are apps of the company (a company with apps cannot go)."""
         ...
 
     def find(self, client_id: str, *, lock: bool = False) -> Client | None:
@@ -110,6 +138,34 @@ class UserRepository(Protocol):
 
     def update_profile(self, user_id: str, values: dict[str, object], now: datetime) -> None:
         """Set the given PROFILE_FIELDS."""
+        ...
+
+    def roles_of(self, user_id: str) -> tuple[str, ...]:
+        """The hub roles (policies.USER_ROLES) the user holds, sorted."""
+        ...
+
+    def grant_role(self, user_id: str, role: str, now: datetime) -> bool:
+        """False when the user holds the role already (also by a concurrent grant)."""
+        ...
+
+    def revoke_role(self, user_id: str, role: str) -> bool: ...
+
+    def with_role(self, role: str, *, lock: bool = False) -> list[str]:
+        """The ids of the users holding the role. `lock`: hold those rows until the unit of
+        work ends (PostgreSQL; SQLite's write lock does it there), so that two changes that
+        must each leave an operator are serialised and the second sees the first."""
+        ...
+
+    def search(self, text: str, *, after: str | None, limit: int) -> list[User]:
+        """Up to `limit` users by id, after the id `after`, whose username, e-mail, phone
+        number or kurtid starts with `text` (stored normalised: compare a normalised text), or
+        whose given or family name does, case-insensitively ("Kari Nor": given name "Kari…"
+        and family name "Nor…"). LIKE's wildcards in `text` match themselves. "" matches all."""
+        ...
+
+    def set_disabled(self, user_id: str, at: datetime | None, now: datetime) -> bool:
+        """Lock the user as of `at` (None: unlock). False for an unknown user and for one
+        already locked (or, unlocking, not locked): of parallel calls, one changes it."""
         ...
 
 
@@ -282,6 +338,13 @@ class SessionRepository(Protocol):
         ...
 
     def active_of_user(self, user_id: str, now: datetime) -> list[SsoSession]: ...
+
+    def page_live(
+        self, now: datetime, *, after: str | None, limit: int, user_id: str | None = None
+    ) -> list[SsoSession]:
+        """Up to `limit` live sessions by id, after the id `after`; `user_id`: only that
+        user's (the operator's session list)."""
+        ...
 
     def set_passkey(self, session_id: str, passkey_id: str | None) -> None:
         """Record the passkey the session's latest login used (None: a login without one)."""
@@ -519,10 +582,14 @@ class AuditRepository(Protocol):
         since: datetime | None = None,
         events: Sequence[str] = (),
         before_id: int | None = None,
+        changed_by: str | None = None,
+        about: AuditSubject | None = None,
     ) -> list[AuditEvent]:
         """Newest first. `actors`: events whose client_id or user_id is one of them; `since`:
         at or after; `events`: names, or prefixes ending in `*`; `before_id`: recorded before
-        that event (the next page after it). An empty filter matches all."""
+        that event (the next page after it); `changed_by`: made by this actor
+        (detail["actor"]); `about`: events about this client, user or other target. An empty
+        filter matches all."""
         ...
 
 
@@ -661,6 +728,126 @@ class MaintenanceRepository(Protocol):
         ...
 
 
+class RegistryRepository(Protocol):
+    """The registries' generation: raised in the same transaction by every change to clients,
+    their secrets, API products and subscribers, signing keys and upstream providers (the
+    store does it itself, so no write path can forget). Caches compare it to know they are
+    stale."""
+
+    def generation(self) -> int: ...
+
+    def lock(self) -> None:
+        """Hold the generation's row until the unit of work ends: the changes that must not
+        run side by side (removing operators) take it first."""
+        ...
+
+
+class CompanyRepository(Protocol):
+    """Developer portal companies and their members ⇄ `models.Company`, `models.Membership`."""
+
+    def insert(self, company: Company) -> None: ...
+
+    def find(self, company_id: str, *, lock: bool = False) -> Company | None:
+        """`lock`: hold the row until the unit of work ends (member changes of one company
+        are serialised by it, so two cannot both remove "another" admin)."""
+        ...
+
+    def rename(self, company_id: str, name: str) -> bool: ...
+
+    def delete(self, company_id: str) -> bool: ...
+
+    def page(self, *, after: str | None, limit: int, user_id: str | None = None) -> list[Company]:
+        """By id, after `after`; `user_id`: only the companies that user belongs to."""
+        ...
+
+    def add_member(self, membership: Membership) -> bool:
+        """False when the user is a member already (also by a concurrent add)."""
+        ...
+
+    def role_of(self, company_id: str, user_id: str) -> str | None: ...
+
+    def members(self, company_id: str) -> list[Membership]: ...
+
+    def memberships_of(self, user_id: str) -> list[Membership]: ...
+
+    def set_role(self, company_id: str, user_id: str, role: str) -> bool: ...
+
+    def remove_member(self, company_id: str, user_id: str) -> bool: ...
+
+    def admin_count(self, company_id: str) -> int: ...
+
+
+class InvitationRepository(Protocol):
+    """E-mailed invitations to join a company ⇄ `models.Invitation`, found by the HMAC of
+    their link's token (the token itself is never stored)."""
+
+    def insert(self, invitation: Invitation) -> None: ...
+
+    def find(self, invitation_id: str) -> Invitation | None: ...
+
+    def find_pending(self, token_hash: str, now: datetime) -> Invitation | None:
+        """The invitation of this token, unless it was accepted or expired by `now`."""
+        ...
+
+    def pending_of_company(self, company_id: str, now: datetime) -> list[Invitation]:
+        """Neither accepted nor expired, oldest first."""
+        ...
+
+    def accept(self, token_hash: str, user_id: str, now: datetime) -> Invitation | None:
+        """Use the invitation once: one conditional UPDATE, so of concurrent acceptances one
+        gets it and the others None (as for an unknown, used or expired token)."""
+        ...
+
+    def revoke(self, company_id: str, invitation_id: str) -> bool:
+        """Delete the company's invitation unless it was accepted; False: nothing deleted."""
+        ...
+
+
+class SubscriptionRequestRepository(Protocol):
+    """Apps' requests for API products ⇄ `models.SubscriptionRequest`."""
+
+    def insert(self, request: SubscriptionRequest) -> bool:
+        """False when the app has a pending request for the product already (also one sent at
+        the same moment): nothing written."""
+        ...
+
+    def find(self, request_id: str) -> SubscriptionRequest | None: ...
+
+    def decide(
+        self,
+        request_id: str,
+        *,
+        status: str,
+        decided_by: str,
+        decided_at: datetime,
+        reason: str | None = None,
+    ) -> SubscriptionRequest | None:
+        """Pending → `status` in one statement; None when it is not pending (decided already,
+        also by a concurrent decision) or unknown."""
+        ...
+
+    def cancel(self, request_id: str) -> bool:
+        """Withdraw a pending request; False when it is not pending or unknown."""
+        ...
+
+    def page(
+        self,
+        *,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        status: str | None = None,
+        company_ids: Collection[str] | None = None,
+    ) -> list[SubscriptionRequest]:
+        """Oldest first, by (requested_at, id) after `after`; `company_ids`: only the requests
+        of those companies' apps."""
+        ...
+
+    def of_client(self, client_id: str, *, limit: int) -> list[SubscriptionRequest]:
+        """The app's requests, newest first: the `limit` newest, and every pending one even
+        when older."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction's view of every repository; it commits when its block ends
     without an exception and rolls back otherwise."""
@@ -745,6 +932,18 @@ class UnitOfWork(Protocol):
 
     @property
     def pushed_requests(self) -> PushedRequestRepository: ...
+
+    @property
+    def companies(self) -> CompanyRepository: ...
+
+    @property
+    def registry(self) -> RegistryRepository: ...
+
+    @property
+    def subscription_requests(self) -> SubscriptionRequestRepository: ...
+
+    @property
+    def invitations(self) -> InvitationRepository: ...
 
 
 class StoreUnavailable(Exception):

@@ -43,7 +43,7 @@ from idplus.protocol.self_service import (
     revoke_app,
     unlink_upstream_account,
 )
-from idplus.protocol.sso import SHARED_GROUP, live_session_of_cookie
+from idplus.protocol.sso import SHARED_GROUP, live_login_of_cookie
 from idplus.ui.context import pages_of
 from idplus.ui.cookies import (
     browser_id,
@@ -100,7 +100,10 @@ DATE_LOCALES = {"nb": "nb_NO", "en": "en_GB"}
 def _current_session(server: AppContext, request: Request) -> SsoSession | None:
     handle = sso_session_handle(server, request, SHARED_GROUP)
     with server.store.reading() as uow:
-        return live_session_of_cookie(uow, server.secrets.handle_key, handle, server.clock.now())
+        # With its user: a locked user's session (one that outlived the lock in a race) is no
+        # login here either.
+        found = live_login_of_cookie(uow, server.secrets.handle_key, handle, server.clock.now())
+    return found[0] if found is not None else None
 
 
 async def show_account(request: Request) -> Response:

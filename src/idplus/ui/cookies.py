@@ -8,6 +8,11 @@ The SSO cookie carries a session *handle*: the database keeps only its HMAC, and
 session id (`sid` in tokens) is a different value, so neither a token nor a copy of the
 database gives anyone a cookie. So does the cookie of a password reset started from a login:
 it keeps the login's handle, of which the database keeps only an HMAC.
+
+One cookie is scoped to a path: the invitation cookie keeps an e-mailed invitation link's
+token for the login it needs first (so the token is in no address the login stores), and is
+sent to /portal/invitations alone. `__Host-` demands the path /, so on https it is Secure with
+a `__Secure-` name instead.
 """
 
 from __future__ import annotations
@@ -27,10 +32,14 @@ from idplus.protocol.sso import SHARED_GROUP, session_ids_of_cookies
 BROWSER_COOKIE = "idplus_browser"
 SSO_COOKIE = "idplus_sso"
 RESET_LOGIN_COOKIE = "idplus_reset_login"
+INVITATION_COOKIE = "idplus_invitation"
 SECURE_PREFIX = "__Host-"
+# For a Secure cookie with a narrower path than / (which `__Host-` does not allow).
+SECURE_PATH_PREFIX = "__Secure-"
 _SSO_SALT = "idplus.sso-session"
 _BROWSER_SALT = "idplus.browser"
 _RESET_LOGIN_SALT = "idplus.reset-login"
+_INVITATION_SALT = "idplus.invitation"
 # Far above a signed 32-byte handle; anything longer is not ours and is not even unsigned.
 _MAX_COOKIE_LENGTH = 200
 
@@ -144,14 +153,43 @@ def clear_reset_login_cookie(server: AppContext, response: Response) -> None:
     clear_cookie(server, response, _name(server, RESET_LOGIN_COOKIE))
 
 
-def clear_cookie(server: AppContext, response: Response, name: str) -> None:
+def _invitation_cookie_name(server: AppContext) -> str:
+    https = server.settings.issuer_is_https
+    return SECURE_PATH_PREFIX + INVITATION_COOKIE if https else INVITATION_COOKIE
+
+
+def invitation_token(request: Request) -> str:
+    """The invitation link's token this browser keeps for its login detour, or ""."""
+    server = context_of(request)
+    value = request.cookies.get(_invitation_cookie_name(server))
+    return _unsign(server, _INVITATION_SALT, value) or ""
+
+
+def set_invitation_cookie(
+    server: AppContext, response: Response, token: str, *, path: str, max_age: int
+) -> None:
+    """Keep the token for the pages under `path` only, for `max_age` seconds."""
+    signed = _sign(server, _INVITATION_SALT, token)
+    _set(server, response, _invitation_cookie_name(server), signed, max_age=max_age, path=path)
+
+
+def clear_invitation_cookie(server: AppContext, response: Response, *, path: str) -> None:
+    clear_cookie(server, response, _invitation_cookie_name(server), path=path)
+
+
+def clear_cookie(server: AppContext, response: Response, name: str, path: str = "/") -> None:
     response.delete_cookie(
-        name, path="/", httponly=True, samesite="lax", secure=server.settings.issuer_is_https
+        name, path=path, httponly=True, samesite="lax", secure=server.settings.issuer_is_https
     )
 
 
 def _set(
-    server: AppContext, response: Response, name: str, value: str, max_age: int | None = None
+    server: AppContext,
+    response: Response,
+    name: str,
+    value: str,
+    max_age: int | None = None,
+    path: str = "/",
 ) -> None:
     response.set_cookie(
         name,
@@ -160,5 +198,5 @@ def _set(
         httponly=True,
         samesite="lax",
         secure=server.settings.issuer_is_https,
-        path="/",
+        path=path,
     )

@@ -203,7 +203,9 @@ def _secret_problem(server: AppContext, client: Client, secret: str | None) -> s
         return None
     try:
         credentials = ClientCredentials(client.client_id, secret, basic=False)
-        authenticate_client(server.clients.find(client.client_id), credentials)
+        authenticate_client(
+            server.clients.find(client.client_id), credentials, now=server.clock.now()
+        )
     except InvalidClient:
         return MESSAGES["secret_wrong"]
     return None

@@ -9,16 +9,18 @@ callback) must start under the issuer's name, or its cookie is missing when the 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idplus.entry import context_of
 from idplus.protocol.self_service import ACCOUNT_PATH
+from idplus.ui.console import CONSOLE
 from idplus.ui.context import pages_of
 from idplus.ui.debugger import DEBUGGER_PATH
 from idplus.ui.language import page_locale
+from idplus.ui.portal import PORTAL
 from idplus.uris import is_loopback_host
 
 HOME_PATH = "/"
@@ -27,18 +29,26 @@ Page = Callable[[Request], Awaitable[Response]]
 
 
 async def show_home(request: Request) -> Response:
-    """Links to the account page and, where it is served, the debugger."""
+    """Links to the account page, the developer portal, the operator console and, where it
+    is served, the debugger."""
     server, locale = context_of(request), page_locale(request)
     return pages_of(request).render(
         request,
         server,
         "index.html",
         locale=locale,
-        # The account page takes its language from `locale` (ui_locales is an OAuth parameter).
-        account_url=ACCOUNT_PATH if locale == "en" else f"{ACCOUNT_PATH}?locale={locale}",
+        account_url=_in_locale(ACCOUNT_PATH, locale),
+        portal_url=_in_locale(PORTAL.path, locale),
+        console_url=_in_locale(CONSOLE.path, locale),
         debugger_url=DEBUGGER_PATH if server.settings.debugger_enabled else None,
         discovery_url=DISCOVERY_PATH,
     )
+
+
+def _in_locale(path: str, locale: str) -> str:
+    """A link to one of idplus's own pages in the front page's language (those pages take it
+    from `locale`: ui_locales is an OAuth parameter)."""
+    return path if locale == "en" else f"{path}?{urlencode({'locale': locale})}"
 
 
 async def show_not_found(request: Request) -> Response:

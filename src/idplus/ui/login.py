@@ -53,12 +53,13 @@ from idplus.ui.csrf import csrf_token_is_valid
 from idplus.ui.i18n import gettext_for
 from idplus.ui.language import page_locale
 from idplus.ui.qr import qr_data_uri
-from idplus.ui.webauthn import PASSKEY_REQUIRED_MESSAGE, passkeys_offered
+from idplus.ui.webauthn import ACCOUNT_LOCKED_MESSAGE, PASSKEY_REQUIRED_MESSAGE, passkeys_offered
 
 LOGIN_PATH = "/login"
 PROBLEM_MESSAGES = {
     ProblemReason.INVALID_CREDENTIALS: "Wrong username or password.",
     ProblemReason.LOCKED: "Too many failed attempts. Try again in %(minutes)s minutes.",
+    ProblemReason.ACCOUNT_LOCKED: ACCOUNT_LOCKED_MESSAGE,
     ProblemReason.OTP_INVALID: "The code is wrong. Try again.",
     ProblemReason.OTP_EXPIRED: "The code has expired. Ask for a new code.",
     ProblemReason.OTP_TOO_MANY: "Too many wrong codes. Go back to the app and start again.",
@@ -125,6 +126,7 @@ LINK_REFUSED_MESSAGES = {
         "This login was disconnected from your account.",
         "Log in with your password instead, or contact customer service.",
     ),
+    LinkRefusal.LOCKED: (ACCOUNT_LOCKED_MESSAGE, "Contact customer service."),
 }
 # Form fields that steer the request rather than answer the page.
 _CONTROL_FIELDS = frozenset({"interaction", "csrf_token", "action"})

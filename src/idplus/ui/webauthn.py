@@ -36,6 +36,7 @@ from idplus.entry import client_address, context_of
 from idplus.logs import get_logger
 from idplus.models import Client, SsoSession, User
 from idplus.policies import ACCOUNT_CLIENT_ID
+from idplus.protocol.account_lock import ACCOUNT_LOCKED
 from idplus.protocol.context import AppContext
 from idplus.protocol.interaction import start_internal_login
 from idplus.protocol.login.passkey import (
@@ -84,6 +85,9 @@ NOTICE_NOT_SENT = "notice_not_sent"
 # A login handle is a short base64url string: anything else names no login.
 _HANDLE_MAX_LENGTH = 128
 
+# An operator locked the account (protocol/account_lock.py): on the login page and here, once
+# the password or the passkey proved who it is, and nothing more.
+ACCOUNT_LOCKED_MESSAGE = "This account is locked."
 # Level 3 (a request for a hardware-attested, device-bound passkey), on the page and here.
 PASSKEY_REQUIRED_MESSAGE = (
     "This app asks for a passkey kept in a security key or in this device's secure hardware. "
@@ -97,6 +101,7 @@ MESSAGES = {
     LOGIN_GONE: "This login has expired or is already finished.",
     WRONG_STAGE: "A passkey cannot be used on this page. Reload the page and try again.",
     LEVEL_TOO_LOW: PASSKEY_REQUIRED_MESSAGE,
+    ACCOUNT_LOCKED: ACCOUNT_LOCKED_MESSAGE,
     NO_PHONE: "A passkey can only be added to an account with a mobile number for SMS codes.",
     THROTTLED: "Too many failed attempts. Try again in %(minutes)s minutes.",
     NOTICE_NOT_SENT: "The passkey was not added: the message that tells you of it could not "
@@ -129,6 +134,7 @@ ERRORS = {
     WRONG_STAGE: ("invalid_request", 400),
     NO_PHONE: ("fresh_login_required", 403),
     THROTTLED: ("too_many_attempts", 429),
+    ACCOUNT_LOCKED: ("account_locked", 403),
     NOTICE_NOT_SENT: ("temporarily_unavailable", 503),
     PasskeyProblemReason.NO_CONTACT: ("no_contact", 403),
     PasskeyProblemReason.MALFORMED: ("invalid_request", 400),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from idplus.policies import ADMIN_SCOPE
+from idplus.policies import ADMIN_SCOPE, OPERATOR_ROLE, PORTAL_CLIENT_ID, PORTAL_SCOPE
 from tests.harness import Harness, basic
 
 OPERATOR = "ops-console"
@@ -63,3 +63,44 @@ def service_token(harness: Harness) -> str:
     finally:
         store.dispose()
     return client_credentials_token(harness, "plain-service", secret, "api:plain-service")
+
+
+def user_login_token(h: Harness, username: str, client_id: str = PORTAL_CLIENT_ID) -> str:
+    """A user's admin API token, the way a developer gets one: log in at the built-in portal
+    (or console) client — authorization code + PKCE back to its callback page — and redeem the
+    code. The user must exist (`h.add_user(username)`); each call logs in afresh."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.flows.forms import FormBrowser
+    from tests.harness import exchange_code
+
+    page, scope = (
+        ("portal", PORTAL_SCOPE) if client_id == PORTAL_CLIENT_ID else ("admin", ADMIN_SCOPE)
+    )
+    callback = f"{h.settings.issuer}/{page}/callback"
+    h.http.cookies.clear()  # another user's SSO session would answer for them
+    browser = FormBrowser(h.http, callback)
+    browser.get(h.authorize_url(client_id, redirect_uri=callback, scope=f"openid {scope}"))
+    answer = h.login(browser, username)
+    # The built-in client's own callback, not the harness's relying party (redirect_params).
+    assert answer.status_code in (302, 303), answer.text[:500]
+    location = urlsplit(answer.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == callback
+    code = parse_qs(location.query)["code"][0]
+    h.http.cookies.clear()
+    response = exchange_code(h, code, client_id, redirect_uri=callback)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def make_operator(h: Harness, username: str) -> None:
+    """Give an existing user the operator role (what `idplus user grant-role U operator` does)."""
+    store = h.store()
+    try:
+        with store.transaction() as uow:
+            user = uow.users.find_by_username(username)
+            assert user is not None
+            uow.users.grant_role(user.id, OPERATOR_ROLE, h.clock.now())
+    finally:
+        store.dispose()

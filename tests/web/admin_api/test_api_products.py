@@ -10,9 +10,10 @@ import pytest
 from idplus.config import Settings
 from idplus.web.admin_api.operations import encode_cursor
 from tests.harness import Harness
-from tests.web.admin_api.conftest import API, OPERATOR, bearer
+from tests.web.admin_api.conftest import API, OPERATOR, bearer, user_login_token
 
 PRODUCTS = f"{API}/api-products"
+DEVELOPER = "+4791000001"
 
 
 @pytest.fixture
@@ -76,6 +77,35 @@ def test_tokens_without_the_admin_scope_are_403_and_change_nothing(
         [],
         ["api:plain-service"],  # the service token's own product, made by the test
     )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no SQL involved
+def test_a_developer_lists_the_products_but_not_who_subscribes_and_creates_none(
+    harness: Harness, operator_token: str
+) -> None:
+    """What a portal's developer needs to ask for a product — its scope and name — and not
+    which other companies' apps use it."""
+    harness.add_client("tv-app", client_type="Confidential", grant_types=["client_credentials"],
+                       api_access=True)  # fmt: skip
+    store = harness.store()
+    try:
+        from idplus.manage.api_products import add_api_product
+
+        add_api_product(store, harness.clock, "api:tv", ["tv-app"])
+    finally:
+        store.dispose()
+    harness.add_user(DEVELOPER)
+    token = user_login_token(harness, DEVELOPER)
+
+    (listed,) = _list(harness, token)["items"]
+    one = harness.http.get(f"{PRODUCTS}/api:tv", headers=bearer(token)).json()
+    created = _create(harness, token, {"scope": "api:radio"})
+
+    assert (listed["scope"], listed["client_ids"]) == ("api:tv", [])
+    assert one["client_ids"] == []
+    assert _list(harness, operator_token)["items"][0]["client_ids"] == ["tv-app"]
+    assert created.status_code == 403
+    assert created.json()["error"] == "insufficient_scope"
 
 
 # --- create and read ------------------------------------------------------------------------

@@ -111,6 +111,7 @@ def test_an_operator_reads_the_trail_newest_first(trail: Harness, operator_token
         "event": "key.rotated",
         "client_id": None,
         "user_id": None,
+        "target": None,
         "detail": {"kid": "k-2", "replaced": ["k-1"]},
     }
     ids = [item["id"] for item in items]
@@ -124,18 +125,41 @@ def test_an_operator_reads_the_trail_newest_first(trail: Harness, operator_token
 # --- filters, as `idplus audit list` -------------------------------------------------------
 
 
-def test_filtering_by_actor_client_id_user_id_or_username(
+def test_filtering_by_object_client_id_user_id_or_username(
     trail: Harness, operator_token: str
 ) -> None:
-    assert _events(trail, operator_token, actor="shop") == ["user.app_revoked", "client.added"]
-    assert _events(trail, operator_token, actor="u-1") == ["user.app_revoked", "user.password_set"]
+    assert _events(trail, operator_token, object="shop") == ["user.app_revoked", "client.added"]
+    assert _events(trail, operator_token, object="u-1") == ["user.app_revoked", "user.password_set"]
     # A username stands for its user: the registration is about the user's id.
-    assert _events(trail, operator_token, actor="+4790000001") == ["user.added"]
-    assert _events(trail, operator_token, actor="nobody") == []
+    assert _events(trail, operator_token, object="+4790000001") == ["user.added"]
+    assert _events(trail, operator_token, object="nobody") == []
+
+
+def test_filtering_by_who_made_the_change_and_by_typed_object(
+    trail: Harness, operator_token: str
+) -> None:
+    now = trail.clock.now()
+    _record(
+        trail,
+        AuditEvent("company.created", now, target="company:c-1",
+                   detail={"actor": "user:u-9", "name": "Acme"}),
+        AuditEvent("client.removed", now, client_id="shop", detail={"actor": "client:ops"}),
+    )  # fmt: skip
+    assert _events(trail, operator_token, actor="user:u-9") == ["company.created"]
+    assert _events(trail, operator_token, actor="client:ops") == ["client.removed"]
+    assert _events(trail, operator_token, object="company:c-1") == ["company.created"]
+    assert _events(trail, operator_token, object="client:shop") == [
+        "client.removed",
+        "user.app_revoked",
+        "client.added",
+    ]
+    assert _events(trail, operator_token, object="company:c-1", actor="client:ops") == []
+    item = _list(trail, operator_token, object="company:c-1")["items"][0]
+    assert (item["target"], item["detail"]["actor"]) == ("company:c-1", "user:u-9")
 
 
 def test_filtering_by_event_names_and_prefixes(trail: Harness, operator_token: str) -> None:
-    assert _events(trail, operator_token, event="user.*", actor="u-1") == [
+    assert _events(trail, operator_token, event="user.*", object="u-1") == [
         "user.app_revoked",
         "user.password_set",
     ]
@@ -176,7 +200,7 @@ def test_filtering_by_time(
 
 
 def test_filters_combine(trail: Harness, operator_token: str) -> None:
-    assert _events(trail, operator_token, actor="shop", since="1d", event="user.*") == [
+    assert _events(trail, operator_token, object="shop", since="1d", event="user.*") == [
         "user.app_revoked"
     ]
 
@@ -219,10 +243,10 @@ def test_an_event_recorded_while_paging_does_not_shift_the_pages(
 
 
 def test_paging_keeps_the_filters(trail: Harness, operator_token: str) -> None:
-    first = _list(trail, operator_token, actor="shop", limit=1)
+    first = _list(trail, operator_token, object="shop", limit=1)
     assert [item["event"] for item in first["items"]] == ["user.app_revoked"]
 
-    second = _list(trail, operator_token, actor="shop", limit=1, cursor=first["next_cursor"])
+    second = _list(trail, operator_token, object="shop", limit=1, cursor=first["next_cursor"])
 
     assert [item["event"] for item in second["items"]] == ["client.added"]
     assert second["next_cursor"] is None
@@ -247,6 +271,7 @@ def test_paging_keeps_the_filters(trail: Harness, operator_token: str) -> None:
         ({"event": "user.*,"}, "event"),
         ({"event": "User Added"}, "event"),
         ({"actor": ""}, "actor"),
+        ({"object": ""}, "object"),
         ({"evnet": "user.*"}, "evnet"),
     ],
 )

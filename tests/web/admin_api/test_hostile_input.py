@@ -95,6 +95,11 @@ def test_concurrent_registrations_of_one_id_make_one_client(harness: Harness) ->
         ("GET", "/audit?cursor=OTk5OTk5OTk5OTk5OTk5OTk5OQ", None),
         ("GET", "/audit?since=0001-01-01T00:00%2B14:00", None),
         ("GET", "/audit?since=9999-12-31T23:59-14:00", None),
+        ("POST", "/clients", {"client_id": "app", "client_type": "Public", "name": "a\u2028b"}),
+        # A parameter the operation does not take is refused, not ignored.
+        ("GET", "/clients/ops-console?fields=secret", None),
+        ("GET", "/keys?alg=ES256", None),
+        ("POST", "/keys/rotate?alg=ES256", {}),
     ],
 )
 def test_odd_input_is_a_400_never_a_5xx(
@@ -112,7 +117,7 @@ def test_the_last_operator_client_cannot_be_removed(harness: Harness, operator_t
     """Issue 20 item 4: otherwise nobody could reach the API until someone used the CLI."""
     response = harness.http.delete(f"{API}/clients/{OPERATOR}", headers=bearer(operator_token))
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "last" in response.json()["error_description"]
     _register_operator(harness, "ops-2")
     assert (

@@ -12,6 +12,7 @@ from dataclasses import replace
 from idplus.auth import local
 from idplus.auth.throttle import Throttled
 from idplus.models import User
+from idplus.protocol.account_lock import is_locked
 from idplus.protocol.assurance import AMR_PASSWORD, AMR_SMS_OTP, acr_for_level, level_of_amr
 from idplus.protocol.authenticators import sms_code
 from idplus.protocol.authenticators.base import Authenticated
@@ -63,6 +64,8 @@ class LocalAuthenticator:
         except Throttled as throttled:
             minutes = throttled.minutes_left(ctx.clock.now())
             raise LoginProblem(ProblemReason.LOCKED, retry_after_minutes=minutes) from None
+        # Told only to whoever knows the password, and before any SMS is sent.
+        _refuse_locked(user)
         amr, remember_me = (AMR_PASSWORD,), inputs.get("remember_me") == "on"
         if user.otp_required or level_of_amr(amr) < view.interaction.request.requested_aal:
             _sms_can_reach(view)
@@ -84,9 +87,16 @@ def _sms_can_reach(view: InteractionView) -> None:
 
 
 def _known_user(view: InteractionView) -> User:
+    """The login's user (read afresh with each step): one locked meanwhile goes no further."""
     if view.user is None:
         raise InteractionGone("no user at this stage")
+    _refuse_locked(view.user)
     return view.user
+
+
+def _refuse_locked(user: User) -> None:
+    if is_locked(user):
+        raise LoginProblem(ProblemReason.ACCOUNT_LOCKED)
 
 
 def _acr(amr: tuple[str, ...]) -> str:

@@ -23,11 +23,12 @@ from idplus.crypto.hashing import hash_handle
 from idplus.crypto.secrets import seal_secret
 from idplus.logs import get_logger
 from idplus.models import AuthorizationRequest, UpstreamProvider, UpstreamSessionTokens
+from idplus.protocol.account_lock import ACCOUNT_LOCKED, is_locked
 from idplus.protocol.assurance import acr_for_level
 from idplus.protocol.authenticators.base import Authenticated, UpstreamLogin
 from idplus.protocol.context import AppContext
 from idplus.protocol.federation.accounts import account_of
-from idplus.protocol.federation.errors import UpstreamError
+from idplus.protocol.federation.errors import LinkRefusal, UpstreamError
 from idplus.protocol.federation.id_token import LEEWAY_SECONDS, validate_id_token
 from idplus.protocol.federation.upstream_calls import UpstreamTokens, fetch_userinfo, redeem_code
 from idplus.protocol.interaction import Stage
@@ -182,6 +183,8 @@ def _authenticated(
     subject = str(claims["sub"])
     userinfo = fetch_userinfo(ctx, provider, tokens.access_token, subject)
     user = account_of(ctx, provider, _merged(claims, userinfo))
+    if is_locked(user):
+        raise UpstreamError(f"the local account is locked ({ACCOUNT_LOCKED})", LinkRefusal.LOCKED)
     kept = UpstreamSessionTokens(
         provider_id=provider.id,
         id_token=str(tokens.id_token),

@@ -19,6 +19,7 @@ from idplus.logs import get_logger
 from idplus.models import AuditEvent, CibaRequest, Client, SsoSession, User
 from idplus.outbound.ciba_ping import ping_delivery
 from idplus.policies import level_of_acr
+from idplus.protocol.account_lock import ACCOUNT_LOCKED, is_locked
 from idplus.protocol.ciba.request import BANKID_LEVEL, approval_hash
 from idplus.protocol.context import AppContext
 
@@ -66,6 +67,11 @@ def open_approval(ctx: AppContext, approval: str) -> PendingApproval:
         user = uow.users.find(request.user_id)
     if client is None or user is None:
         raise ApprovalGone("client or user removed")
+    if is_locked(user):
+        # The page says only that the request is gone; the log says why.
+        log.info("ciba_refused", reason=ACCOUNT_LOCKED, client_id=client.client_id,
+                 user_id=user.id)  # fmt: skip
+        raise ApprovalGone(f"an operator locked the user ({ACCOUNT_LOCKED})")
     return PendingApproval(request, client, user)
 
 

@@ -20,6 +20,8 @@ class LinkRefusal(StrEnum):
     ALREADY_LINKED = "already_linked"
     # The user disconnected this upstream account from their account on the account page.
     DISCONNECTED = "disconnected"
+    # An operator locked the local account (protocol/account_lock.py).
+    LOCKED = "locked"
 
 
 class UpstreamError(Exception):

@@ -20,6 +20,7 @@ from idplus.errors import InvalidGrant
 from idplus.metrics import LoginMethod
 from idplus.models import AuditEvent, Client, User
 from idplus.policies import GRANT_PASSWORD
+from idplus.protocol.account_lock import ACCOUNT_LOCKED, is_locked
 from idplus.protocol.assurance import AMR_PASSWORD, acr_for_level
 from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
@@ -109,7 +110,7 @@ def _refused(ctx: AppContext, client: Client, request: PasswordRequest, reason: 
 
 def _user_of(ctx: AppContext, client: Client, request: PasswordRequest) -> User:
     try:
-        return check_password(
+        user = check_password(
             ctx, request.username, request.password, None, password_alone_must_do=True
         )
     except WrongPassword:
@@ -126,3 +127,7 @@ def _user_of(ctx: AppContext, client: Client, request: PasswordRequest) -> User:
         raise TemporarilyUnavailable(
             "temporarily overloaded, retry later", detail="every hashing slot is busy"
         ) from None
+    if is_locked(user):
+        _refused(ctx, client, request, ACCOUNT_LOCKED)
+        raise InvalidGrant("an operator locked the user")
+    return user

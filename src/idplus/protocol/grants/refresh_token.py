@@ -20,6 +20,7 @@ from idplus.crypto.hashing import hash_handle
 from idplus.errors import InvalidGrant, InvalidScope, OAuthError, UnauthorizedClient
 from idplus.models import AuditEvent, Client, RefreshToken, SsoSession, User
 from idplus.policies import GRANT_REFRESH_TOKEN
+from idplus.protocol.account_lock import is_locked
 from idplus.protocol.context import AppContext
 from idplus.protocol.grant import Grant
 from idplus.protocol.grants import Front, GrantType, committed_outcome, required
@@ -98,7 +99,7 @@ def _refresh(
         return InvalidGrant("the refresh token has expired")
     login = _login(uow, token, now)
     if login is None:
-        return InvalidGrant("the user is no longer logged in")
+        return InvalidGrant("the user is no longer logged in, removed or locked")
     session, user = login
     # Everything the request asks is checked before the token is spent: a refused request
     # (too wide a scope, say) leaves it usable, so the client's corrected retry is no reuse.
@@ -124,11 +125,12 @@ def _refresh(
 def _login(
     uow: UnitOfWork, token: RefreshToken, now: datetime
 ) -> tuple[SsoSession | None, User] | None:
-    """The token's live session and user; a token bound to no session needs only its user."""
+    """The token's live session and user; a token bound to no session needs only its user.
+    A locked user (account_lock.py) has neither."""
     if token.session_id is not None:
         return live_login(uow, token.session_id, now)
     user = uow.users.find(token.user_id)
-    return (None, user) if user is not None else None
+    return (None, user) if user is not None and not is_locked(user) else None
 
 
 def _reused(uow: UnitOfWork, token: RefreshToken, now: datetime) -> RefreshTokenReused:

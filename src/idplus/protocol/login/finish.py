@@ -12,6 +12,7 @@ from datetime import timedelta
 from idplus.auth.providers import LOCAL_PROVIDER_ID
 from idplus.errors import AccessDenied
 from idplus.models import Authentication
+from idplus.protocol.account_lock import ACCOUNT_LOCKED, is_locked
 from idplus.protocol.authenticators.base import Authenticated
 from idplus.protocol.authorization_response import AuthorizationResponse, error_response
 from idplus.protocol.context import AppContext
@@ -47,6 +48,11 @@ def finish_login(
     with ctx.store.transaction() as uow:
         if not uow.interactions.consume(interaction.id_hash):
             raise InteractionGone("already finished")
+        # Each authenticator refused a locked user where it read them; this catches a lock
+        # that came since (the page it shows then is the expired login's).
+        current = uow.users.find(proof.user.id)
+        if current is None or is_locked(current):
+            raise InteractionGone(f"the user is gone or locked ({ACCOUNT_LOCKED})")
         # A passkey's login holds its row until the session is in: a removal in parallel
         # waits and then ends that session too, or came first and the login is gone.
         if proof.passkey_id is not None and not uow.passkeys.lock(proof.passkey_id, proof.user.id):

@@ -28,6 +28,7 @@ from idplus.auth.providers import LOCAL_PROVIDER_ID
 from idplus.metrics import LoginMethod
 from idplus.models import User
 from idplus.policies import level_of_acr
+from idplus.protocol.account_lock import ACCOUNT_LOCKED, is_locked
 from idplus.protocol.authenticators.base import Authenticated
 from idplus.protocol.context import AppContext
 from idplus.protocol.interaction import Stage
@@ -60,7 +61,8 @@ THROTTLED = "throttled"
 
 class PasskeyLoginRefused(Exception):
     """A refused passkey step. `reason`: a PasskeyProblemReason value, LOGIN_GONE or
-    WRONG_STAGE, LEVEL_TOO_LOW or THROTTLED (with `retry_after_minutes`); `detail` for the log
+    WRONG_STAGE, LEVEL_TOO_LOW, ACCOUNT_LOCKED (account_lock.py) or THROTTLED (with
+    `retry_after_minutes`); `detail` for the log
     only; `view` the login when it was found."""
 
     def __init__(
@@ -113,6 +115,9 @@ def verify_passkey(
     except PasskeyProblem as problem:
         _count_refusal(ctx, view, problem.reason.value)
         raise PasskeyLoginRefused(problem.reason.value, problem.detail, view) from None
+    if is_locked(verified.user):
+        _count_refusal(ctx, view, ACCOUNT_LOCKED)
+        raise PasskeyLoginRefused(ACCOUNT_LOCKED, "an operator locked the account", view)
     if level_of_acr(verified.acr) < view.interaction.request.requested_aal:
         _count_refusal(ctx, view, LEVEL_TOO_LOW)
         raise PasskeyLoginRefused(LEVEL_TOO_LOW, f"the passkey gives {verified.acr}", view)

@@ -23,6 +23,8 @@ class ProblemReason(StrEnum):
 
     INVALID_CREDENTIALS = "invalid_credentials"
     LOCKED = "locked"
+    # An operator locked the account (protocol/account_lock.py); said only once it is proved.
+    ACCOUNT_LOCKED = "account_locked"
     OTP_INVALID = "otp_invalid"
     OTP_EXPIRED = "otp_expired"
     OTP_TOO_MANY = "otp_too_many"

@@ -8,7 +8,7 @@ each of its other back-channel clients in the outbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +17,7 @@ from typing import Any
 from idplus.crypto.keys import InvalidSignature, KeyRing
 from idplus.models import AuditEvent, Client, SsoSession, UpstreamSessionTokens
 from idplus.protocol.context import AppContext
+from idplus.protocol.federation.logout import revoke_upstream_sessions
 from idplus.protocol.oidc.backchannel import enqueue_logout_tokens
 from idplus.protocol.sso import end_session
 from idplus.store.base import UnitOfWork
@@ -175,3 +176,27 @@ def notify_outbox(ctx: AppContext, ended: Iterable[EndedSession]) -> None:
     """After the commit: the outbox worker sends the new logout tokens at once."""
     if any(item.notified for item in ended):
         ctx.outbox_signal.notify()
+
+
+class BackChannelEnding:
+    """Sessions an operator ends (manage/session_admin.SessionEnding, called in the use-case's
+    unit of work) the way the account page ends one: `end_sessions_within`, so their refresh
+    tokens are revoked and their back-channel clients' logout tokens queued. `finish`, after
+    the commit, wakes the outbox and ends the sessions' upstream logins (no browser is there
+    to be sent through them). The key ring is read first: rereading it may write."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.ring = ctx.keys.current()
+        self.ended: list[EndedSession] = []
+
+    def __call__(self, uow: UnitOfWork, session_ids: Sequence[str], now: datetime) -> list[str]:
+        ended = end_sessions_within(self.ctx, uow, self.ring, session_ids, now)
+        self.ended.extend(ended)
+        return [item.session.id for item in ended]
+
+    def finish(self) -> None:
+        notify_outbox(self.ctx, self.ended)
+        upstreams = [item.upstream for item in self.ended if item.upstream is not None]
+        if upstreams:
+            revoke_upstream_sessions(self.ctx, upstreams)

@@ -53,13 +53,22 @@ def userinfo(
     if "openid" not in access.scopes:
         raise InsufficientScope("the access token lacks the openid scope")
     session_id = access.claims.get("sid")
-    client = ctx.clients.find(str(access.claims.get("client_id")))
+    client_id = str(access.claims.get("client_id"))
+    client = ctx.clients.find(client_id)
     with ctx.store.reading() as uow:
         check_not_revoked(uow, access)
+        # Read now, not from the client cache: a removed client's tokens die with it at once.
+        registered_at = uow.clients.registered_at(client_id)
         session = uow.sessions.find(str(session_id)) if session_id else None
         session = usable_session(session, now)
         user = uow.users.find(session.user_id) if session is not None else None
-    if user is None or client is None or access.predates(client.created_at):
+    if (
+        user is None
+        or client is None
+        or registered_at is None
+        or access.predates(registered_at)
+        or access.predates(client.created_at)
+    ):
         raise InvalidToken("the user's session has ended, or the client was removed")
     subject = subject_of(Grant(client=client, scopes=(), user=user), ctx.secrets.pairwise_salt)
     if subject != access.claims.get("sub"):

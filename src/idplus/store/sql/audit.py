@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from idplus.models import AuditEvent
+from idplus.models import AuditEvent, AuditSubject
 from idplus.store.sql.tables import audit_events
 
 # `--event user.*`: a name prefix; LIKE's own wildcards in a name are matched literally.
@@ -30,6 +30,8 @@ class SqlAudit:
                 client_id=event.client_id,
                 user_id=event.user_id,
                 detail=dict(event.detail),
+                actor=_actor_of(event),
+                target=event.target,
             )
         )
 
@@ -41,12 +43,18 @@ class SqlAudit:
         since: datetime | None = None,
         events: Sequence[str] = (),
         before_id: int | None = None,
+        changed_by: str | None = None,
+        about: AuditSubject | None = None,
     ) -> list[AuditEvent]:
         query = sa.select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
         if actors:
             query = query.where(
                 sa.or_(audit_events.c.client_id.in_(actors), audit_events.c.user_id.in_(actors))
             )
+        if changed_by is not None:
+            query = query.where(audit_events.c.actor == changed_by)
+        if about is not None:
+            query = query.where(_about(about))
         if since is not None:
             query = query.where(audit_events.c.at >= since)
         if events:
@@ -61,9 +69,22 @@ class SqlAudit:
                 user_id=row.user_id,
                 detail=dict(row.detail),
                 id=row.id,
+                target=row.target,
             )
             for row in self._conn.execute(query).all()
         ]
+
+
+def _actor_of(event: AuditEvent) -> str | None:
+    actor = event.detail.get("actor")
+    return actor if isinstance(actor, str) else None
+
+
+def _about(subject: AuditSubject) -> sa.ColumnElement[bool]:
+    """Events about a client or a user name it in its column; anything else in `target`."""
+    column = {"client": audit_events.c.client_id, "user": audit_events.c.user_id}.get(subject.kind)
+    named = audit_events.c.target == f"{subject.kind}:{subject.id}"
+    return named if column is None else sa.or_(column == subject.id, named)
 
 
 def _event_matches(name: str) -> sa.ColumnElement[bool]:

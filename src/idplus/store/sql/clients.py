@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ def _client_values(client: Client) -> dict[str, Any]:
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "jwks": dict(client.jwks) if client.jwks is not None else None,
         "jwks_uri": client.jwks_uri,
+        "company_id": client.company_id,
     }
 
 
@@ -64,7 +65,12 @@ def _secrets_of(conn: Connection, client_ids: Sequence[str]) -> dict[str, tuple[
     ).all()
     found: dict[str, list[ClientSecret]] = {}
     for row in rows:
-        secret = ClientSecret(id=row.id, secret_hash=row.secret_hash, created_at=row.created_at)
+        secret = ClientSecret(
+            id=row.id,
+            secret_hash=row.secret_hash,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+        )
         found.setdefault(row.client_id, []).append(secret)
     return {client_id: tuple(items) for client_id, items in found.items()}
 
@@ -100,10 +106,31 @@ def _client_from_row(
         token_endpoint_auth_method=row["token_endpoint_auth_method"],
         jwks=row["jwks"],
         jwks_uri=row["jwks_uri"],
+        company_id=row["company_id"],
         secrets=secrets,
         created_at=row["created_at"],
         api_products=api_products,
     )
+
+
+def _with_details(conn: Connection, rows: Sequence[Any]) -> list[Client]:
+    """Clients of these rows, with their secrets and subscriptions (one query each)."""
+    client_ids = [row.client_id for row in rows]
+    secrets = _secrets_of(conn, client_ids)
+    products: dict[str, list[str]] = {}
+    if client_ids:
+        for scope, client_id in conn.execute(
+            sa.select(api_product_clients.c.scope, api_product_clients.c.client_id)
+            .where(api_product_clients.c.client_id.in_(client_ids))
+            .order_by(api_product_clients.c.scope)
+        ):
+            products.setdefault(client_id, []).append(scope)
+    return [
+        _client_from_row(
+            row._mapping, secrets.get(row.client_id, ()), tuple(products.get(row.client_id, ()))
+        )
+        for row in rows
+    ]
 
 
 class SqlClients:
@@ -134,6 +161,17 @@ class SqlClients:
             self._conn, clients, {**values, **_client_values(client)}, ["client_id"]
         )
 
+    def update(self, client: Client, now: datetime) -> bool:
+        """Store the client's settings (not its secrets or subscriptions); False for an
+        unknown client."""
+        changed = self._conn.execute(
+            sa.update(clients)
+            .where(clients.c.client_id == client.client_id)
+            .values(**_client_values(client), updated_at=now)
+            .returning(clients.c.client_id)
+        ).first()
+        return changed is not None
+
     def insert_secret(self, client_id: str, secret: ClientSecret) -> None:
         self._conn.execute(
             sa.insert(client_secrets).values(
@@ -141,12 +179,40 @@ class SqlClients:
                 client_id=client_id,
                 secret_hash=secret.secret_hash,
                 created_at=secret.created_at,
+                expires_at=secret.expires_at,
             )
         )
 
     def delete_secrets(self, secret_ids: Sequence[str]) -> None:
         if secret_ids:
             self._conn.execute(sa.delete(client_secrets).where(client_secrets.c.id.in_(secret_ids)))
+
+    def set_secret_expiry(
+        self, client_id: str, secret_id: str, expires_at: datetime | None
+    ) -> bool:
+        changed = self._conn.execute(
+            sa.update(client_secrets)
+            .where(client_secrets.c.id == secret_id, client_secrets.c.client_id == client_id)
+            .values(expires_at=expires_at)
+            .returning(client_secrets.c.id)
+        ).first()
+        return changed is not None
+
+    def page_of_apps(
+        self, *, after: str | None, limit: int, company_ids: Collection[str] | None = None
+    ) -> list[Client]:
+        """Apps' ids are generated in lower-case ASCII, so SQL's order is every backend's."""
+        query = (
+            sa.select(clients)
+            .where(clients.c.company_id.is_not(None))
+            .order_by(clients.c.client_id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(clients.c.client_id > after)
+        if company_ids is not None:
+            query = query.where(clients.c.company_id.in_(list(company_ids)))
+        return _with_details(self._conn, self._conn.execute(query).all())
 
     def delete(self, client_id: str) -> bool:
         result = self._conn.execute(sa.delete(clients).where(clients.c.client_id == client_id))
@@ -156,6 +222,10 @@ class SqlClients:
         query = sa.select(clients.c.created_at).where(clients.c.client_id == client_id)
         registered: datetime | None = self._conn.execute(query).scalar()
         return registered
+
+    def count_of_company(self, company_id: str) -> int:
+        query = sa.select(sa.func.count()).where(clients.c.company_id == company_id)
+        return int(self._conn.execute(query).scalar_one())
 
     def find(self, client_id: str, *, lock: bool = False) -> Client | None:
         """`lock`: hold the row until the transaction ends (PostgreSQL; SQLite's writer lock

@@ -12,6 +12,7 @@ from idplus.store.sql.tables import (
     authorization_codes,
     ciba_requests,
     client_assertion_jtis,
+    company_invitations,
     deliveries,
     device_requests,
     dpop_proof_jtis,
@@ -80,6 +81,11 @@ class SqlMaintenance:
             ),
             "upstream_logouts": sa.delete(upstream_logouts).where(
                 upstream_logouts.c.expires_at <= now
+            ),
+            # Used or not, an invitation past its expiry opens nothing; the audit trail keeps
+            # who was invited and who accepted.
+            "company_invitations": sa.delete(company_invitations).where(
+                company_invitations.c.expires_at <= now
             ),
             # An upstream ID token is personal data: kept only while its session can end.
             "upstream_session_tokens": sa.delete(upstream_session_tokens).where(

@@ -188,6 +188,21 @@ class SqlSessions:
         ).all()
         return [_session_from_row(row._mapping) for row in rows]
 
+    def page_live(
+        self, now: datetime, *, after: str | None, limit: int, user_id: str | None = None
+    ) -> list[SsoSession]:
+        query = (
+            sa.select(sso_sessions)
+            .where(sso_sessions.c.ended_at.is_(None), sso_sessions.c.expires_at > now)
+            .order_by(sso_sessions.c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(sso_sessions.c.id > after)
+        if user_id is not None:
+            query = query.where(sso_sessions.c.user_id == user_id)
+        return [_session_from_row(row._mapping) for row in self._conn.execute(query).all()]
+
     def set_passkey(self, session_id: str, passkey_id: str | None) -> None:
         """Record the passkey the session's latest login used (None: a login without one)."""
         self._conn.execute(

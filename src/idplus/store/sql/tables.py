@@ -138,6 +138,14 @@ clients = sa.Table(
     sa.Column("signing_alg", sa.String(16), nullable=False, server_default="RS256"),
     # NULL, or "fapi2" (the FAPI 2.0 Security Profile enforced).
     sa.Column("profile", sa.String(16), nullable=True),
+    # An app of the developer portal belongs to one company; NULL for operators' clients.
+    sa.Column(
+        "company_id",
+        sa.String(64),
+        sa.ForeignKey("companies.id", ondelete="RESTRICT"),
+        nullable=True,
+        index=True,
+    ),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
@@ -167,6 +175,8 @@ client_secrets = sa.Table(
     _client_fk(),
     sa.Column("secret_hash", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # A rotated-out secret works until then (the overlap); NULL: until revoked or rotated out.
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
 )
 
 users = sa.Table(
@@ -185,6 +195,8 @@ users = sa.Table(
     sa.Column("analytics_uuid", sa.String(64), nullable=False, unique=True),
     sa.Column("ial", sa.SmallInteger(), nullable=False, default=0),
     sa.Column("otp_required", sa.Boolean(), nullable=False, default=False),
+    # Locked by an operator: no login, no refresh, until unlocked. NULL: not locked.
+    sa.Column("disabled_at", UTCDateTime(), nullable=True),
     sa.Column("legacy", sa.JSON(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
@@ -373,6 +385,13 @@ audit_events = sa.Table(
     sa.Column("client_id", sa.String(200), nullable=True),
     sa.Column("user_id", sa.String(64), nullable=True),
     sa.Column("detail", sa.JSON(), nullable=False),
+    # Who made the change (detail's "actor": "client:…", "user:…"); NULL for the CLI and for
+    # what users do themselves (their id is user_id).
+    sa.Column("actor", sa.String(250), nullable=True),
+    # What it is about, beyond client_id and user_id: "company:…", "api_product:…".
+    sa.Column("target", sa.String(250), nullable=True),
+    sa.Index("ix_audit_events_actor_id", "actor", "id"),
+    sa.Index("ix_audit_events_target_id", "target", "id"),
     # `idplus audit list` filters, newest first (migration 0017): by actor, and by event name
     # or name prefix (LIKE 'user.%': PostgreSQL needs pattern ops for that under a collation).
     sa.Index("ix_audit_events_user_id_id", "user_id", "id"),
@@ -648,4 +667,119 @@ webauthn_challenges = sa.Table(
     sa.Column("user_id", sa.String(64), nullable=True),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
     sa.Index("ux_webauthn_challenges_purpose_binding_hash", "purpose", "binding_hash", unique=True),
+)
+
+# Roles a user holds on the hub itself ("operator": the console and the whole admin API).
+user_roles = sa.Table(
+    "user_roles",
+    metadata,
+    sa.Column(
+        "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("role", sa.String(32), primary_key=True),
+    sa.Column("granted_at", UTCDateTime(), nullable=False),
+)
+
+# The developer portal's companies, their members and invitations.
+companies = sa.Table(
+    "companies",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    # Who created it ("user:<id>" or "client:<id>"), for the record.
+    sa.Column("created_by", sa.String(250), nullable=False),
+)
+
+company_members = sa.Table(
+    "company_members",
+    metadata,
+    sa.Column(
+        "company_id",
+        sa.String(64),
+        sa.ForeignKey("companies.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "user_id",
+        sa.String(64),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+    # "admin" (invites and removes members) | "developer"
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("joined_at", UTCDateTime(), nullable=False),
+)
+
+company_invitations = sa.Table(
+    "company_invitations",
+    metadata,
+    _id(),
+    sa.Column(
+        "company_id",
+        sa.String(64),
+        sa.ForeignKey("companies.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    # HMAC of the link's secret; the link itself is only in the message sent.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("invited_by", sa.String(250), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    # Set once, by the one acceptance that wins (a conditional UPDATE).
+    sa.Column("accepted_at", UTCDateTime(), nullable=True),
+    sa.Column("accepted_by", sa.String(64), nullable=True),
+)
+
+# An app's request to use an API product: pending → approved | rejected (by an operator).
+subscription_requests = sa.Table(
+    "subscription_requests",
+    metadata,
+    _id(),
+    _client_fk(),
+    sa.Column(
+        "scope",
+        sa.String(200),
+        sa.ForeignKey("api_products.scope", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("requested_by", sa.String(250), nullable=False),
+    sa.Column("requested_at", UTCDateTime(), nullable=False),
+    sa.Column("decided_by", sa.String(250), nullable=True),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
+    sa.Column("reason", sa.String(500), nullable=True),
+    # One pending request per app and product, also when two are sent at once.
+    sa.Index(
+        "ux_subscription_requests_pending",
+        "client_id",
+        "scope",
+        unique=True,
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
+)
+
+# One row: a number that every change to the registries (clients, their secrets, API products
+# and subscribers, signing keys, upstream providers) raises in the changing transaction —
+# database triggers do it (migration 0025), so no write path can forget. Every worker polls it
+# and drops its cached clients, keys and providers when it moved.
+registry_generation = sa.Table(
+    "registry_generation",
+    metadata,
+    sa.Column("id", sa.SmallInteger(), primary_key=True, autoincrement=False),
+    sa.Column("generation", sa.BigInteger(), nullable=False),
+)
+# The tables whose changes raise it.
+REGISTRY_TABLES = (
+    "clients",
+    "client_secrets",
+    "api_products",
+    "api_product_clients",
+    "signing_keys",
+    "upstream_providers",
 )

@@ -18,20 +18,24 @@ from idplus.store.sql.audit import SqlAudit
 from idplus.store.sql.ciba import SqlCiba
 from idplus.store.sql.clients import SqlClients
 from idplus.store.sql.codes import SqlCodes
+from idplus.store.sql.companies import SqlCompanies
 from idplus.store.sql.deliveries import SqlDeliveries
 from idplus.store.sql.devices import SqlDevices
 from idplus.store.sql.engine import Database
 from idplus.store.sql.gateway_tokens import SqlGatewayTokens
 from idplus.store.sql.interactions import SqlInteractions
+from idplus.store.sql.invitations import SqlInvitations
 from idplus.store.sql.passkeys import SqlPasskeys, SqlWebAuthnChallenges
 from idplus.store.sql.password_resets import SqlPasswordResets
 from idplus.store.sql.prune import SqlMaintenance
 from idplus.store.sql.pushed_requests import SqlPushedRequests
 from idplus.store.sql.refresh_tokens import SqlRefreshTokens
+from idplus.store.sql.registry import SqlRegistry
 from idplus.store.sql.revoked_tokens import SqlRevokedAccessTokens
 from idplus.store.sql.server_secrets import SqlServerSecrets
 from idplus.store.sql.sessions import SqlSessions
 from idplus.store.sql.signing_keys import SqlSigningKeys
+from idplus.store.sql.subscriptions import SqlSubscriptionRequests
 from idplus.store.sql.tables import client_assertion_jtis, dpop_proof_jtis
 from idplus.store.sql.throttle import SqlThrottles
 from idplus.store.sql.upstream_accounts import SqlUpstreamAccounts
@@ -152,6 +156,22 @@ class SqlUnitOfWork:
     @cached_property
     def pushed_requests(self) -> SqlPushedRequests:
         return SqlPushedRequests(self._conn)
+
+    @cached_property
+    def companies(self) -> SqlCompanies:
+        return SqlCompanies(self._conn)
+
+    @cached_property
+    def registry(self) -> SqlRegistry:
+        return SqlRegistry(self._conn)
+
+    @cached_property
+    def subscription_requests(self) -> SqlSubscriptionRequests:
+        return SqlSubscriptionRequests(self._conn)
+
+    @cached_property
+    def invitations(self) -> SqlInvitations:
+        return SqlInvitations(self._conn)
 
 
 class SqlStore:

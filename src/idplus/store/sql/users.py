@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from idplus.models import NO_PASSWORD, User
 from idplus.store.base import LINK_FIELDS, PROFILE_FIELDS
 from idplus.store.sql.dialect import insert_if_absent
-from idplus.store.sql.tables import user_profiles, users
+from idplus.store.sql.tables import user_profiles, user_roles, users
 
 _BY_USERNAME = sa.select(users).where(users.c.username == sa.bindparam("value"))
 _BY_ID = sa.select(users).where(users.c.id == sa.bindparam("value"))
@@ -48,6 +48,7 @@ def _user_from_row(row: Any, tnuids: tuple[str, ...]) -> User:
         birthdate=row["birthdate"],
         legacy=dict(row["legacy"]),
         created_at=row["created_at"],
+        disabled_at=row["disabled_at"],
     )
 
 
@@ -140,6 +141,113 @@ class SqlUsers:
                 sa.update(users).where(users.c.id == user_id).values(**values, updated_at=now)
             )
 
+    def roles_of(self, user_id: str) -> tuple[str, ...]:
+        roles = self._conn.execute(
+            sa.select(user_roles.c.role)
+            .where(user_roles.c.user_id == user_id)
+            .order_by(user_roles.c.role)
+        ).scalars()
+        return tuple(roles)
+
+    def grant_role(self, user_id: str, role: str, now: datetime) -> bool:
+        values = {"user_id": user_id, "role": role, "granted_at": now}
+        return insert_if_absent(self._conn, user_roles, values, ["user_id", "role"])
+
+    def revoke_role(self, user_id: str, role: str) -> bool:
+        gone = self._conn.execute(
+            sa.delete(user_roles)
+            .where(user_roles.c.user_id == user_id, user_roles.c.role == role)
+            .returning(user_roles.c.user_id)
+        ).first()
+        return gone is not None
+
+    def with_role(self, role: str, *, lock: bool = False) -> list[str]:
+        query = (
+            sa.select(user_roles.c.user_id)
+            .where(user_roles.c.role == role)
+            .order_by(user_roles.c.user_id)
+        )
+        holders = self._conn.execute(query.with_for_update() if lock else query).scalars()
+        return list(holders)
+
+    def search(self, text: str, *, after: str | None, limit: int) -> list[User]:
+        # Prefixes, not substrings: a prefix is what a B-tree can serve. Ordered by the primary
+        # key with a LIMIT, a page reads the primary key's index until it has `limit` rows.
+        query = sa.select(users).order_by(users.c.id).limit(limit)
+        if after is not None:
+            query = query.where(users.c.id > after)
+        if text:
+            query = query.where(_matches(text))
+        rows = [row._mapping for row in self._conn.execute(query).all()]
+        tnuids: dict[str, list[str]] = {row["id"]: [] for row in rows}
+        if rows:
+            profiles = self._conn.execute(
+                sa.select(user_profiles.c.user_id, user_profiles.c.tnuid)
+                .where(user_profiles.c.user_id.in_(list(tnuids)))
+                .order_by(user_profiles.c.user_id, user_profiles.c.position)
+            ).all()
+            for profile in profiles:
+                tnuids[profile.user_id].append(profile.tnuid)
+        return [_user_from_row(row, tuple(tnuids[row["id"]])) for row in rows]
+
+    def set_disabled(self, user_id: str, at: datetime | None, now: datetime) -> bool:
+        was = users.c.disabled_at.is_(None) if at is not None else users.c.disabled_at.isnot(None)
+        changed = self._conn.execute(
+            sa.update(users)
+            .where(users.c.id == user_id, was)
+            .values(disabled_at=at, updated_at=now)
+            .returning(users.c.id)
+        ).first()
+        return changed is not None
+
+
+# LIKE's own wildcards in a searched text match themselves.
+LIKE_ESCAPE = "\\"
+
+
+def _prefix_pattern(text: str) -> str:
+    for special in (LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, LIKE_ESCAPE + special)
+    return text + "%"
+
+
+def _starts_with(column: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
+    return column.like(_prefix_pattern(text), escape=LIKE_ESCAPE)
+
+
+def _name_starts_with(column: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
+    """Case-insensitive by the database's own lower() on both sides, so a name matches as
+    typed whatever letters the database folds (SQLite folds only ASCII)."""
+    pattern = sa.func.lower(sa.literal(_prefix_pattern(text), sa.String()))
+    return sa.func.lower(column).like(pattern, escape=LIKE_ESCAPE)
+
+
+def _matches(text: str) -> sa.ColumnElement[bool]:
+    """The identifiers are stored normalised (usernames and e-mail addresses lower-case,
+    phone numbers E.164), so they are compared as stored, with no function on the column: an
+    index can serve the prefix (on PostgreSQL under a collation other than C, one built with
+    varchar_pattern_ops, as audit_events.event has; the users' columns have plain ones)."""
+    lowered = text.lower()
+    given, _, family = text.partition(" ")
+    by_name = (
+        sa.and_(
+            _name_starts_with(users.c.given_name, given),
+            _name_starts_with(users.c.family_name, family.strip()),
+        )
+        if family.strip()
+        else sa.or_(
+            _name_starts_with(users.c.given_name, text),
+            _name_starts_with(users.c.family_name, text),
+        )
+    )
+    return sa.or_(
+        _starts_with(users.c.username, lowered),
+        _starts_with(users.c.email, lowered),
+        _starts_with(users.c.phone_number, text),
+        _starts_with(users.c.kurtid, text),
+        by_name,
+    )
+
 
 def _user_values(user: User, now: datetime) -> dict[str, Any]:
     return {
@@ -155,6 +263,7 @@ def _user_values(user: User, now: datetime) -> dict[str, Any]:
         "analytics_uuid": user.analytics_uuid,
         "ial": user.ial,
         "otp_required": user.otp_required,
+        "disabled_at": user.disabled_at,
         "legacy": dict(user.legacy),
         "created_at": now,
         "updated_at": now,

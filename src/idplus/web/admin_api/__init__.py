@@ -8,7 +8,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from idplus.entry import context_of
-from idplus.web.admin_api import api_products, audit, clients, keys
+from idplus.web.admin_api import (
+    api_products,
+    apps,
+    audit,
+    clients,
+    companies,
+    keys,
+    sessions,
+    subscriptions,
+    users,
+)
 from idplus.web.admin_api.openapi import openapi_document
 from idplus.web.admin_api.operations import PREFIX, Operation, route
 
@@ -17,6 +27,11 @@ OPERATIONS: tuple[Operation, ...] = (
     *audit.OPERATIONS,
     *api_products.OPERATIONS,
     *clients.OPERATIONS,
+    *companies.OPERATIONS,
+    *apps.OPERATIONS,
+    *subscriptions.OPERATIONS,
+    *users.OPERATIONS,
+    *sessions.OPERATIONS,
 )
 OPENAPI_PATH = f"{PREFIX}/openapi.json"
 

@@ -16,10 +16,9 @@ from idplus.manage import api_products
 from idplus.manage.display_names import MAX_NAME_LENGTH
 from idplus.models import ApiProduct
 from idplus.web.admin_api.operations import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
     Call,
     Operation,
+    PageQuery,
     Result,
     decode_cursor,
     encode_cursor,
@@ -29,7 +28,10 @@ from idplus.web.admin_api.operations import (
 class ApiProductOut(BaseModel):
     scope: str = Field(description="The product's scope, api:NAME: what a client asks for.")
     name: str
-    client_ids: list[str] = Field(description="The clients subscribed to it.")
+    client_ids: list[str] = Field(
+        description="The clients subscribed to it (for operators; a developer sees an empty "
+        "list: other companies' apps are not theirs to know)."
+    )
     created_at: datetime | None
 
 
@@ -40,15 +42,8 @@ class ApiProductList(BaseModel):
     )
 
 
-class ApiProductsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    cursor: str | None = Field(
-        default=None, max_length=400, description="The next_cursor of the page before."
-    )
-    limit: int = Field(
-        default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="At most this many products."
-    )
+class ApiProductsQuery(PageQuery):
+    """The query of GET /api-products: pages by scope."""
 
 
 class NewApiProduct(BaseModel):
@@ -81,7 +76,7 @@ def list_products(call: Call) -> Result:
     page = products[: params.limit]
     more = len(products) > params.limit
     listed = ApiProductList(
-        items=[_described(product) for product in page],
+        items=[_described(product, call) for product in page],
         next_cursor=encode_cursor(page[-1].scope) if more else None,
     )
     return Result(listed)
@@ -102,31 +97,33 @@ def create_product(call: Call) -> Result:
     except api_products.ApiProductExists:
         refusal = Conflict(error_description=f"API product {body.scope} already exists")
         return Result(refusal, status=409)
-    return Result(_described(product), status=201)
+    return Result(_described(product, call), status=201)
 
 
 def get_product(call: Call) -> Result:
     product = api_products.find_api_product(call.ctx.store, call.path["scope"])
-    return Result(_described(product))
+    return Result(_described(product, call))
 
 
-def _described(product: ApiProduct) -> ApiProductOut:
+def _described(product: ApiProduct, call: Call) -> ApiProductOut:
     return ApiProductOut(
         scope=product.scope,
         name=product.name,
-        client_ids=list(product.client_ids),
+        client_ids=list(product.client_ids) if call.caller.operator else [],
         created_at=product.created_at,
     )
 
 
 OPERATIONS = (
     Operation("GET", "/api-products", "listApiProducts",
-              "The API products, by scope, with their subscribed clients", list_products,
-              response=ApiProductList, query=ApiProductsQuery),
+              "The API products, by scope (what an app may ask for), with their subscribed "
+              "clients", list_products, response=ApiProductList, query=ApiProductsQuery,
+              operators_only=False),
     Operation("POST", "/api-products", "createApiProduct",
               "Register a new API product (an api: scope); no client is subscribed yet",
               create_product, response=ApiProductOut, status=201, body=NewApiProduct,
               errors={409: "an API product with this scope exists already"}),
     Operation("GET", "/api-products/{scope}", "getApiProduct", "One API product", get_product,
-              response=ApiProductOut, errors={404: "no API product with this scope"}),
+              response=ApiProductOut, errors={404: "no API product with this scope"},
+              operators_only=False),
 )  # fmt: skip

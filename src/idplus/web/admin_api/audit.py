@@ -12,17 +12,16 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from idplus.errors import ValidationError
 from idplus.manage import audit
 from idplus.models import AuditEvent
 from idplus.web.admin_api.operations import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
     BadRequest,
     Call,
     Operation,
+    PageQuery,
     Result,
     decode_cursor,
     encode_cursor,
@@ -36,16 +35,21 @@ MAX_EVENT_FILTERS = 20
 _CURSOR_ID = re.compile(r"[1-9][0-9]{0,17}")
 
 
-class AuditEventsQuery(BaseModel):
-    # A typo'd parameter must not silently widen what is listed.
-    model_config = ConfigDict(extra="forbid")
-
+class AuditEventsQuery(PageQuery):
     actor: str | None = Field(
         default=None,
         min_length=1,
-        max_length=200,
-        description="Only events about this client id, user id or username (a removed user: "
-        "by user id).",
+        max_length=250,
+        description="Only changes made by this caller: client:ID (an operator client), "
+        "user:ID (a portal or console user) or a username.",
+    )
+    object: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=250,
+        description="Only events about this: client:ID, user:ID, company:ID, "
+        "api_product:SCOPE …, or a bare client id, user id or username (a removed user: by "
+        "user id).",
     )
     event: str | None = Field(
         default=None,
@@ -59,12 +63,6 @@ class AuditEventsQuery(BaseModel):
         description="Only events from then on: ISO-8601 (2025-03-01, 2025-03-01T08:00+01:00; "
         "no offset means UTC) or a duration back from now (90s, 30m, 24h, 7d, 2w).",
     )
-    cursor: str | None = Field(
-        default=None, max_length=64, description="The next_cursor of the page before."
-    )
-    limit: int = Field(
-        default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="At most this many events."
-    )
 
 
 class AuditEventOut(BaseModel):
@@ -74,9 +72,12 @@ class AuditEventOut(BaseModel):
     # Not necessarily who caused it: detail.actor names the caller of a change made here.
     client_id: str | None = Field(description="The client the event is about.")
     user_id: str | None = Field(description="The user the event is about.")
+    target: str | None = Field(
+        description="What else it is about (company:ID, api_product:SCOPE …)."
+    )
     detail: dict[str, Any] = Field(
         description="Identifiers and facts of the event; never a secret, password or code."
-        " `actor`: who made a change through this API (client:ID)."
+        " `actor`: who made a change through the admin API or pages (client:ID, user:ID)."
     )
 
 
@@ -90,8 +91,11 @@ class AuditEventList(BaseModel):
 def list_audit_events(call: Call) -> Result:
     params = call.query
     assert isinstance(params, AuditEventsQuery)
+    typed = params.object is not None and audit.SUBJECT.fullmatch(params.object) is not None
     query = audit.AuditQuery(
-        actor=params.actor,
+        actor=params.object if params.object is not None and not typed else None,
+        about=params.object if typed else None,
+        changed_by=params.actor,
         since=_since(params.since, call) if params.since is not None else None,
         events=_event_filters(params.event) if params.event is not None else (),
         # One more than asked: whether there is a next page.
@@ -138,6 +142,7 @@ def _described(event: AuditEvent) -> AuditEventOut:
         event=event.event,
         client_id=event.client_id,
         user_id=event.user_id,
+        target=event.target,
         detail=dict(event.detail),
     )
 

@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from idplus.errors import ValidationError
 from idplus.manage import clients
@@ -20,10 +20,9 @@ from idplus.models import Client
 from idplus.policies import CLIENT_TYPE_RULES, KNOWN_GRANT_TYPES, OAuthClientType, RefreshPolicyName
 from idplus.web.admin_api.keys import Algorithm
 from idplus.web.admin_api.operations import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
     Call,
     Operation,
+    PageQuery,
     Result,
     decode_cursor,
     encode_cursor,
@@ -58,6 +57,8 @@ class ClientSecretOut(BaseModel):
     # The secret's record id (as in the audit trail), never the secret or its hash.
     id: str
     created_at: datetime
+    # When it stops working (a rotation's overlap); null: until rotated out or revoked.
+    expires_at: datetime | None
 
 
 class ClientOut(BaseModel):
@@ -95,6 +96,8 @@ class ClientOut(BaseModel):
     backchannel_client_notification_endpoint: str | None
     environment: Environment
     providers: list[str]
+    # The developer portal company whose app this client is (/apps); null for others.
+    company_id: str | None
     secrets: list[ClientSecretOut]
     created_at: datetime | None
 
@@ -111,14 +114,8 @@ class ClientList(BaseModel):
     next_cursor: str | None
 
 
-class ClientPage(BaseModel):
+class ClientPage(PageQuery):
     """The query of GET /clients: pages in client_id order."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # Opaque, from the previous page's next_cursor; none: the first page.
-    cursor: str | None = None
-    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
 
 class NewClient(BaseModel):
@@ -175,7 +172,7 @@ def list_clients(call: Call) -> Result:
     more = len(rest) > query.limit
     return Result(
         ClientList(
-            items=[_out(c) for c in page],
+            items=[client_out(c) for c in page],
             next_cursor=encode_cursor(page[-1].client_id) if more else None,
         )
     )
@@ -183,7 +180,7 @@ def list_clients(call: Call) -> Result:
 
 def get_client(call: Call) -> Result:
     client = clients.get_client(call.ctx.store, call.path["client_id"])
-    return Result(_out(client), etag=_etag(client))
+    return Result(client_out(client), etag=client_etag(client))
 
 
 def add_client(call: Call) -> Result:
@@ -193,7 +190,7 @@ def add_client(call: Call) -> Result:
     registered = clients.add_client(
         call.ctx.store, call.ctx.clock, registration, actor=call.caller.actor
     )
-    return _with_secret(registered)
+    return created_with_secret(registered)
 
 
 def rotate_secret(call: Call) -> Result:
@@ -204,7 +201,7 @@ def rotate_secret(call: Call) -> Result:
         expected_versions=expected_versions(call.if_match),
         actor=call.caller.actor,
     )
-    return _with_secret(registered)
+    return created_with_secret(registered)
 
 
 def remove_client(call: Call) -> Result:
@@ -218,17 +215,17 @@ def remove_client(call: Call) -> Result:
     return Result(None, status=204)
 
 
-def _out(client: Client) -> ClientOut:
+def client_out(client: Client) -> ClientOut:
     return ClientOut.model_validate(clients.describe_client(client))
 
 
-def _with_secret(registered: clients.RegisteredClient) -> Result:
+def created_with_secret(registered: clients.RegisteredClient) -> Result:
     described = clients.describe_client(registered.client)
     body = ClientWithSecret.model_validate({**described, "client_secret": registered.client_secret})
-    return Result(body, status=201, etag=_etag(registered.client))
+    return Result(body, status=201, etag=client_etag(registered.client))
 
 
-def _etag(client: Client) -> str:
+def client_etag(client: Client) -> str:
     return f'"{clients.client_version(client)}"'
 
 
@@ -268,8 +265,8 @@ OPERATIONS = (
               "Register a client; a Confidential one's secret is in this answer only",
               add_client, response=ClientWithSecret, status=201, body=NewClient),
     Operation("POST", "/clients/{client_id}/rotate-secret", "rotateClientSecret",
-              "A new secret, in this answer only; the previous one works until the next "
-              "rotation (If-Match: the version read)", rotate_secret,
+              "A new secret, in this answer only; the previous ones work 24 hours more "
+              "(If-Match: the version read)", rotate_secret,
               response=ClientWithSecret, status=201,
               errors={404: "no such client", 412: "the client changed since that version"}),
     Operation("DELETE", "/clients/{client_id}", "removeClient",

@@ -17,17 +17,28 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from idplus.entry import context_of
-from idplus.errors import IdplusError, NotFoundError, OAuthError, PreconditionFailed
+from idplus.errors import (
+    Conflict,
+    Forbidden,
+    IdplusError,
+    NotFoundError,
+    OAuthError,
+    PreconditionFailed,
+    RateLimited,
+    Unavailable,
+)
 from idplus.errors import ValidationError as UseCaseRefused
 from idplus.logs import get_logger
-from idplus.protocol.admin_access import AdminCaller, admin_caller
+from idplus.models import Caller
+from idplus.policies import ADMIN_SCOPE
+from idplus.protocol.admin_access import admin_caller
 from idplus.protocol.bearer import InsufficientScope, InvalidToken, read_access_token
 from idplus.protocol.context import AppContext
 from idplus.protocol.dpop.presentation import in_the_scheme_used
@@ -45,12 +56,26 @@ MAX_BODY_BYTES = 64 * 1024
 log = get_logger("idplus.admin_api")
 
 
+class PageQuery(BaseModel):
+    """A list's query: where to go on from, and how many. Lists add their filters; any other
+    parameter is refused (a typo'd filter must not silently widen what is listed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cursor: str | None = Field(
+        default=None, max_length=400, description="The next_cursor of the page before."
+    )
+    limit: int = Field(
+        default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="At most this many."
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
     """What an operation is given."""
 
     ctx: AppContext
-    caller: AdminCaller
+    caller: Caller
     path: Mapping[str, str]
     query: Any
     body: Any
@@ -80,6 +105,9 @@ class Operation:
     query: type[BaseModel] | None = None
     # Other answers than `status` worth documenting (e.g. 404, 412), with their meaning.
     errors: Mapping[int, str] = field(default_factory=dict)
+    # False: developers (portal tokens) may call it too; the use-case then limits them to
+    # their own companies (manage/access.py).
+    operators_only: bool = True
 
 
 def route(operation: Operation) -> Route:
@@ -92,14 +120,14 @@ def route(operation: Operation) -> Route:
 async def _answer(operation: Operation, request: Request) -> Response:
     server = context_of(request)
     try:
-        caller = await _caller(server, request)
+        caller = await _caller(server, request, operation)
         path = {k: str(v) for k, v in request.path_params.items()}
         _refuse_nul(path.values(), "a path parameter")
         call = Call(
             ctx=server,
             caller=caller,
             path=path,
-            query=_parsed(operation.query, _single_valued(request)),
+            query=_parsed(operation.query, _query(operation, request)),
             body=_parsed(operation.body, await _json_body(request)) if operation.body else None,
             if_match=request.headers.get("if-match"),
         )
@@ -111,12 +139,15 @@ async def _answer(operation: Operation, request: Request) -> Response:
     return _rendered(result)
 
 
-async def _caller(server: AppContext, request: Request) -> AdminCaller:
+async def _caller(server: AppContext, request: Request, operation: Operation) -> Caller:
     presented = read_access_token(request.headers.get("authorization"), None)
     dpop = DpopEvidence.of(request.headers.getlist("dpop"), request.method, request.url.path)
     ring = await current_key_ring(request)
     try:
-        return await run_in_threadpool(admin_caller, server, ring, presented, dpop)
+        caller = await run_in_threadpool(admin_caller, server, ring, presented, dpop)
+        if operation.operators_only and not caller.operator:
+            raise InsufficientScope(f"the access token lacks the {ADMIN_SCOPE} scope")
+        return caller
     except (InvalidToken, InsufficientScope) as refused:
         raise in_the_scheme_used(presented, refused) from None
 
@@ -140,6 +171,15 @@ def decode_cursor(cursor: str, valid: re.Pattern[str]) -> str:
     if not valid.fullmatch(key):
         raise BadRequest("cursor: not a cursor this API gave (use next_cursor as it is)")
     return key
+
+
+def _query(operation: Operation, request: Request) -> dict[str, str]:
+    """The query parameters; one the operation does not take is refused, not ignored: a
+    typo'd filter must not quietly act on everything."""
+    params = _single_valued(request)
+    if operation.query is None and params:
+        raise BadRequest(f"{sorted(params)[0]}: this operation takes no query parameters")
+    return params
 
 
 def _single_valued(request: Request) -> dict[str, str]:
@@ -210,11 +250,23 @@ def _refusal(error: IdplusError) -> Response:
         status, code = 404, "not_found"
     elif isinstance(error, PreconditionFailed):
         status, code = 412, "precondition_failed"
+    elif isinstance(error, Forbidden):
+        status, code = 403, "access_denied"
+    elif isinstance(error, Conflict):
+        status, code = 409, "conflict"
+    elif isinstance(error, RateLimited):
+        status, code = 429, "rate_limited"
+    elif isinstance(error, Unavailable):
+        status, code = 503, "temporarily_unavailable"
     else:
         status, code = 400, "invalid_request"
     log.info("admin_api_refused", error=code, detail=error.detail)
     body = {"error": code, "error_description": error.description}
-    return JSONResponse(body, status_code=status, headers=NO_STORE)
+    headers = dict(NO_STORE)
+    if isinstance(error, RateLimited):
+        # RFC 9110 §10.2.3: when to try again, in seconds.
+        headers["Retry-After"] = str(error.retry_after)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _rendered(result: Result) -> Response:
