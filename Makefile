@@ -31,8 +31,10 @@ run: install
 	@$(RUN_ENV) $(BIN)/idplus demo next-steps
 	@$(RUN_ENV) exec $(BIN)/idplus serve --host $(HOST) --port $(PORT)
 
+# Test by test over both workers (not file by file): a few large files would otherwise finish
+# last on one worker while the other idles.
 test: lint
-	$(BIN)/pytest -n 2 --dist loadfile -m "not e2e"
+	$(BIN)/pytest -n 2 --dist load -m "not e2e"
 
 # The end-to-end groups (marker e2e: tests/flows, tests/browser, the live-server modules):
 # real server processes, Chromium, node.

@@ -17,7 +17,7 @@ from idplus.config import Settings
 from idplus.manage.api_products import add_api_product
 from idplus.manage.clients import ClientRegistration, add_client
 from idplus.manage.users import UserRegistration, add_user
-from idplus.models import AuditEvent
+from idplus.models import AuditEvent, User
 from idplus.store.sql.engine import Database
 from idplus.store.sql.uow import SqlStore
 from tests.flows.forms import FormBrowser
@@ -104,6 +104,17 @@ class Harness:
         return browser.submit(
             {"username": username, "password": PASSWORD, **extra}, ("action", "login")
         )
+
+    def user(self, username: str) -> User:
+        """The stored user of this username (who must exist)."""
+        store = self.store()
+        try:
+            with store.reading() as uow:
+                user = uow.users.find_by_username(username)
+        finally:
+            store.dispose()
+        assert user is not None, f"no user {username!r}"
+        return user
 
     def outbox(self) -> list[dict[str, str]]:
         path = self.settings.outbox

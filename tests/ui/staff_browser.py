@@ -83,14 +83,7 @@ def grant_operator(h: Harness, username: str) -> None:
 
 
 def user_named(h: Harness, username: str) -> User:
-    store = h.store()
-    try:
-        with store.reading() as uow:
-            user = uow.users.find_by_username(username)
-    finally:
-        store.dispose()
-    assert user is not None
-    return user
+    return h.user(username)
 
 
 def lock_in_store(h: Harness, username: str) -> None:

@@ -55,14 +55,7 @@ class Parties:
 
 
 def _user_id(h: Harness, username: str) -> str:
-    store = h.store()
-    try:
-        with store.reading() as uow:
-            user = uow.users.find_by_username(username)
-    finally:
-        store.dispose()
-    assert user is not None
-    return user.id
+    return h.user(username).id
 
 
 def _company(h: Harness, company_id: str, user_id: str, role: str) -> None:

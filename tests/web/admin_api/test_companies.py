@@ -64,14 +64,7 @@ class World:
 
 
 def _user_id(h: Harness, username: str) -> str:
-    store = h.store()
-    try:
-        with store.reading() as uow:
-            user = uow.users.find_by_username(username)
-    finally:
-        store.dispose()
-    assert user is not None
-    return user.id
+    return h.user(username).id
 
 
 def _token_of_last_mail(h: Harness, to: str) -> str:

@@ -31,14 +31,7 @@ def settings(settings: Settings, database_url: str) -> Settings:
 
 
 def user_id(h: Harness, username: str) -> str:
-    store = h.store()
-    try:
-        with store.reading() as uow:
-            user = uow.users.find_by_username(username)
-    finally:
-        store.dispose()
-    assert user is not None
-    return user.id
+    return h.user(username).id
 
 
 @pytest.fixture

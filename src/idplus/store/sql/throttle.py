@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from idplus.store.sql.dialect import insert_if_absent
 from idplus.store.sql.tables import UTCDateTime, login_throttle
 
 _t = login_throttle.c
@@ -34,23 +34,23 @@ class SqlThrottles:
         `window_start`: a window that began at or before it is over. The attempts counted in
         the window with this one (read in the same statement), or None when refused.
         """
-        insert_if_absent(
-            self._conn,
-            login_throttle,
-            {"key": key, "failures": 0, "window_started_at": now},
-            ["key"],
-        )
+        # One statement, not an insert and then an update: a row cleared by a parallel
+        # success (`clear`, `refund_attempt`) between the two would leave the update nothing
+        # to count, and a free attempt would read as refused.
+        insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        first = insert(login_throttle).values(key=key, failures=1, window_started_at=now)
         expired = _t.window_started_at <= window_start
         # A typed bind: a value inside CASE is not coerced to the column's type by itself.
         now_value = sa.literal(now, UTCDateTime())
         counted = self._conn.execute(
-            sa.update(login_throttle)
-            .where(_t.key == key, sa.or_(expired, _t.failures < limit))
-            .values(
-                failures=sa.case((expired, 1), else_=_t.failures + 1),
-                window_started_at=sa.case((expired, now_value), else_=_t.window_started_at),
-            )
-            .returning(_t.failures)
+            first.on_conflict_do_update(
+                index_elements=[_t.key],
+                set_={
+                    "failures": sa.case((expired, 1), else_=_t.failures + 1),
+                    "window_started_at": sa.case((expired, now_value), else_=_t.window_started_at),
+                },
+                where=sa.or_(expired, _t.failures < limit),
+            ).returning(_t.failures)
         ).scalar_one_or_none()
         return None if counted is None else int(counted)
 
