@@ -96,11 +96,10 @@ def user_login_token(h: Harness, username: str, client_id: str = PORTAL_CLIENT_I
 
 def make_operator(h: Harness, username: str) -> None:
     """Give an existing user the operator role (what `idplus user grant-role U operator` does)."""
+    user = h.user(username)
     store = h.store()
     try:
         with store.transaction() as uow:
-            user = uow.users.find_by_username(username)
-            assert user is not None
             uow.users.grant_role(user.id, OPERATOR_ROLE, h.clock.now())
     finally:
         store.dispose()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from idplus.config import Settings
+from idplus.models import User
 from idplus.policies import CONSOLE_CLIENT_ID, OPERATOR_ROLE
 from tests.harness import Harness
 from tests.web.admin_api.conftest import API, bearer, make_operator, user_login_token
@@ -25,6 +26,13 @@ def settings(settings: Settings, database_url: str) -> Settings:
     return settings.model_copy(update={"database_url": database_url})
 
 
+def _operator_console_token(h: Harness) -> tuple[str, User]:
+    """An operator user logged in at the console, and their stored user."""
+    h.add_user(OPERATOR_USER)
+    make_operator(h, OPERATOR_USER)
+    return user_login_token(h, OPERATOR_USER, CONSOLE_CLIENT_ID), h.user(OPERATOR_USER)
+
+
 def _clients(h: Harness, token: str) -> Any:
     return h.http.get(f"{API}/clients", headers=bearer(token))
 
@@ -39,9 +47,7 @@ def test_a_developers_portal_token_does_not_open_operator_resources(harness: Har
 
 
 def test_the_console_opens_the_api_to_an_operator_user(harness: Harness) -> None:
-    harness.add_user(OPERATOR_USER)
-    make_operator(harness, OPERATOR_USER)
-    token = user_login_token(harness, OPERATOR_USER, CONSOLE_CLIENT_ID)
+    token, _ = _operator_console_token(harness)
     response = _clients(harness, token)
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
@@ -56,14 +62,10 @@ def test_the_console_refuses_a_user_who_is_not_an_operator(harness: Harness) -> 
 
 
 def test_a_withdrawn_operator_role_opens_nothing_at_once(harness: Harness) -> None:
-    harness.add_user(OPERATOR_USER)
-    make_operator(harness, OPERATOR_USER)
-    token = user_login_token(harness, OPERATOR_USER, CONSOLE_CLIENT_ID)
+    token, user = _operator_console_token(harness)
     store = harness.store()
     try:
         with store.transaction() as uow:
-            user = uow.users.find_by_username(OPERATOR_USER)
-            assert user is not None
             uow.users.revoke_role(user.id, OPERATOR_ROLE)
     finally:
         store.dispose()
@@ -71,14 +73,10 @@ def test_a_withdrawn_operator_role_opens_nothing_at_once(harness: Harness) -> No
 
 
 def test_a_locked_users_token_is_refused_at_once(harness: Harness) -> None:
-    harness.add_user(OPERATOR_USER)
-    make_operator(harness, OPERATOR_USER)
-    token = user_login_token(harness, OPERATOR_USER, CONSOLE_CLIENT_ID)
+    token, user = _operator_console_token(harness)
     store = harness.store()
     try:
         with store.transaction() as uow:
-            user = uow.users.find_by_username(OPERATOR_USER)
-            assert user is not None
             uow.users.set_disabled(user.id, harness.clock.now(), harness.clock.now())
     finally:
         store.dispose()
@@ -88,14 +86,10 @@ def test_a_locked_users_token_is_refused_at_once(harness: Harness) -> None:
 
 
 def test_an_ended_sessions_token_is_refused(harness: Harness) -> None:
-    harness.add_user(OPERATOR_USER)
-    make_operator(harness, OPERATOR_USER)
-    token = user_login_token(harness, OPERATOR_USER, CONSOLE_CLIENT_ID)
+    token, user = _operator_console_token(harness)
     store = harness.store()
     try:
         with store.transaction() as uow:
-            user = uow.users.find_by_username(OPERATOR_USER)
-            assert user is not None
             for session in uow.sessions.active_of_user(user.id, harness.clock.now()):
                 uow.sessions.end(session.id, harness.clock.now())
     finally:
