@@ -12,7 +12,7 @@ ISSUER_HOST = $(if $(filter 127.% ::1 [::1] 0.0.0.0 :: [::] localhost,$(HOST)),l
 IDPLUS_ISSUER ?= http://$(ISSUER_HOST):$(PORT)
 RUN_ENV = IDPLUS_ISSUER='$(IDPLUS_ISSUER)'
 
-.PHONY: install run test test-e2e lint format bench clean
+.PHONY: install run cluster test test-e2e lint format bench bench-cluster clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing idplus and its dependencies into $(VENV): about a minute, only when pyproject.toml changes..."
@@ -31,6 +31,16 @@ run: install
 	@$(RUN_ENV) $(BIN)/idplus demo next-steps
 	@$(RUN_ENV) exec $(BIN)/idplus serve --host $(HOST) --port $(PORT)
 
+# `make cluster INSTANCES=3 WORKERS=2 PORT=8000`: that many `idplus serve` instances (each with
+# WORKERS processes) on one PostgreSQL database behind HAProxy (deploy/README.md).
+INSTANCES ?= 2
+WORKERS ?= 1
+CLUSTER_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/idplus_cluster
+
+cluster: install
+	@$(RUN_ENV) $(BIN)/python deploy/cluster.py --instances $(INSTANCES) --workers $(WORKERS) \
+		--port $(PORT) --database-url '$(CLUSTER_DATABASE_URL)'
+
 # Test by test over both workers (not file by file): a few large files would otherwise finish
 # last on one worker while the other idles.
 test: lint
@@ -42,17 +52,24 @@ test-e2e: install
 	$(BIN)/pytest -n 2 --dist loadfile -m e2e
 
 lint: install
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples deploy
+	$(BIN)/ruff format --check src tests bench examples deploy
 	$(BIN)/mypy
+	$(BIN)/mypy --strict deploy
 	$(BIN)/lint-imports
 
 format: install
-	$(BIN)/ruff check --fix src tests bench examples
-	$(BIN)/ruff format src tests bench examples
+	$(BIN)/ruff check --fix src tests bench examples deploy
+	$(BIN)/ruff format src tests bench examples deploy
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Many instances on PostgreSQL: cost at 10^3..10^6 stored rows, and throughput at 1, 2 and 4
+# instances behind HAProxy (README "Several instances").
+bench-cluster: install
+	$(BIN)/python bench/flat_cost.py
+	$(BIN)/python bench/cluster_scale.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -52,6 +52,30 @@ class Settings(BaseSettings):
         "sqlite:///var/idplus.db",
         description="SQLAlchemy URL; sqlite:///path (embedded) or postgresql://… (production).",
     )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        le=500,
+        description="PostgreSQL connections each worker process keeps open. Every instance's "
+        "workers × (this + IDPLUS_DATABASE_MAX_OVERFLOW) must stay under the server's "
+        "max_connections.",
+    )
+    database_max_overflow: int = Field(
+        10, ge=0, le=500, description="Extra connections a worker may open under a burst."
+    )
+    database_pool_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="How long a request waits for a free connection before it is answered 503.",
+    )
+    database_connect_timeout_seconds: int = Field(
+        3,
+        ge=1,
+        le=60,
+        description="How long opening a PostgreSQL connection may take (an unreachable server "
+        "is answered 503 after this, never a hang).",
+    )
     outbox: Path = Field(
         Path("var/outbox.jsonl"), description="File the default SMS / e-mail sender appends to."
     )

@@ -94,7 +94,7 @@ def create_app(
     if problem:
         raise InsecureConfiguration(problem)
     configure_logging(settings.log_level, json=settings.log_json)
-    store = SqlStore.from_url(settings.database_url)
+    store = SqlStore.from_settings(settings)
     registry = CollectorRegistry()
     identity_metrics = IdentityMetrics(registry)
     parts = _Parts(

@@ -23,7 +23,7 @@ class Context:
 
     @cached_property
     def store(self) -> SqlStore:
-        return SqlStore.from_url(self.settings.database_url)
+        return SqlStore.from_settings(self.settings)
 
     def close(self) -> None:
         """Close the store's connections, if a command opened it."""

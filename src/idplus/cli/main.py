@@ -30,6 +30,7 @@ from idplus.cli.serve import serve
 from idplus.cli.users import user_group
 from idplus.errors import IdplusError
 from idplus.logs import configure_logging
+from idplus.store.base import StoreUnavailable
 
 
 @click.group(
@@ -102,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         fail(f"configuration: {errors}", EXIT_BAD_INPUT)
     except (OperationalError, ProgrammingError) as exc:
         fail(_describe_database_error(exc), EXIT_ENVIRONMENT)
+    except StoreUnavailable as exc:
+        cause = exc.__cause__
+        described = _describe_database_error(cause) if isinstance(cause, SQLAlchemyError) else None
+        fail(described or f"database unavailable: {exc}", EXIT_ENVIRONMENT)
     except SQLAlchemyError as exc:
         fail(f"database error: {type(exc).__name__}", EXIT_ENVIRONMENT)
     except ValueError as exc:

@@ -45,6 +45,7 @@ from idplus.protocol.grants import MissingParameter, RedirectUriMismatch, Tempor
 from idplus.protocol.grants.password import TooManyAttempts
 from idplus.protocol.issuance import TokenResponse
 from idplus.protocol.params import parse_params
+from idplus.store.base import StoreUnavailable
 
 log = get_logger("idplus.gateway")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -115,8 +116,8 @@ def numbered_errors(
             answer = numbered(problem)
             log.info("gateway_error", code=answer.code, detail=answer.detail)
             return _error_response(answer)
-        except ClientDisconnect:
-            raise  # nobody to answer; the request middleware records it
+        except (ClientDisconnect, StoreUnavailable):
+            raise  # nobody to answer / a 503 the request middleware gives every front
         except Exception:
             log.exception("gateway_internal_error", path=request.url.path)
             return _error_response(gateway_error("internal_error"))

@@ -5,6 +5,7 @@ Pure ASGI (not BaseHTTPMiddleware) because it wraps every hot-path request.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -16,13 +17,29 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from idplus.errors import GATEWAY_ERRORS
 from idplus.logs import get_logger
+from idplus.store.base import StoreUnavailable
 
 log = get_logger("idplus.http")
 
 REQUEST_ID_HEADER = b"x-request-id"
 _ACCEPTABLE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _SERVER_ERROR_BODY = b'{"error":"server_error","error_description":"internal error"}'
+_UNAVAILABLE_BODY = (
+    b'{"error":"temporarily_unavailable",'
+    b'"error_description":"the service is briefly unavailable; try again in a moment"}'
+)
+_BUSY_STATUS, _BUSY_CODE, _BUSY_TEXT = GATEWAY_ERRORS["busy"]
+_GATEWAY_UNAVAILABLE_BODY = json.dumps(
+    {"error_code": _BUSY_CODE, "error": _BUSY_TEXT, "error_description": _BUSY_TEXT},
+    separators=(",", ":"),
+).encode()
+_UNAVAILABLE_PAGE = (
+    b"<!doctype html><html lang=en><meta charset=utf-8><title>Briefly unavailable</title>"
+    b"<h1>Briefly unavailable</h1><p>Try again in a moment.</p>"
+    b'<p lang="nb">Tjenesten er utilgjengelig akkurat n\xc3\xa5. Pr\xc3\xb8v igjen om litt.</p>'
+)
 _DEFAULT_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -106,6 +123,12 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_context)
         except ClientDisconnect:
             status = CLIENT_CLOSED_REQUEST
+        except StoreUnavailable as exc:
+            # The database is down, restarting or out of connections: a quick 503 that a
+            # client (or a load balancer) retries, never a hang or a 500.
+            log.warning("store_unavailable", path=scope.get("path"), detail=str(exc))
+            if not response_started:
+                await _send_unavailable(scope, send_with_context)
         except Exception:
             log.exception("unhandled_error", path=scope.get("path"))
             if not response_started:
@@ -138,6 +161,30 @@ def _request_id(scope: Scope) -> str:
         if name == REQUEST_ID_HEADER and _ACCEPTABLE_REQUEST_ID.match(value):
             return str(value.decode())
     return uuid.uuid4().hex
+
+
+async def _send_unavailable(scope: Scope, send: Send) -> None:
+    path = str(scope.get("path", ""))
+    accept = dict(scope.get("headers", [])).get(b"accept", b"")
+    if path.startswith("/oauth/v2/"):
+        body, content_type = _GATEWAY_UNAVAILABLE_BODY, b"application/json"
+    elif b"text/html" in accept:
+        body, content_type = _UNAVAILABLE_PAGE, b"text/html; charset=utf-8"
+    else:
+        body, content_type = _UNAVAILABLE_BODY, b"application/json"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", content_type),
+                (b"cache-control", b"no-store"),
+                (b"retry-after", b"1"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _send_server_error(send: Send) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,32 @@ def normalise_url(url: str) -> sa.URL:
     return parsed
 
 
-def create_database_engine(url: str) -> Engine:
+@dataclass(frozen=True, slots=True)
+class PoolSizing:
+    """A worker's PostgreSQL connections (SQLite opens its file per connection, unpooled)."""
+
+    size: int = 10
+    max_overflow: int = 10
+    # Both bounded so that a request meets a down or saturated server with a quick 503.
+    timeout_seconds: float = 5.0
+    connect_timeout_seconds: int = 3
+
+
+def create_database_engine(url: str, pool: PoolSizing | None = None) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _create_sqlite_engine(parsed)
+    pool = pool or PoolSizing()
+    # pool_pre_ping: a connection the server dropped (a restart) is replaced, not handed out.
     # hide_parameters: an error's message never quotes what a request put in a statement.
     return sa.create_engine(
-        parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+        parsed,
+        pool_pre_ping=True,
+        pool_size=pool.size,
+        max_overflow=pool.max_overflow,
+        pool_timeout=pool.timeout_seconds,
+        connect_args={"connect_timeout": pool.connect_timeout_seconds},
+        hide_parameters=True,
     )
 
 
@@ -62,9 +82,9 @@ def _create_sqlite_engine(url: sa.URL) -> Engine:
 class Database:
     """One engine per process; `transaction()` is the unit of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: PoolSizing | None = None) -> None:
         self.url = url
-        self.engine = create_database_engine(url)
+        self.engine = create_database_engine(url, pool)
         # SQLite has one writer at a time. Queueing this process's writers on a lock is far
         # cheaper than letting them collide on BEGIN IMMEDIATE, whose busy handler sleeps.
         self._write_lock = threading.Lock() if self.dialect_name == "sqlite" else None

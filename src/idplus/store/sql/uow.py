@@ -10,8 +10,10 @@ from contextlib import contextmanager
 from functools import cached_property
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from idplus.config import Settings
 from idplus.store.base import StoreUnavailable
 from idplus.store.sql.api_products import SqlApiProducts
 from idplus.store.sql.audit import SqlAudit
@@ -21,7 +23,7 @@ from idplus.store.sql.codes import SqlCodes
 from idplus.store.sql.companies import SqlCompanies
 from idplus.store.sql.deliveries import SqlDeliveries
 from idplus.store.sql.devices import SqlDevices
-from idplus.store.sql.engine import Database
+from idplus.store.sql.engine import Database, PoolSizing
 from idplus.store.sql.gateway_tokens import SqlGatewayTokens
 from idplus.store.sql.interactions import SqlInteractions
 from idplus.store.sql.invitations import SqlInvitations
@@ -181,8 +183,18 @@ class SqlStore:
         self.database = database
 
     @classmethod
-    def from_url(cls, url: str) -> SqlStore:
-        return cls(Database(url))
+    def from_url(cls, url: str, pool: PoolSizing | None = None) -> SqlStore:
+        return cls(Database(url, pool))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SqlStore:
+        pool = PoolSizing(
+            size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            timeout_seconds=settings.database_pool_timeout_seconds,
+            connect_timeout_seconds=settings.database_connect_timeout_seconds,
+        )
+        return cls.from_url(settings.database_url, pool)
 
     @property
     def dialect_name(self) -> str:
@@ -190,12 +202,12 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlUnitOfWork]:
-        with self.database.transaction() as conn:
+        with _unavailable_as_such(), self.database.transaction() as conn:
             yield SqlUnitOfWork(conn)
 
     @contextmanager
     def reading(self) -> Iterator[SqlUnitOfWork]:
-        with self.database.reading() as conn:
+        with _unavailable_as_such(), self.database.reading() as conn:
             yield SqlUnitOfWork(conn)
 
     def ping(self) -> None:
@@ -206,6 +218,17 @@ class SqlStore:
 
     def dispose(self) -> None:
         self.database.dispose()
+
+
+@contextmanager
+def _unavailable_as_such() -> Iterator[None]:
+    """A server that is down, restarting or out of connections (and SQLite's busy file, a
+    deadlock victim) is a passing condition: StoreUnavailable, which the web layer answers 503
+    with Retry-After. The transaction has rolled back, so nothing is half-written."""
+    try:
+        yield
+    except (OperationalError, InterfaceError, PoolTimeout) as exc:
+        raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _conforms() -> None:
