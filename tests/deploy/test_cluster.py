@@ -1,0 +1,57 @@
+"""deploy/cluster.py's arithmetic and the HAProxy configuration it writes."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from deploy.cluster import Instance, pool_sizing, write_haproxy_config
+
+from tests.flows.cluster import haproxy_reason
+
+
+@pytest.mark.parametrize("processes", [1, 2, 4, 8, 16, 45])
+def test_the_workers_at_their_peak_stay_within_the_servers_connections(processes: int) -> None:
+    size, overflow = pool_sizing(100, processes)
+    assert size >= 1
+    assert processes * (size + overflow) <= 100 - 10
+
+
+def test_one_process_keeps_the_single_server_default() -> None:
+    assert pool_sizing(100, 1) == (10, 10)
+
+
+def _instances(tmp_path: Path) -> list[Instance]:
+    return [
+        Instance(f"idplus{n}", 9000 + n, [], {}, tmp_path / f"idplus{n}.log") for n in (1, 2, 3)
+    ]
+
+
+def test_the_balancer_checks_readiness_and_balances_every_instance_round_robin(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "haproxy.cfg"
+    write_haproxy_config(
+        config, port=8000, socket_path=tmp_path / "haproxy.sock", instances=_instances(tmp_path)
+    )
+    text = config.read_text()
+    assert "{{" not in text
+    assert "balance roundrobin" in text
+    assert "option httpchk GET /readyz" in text
+    assert "cookie" not in text  # no sticky sessions
+    for n in (1, 2, 3):
+        assert f"server idplus{n} 127.0.0.1:{9000 + n}" in text
+
+
+def test_haproxy_accepts_the_configuration(tmp_path: Path) -> None:
+    if reason := haproxy_reason():
+        pytest.skip(reason)
+    config = tmp_path / "haproxy.cfg"
+    write_haproxy_config(
+        config, port=8000, socket_path=tmp_path / "haproxy.sock", instances=_instances(tmp_path)
+    )
+    checked = subprocess.run(
+        ["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
