@@ -193,6 +193,14 @@ class Settings(BaseSettings):
     delivery_timeout_seconds: float = Field(
         5.0, gt=0, description="How long one delivery attempt may take."
     )
+    delivery_lease_margin_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How long a delivery's claim outlives its attempt's timeout (time to store "
+        "the outcome). A delivery whose instance died is sent again by another after both; "
+        "too short, and a slow store lets two instances send it.",
+    )
     registry_poll_seconds: float = Field(
         0.5,
         gt=0,

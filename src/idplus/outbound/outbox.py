@@ -25,14 +25,12 @@ from idplus.logs import get_logger
 from idplus.metrics import DeliveryResult, IdentityMetrics
 from idplus.models import Delivery
 from idplus.outbound import backchannel_logout, ciba_ping
-from idplus.store.base import Store
+from idplus.store.base import Store, StoreUnavailable
 
 log = get_logger("idplus.outbox")
 
 # Deliveries claimed per store transaction; a full batch is followed at once by the next one.
 BATCH = 20
-# A claim outlives one attempt's timeout by this much: time to store the outcome.
-LEASE_MARGIN = timedelta(seconds=30)
 # However many attempts an operator allows, an RP that is back is tried again within the hour.
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -166,11 +164,17 @@ class OutboxWorker:
 
     async def _run(self) -> None:
         self._signal.attach(asyncio.get_running_loop())
+        down = False
         try:
             while not self._stopping:
                 try:
                     await self.drain()
-                except Exception:  # the store is down, say: log it, try again at the next poll
+                    down = False
+                except StoreUnavailable as exc:  # a known state: once per outage, no trace
+                    if not down:
+                        log.warning("outbox_store_unavailable", detail=str(exc))
+                    down = True
+                except Exception:  # log it, try again at the next poll
                     log.exception("outbox_error")
                 await self._signal.wait(self._settings.outbox_poll_seconds)
         finally:
@@ -189,9 +193,11 @@ class OutboxWorker:
     def _claim(self) -> list[Delivery]:
         now = self._clock.now()
         timeout = timedelta(seconds=self._settings.delivery_timeout_seconds)
+        # The claim outlives the attempt by the time it takes to store the outcome.
+        margin = timedelta(seconds=self._settings.delivery_lease_margin_seconds)
         with self._store.transaction() as uow:
             return uow.deliveries.claim_due(
-                now, lease_until=now + timeout + LEASE_MARGIN, limit=BATCH, kinds=SENDERS.keys()
+                now, lease_until=now + timeout + margin, limit=BATCH, kinds=SENDERS.keys()
             )
 
     async def _attempt(self, delivery: Delivery) -> None:
@@ -201,7 +207,10 @@ class OutboxWorker:
             # Shielded: a shutdown arriving now still stores what the receiver answered, so
             # the delivery is not sent again after the restart.
             await asyncio.shield(asyncio.to_thread(self._record, delivery.id, step))
-        except Exception:  # the store is down: the lease runs out, and the delivery is retried
+        except StoreUnavailable as exc:  # the lease runs out, and the delivery is retried
+            log.warning("outbox_store_unavailable", delivery_id=delivery.id, detail=str(exc))
+            return
+        except Exception:
             log.exception("outbox_error", delivery_id=delivery.id)
             return
         _log(delivery, step)
