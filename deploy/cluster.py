@@ -73,7 +73,8 @@ class Instance:
 
     def signal(self, signum: int) -> None:
         """Sends `signum` to the instance and all its worker processes."""
-        if self.process is not None and self.process.poll() is None:
+        # The whole process group, even when its leader is gone: workers it left behind too.
+        if self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signum)
 
@@ -141,7 +142,8 @@ class Balancer:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             states = self.server_states()
-            if all(states.get(name, "").startswith(state) for name, state in wanted.items()):
+            # Exactly: "UP 1/2" is a server between checks, not one that passed them.
+            if all(states.get(name) == state for name, state in wanted.items()):
                 return
             time.sleep(0.1)
         raise ClusterError(f"HAProxy did not see {dict(wanted)}: it sees {self.server_states()}")
@@ -199,28 +201,45 @@ def free_port() -> int:
         return port
 
 
-def pool_sizing(max_connections: int, processes: int) -> tuple[int, int]:
+def pool_sizing(free_connections: int, processes: int) -> tuple[int, int]:
     """(pool size, overflow) per worker process so that every worker at its peak together
-    stays within the server's max_connections, less what is kept back for operators. Half is
-    kept open, half opened under a burst; never more than the single-process default (10+10)."""
-    share = max(2, (max_connections - RESERVED_CONNECTIONS) // max(processes, 1))
-    size = min(10, max(1, share // 2))
+    stays within the connections the server has free, less what is kept back for operators.
+    Half is kept open, half opened under a burst; never more than the single-process default
+    (10+10), never fewer than 1+1."""
+    share = (free_connections - RESERVED_CONNECTIONS) // max(processes, 1)
+    if share < 2:
+        raise ClusterError(
+            f"{processes} worker processes need at least {2 * processes + RESERVED_CONNECTIONS} "
+            f"free PostgreSQL connections; the server has {free_connections} "
+            "(raise max_connections, or run fewer instances or workers)"
+        )
+    size = min(10, share // 2)
     return size, min(10, share - size)
 
 
-def server_max_connections(database_url: str) -> int:
-    engine = sa.create_engine(_psycopg(database_url))
+def server_free_connections(database_url: str) -> int:
+    """max_connections less the connections already open (other databases, other clusters)."""
+    engine = _admin_engine(database_url)
     try:
         with engine.connect() as connection:
-            return int(connection.execute(sa.text("SHOW max_connections")).scalar_one())
+            most = int(connection.execute(sa.text("SHOW max_connections")).scalar_one())
+            used = connection.execute(sa.text("SELECT count(*) FROM pg_stat_activity"))
+            return most - int(used.scalar_one())
     finally:
         engine.dispose()
+
+
+def _admin_engine(database_url: str, **options: Any) -> sa.Engine:
+    return sa.create_engine(_psycopg(database_url), connect_args={"connect_timeout": 5}, **options)
 
 
 def ensure_database(database_url: str) -> None:
     """Creates the cluster's PostgreSQL database if the server does not have it yet."""
     url = sa.make_url(_psycopg(database_url))
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = _admin_engine(
+        url.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
     try:
         with admin.connect() as connection:
             exists = connection.execute(
@@ -268,7 +287,7 @@ def start_cluster(
     ensure_database(database_url)
     balancer_port = port or free_port()
     url = f"http://127.0.0.1:{balancer_port}"
-    size, overflow = pool_sizing(server_max_connections(database_url), instances * workers)
+    size, overflow = pool_sizing(server_free_connections(database_url), instances * workers)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "IDPLUS_ISSUER": issuer or url,
@@ -384,6 +403,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("var/cluster"))
     args = parser.parse_args()
     issuer = os.environ.get("IDPLUS_ISSUER", f"http://localhost:{args.port}")
+    # From here on a SIGTERM stops what was started (the instances run in sessions of their
+    # own and would outlive this script).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         cluster = start_cluster(
             args.workdir, args.database_url, instances=args.instances, workers=args.workers,
@@ -391,6 +413,8 @@ def main() -> None:
         )  # fmt: skip
     except ClusterError as error:
         sys.exit(f"cluster: {error}")
+    except KeyboardInterrupt:
+        sys.exit("cluster: stopped while starting")
     print(f"idplus on {issuer}: HAProxy on 127.0.0.1:{args.port}, round robin over", end=" ")
     print(", ".join(f"{i.name} ({i.url})" for i in cluster.instances))
     print(f"database {args.database_url}; logs in {args.workdir}/; Ctrl-C stops everything.")

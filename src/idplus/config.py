@@ -76,6 +76,20 @@ class Settings(BaseSettings):
         description="How long opening a PostgreSQL connection may take (an unreachable server "
         "is answered 503 after this, never a hang).",
     )
+    database_statement_timeout_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="The longest one PostgreSQL statement of a request or command may run (0: "
+        "no bound); one that runs longer is cancelled and answered 503.",
+    )
+    database_lock_timeout_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="The longest a PostgreSQL statement waits for a lock (a row another "
+        "request holds, a migration's table lock) before it is answered 503.",
+    )
     outbox: Path = Field(
         Path("var/outbox.jsonl"), description="File the default SMS / e-mail sender appends to."
     )

@@ -6,20 +6,28 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy.cluster import Instance, pool_sizing, write_haproxy_config
+from deploy.cluster import ClusterError, Instance, pool_sizing, write_haproxy_config
 
 from tests.flows.cluster import haproxy_reason
 
 
-@pytest.mark.parametrize("processes", [1, 2, 4, 8, 16, 45])
-def test_the_workers_at_their_peak_stay_within_the_servers_connections(processes: int) -> None:
+@pytest.mark.parametrize("processes", [1, 2, 3, 4, 8, 16, 45])
+def test_the_workers_at_their_peak_stay_within_the_servers_free_connections(
+    processes: int,
+) -> None:
     size, overflow = pool_sizing(100, processes)
     assert size >= 1
+    assert overflow >= 1
     assert processes * (size + overflow) <= 100 - 10
 
 
 def test_one_process_keeps_the_single_server_default() -> None:
     assert pool_sizing(100, 1) == (10, 10)
+
+
+def test_more_workers_than_the_server_can_serve_is_refused_before_anything_starts() -> None:
+    with pytest.raises(ClusterError, match="max_connections"):
+        pool_sizing(100, 46)
 
 
 def _instances(tmp_path: Path) -> list[Instance]:
@@ -40,6 +48,11 @@ def test_the_balancer_checks_readiness_and_balances_every_instance_round_robin(
     assert "balance roundrobin" in text
     assert "option httpchk GET /readyz" in text
     assert "cookie" not in text  # no sticky sessions
+    # A request sent again after its instance died: reads and the token-ish endpoints only.
+    assert "retry-on conn-failure empty-response" in text
+    assert "http-request disable-l7-retry unless METH_GET || retry_safe_post" in text
+    assert "/admin" not in text
+    assert "/portal" not in text
     for n in (1, 2, 3):
         assert f"server idplus{n} 127.0.0.1:{9000 + n}" in text
 

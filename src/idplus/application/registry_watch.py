@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Protocol
 
 from idplus.logs import get_logger
-from idplus.store.base import Store
+from idplus.store.base import Store, StoreUnavailable
 
 log = get_logger("idplus.registry_watch")
 
@@ -64,8 +64,12 @@ class RegistryWatch:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.check)
-            except Exception:  # the store is down: the caches' lifetimes still bound staleness
-                if not failing:  # once per outage, not twice a second
+            except StoreUnavailable as exc:  # the caches' lifetimes still bound staleness
+                if not failing:  # once per outage, not twice a second; a known state, no trace
+                    log.warning("registry_watch_store_unavailable", detail=str(exc))
+                failing = True
+            except Exception:
+                if not failing:
                     log.exception("registry_watch_error")
                 failing = True
             else:

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _READ_ONLY = "idplus_read_only"
@@ -26,13 +27,39 @@ def normalise_url(url: str) -> sa.URL:
 
 @dataclass(frozen=True, slots=True)
 class PoolSizing:
-    """A worker's PostgreSQL connections (SQLite opens its file per connection, unpooled)."""
+    """A worker's PostgreSQL connections (SQLite opens its file per connection, unpooled), and
+    the bounds that make a down, frozen or saturated server a quick error rather than a hang.
+    A bound of 0 is none: migrations may run long statements, never wait long for a lock."""
 
     size: int = 10
     max_overflow: int = 10
-    # Both bounded so that a request meets a down or saturated server with a quick 503.
     timeout_seconds: float = 5.0
     connect_timeout_seconds: int = 3
+    statement_timeout_seconds: float = 0
+    lock_timeout_seconds: float = 10
+    # A request's transaction never idles this long; a stuck one must not hold its locks.
+    idle_in_transaction_seconds: float = 60
+
+    def connect_args(self) -> dict[str, Any]:
+        options = " ".join(
+            f"-c {name}={round(seconds * 1000)}"
+            for name, seconds in (
+                ("statement_timeout", self.statement_timeout_seconds),
+                ("lock_timeout", self.lock_timeout_seconds),
+                ("idle_in_transaction_session_timeout", self.idle_in_transaction_seconds),
+            )
+        )
+        return {
+            "connect_timeout": self.connect_timeout_seconds,
+            "options": options,
+            # A server that vanished without closing (a frozen host, a cut network) is noticed
+            # by TCP within seconds, also by the pool's pre-ping, instead of the kernel's hours.
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 2,
+            "tcp_user_timeout": self.connect_timeout_seconds * 1000 + 5000,
+        }
 
 
 def create_database_engine(url: str, pool: PoolSizing | None = None) -> Engine:
@@ -48,8 +75,20 @@ def create_database_engine(url: str, pool: PoolSizing | None = None) -> Engine:
         pool_size=pool.size,
         max_overflow=pool.max_overflow,
         pool_timeout=pool.timeout_seconds,
-        connect_args={"connect_timeout": pool.connect_timeout_seconds},
+        connect_args=pool.connect_args(),
         hide_parameters=True,
+    )
+
+
+def _create_probe_engine(url: str, pool: PoolSizing | None) -> Engine | None:
+    """Readiness is "the database answers", asked on a connection of its own: a busy pool is
+    load, not an outage, and must not take every instance out of a balancer at once."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return None
+    pool = pool or PoolSizing()
+    return sa.create_engine(
+        parsed, poolclass=NullPool, connect_args=pool.connect_args(), hide_parameters=True
     )
 
 
@@ -85,6 +124,7 @@ class Database:
     def __init__(self, url: str, pool: PoolSizing | None = None) -> None:
         self.url = url
         self.engine = create_database_engine(url, pool)
+        self._probe = _create_probe_engine(url, pool)
         # SQLite has one writer at a time. Queueing this process's writers on a lock is far
         # cheaper than letting them collide on BEGIN IMMEDIATE, whose busy handler sleeps.
         self._write_lock = threading.Lock() if self.dialect_name == "sqlite" else None
@@ -111,8 +151,10 @@ class Database:
                 yield connection
 
     def ping(self) -> None:
-        with self.engine.connect() as connection:
+        with (self._probe or self.engine).connect() as connection:
             connection.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._probe is not None:
+            self._probe.dispose()

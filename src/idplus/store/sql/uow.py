@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from functools import cached_property
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from idplus.config import Settings
@@ -193,6 +193,8 @@ class SqlStore:
             max_overflow=settings.database_max_overflow,
             timeout_seconds=settings.database_pool_timeout_seconds,
             connect_timeout_seconds=settings.database_connect_timeout_seconds,
+            statement_timeout_seconds=settings.database_statement_timeout_seconds,
+            lock_timeout_seconds=settings.database_lock_timeout_seconds,
         )
         return cls.from_url(settings.database_url, pool)
 
@@ -220,15 +222,46 @@ class SqlStore:
         self.database.dispose()
 
 
+# SQLSTATEs of a passing condition: the connection (08), the server's resources (53), a
+# shutdown or restart (57P01-57P03), a serialization failure or deadlock victim (40001, 40P01),
+# a lock or statement timeout (55P03, 57014), a standby after a failover (25006).
+_PASSING_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01", "55P03", "57014",
+                                "25006"})  # fmt: skip
+_PASSING_SQLSTATE_CLASSES = ("08", "53")
+# SQLite's own: another process holds the file, or the disk failed under it.
+_PASSING_SQLITE_MESSAGES = ("database is locked", "database table is locked", "disk I/O error",
+                            "unable to open database file")  # fmt: skip
+
+
 @contextmanager
 def _unavailable_as_such() -> Iterator[None]:
-    """A server that is down, restarting or out of connections (and SQLite's busy file, a
-    deadlock victim) is a passing condition: StoreUnavailable, which the web layer answers 503
-    with Retry-After. The transaction has rolled back, so nothing is half-written."""
+    """A server that is down, restarting, frozen or out of connections, a lock or statement
+    that timed out, a deadlock victim, SQLite's busy file: a passing condition, raised as
+    StoreUnavailable, which the web layer answers 503 with Retry-After. The transaction rolled
+    back (or, when the connection died during COMMIT, its outcome is unknown — every write is
+    one transaction, so it is whole or absent). Anything else (a bug, a constraint) propagates
+    as it was."""
     try:
         yield
-    except (OperationalError, InterfaceError, PoolTimeout) as exc:
-        raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    except PoolTimeout as exc:
+        raise StoreUnavailable(f"no free connection: {exc}") from exc
+    except DBAPIError as exc:
+        if not _is_passing(exc):
+            raise
+        raise StoreUnavailable(f"{type(exc.orig).__name__}: {exc.orig}") from exc
+
+
+def _is_passing(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate in _PASSING_SQLSTATES or sqlstate.startswith(_PASSING_SQLSTATE_CLASSES)
+    if isinstance(exc, OperationalError):
+        if type(exc.orig).__module__.startswith("sqlite3"):
+            return any(message in str(exc.orig) for message in _PASSING_SQLITE_MESSAGES)
+        return True  # psycopg: a connection that could not be opened, or was lost (no SQLSTATE)
+    return False
 
 
 def _conforms() -> None:

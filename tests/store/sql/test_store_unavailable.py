@@ -1,0 +1,158 @@
+"""A database that is down, hung, restarting or out of connections is `StoreUnavailable` (which
+every front answers 503 with Retry-After), never a hang; a transaction it cut short leaves
+nothing behind, and the same store serves again once the server is back."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from idplus.models import Delivery
+from idplus.store.base import StoreUnavailable
+from idplus.store.sql.engine import PoolSizing
+from idplus.store.sql.tables import deliveries, revoked_access_tokens
+from idplus.store.sql.uow import SqlStore
+from tests.conftest import POSTGRES_ADMIN_URL
+
+# "Answered rather than hanging": far above the 2-3 s a connect timeout takes.
+NO_HANG_SECONDS = 10.0
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # closed again: a connection there is refused at once
+
+
+@contextmanager
+def _silent_server() -> Iterator[int]:
+    """A port whose listener accepts TCP connections and never says a word (a hung server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield sock.getsockname()[1]
+
+
+def _assert_every_entry_is_unavailable(store: SqlStore) -> None:
+    with pytest.raises(StoreUnavailable), store.transaction():
+        pass
+    with pytest.raises(StoreUnavailable), store.reading():
+        pass
+    with pytest.raises(StoreUnavailable):
+        store.ping()
+
+
+def test_a_server_that_refuses_connections_is_unavailable() -> None:
+    store = SqlStore.from_url(f"postgresql://postgres@127.0.0.1:{_closed_port()}/idplus")
+    started = time.monotonic()
+    try:
+        _assert_every_entry_is_unavailable(store)
+    finally:
+        store.dispose()
+    assert time.monotonic() - started < NO_HANG_SECONDS
+
+
+def test_a_server_that_never_answers_is_unavailable_after_the_connect_timeout() -> None:
+    with _silent_server() as port:
+        store = SqlStore.from_url(
+            f"postgresql://postgres@127.0.0.1:{port}/idplus", PoolSizing(connect_timeout_seconds=1)
+        )
+        started = time.monotonic()
+        try:
+            with pytest.raises(StoreUnavailable), store.transaction():
+                pass
+        finally:
+            store.dispose()
+    assert time.monotonic() - started < NO_HANG_SECONDS
+
+
+def _terminate_connections_to(database_url: str) -> int:
+    """What a server restart does to the connections of one database (from the outside)."""
+    name = sa.make_url(database_url).database
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+    return len(rows)
+
+
+def _delivery(now: datetime) -> Delivery:
+    return Delivery(
+        id=uuid.uuid4().hex,
+        kind="backchannel_logout",
+        target="https://rp.example/logout",
+        payload={"logout_token": "t"},
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+def _count(store: SqlStore, table: sa.Table) -> int:
+    with store.database.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_mid_transaction_leaves_nothing_written(postgres_url: str) -> None:
+    """Two writes of one unit of work, then the server drops the connection before the third
+    statement: StoreUnavailable, and neither write is there. The next transaction of the same
+    store gets a fresh connection (the pool pings first) and commits."""
+    store = SqlStore.from_url(postgres_url)
+    now = datetime.now(UTC)
+    try:
+        with pytest.raises(StoreUnavailable), store.transaction() as uow:
+            uow.revoked_access_tokens.revoke("jti-cut-short", now + timedelta(hours=1))
+            uow.deliveries.enqueue(_delivery(now))
+            assert _terminate_connections_to(postgres_url) == 1
+            uow.revoked_access_tokens.is_revoked("jti-cut-short")
+
+        assert _count(store, revoked_access_tokens) == 0
+        assert _count(store, deliveries) == 0
+        with store.transaction() as uow:
+            uow.revoked_access_tokens.revoke("jti-after", now + timedelta(hours=1))
+        with store.reading() as uow:
+            assert uow.revoked_access_tokens.is_revoked("jti-after")
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_at_commit_leaves_nothing_written(postgres_url: str) -> None:
+    store = SqlStore.from_url(postgres_url)
+    now = datetime.now(UTC)
+    try:
+        with pytest.raises(StoreUnavailable), store.transaction() as uow:
+            uow.deliveries.enqueue(_delivery(now))
+            _terminate_connections_to(postgres_url)
+        assert _count(store, deliveries) == 0
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_no_free_connection_is_unavailable_after_the_pool_timeout(postgres_url: str) -> None:
+    """Every connection of the worker busy: the next request waits the pool timeout, then is
+    answered 503 instead of queueing without bound."""
+    store = SqlStore.from_url(postgres_url, PoolSizing(size=1, max_overflow=0, timeout_seconds=0.5))
+    started = time.monotonic()
+    try:
+        with store.reading(), pytest.raises(StoreUnavailable), store.transaction():
+            pass
+        with store.transaction():  # the connection is free again
+            pass
+    finally:
+        store.dispose()
+    assert time.monotonic() - started < NO_HANG_SECONDS
