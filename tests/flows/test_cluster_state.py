@@ -395,6 +395,30 @@ def test_an_api_subscription_reaches_every_instance_within_a_second(cluster: Clu
         assert scope in answer.json()["scope"].split()
 
 
+def test_a_secret_rotated_without_overlap_stops_working_on_every_instance_within_a_second(
+    cluster: Cluster,
+) -> None:
+    """A leaked secret replaced at once (`--overlap 0`): neither instance may keep accepting it
+    from its client cache (60 s here)."""
+    client_id, old, new = "rotating", "an-old-secret-0123456789", "a-new-secret-0123456789"
+    cluster.idplus("client", "add", "--client-id", client_id, "--type", "Confidential",
+                   "--grant-type", "client_credentials", "--secret", old)  # fmt: skip
+
+    def statuses(secret: str) -> list[int]:
+        return [
+            httpx.post(f"{instance.url}/connect/token", data={"grant_type": "client_credentials"},
+                       auth=(client_id, secret), timeout=30).status_code
+            for instance in cluster.instances
+        ]  # fmt: skip
+
+    time.sleep(1)
+    assert statuses(old) == [200, 200]  # both instances now hold the client in their caches
+    cluster.idplus("client", "rotate-secret", client_id, "--secret", new, "--overlap", "0")
+    time.sleep(1)  # INTERFACE: client changes reach every instance within 1 second
+    assert statuses(old) == [401, 401]
+    assert statuses(new) == [200, 200]
+
+
 @pytest.fixture
 def hostile(cluster: Cluster) -> Iterator[httpx.Client]:
     """A client of the balancer whose every request names another host; no answer may use it."""

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -156,3 +157,42 @@ def test_no_free_connection_is_unavailable_after_the_pool_timeout(postgres_url: 
     finally:
         store.dispose()
     assert time.monotonic() - started < NO_HANG_SECONDS
+
+
+@pytest.mark.postgres
+def test_a_lock_held_elsewhere_is_unavailable_after_the_lock_timeout(postgres_url: str) -> None:
+    """A table another session holds (a migration, a stuck transaction): the statement gives up
+    after the lock timeout and the request is answered 503, instead of queueing behind it."""
+    store = SqlStore.from_url(postgres_url, PoolSizing(lock_timeout_seconds=0.3))
+    holder = psycopg.connect(postgres_url.replace("+psycopg", ""))
+    started = time.monotonic()
+    try:
+        holder.execute("LOCK TABLE revoked_access_tokens IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(StoreUnavailable, match="LockNotAvailable"), store.reading() as uow:
+            uow.revoked_access_tokens.is_revoked("any")
+    finally:
+        holder.rollback()
+        holder.close()
+        store.dispose()
+    assert time.monotonic() - started < NO_HANG_SECONDS
+
+
+@pytest.mark.postgres
+def test_a_statement_past_its_timeout_is_unavailable(postgres_url: str) -> None:
+    store = SqlStore.from_url(postgres_url, PoolSizing(statement_timeout_seconds=0.2))
+    try:
+        with pytest.raises(StoreUnavailable, match="QueryCanceled"), store.reading() as uow:
+            uow._conn.execute(sa.text("SELECT pg_sleep(5)"))
+    finally:
+        store.dispose()
+
+
+def test_a_mistake_in_sql_is_no_passing_condition(tmp_path: Path) -> None:
+    """A bug (here: a table that is not there) must stay a server error with its traceback,
+    not hide as a 503 that tells clients to come back."""
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        with pytest.raises(sa.exc.OperationalError, match="no such table"), store.reading() as uow:
+            uow.revoked_access_tokens.is_revoked("any")
+    finally:
+        store.dispose()
