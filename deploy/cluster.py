@@ -82,6 +82,8 @@ class Instance:
         """SIGTERM (uvicorn finishes the requests in flight), then SIGKILL after `timeout`."""
         if self.process is None:
             return None
+        if self.process.returncode is not None:
+            return self.process.returncode  # reaped already: its group id may be reused
         self.signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout=timeout)
@@ -117,8 +119,8 @@ class Balancer:
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
 
-    def server_states(self) -> dict[str, str]:
-        """Each instance's state as HAProxy's health checks see it: UP, DOWN, MAINT …"""
+    def server_stats(self) -> dict[str, dict[str, str]]:
+        """HAProxy's "show stat" row of each instance (status, scur: requests it holds now …)."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as admin:
             admin.settimeout(5)
             admin.connect(str(self.socket_path))
@@ -128,15 +130,19 @@ class Balancer:
                 answer += chunk
         header, *rows = answer.decode().lstrip("# ").splitlines()
         columns = header.split(",")
-        states = {}
+        stats = {}
         for row in rows:
             values = dict(zip(columns, row.split(","), strict=False))
             if values.get("pxname") == "instances" and values.get("svname") not in (
                 "FRONTEND",
                 "BACKEND",
             ):
-                states[values["svname"]] = values.get("status", "")
-        return states
+                stats[values["svname"]] = values
+        return stats
+
+    def server_states(self) -> dict[str, str]:
+        """Each instance's state as HAProxy's health checks see it: UP, DOWN, MAINT …"""
+        return {name: row.get("status", "") for name, row in self.server_stats().items()}
 
     def wait_for_states(self, wanted: Mapping[str, str], seconds: float = 30.0) -> None:
         deadline = time.monotonic() + seconds

@@ -28,6 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from tests.flows.cluster import cluster_on
+from tests.flows.consistency import find_half_written_rows
 from tests.flows.forms import FormBrowser
 from tests.harness import VERIFIER, s256
 from tests.live_server import RelyingParty
@@ -264,6 +265,7 @@ def test_every_instance_drains_the_outbox_and_each_logout_token_arrives_once(
     assert len({arrival.jti for arrival in arrivals}) == len(arrivals) == SESSIONS
     assert sorted(rp.acted) == sorted(sessions)
     assert {arrival.sender for arrival in arrivals} == {"idplus1", "idplus2"}
+    assert find_half_written_rows(empty_postgres_url) == []
 
 
 def test_a_logout_whose_instance_dies_mid_delivery_arrives_from_another_and_acts_once(
@@ -290,5 +292,6 @@ def test_a_logout_whose_instance_dies_mid_delivery_arrives_from_another_and_acts
     assert (again.jti, again.sid) == (first.jti, first.sid)  # the token stored at logout
     assert again.sender not in (None, first.sender)
     assert rp.acted == [first.sid]
+    assert find_half_written_rows(empty_postgres_url) == []
     # The killed attempt stored nothing; the delivered one counts as the first.
     assert (row["subject"], row["attempts"]) == ("tv", 1)

@@ -245,6 +245,16 @@ def _wait_until_every_flow_served(recorder: Recorder, flows: list[Flow], since: 
         time.sleep(0.2)
 
 
+def _wait_until_holding_a_request(cluster: Cluster, name: str) -> None:
+    """Kill while the victim holds a request (HAProxy's scur), not between two."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if int(cluster.balancer.server_stats()[name].get("scur") or 0) >= 1:
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"{name} never held a request under the load")
+
+
 @dataclass(frozen=True)
 class Kill:
     before: float
@@ -254,6 +264,7 @@ class Kill:
 def _kill_one_under_load(cluster: Cluster, recorder: Recorder, flows: list[Flow]) -> Kill:
     victim, survivor = cluster.instances
     time.sleep(WARM_UP_SECONDS)
+    _wait_until_holding_a_request(cluster, victim.name)
     before = time.monotonic()
     victim.kill()
     kill = Kill(before, time.monotonic())
@@ -288,6 +299,7 @@ def test_an_instance_killed_under_load_costs_no_request_and_no_row(
     served_after = {flow for flow, when in recorder.completed if when > kill.after}
     assert served_after == {flow.__name__ for flow in flows}
     in_flight = sum(e.in_flight(kill.before, kill.after) for e in exchanges)
+    assert in_flight >= 1  # the victim held a request when it died
     print(f"{len(exchanges)} requests, {in_flight} in flight at the kill; "
           f"{len(lost_answers)} refused after a lost answer")  # fmt: skip
     assert find_half_written_rows(empty_postgres_url) == []

@@ -47,8 +47,12 @@ LOGIN_SMS_PER_HOUR = 3
 SETTINGS = {
     "login_failures_per_username": str(PASSWORD_FAILURES_ALLOWED),
     "login_sms_per_phone_per_hour": str(LOGIN_SMS_PER_HOUR),
-    # A rotated key signs two periods after it is published: 2 s here.
-    "key_cache_seconds": "1",
+    # A rotated key signs two periods after it is published: 4 s here, and every instance
+    # publishes it within one (2 s) — room for a stalled loop on a loaded machine.
+    "key_cache_seconds": "2",
+    # A change must reach both instances within the second INTERFACE allows; polling twice as
+    # often as the default leaves the test that second's margin on a loaded machine.
+    "registry_poll_seconds": "0.25",
     # Far longer than the second a change may take: only the registry watch can make it.
     "client_cache_seconds": "60",
 }
