@@ -11,24 +11,28 @@ import argparse
 import base64
 import json
 import os
-import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
-import httpx
-
-SERVER_CORE = "0"
-LOAD_CORE = "1"
+import common
+from common import (
+    LOAD_CORE,
+    SERVER_CORE,
+    ensure_tools,
+    free_port,
+    idplus,
+    login_for_tokens,
+    post_lua,
+    rs256_sign_rate,
+    tree_cpu_seconds,
+    wait_ready,
+)
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,6 @@ class Result:
     cpu_ms_per_request: float
 
 
-def _post_lua(body: str, headers: dict[str, str]) -> str:
-    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
-    lines.append('wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"')
-    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
-    return "\n".join(lines) + "\n"
-
-
 def scenarios(base_url: str, seed: dict[str, Any]) -> list[Scenario]:
     web = next(c for c in seed["clients"] if c["client_id"] == "demo-web")
     basic = "Basic " + base64.b64encode(f"demo-web:{web['client_secret']}".encode()).decode()
@@ -73,19 +70,19 @@ def scenarios(base_url: str, seed: dict[str, Any]) -> list[Scenario]:
         Scenario(
             "client_credentials",
             "/connect/token",
-            _post_lua("grant_type=client_credentials", {"Authorization": basic}),
+            post_lua("grant_type=client_credentials", {"Authorization": basic}),
             target=0.60,
         ),
         Scenario(
             "refresh_token",
             "/connect/token",
-            _post_lua(refresh_body, {"Authorization": basic}),
+            post_lua(refresh_body, {"Authorization": basic}),
             0.25,
         ),
         Scenario(
             "introspection",
             "/connect/introspect",
-            _post_lua(introspect_body, {"Authorization": basic}),
+            post_lua(introspect_body, {"Authorization": basic}),
             target=1.0,
         ),
         Scenario("userinfo", "/connect/userinfo", get_with_bearer + "\n", target=0.8),
@@ -93,111 +90,17 @@ def scenarios(base_url: str, seed: dict[str, Any]) -> list[Scenario]:
     ]
 
 
-def login_for_tokens(base_url: str, seed: dict[str, Any], web: dict[str, str]) -> dict[str, str]:
-    """Log the demo user in to demo-web through the real pages; return its token response."""
-    user = seed["user"]
-    callback = web["redirect_uri"]
-    with httpx.Client(base_url=base_url) as http:
-        query = urlencode(
-            {"client_id": "demo-web", "redirect_uri": callback, "response_type": "code",
-             "scope": "openid profile offline_access", "state": "bench"}
-        )  # fmt: skip
-        login_page = http.get(http.get(f"/connect/authorize?{query}").headers["location"])
-        form = dict(
-            re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', login_page.text)
-        )
-        form.update({"username": user["username"], "password": user["password"], "action": "login",
-                     "remember_me": "on"})  # fmt: skip
-        location = http.post("/login", data=form).headers["location"]
-        code = parse_qs(urlsplit(location).query)["code"][0]
-        answer = http.post(
-            "/connect/token",
-            data={"grant_type": "authorization_code", "code": code, "redirect_uri": callback},
-            auth=("demo-web", web["client_secret"]),
-        )
-        answer.raise_for_status()
-        tokens: dict[str, str] = answer.json()
-        return tokens
-
-
-def ensure_tools() -> None:
-    if shutil.which("wrk") is None and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
-    for tool in ("wrk", "taskset", "openssl"):
-        if shutil.which(tool) is None:
-            sys.exit(f"bench: {tool} is missing (apt-get install -y wrk util-linux openssl)")
-
-
-def rs256_sign_rate(seconds: int) -> float:
-    done = subprocess.run(
-        ["taskset", "-c", SERVER_CORE, "openssl", "speed", "-seconds", str(seconds), "rsa2048"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    match = re.search(r"^rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)", done.stdout, re.MULTILINE)
-    if match is None:
-        sys.exit(f"bench: cannot read openssl speed output:\n{done.stdout}")
-    return float(match.group(1))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def idplus(env: dict[str, str], *argv: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "idplus", *argv], env=env, capture_output=True, text=True, check=True
-    )
-    parsed: dict[str, Any] = json.loads(done.stdout)
-    return parsed
-
-
-def wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit("bench: the server exited during start-up")
-        try:
-            with urllib.request.urlopen(f"{base_url}/readyz", timeout=1):  # noqa: S310
-                return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit("bench: the server did not become ready")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime + stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def run_wrk(
     base_url: str, scenario: Scenario, workdir: Path, seconds: int, connections: int
 ) -> tuple[int, float, float, float]:
-    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
-    command += ["--latency"]
+    script = None
     if scenario.lua:
         script = workdir / f"{scenario.name}.lua"
         script.write_text(scenario.lua)
-        command += ["-s", str(script)]
-    output = subprocess.run(
-        [*command, base_url + scenario.path], capture_output=True, text=True, check=True
-    ).stdout
-    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    if "Non-2xx" in output:
-        sys.exit(f"bench: {scenario.name} answered errors:\n{output}")
-    return requests, rps, _latency_ms(output, "50%"), _latency_ms(output, "99%")
-
-
-def _latency_ms(output: str, percentile: str) -> float:
-    match = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
-    if match is None:
-        return float("nan")
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
-    return float(match.group(1)) * scale
+    run = common.run_wrk(base_url + scenario.path, seconds, connections, script=script)
+    if run.errors:
+        sys.exit(f"bench: {scenario.name} answered errors:\n{run.output}")
+    return run.requests, run.requests_per_second, run.p50_ms, run.p99_ms
 
 
 def measure(
@@ -242,20 +145,10 @@ def _measure_one(
     base_url: str, scenario: Scenario, workdir: Path, args: argparse.Namespace, pid: int
 ) -> Result:
     run_wrk(base_url, scenario, workdir, 2, args.connections)  # warm-up
-    before = _tree_cpu_seconds(pid)
+    before = tree_cpu_seconds(pid)
     requests, rps, p50, p99 = run_wrk(base_url, scenario, workdir, args.seconds, args.connections)
-    cpu = _tree_cpu_seconds(pid) - before
+    cpu = tree_cpu_seconds(pid) - before
     return Result(scenario, rps, p50, p99, 1000 * cpu / max(requests, 1))
-
-
-def _tree_cpu_seconds(pid: int) -> float:
-    """CPU of the server and its worker processes (uvicorn forks workers for --workers > 1)."""
-    total = cpu_seconds(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        for child in children.read_text().split():
-            total += _tree_cpu_seconds(int(child))
-    return total
 
 
 def print_table(sign_rate: float, results: list[Result], args: argparse.Namespace) -> None:

@@ -719,8 +719,11 @@ class PushedRequestRepository(Protocol):
 class MaintenanceRepository(Protocol):
     """Deleting rows that can no longer matter: expired one-time artefacts and dead tokens."""
 
-    def prune_expired(self, now: datetime) -> dict[str, int]:
-        """Delete what expired by `now`."""
+    def prune_expired(
+        self, now: datetime, limit: int | None = None, only: Collection[str] | None = None
+    ) -> dict[str, int]:
+        """Delete what expired by `now`: at most `limit` rows of each table (None: all), of
+        the tables named in `only` (None: every one); the rows deleted, by table."""
         ...
 
     def prune_audit_events(self, before: datetime, limit: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -43,70 +44,14 @@ class SqlMaintenance:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def prune_expired(self, now: datetime) -> dict[str, int]:
-        deletions = {
-            "interactions": sa.delete(interactions).where(interactions.c.expires_at <= now),
-            "password_resets": sa.delete(password_resets).where(
-                password_resets.c.expires_at <= now
-            ),
-            "authorization_codes": sa.delete(authorization_codes).where(
-                authorization_codes.c.expires_at <= now - CODE_GRACE
-            ),
-            "device_requests": sa.delete(device_requests).where(
-                device_requests.c.expires_at <= now
-            ),
-            "revoked_access_tokens": sa.delete(revoked_access_tokens).where(
-                revoked_access_tokens.c.expires_at <= now
-            ),
-            "client_assertion_jtis": sa.delete(client_assertion_jtis).where(
-                client_assertion_jtis.c.expires_at <= now
-            ),
-            "dpop_proof_jtis": sa.delete(dpop_proof_jtis).where(
-                dpop_proof_jtis.c.expires_at <= now
-            ),
-            "refresh_tokens": sa.delete(refresh_tokens).where(refresh_tokens.c.expires_at <= now),
-            "gateway_tokens": sa.delete(gateway_tokens).where(gateway_tokens.c.expires_at <= now),
-            "deliveries": sa.delete(deliveries).where(
-                deliveries.c.finished_at <= now - DELIVERY_GRACE
-            ),
-            "login_throttle": sa.delete(login_throttle).where(
-                login_throttle.c.window_started_at <= now - timedelta(days=1),
-            ),
-            "ciba_requests": sa.delete(ciba_requests).where(ciba_requests.c.expires_at <= now),
-            "webauthn_challenges": sa.delete(webauthn_challenges).where(
-                webauthn_challenges.c.expires_at <= now
-            ),
-            "pushed_requests": sa.delete(pushed_requests).where(
-                pushed_requests.c.expires_at <= now
-            ),
-            "upstream_logouts": sa.delete(upstream_logouts).where(
-                upstream_logouts.c.expires_at <= now
-            ),
-            # Used or not, an invitation past its expiry opens nothing; the audit trail keeps
-            # who was invited and who accepted.
-            "company_invitations": sa.delete(company_invitations).where(
-                company_invitations.c.expires_at <= now
-            ),
-            # An upstream ID token is personal data: kept only while its session can end.
-            "upstream_session_tokens": sa.delete(upstream_session_tokens).where(
-                upstream_session_tokens.c.session_id.in_(
-                    sa.select(sso_sessions.c.id).where(
-                        sa.or_(
-                            sso_sessions.c.ended_at.is_not(None), sso_sessions.c.expires_at <= now
-                        )
-                    )
-                )
-            ),
-            "sso_sessions": sa.delete(sso_sessions).where(
-                sa.or_(
-                    sso_sessions.c.ended_at <= now - SESSION_GRACE,
-                    sso_sessions.c.expires_at <= now - SESSION_GRACE,
-                )
-            ),
-        }
-        return {
-            name: self._conn.execute(statement).rowcount for name, statement in deletions.items()
-        }
+    def prune_expired(
+        self, now: datetime, limit: int | None = None, only: Collection[str] | None = None
+    ) -> dict[str, int]:
+        deleted = {}
+        for name, deletion in _expired(now).items():
+            if only is None or name in only:
+                deleted[name] = deletion(self._conn, limit)
+        return deleted
 
     def prune_audit_events(self, before: datetime, limit: int) -> int:
         """Delete up to `limit` of the oldest events older than `before`: one short
@@ -120,3 +65,82 @@ class SqlMaintenance:
         return self._conn.execute(
             sa.delete(audit_events).where(audit_events.c.id.in_(oldest.scalar_subquery()))
         ).rowcount
+
+
+# A table's deletion of what expired, given how many rows at most (None: all): rows deleted.
+_Deletion = Callable[[Connection, int | None], int]
+
+
+def _up_to(column: sa.Column[datetime], cutoff: datetime) -> _Deletion:
+    """Rows whose `column`, which is indexed, is at most `cutoff`. A batch is the oldest
+    `limit` of them: the index gives the limit-th value, then everything up to it goes as one
+    range (ties may add a few). Two statements, so that the range's bound is a value the
+    planner sees: it then reads the index, not the whole table."""
+    table = column.table
+
+    def deletion(conn: Connection, limit: int | None) -> int:
+        bound = cutoff
+        if limit is not None:
+            oldest = sa.select(column).where(column <= cutoff).order_by(column)
+            nth = conn.execute(oldest.offset(limit - 1).limit(1)).scalar_one_or_none()
+            bound = cutoff if nth is None else nth
+        return conn.execute(sa.delete(table).where(column <= bound)).rowcount
+
+    return deletion
+
+
+def _matching(table: sa.Table, condition: sa.ColumnElement[bool]) -> _Deletion:
+    """Rows meeting `condition`; a batch is any `limit` of them, by primary key."""
+
+    def deletion(conn: Connection, limit: int | None) -> int:
+        if limit is None:
+            return conn.execute(sa.delete(table).where(condition)).rowcount
+        (key,) = table.primary_key.columns
+        batch = sa.select(key).where(condition).limit(limit).scalar_subquery()
+        return conn.execute(sa.delete(table).where(key.in_(batch))).rowcount
+
+    return deletion
+
+
+def _expired(now: datetime) -> dict[str, _Deletion]:
+    """Each table's rows that can no longer matter at `now`, in the order they are deleted."""
+    return {
+        "interactions": _up_to(interactions.c.expires_at, now),
+        "password_resets": _up_to(password_resets.c.expires_at, now),
+        "authorization_codes": _up_to(authorization_codes.c.expires_at, now - CODE_GRACE),
+        "device_requests": _matching(device_requests, device_requests.c.expires_at <= now),
+        "revoked_access_tokens": _up_to(revoked_access_tokens.c.expires_at, now),
+        "client_assertion_jtis": _up_to(client_assertion_jtis.c.expires_at, now),
+        "dpop_proof_jtis": _up_to(dpop_proof_jtis.c.expires_at, now),
+        "refresh_tokens": _up_to(refresh_tokens.c.expires_at, now),
+        "gateway_tokens": _up_to(gateway_tokens.c.expires_at, now),
+        "deliveries": _matching(deliveries, deliveries.c.finished_at <= now - DELIVERY_GRACE),
+        "login_throttle": _matching(
+            login_throttle, login_throttle.c.window_started_at <= now - timedelta(days=1)
+        ),
+        "ciba_requests": _up_to(ciba_requests.c.expires_at, now),
+        "webauthn_challenges": _up_to(webauthn_challenges.c.expires_at, now),
+        "pushed_requests": _up_to(pushed_requests.c.expires_at, now),
+        "upstream_logouts": _matching(upstream_logouts, upstream_logouts.c.expires_at <= now),
+        # Used or not, an invitation past its expiry opens nothing; the audit trail keeps
+        # who was invited and who accepted.
+        "company_invitations": _up_to(company_invitations.c.expires_at, now),
+        # An upstream ID token is personal data: kept only while its session can end.
+        "upstream_session_tokens": _matching(
+            upstream_session_tokens,
+            upstream_session_tokens.c.session_id.in_(
+                sa.select(sso_sessions.c.id).where(
+                    sa.or_(sso_sessions.c.ended_at.is_not(None), sso_sessions.c.expires_at <= now)
+                )
+            ),
+        ),
+        # No index on their expiry: a session's expiry moves at every use, and an index on it
+        # would cost each of those updates a write to every index of the table.
+        "sso_sessions": _matching(
+            sso_sessions,
+            sa.or_(
+                sso_sessions.c.ended_at <= now - SESSION_GRACE,
+                sso_sessions.c.expires_at <= now - SESSION_GRACE,
+            ),
+        ),
+    }

@@ -285,7 +285,8 @@ authorization_codes = sa.Table(
     *_authentication(),
     sa.Column("claims", sa.JSON(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    # Indexed for the prune, which deletes expired codes oldest first (migration 0026).
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
     sa.Column("used_at", UTCDateTime(), nullable=True),
     # The access token the exchange issued, so that a replay of the code can revoke it.
     sa.Column("access_token_jti", sa.String(64), nullable=True),
@@ -310,8 +311,9 @@ refresh_tokens = sa.Table(
     *_authentication(),
     sa.Column("tnuid", sa.String(64), nullable=True),
     sa.Column("issued_at", UTCDateTime(), nullable=False),
-    # Current expiry: moves with each refresh under a sliding policy.
-    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    # Current expiry: moves with each refresh under a sliding policy. Indexed for the prune,
+    # which deletes expired tokens oldest first (migration 0026).
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
     # Hard ceiling counted from the login.
     sa.Column("absolute_expires_at", UTCDateTime(), nullable=False),
     sa.Column("used_at", UTCDateTime(), nullable=True),
