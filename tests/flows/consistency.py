@@ -14,6 +14,12 @@ paths keep inside one transaction:
 The invariants hold after `idplus db prune` too: it deletes whole expired lineages and old
 finished rows, never half of what one transaction wrote.
 
+Not checked: that an ended session's back-channel clients each have a logout delivery. Some
+endings rightly queue none (the CLI's `end_without_notice` and passkey removal, a login as
+another user over a live session, the RP that asked for the logout itself), a delivery names
+no session (the `sid` is inside the signed token), and the prune drops finished deliveries
+after 7 days but ended sessions after 30.
+
     problems = find_half_written_rows(database_url)
     assert problems == [], problems
 """
