@@ -41,8 +41,9 @@ def db_prune(ctx: Context) -> None:
     """Delete expired data.
 
     Expired codes, logins in progress, device requests, tokens and old sessions, and audit
-    events older than IDPLUS_AUDIT_RETENTION_DAYS (default 365). Safe while the server runs.
-    Prints {"deleted": {"<table>": rows deleted, …}}.
+    events older than IDPLUS_AUDIT_RETENTION_DAYS (default 365). Safe while the server runs:
+    rows go in batches, each its own short transaction, so a backlog of millions never holds
+    locks for long. Prints {"deleted": {"<table>": rows deleted, …}}.
     """
     from datetime import timedelta
 
