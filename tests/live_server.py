@@ -101,20 +101,26 @@ def _start(
     return server, process
 
 
+def start_live_server(
+    tmp_path: Path, settings: dict[str, str], host: str = "127.0.0.1"
+) -> tuple[LiveServer, subprocess.Popen[bytes]]:
+    """A served, seeded server and its process (the caller stops it); a port another process
+    took between our probe and the server's bind is tried again elsewhere."""
+    for attempt in range(3):
+        try:
+            return _start(tmp_path / f"server-{attempt}", settings, host)
+        except PortTaken:
+            continue
+    raise RuntimeError("no free port for idplus serve after 3 attempts")
+
+
 def run_live_server(
     tmp_path: Path, *, host: str = "127.0.0.1", **settings: str
 ) -> Iterator[LiveServer]:
     """A served, seeded server; `settings` become IDPLUS_<NAME> variables. Another loopback
     `host` (127.0.0.2) gives a second server its own cookies: browsers do not separate
     cookies by port."""
-    for attempt in range(3):
-        try:
-            server, process = _start(tmp_path / f"server-{attempt}", settings, host)
-            break
-        except PortTaken:
-            continue
-    else:
-        raise RuntimeError("no free port for idplus serve after 3 attempts")
+    server, process = start_live_server(tmp_path, settings, host)
     try:
         yield server
     finally:

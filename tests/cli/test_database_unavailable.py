@@ -3,33 +3,15 @@ environment's exit code (1): no traceback, and no hang on a server that never an
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from idplus.cli.help import EXIT_ENVIRONMENT
 from tests.cli.conftest import Cli
+from tests.unreachable import closed_port, silent_server
 
 NO_HANG_SECONDS = 20.0
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@contextmanager
-def _silent_server() -> Iterator[int]:
-    """Accepts TCP connections and never says a word: a hung server."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
-        yield sock.getsockname()[1]
 
 
 @pytest.mark.parametrize(
@@ -38,7 +20,7 @@ def _silent_server() -> Iterator[int]:
 def test_a_command_against_a_server_that_is_down_fails_in_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...]
 ) -> None:
-    monkeypatch.setenv("IDPLUS_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{_closed_port()}/x")
+    monkeypatch.setenv("IDPLUS_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{closed_port()}/x")
     err = Cli(capsys).fails(*argv, code=EXIT_ENVIRONMENT)
     assert err.startswith("idplus: database error: ")
     assert "Connection refused" in err
@@ -47,7 +29,7 @@ def test_a_command_against_a_server_that_is_down_fails_in_one_line(
 def test_a_command_against_a_server_that_never_answers_gives_up(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with _silent_server() as port:
+    with silent_server() as port:
         monkeypatch.setenv("IDPLUS_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/x")
         started = time.monotonic()
         err = Cli(capsys).fails("client", "list", code=EXIT_ENVIRONMENT)

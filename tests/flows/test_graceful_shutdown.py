@@ -22,7 +22,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests.flows.cluster import cluster_on
-from tests.live_server import LiveServer, PortTaken, _start
+from tests.live_server import LiveServer, start_live_server
 from tests.outbound.receiver import wait_until
 
 # Far more than the pause between the two halves of the body below: only the shutdown is
@@ -35,14 +35,7 @@ EXIT_SECONDS = 20
 @contextmanager
 def _serving(tmp_path: Path) -> Iterator[tuple[LiveServer, subprocess.Popen[bytes]]]:
     """A seeded `idplus serve` and its process, which the test stops itself."""
-    for attempt in range(3):
-        try:
-            server, process = _start(tmp_path / f"server-{attempt}", SETTINGS)
-            break
-        except PortTaken:
-            continue
-    else:
-        raise RuntimeError("no free port for idplus serve after 3 attempts")
+    server, process = start_live_server(tmp_path, SETTINGS)
     try:
         yield server, process
     finally:

@@ -4,11 +4,8 @@ nothing behind, and the same store serves again once the server is back."""
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,25 +19,10 @@ from idplus.store.sql.engine import PoolSizing
 from idplus.store.sql.tables import deliveries, revoked_access_tokens
 from idplus.store.sql.uow import SqlStore
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.unreachable import closed_port, silent_server
 
 # "Answered rather than hanging": far above the 2-3 s a connect timeout takes.
 NO_HANG_SECONDS = 10.0
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port  # closed again: a connection there is refused at once
-
-
-@contextmanager
-def _silent_server() -> Iterator[int]:
-    """A port whose listener accepts TCP connections and never says a word (a hung server)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
-        yield sock.getsockname()[1]
 
 
 def _assert_every_entry_is_unavailable(store: SqlStore) -> None:
@@ -53,7 +35,7 @@ def _assert_every_entry_is_unavailable(store: SqlStore) -> None:
 
 
 def test_a_server_that_refuses_connections_is_unavailable() -> None:
-    store = SqlStore.from_url(f"postgresql://postgres@127.0.0.1:{_closed_port()}/idplus")
+    store = SqlStore.from_url(f"postgresql://postgres@127.0.0.1:{closed_port()}/idplus")
     started = time.monotonic()
     try:
         _assert_every_entry_is_unavailable(store)
@@ -63,7 +45,7 @@ def test_a_server_that_refuses_connections_is_unavailable() -> None:
 
 
 def test_a_server_that_never_answers_is_unavailable_after_the_connect_timeout() -> None:
-    with _silent_server() as port:
+    with silent_server() as port:
         store = SqlStore.from_url(
             f"postgresql://postgres@127.0.0.1:{port}/idplus", PoolSizing(connect_timeout_seconds=1)
         )
