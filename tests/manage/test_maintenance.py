@@ -6,12 +6,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from idplus.clock import FrozenClock
 from idplus.manage import maintenance
 from idplus.manage.maintenance import prune
 from idplus.models import AuditEvent, Delivery
 from idplus.store.base import Store
+from idplus.store.sql.tables import sso_sessions
+from tests.harness import Harness, code_from_login, exchange_code, refresh
 
 A_YEAR = timedelta(days=365)
 
@@ -107,3 +110,27 @@ def test_a_backlog_of_expired_rows_is_pruned_in_short_transactions(
         assert not any(uow.revoked_access_tokens.is_revoked(f"old-{n}") for n in range(5))
         (event,) = uow.audit.list_events(events=("db.pruned",))
     assert event.detail == deleted
+
+
+def test_a_pruned_session_takes_its_refresh_tokens_with_it(harness: Harness) -> None:
+    """A refresh token must not outlive its session's row: with the row gone, the token would
+    read as bound to no session, which needs only a user, and work again."""
+    secret = harness.add_client(
+        "app", client_type="Confidential", scopes=["openid", "offline_access"]
+    )
+    harness.add_user()
+    code = code_from_login(harness, "app", scope="openid offline_access")
+    token = exchange_code(harness, code, "app", secret).json()["refresh_token"]
+    long_ago = harness.clock.now() - timedelta(days=31)
+    database, store = harness.db(), harness.store()
+    with database.transaction() as conn:  # the session expired a month ago; the token not yet
+        conn.execute(sa.update(sso_sessions).values(expires_at=long_ago))
+    database.dispose()
+    assert refresh(harness, token, "app", client_secret=secret).status_code == 400
+
+    deleted = prune(store, harness.clock, audit_retention=A_YEAR)
+    store.dispose()
+
+    assert deleted["sso_sessions"] == 1
+    answer = refresh(harness, token, "app", client_secret=secret)
+    assert (answer.status_code, answer.json()["error"]) == (400, "invalid_grant")

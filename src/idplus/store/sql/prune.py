@@ -20,6 +20,7 @@ from idplus.store.sql.tables import (
     gateway_tokens,
     interactions,
     login_throttle,
+    metadata,
     password_resets,
     pushed_requests,
     refresh_tokens,
@@ -36,6 +37,8 @@ CODE_GRACE = timedelta(days=1)
 SESSION_GRACE = timedelta(days=30)
 # Finished deliveries stay a week, for an operator asking whether a logout reached an RP.
 DELIVERY_GRACE = timedelta(days=7)
+# Sessions deleted per statement when a call sets no limit.
+_SESSION_CHUNK = 5_000
 
 
 class SqlMaintenance:
@@ -136,11 +139,49 @@ def _expired(now: datetime) -> dict[str, _Deletion]:
         ),
         # No index on their expiry: a session's expiry moves at every use, and an index on it
         # would cost each of those updates a write to every index of the table.
-        "sso_sessions": _matching(
-            sso_sessions,
+        "sso_sessions": _sessions_with_what_they_issued(
             sa.or_(
                 sso_sessions.c.ended_at <= now - SESSION_GRACE,
                 sso_sessions.c.expires_at <= now - SESSION_GRACE,
             ),
         ),
     }
+
+
+def _issued_under_a_session() -> tuple[sa.Table, ...]:
+    """The tables whose rows name the session they were issued under (set to NULL when the
+    session row goes: refresh tokens, codes, device and CIBA requests, logins in progress)."""
+    return tuple(
+        table
+        for table in metadata.sorted_tables
+        if "session_id" in table.c
+        and any(
+            key.column.table is sso_sessions and key.ondelete == "SET NULL"
+            for key in table.c.session_id.foreign_keys
+        )
+    )
+
+
+_ISSUED_UNDER_A_SESSION = _issued_under_a_session()
+
+
+def _sessions_with_what_they_issued(condition: sa.ColumnElement[bool]) -> _Deletion:
+    """Sessions meeting `condition`, and with each what was issued under it. A refresh token
+    left behind would lose its session (SET NULL) and then read as a token bound to no
+    session, which needs only its user: deleting the session would bring it back to life."""
+
+    def deletion(conn: Connection, limit: int | None) -> int:
+        deleted = 0
+        while True:
+            chunk = limit or _SESSION_CHUNK
+            ids = sa.select(sso_sessions.c.id).where(condition).limit(chunk)
+            batch = list(conn.execute(ids).scalars())
+            for table in _ISSUED_UNDER_A_SESSION:
+                conn.execute(sa.delete(table).where(table.c.session_id.in_(batch)))
+            deleted += conn.execute(
+                sa.delete(sso_sessions).where(sso_sessions.c.id.in_(batch))
+            ).rowcount
+            if limit is not None or len(batch) < chunk:
+                return deleted
+
+    return deletion

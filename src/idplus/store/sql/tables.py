@@ -311,7 +311,7 @@ refresh_tokens = sa.Table(
     *_authentication(),
     sa.Column("tnuid", sa.String(64), nullable=True),
     sa.Column("issued_at", UTCDateTime(), nullable=False),
-    # Current expiry: moves with each refresh under a sliding policy. Indexed for the prune,
+    # Written once: a sliding policy slides by rotating to a new row. Indexed for the prune,
     # which deletes expired tokens oldest first (migration 0026).
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
     # Hard ceiling counted from the login.

@@ -17,9 +17,25 @@ branch_labels = None
 depends_on = None
 
 
+INDEXES = (
+    ("ix_refresh_tokens_expires_at", "refresh_tokens"),
+    ("ix_authorization_codes_expires_at", "authorization_codes"),
+)
+
+
 def upgrade() -> None:
-    op.create_index("ix_refresh_tokens_expires_at", "refresh_tokens", ["expires_at"])
-    op.create_index("ix_authorization_codes_expires_at", "authorization_codes", ["expires_at"])
+    if op.get_bind().dialect.name != "postgresql":
+        for name, table in INDEXES:
+            op.create_index(name, table, ["expires_at"])
+        return
+    # CONCURRENTLY, outside the migration's transaction: the instances keep issuing and
+    # rotating tokens while a table of millions is indexed (a plain CREATE INDEX would block
+    # every write to it for the whole build).
+    with op.get_context().autocommit_block():
+        for name, table in INDEXES:
+            op.create_index(
+                name, table, ["expires_at"], postgresql_concurrently=True, if_not_exists=True
+            )
 
 
 def downgrade() -> None:
