@@ -62,8 +62,12 @@ format: install
 	$(BIN)/ruff check --fix src tests bench examples deploy
 	$(BIN)/ruff format src tests bench examples deploy
 
+# `make bench` measures SQLite and the machine's PostgreSQL (DB=sqlite or DB=postgres: one) and
+# node-oidc-provider beside them when node and tests/interop/node_modules are there.
+DB ?= both
+
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --database $(DB)
 
 # Many instances on PostgreSQL: cost at 10^3..10^6 stored rows, and throughput at 1, 2 and 4
 # instances behind HAProxy (README "Several instances").

@@ -117,13 +117,13 @@ def idplus(env: dict[str, str], *argv: str) -> dict[str, Any]:
     return parsed
 
 
-def wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
+def wait_ready(base_url: str, process: subprocess.Popen[bytes], path: str = "/readyz") -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             sys.exit("bench: the server exited during start-up")
         try:
-            with urllib.request.urlopen(f"{base_url}/readyz", timeout=1):  # noqa: S310
+            with urllib.request.urlopen(f"{base_url}{path}", timeout=1):  # noqa: S310
                 return
         except OSError:
             time.sleep(0.1)
