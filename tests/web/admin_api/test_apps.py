@@ -322,8 +322,13 @@ def test_a_deleted_apps_tokens_are_refused_at_once(parties: Parties) -> None:
     assert refused.status_code == 401
     assert refused.json()["error"] == "invalid_token"
     renewed = refresh(h, answer["refresh_token"], app_id)
-    assert renewed.status_code == 400
-    assert renewed.json()["error"] == "invalid_grant"
+    # Refused either way: as an unknown client once the registry watch has emptied the client
+    # cache (within half a second), or, from a cached client before that, as a token that is
+    # no longer there (its rows went with the client).
+    assert (renewed.status_code, renewed.json()["error"]) in (
+        (400, "invalid_grant"),
+        (401, "invalid_client"),
+    )
     assert parties.call("member", "GET", f"/apps/{app_id}").status_code == 404
     [event] = h.audit_events("client.removed")
     assert event.detail["actor"] == f"user:{parties.member_id}"
