@@ -43,13 +43,16 @@ cluster: install
 
 # Test by test over both workers (not file by file): a few large files would otherwise finish
 # last on one worker while the other idles.
+# Then the multi-instance and fault groups (marker cluster: clusters behind HAProxy, kill -9,
+# SIGTERM, a PostgreSQL restart), file by file: each file shares one cluster.
 test: lint
 	$(BIN)/pytest -n 2 --dist load -m "not e2e"
+	$(BIN)/pytest -n 2 --dist loadfile -m cluster
 
-# The end-to-end groups (marker e2e: tests/flows, tests/browser, the live-server modules):
-# real server processes, Chromium, node.
+# The other end-to-end groups (marker e2e: tests/flows, tests/browser, the live-server
+# modules): real server processes, Chromium, node.
 test-e2e: install
-	$(BIN)/pytest -n 2 --dist loadfile -m e2e
+	$(BIN)/pytest -n 2 --dist loadfile -m "e2e and not cluster"
 
 lint: install
 	$(BIN)/ruff check src tests bench examples deploy

@@ -27,10 +27,13 @@ from idplus.store.sql.uow import SqlStore
 from tests.harness import Harness
 from tests.live_server import LiveServer, RelyingParty, run_live_server, run_relying_party
 
-# The end-to-end groups: `make test-e2e` runs them apart from `make test`.
+# The end-to-end groups: `make test-e2e` runs them apart from the in-process suite.
 E2E_DIRECTORIES = ("flows", "browser")
 # Modules elsewhere that drive real server processes too.
 E2E_MODULES = ("test_resource.py", "test_metrics_exposition.py")
+# The multi-instance and fault groups (issue 21): real processes too, but `make test` runs
+# them after the in-process suite, file by file, rather than `make test-e2e`.
+CLUSTER_MODULES = ("test_cluster_*.py", "test_graceful_shutdown.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,6 +43,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         at_top = parts == (item.path.name,)
         if parts[0] in E2E_DIRECTORIES or (at_top and item.path.name in E2E_MODULES):
             item.add_marker(pytest.mark.e2e)
+        if parts[0] == "flows" and any(item.path.match(m) for m in CLUSTER_MODULES):
+            item.add_marker(pytest.mark.cluster)
 
 
 POSTGRES_ADMIN_URL = os.environ.get(
