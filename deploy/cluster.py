@@ -289,6 +289,9 @@ def start_cluster(
 ) -> Cluster:
     """Migrates and (with `seed`) seeds the database, then starts the instances and HAProxy
     and waits until HAProxy routes to every instance. `settings` become IDPLUS_<NAME>."""
+    # Absolute: HAProxy reads a relative socket path as host:port, and the instances' outbox
+    # path must not depend on their working directory.
+    workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     ensure_database(database_url)
     balancer_port = port or free_port()
