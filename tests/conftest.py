@@ -168,8 +168,7 @@ def postgres_url(postgres_template: str) -> Iterator[str]:
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def empty_postgres_url() -> Iterator[str]:
+def _empty_postgres_database() -> Iterator[str]:
     reason = _postgres_reason()
     if reason:
         pytest.skip(reason)
@@ -177,6 +176,18 @@ def empty_postgres_url() -> Iterator[str]:
     _admin(f'CREATE DATABASE "{name}"')
     yield _url_for(name)
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A PostgreSQL database with no schema, of this test alone."""
+    yield from _empty_postgres_database()
+
+
+@pytest.fixture(scope="module")
+def module_empty_postgres_url() -> Iterator[str]:
+    """The same, shared by a module's tests (one cluster of instances for the module)."""
+    yield from _empty_postgres_database()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

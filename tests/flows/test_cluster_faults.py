@@ -305,16 +305,16 @@ def test_an_instance_killed_under_load_costs_no_request_and_no_row(
     assert find_half_written_rows(empty_postgres_url) == []
 
 
-def _assert_each_front_says_unavailable(instance_url: str) -> None:
-    """Straight to an instance (the balancer's own 503 once every instance is DOWN is the
-    template's)."""
-    ready = httpx.get(f"{instance_url}/readyz", timeout=NO_HANG_SECONDS)
+def _assert_each_front_says_unavailable(base_url: str) -> None:
+    """Straight to an instance, or through the balancer once it has no instance left: the
+    same 503s either way (the template answers as idplus would)."""
+    ready = httpx.get(f"{base_url}/readyz", timeout=NO_HANG_SECONDS)
     assert ready.status_code == 503
     refresh = {"grant_type": "refresh_token", "refresh_token": "any", "client_id": SPA}
-    token = httpx.post(f"{instance_url}/connect/token", data=refresh, timeout=NO_HANG_SECONDS)
+    token = httpx.post(f"{base_url}/connect/token", data=refresh, timeout=NO_HANG_SECONDS)
     assert (token.status_code, token.headers["retry-after"]) == (503, "1")
     assert token.json()["error"] == "temporarily_unavailable"
-    partner = httpx.post(f"{instance_url}/oauth/v2/token", data=refresh,
+    partner = httpx.post(f"{base_url}/oauth/v2/token", data=refresh,
                          auth=(PARTNER, PARTNER_SECRET), timeout=NO_HANG_SECONDS)  # fmt: skip
     assert (partner.status_code, partner.headers["retry-after"]) == (503, "1")
     assert partner.json()["error_code"] == 2
@@ -340,6 +340,8 @@ def _restart_database_under_load(
     server.stop("fast")
     stopped = time.monotonic()
     _assert_each_front_says_unavailable(cluster.instances[0].url)
+    cluster.balancer.wait_for_states({i.name: "DOWN" for i in cluster.instances})
+    _assert_each_front_says_unavailable(cluster.url)
     time.sleep(DOWN_SECONDS)
     start_began = time.monotonic()
     server.start()

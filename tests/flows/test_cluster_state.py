@@ -7,22 +7,17 @@ a user, a relying party or an RFC sees."""
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 
 import httpx
-import psycopg
 import pytest
 from deploy.cluster import Cluster
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from psycopg import sql
 
 from tests.dpop_proofs import DpopKey
 from tests.flows.cluster import cluster_on
@@ -31,9 +26,6 @@ from tests.harness import VERIFIER, s256
 
 pytestmark = pytest.mark.postgres
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "IDPLUS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 # The relying party's addresses: never fetched, the tests read what the redirects carry.
 RELYING_PARTY = "http://127.0.0.1:9"
 CALLBACK = f"{RELYING_PARTY}/cb"
@@ -63,31 +55,12 @@ HOSTILE_HEADERS = {
 }
 
 
-@contextmanager
-def _database_of_this_module() -> Iterator[str]:
-    """A PostgreSQL database for the module's one cluster (tests/conftest.py's
-    `empty_postgres_url` is per test), created and dropped the same way."""
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}".splitlines()[0])
-    name = f"idplus_cluster_state_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield f"{POSTGRES_ADMIN_URL.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-            admin.execute(drop.format(sql.Identifier(name)))
-
-
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    with (
-        _database_of_this_module() as database_url,
-        cluster_on(tmp_path_factory.mktemp("cluster"), database_url, settings=SETTINGS) as running,
-    ):
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, module_empty_postgres_url: str
+) -> Iterator[Cluster]:
+    workdir = tmp_path_factory.mktemp("cluster")
+    with cluster_on(workdir, module_empty_postgres_url, settings=SETTINGS) as running:
         running.idplus(
             "client", "add", "--client-id", APP, "--type", "PublicWithRefresh", "--silent-sso",
             "--redirect-uri", CALLBACK, "--post-logout-redirect-uri", LOGGED_OUT,
