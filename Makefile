@@ -12,7 +12,7 @@ ISSUER_HOST = $(if $(filter 127.% ::1 [::1] 0.0.0.0 :: [::] localhost,$(HOST)),l
 IDPLUS_ISSUER ?= http://$(ISSUER_HOST):$(PORT)
 RUN_ENV = IDPLUS_ISSUER='$(IDPLUS_ISSUER)'
 
-.PHONY: install run cluster test test-e2e lint format bench bench-cluster clean
+.PHONY: install run cluster test test-e2e lint format bench bench-cluster profile clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing idplus and its dependencies into $(VENV): about a minute, only when pyproject.toml changes..."
@@ -71,6 +71,11 @@ DB ?= both
 
 bench: install
 	$(BIN)/python bench/run.py --database $(DB)
+
+# `make profile DB=postgres`: where one worker spends its time on each hot path (py-spy on the
+# event loop under wrk, cProfile on the blocking part in-process); var/bench/profile-<db>.md.
+profile: install
+	$(BIN)/python bench/profile_paths.py --database $(if $(filter both,$(DB)),sqlite,$(DB))
 
 # Many instances on PostgreSQL: cost at 10^3..10^6 stored rows, and throughput at 1, 2 and 4
 # instances behind HAProxy (README "Several instances").

@@ -104,8 +104,13 @@ class Yardstick:
 
 def scenarios(base_url: str, seed: dict[str, Any]) -> list[Scenario]:
     web = next(c for c in seed["clients"] if c["client_id"] == "demo-web")
+    return scenarios_with(seed, login_for_tokens(base_url, seed, web))
+
+
+def scenarios_with(seed: dict[str, Any], tokens: dict[str, str]) -> list[Scenario]:
+    """The paths measured, with demo-web's credentials and the demo user's tokens."""
+    web = next(c for c in seed["clients"] if c["client_id"] == "demo-web")
     basic = "Basic " + base64.b64encode(f"demo-web:{web['client_secret']}".encode()).decode()
-    tokens = login_for_tokens(base_url, seed, web)
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     get_with_bearer = "\n".join(
         f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in bearer.items()

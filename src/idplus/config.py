@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(
         10, ge=0, le=500, description="Extra connections a worker may open under a burst."
     )
+    worker_threads: int | None = Field(
+        None,
+        ge=1,
+        le=500,
+        description="Threads each worker runs blocking work on (the database, upstream "
+        "providers); default IDPLUS_DATABASE_POOL_SIZE. More threads than connections only "
+        "queue on the pool, and their switching costs a core up to half its requests.",
+    )
     database_pool_timeout_seconds: float = Field(
         5.0,
         gt=0,

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from anyio import to_thread
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -120,6 +121,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = (
+            settings.worker_threads or settings.database_pool_size
+        )
         timeout = settings.delivery_timeout_seconds
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
             with httpx.Client(timeout=UPSTREAM_TIMEOUT, follow_redirects=False) as blocking:

@@ -12,7 +12,7 @@ from idplus.crypto.keys import InvalidSignature, KeyRing
 from idplus.errors import InvalidRequest, OAuthError
 from idplus.protocol.access_token import ACCESS_TOKEN_TYPE
 from idplus.protocol.params import Params
-from idplus.store.base import UnitOfWork
+from idplus.store.base import AccessTokenStanding, UnitOfWork
 
 BEARER = "Bearer"
 DPOP = "DPoP"
@@ -158,6 +158,24 @@ def verify_access_token(
     if early:
         raise InvalidToken("the access token is not valid yet")
     return AccessTokenClaims(claims)
+
+
+def standing_of(uow: UnitOfWork, token: AccessTokenClaims) -> AccessTokenStanding:
+    """Whether the token or one it was exchanged from was revoked, when its client was
+    registered, and the session its `sid` names: one read."""
+    session_id = token.claims.get("sid")
+    return uow.access_token_standing.of(
+        _revocable_jtis(token),
+        str(token.claims.get("client_id")),
+        str(session_id) if session_id is not None else None,
+    )
+
+
+def _revocable_jtis(token: AccessTokenClaims) -> list[str]:
+    ancestors = token.claims.get(EXCHANGED_FROM)
+    if not isinstance(ancestors, list):
+        return [token.jti]
+    return [token.jti, *(str(jti) for jti in ancestors[:MAX_EXCHANGE_DEPTH])]
 
 
 def check_not_revoked(uow: UnitOfWork, token: AccessTokenClaims) -> None:

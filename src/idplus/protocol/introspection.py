@@ -14,11 +14,11 @@ from idplus.crypto.hashing import hash_handle
 from idplus.crypto.keys import KeyRing
 from idplus.errors import InvalidRequest, UnauthorizedClient
 from idplus.models import Client
-from idplus.protocol.bearer import InvalidToken, check_not_revoked, verify_access_token
+from idplus.protocol.bearer import InvalidToken, standing_of, verify_access_token
 from idplus.protocol.context import AppContext
 from idplus.protocol.issuance import refresh_rotates
 from idplus.protocol.params import Params
-from idplus.protocol.sso import live_session, usable_session
+from idplus.protocol.sso import usable_session
 
 INACTIVE: dict[str, Any] = {"active": False}
 _JWT_CLAIMS_SHOWN = (
@@ -64,17 +64,19 @@ def _introspect_access_token(ctx: AppContext, ring: KeyRing, token: str) -> dict
     now = ctx.clock.now()
     try:
         access = verify_access_token(ring, token, issuer=ctx.settings.issuer, now=now)
-        with ctx.store.reading() as uow:
-            check_not_revoked(uow, access)
-            # A removed client's tokens die with it (the admin API's DELETE /clients).
-            registered_at = uow.clients.registered_at(str(access.claims.get("client_id")))
-            if registered_at is None or access.predates(registered_at):
-                return dict(INACTIVE)
-            # A user's token dies with the session it came from (SPEC §2, §7).
-            session_id = access.claims.get("sid")
-            if session_id is not None and live_session(uow, str(session_id), now) is None:
-                return dict(INACTIVE)
     except InvalidToken:
+        return dict(INACTIVE)
+    with ctx.store.reading() as uow:
+        standing = standing_of(uow, access)
+    registered_at = standing.client_registered_at
+    if (
+        standing.revoked
+        # A removed client's tokens die with it (the admin API's DELETE /clients).
+        or registered_at is None
+        or access.predates(registered_at)
+        # A user's token dies with the session it came from (SPEC §2, §7).
+        or ("sid" in access.claims and usable_session(standing.session, now) is None)
+    ):
         return dict(INACTIVE)
     answer: dict[str, Any] = {
         "active": True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -446,6 +447,29 @@ class RevokedAccessTokenRepository(Protocol):
     def revoke(self, jti: str, expires_at: datetime) -> None: ...
 
     def is_revoked(self, jti: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenStanding:
+    """What a signed access token's validity hangs on besides its signature and expiry."""
+
+    # The token, or one it was exchanged from (RFC 8693), is revoked.
+    revoked: bool
+    # When the token's client was registered (None: no such client any more).
+    client_registered_at: datetime | None
+    # The session the token's `sid` names (None: no `sid`, or no such session).
+    session: SsoSession | None
+
+
+class AccessTokenStandingRepository(Protocol):
+    """A presented access token's standing in one statement: introspection and userinfo ask
+    it on every request, so it costs one round trip, not one per table."""
+
+    def of(
+        self, jtis: Sequence[str], client_id: str, session_id: str | None
+    ) -> AccessTokenStanding:
+        """`jtis`: the token's own first, then those it was exchanged from."""
+        ...
 
 
 class UsedOnceRepository(Protocol):
@@ -893,6 +917,9 @@ class UnitOfWork(Protocol):
 
     @property
     def revoked_access_tokens(self) -> RevokedAccessTokenRepository: ...
+
+    @property
+    def access_token_standing(self) -> AccessTokenStandingRepository: ...
 
     @property
     def client_assertions(self) -> UsedOnceRepository: ...

@@ -683,3 +683,26 @@ def test_a_sessions_user_agent_is_kept_and_a_new_login_may_replace_it(store: Sto
         agents = {s.id: s.user_agent for s in uow.sessions.active_of_user("u1", NOW)}
     # A login that sent no User-Agent keeps the stored one.
     assert agents == {"sid-1": "Firefox/133", "sid-2": "Chrome/131"}
+
+
+def test_an_access_tokens_standing_is_read_in_one_go(store: Store) -> None:
+    """Introspection and userinfo ask on every request: revoked (the token or one it was
+    exchanged from), when its client was registered, and the session its sid names."""
+    with store.transaction() as uow:
+        uow.users.insert(_user(), NOW)
+        uow.clients.insert(_client(), NOW)
+        uow.sessions.insert(_session(), "handle-hash-1")
+        uow.revoked_access_tokens.revoke("jti-ancestor", NOW + timedelta(hours=1))
+
+    with store.reading() as uow:
+        standing = uow.access_token_standing.of(["jti-1"], "web", "sid-1")
+        exchanged = uow.access_token_standing.of(["jti-2", "jti-ancestor"], "web", "sid-1")
+        unbound = uow.access_token_standing.of(["jti-3"], "web", None)
+        orphan = uow.access_token_standing.of(["jti-4"], "removed", "sid-gone")
+
+    assert not standing.revoked
+    assert standing.client_registered_at == NOW
+    assert standing.session == _session()
+    assert exchanged.revoked
+    assert unbound.session is None and unbound.client_registered_at == NOW
+    assert orphan.client_registered_at is None and orphan.session is None and not orphan.revoked

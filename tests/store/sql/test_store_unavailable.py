@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from idplus.models import Delivery
 from idplus.store.base import StoreUnavailable
-from idplus.store.sql.engine import PoolSizing
+from idplus.store.sql.engine import PING_AFTER_IDLE_SECONDS, Database, PoolSizing
 from idplus.store.sql.tables import deliveries, revoked_access_tokens
 from idplus.store.sql.uow import SqlStore
 from tests.conftest import POSTGRES_ADMIN_URL
@@ -178,3 +178,78 @@ def test_a_mistake_in_sql_is_no_passing_condition(tmp_path: Path) -> None:
             uow.revoked_access_tokens.is_revoked("any")
     finally:
         store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_while_it_idled_is_replaced_unseen(
+    postgres_url: str,
+) -> None:
+    """A restart, a failover or an idle timeout between requests: a connection that idled in
+    the pool is pinged before a request gets it, so no request sees the dead one."""
+    store = SqlStore.from_url(postgres_url, PoolSizing(size=2, max_overflow=0))
+    try:
+        with store.reading() as first, store.reading() as second:
+            first.revoked_access_tokens.is_revoked("warm")
+            second.revoked_access_tokens.is_revoked("warm")
+        assert _terminate_connections_to(postgres_url) == 2
+        time.sleep(PING_AFTER_IDLE_SECONDS + 0.2)
+
+        with store.reading() as uow:
+            assert not uow.revoked_access_tokens.is_revoked("after")
+        with store.transaction() as uow:
+            uow.revoked_access_tokens.revoke("after", datetime.now(UTC) + timedelta(hours=1))
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_back_in_use_at_once_is_not_pinged(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load a ping per checkout is a round trip per request for nothing: only a
+    connection that idled is pinged."""
+    store = SqlStore.from_url(postgres_url, PoolSizing(size=1, max_overflow=0))
+    pings: list[object] = []
+    dialect = store.database.engine.dialect
+    real_ping = dialect.do_ping
+
+    def counted_ping(dbapi_connection: object) -> bool:
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dialect, "do_ping", counted_ping)
+    try:
+        for _ in range(5):
+            with store.reading() as uow:
+                uow.revoked_access_tokens.is_revoked("busy")
+        assert pings == []
+        time.sleep(PING_AFTER_IDLE_SECONDS + 0.2)
+        with store.reading() as uow:
+            uow.revoked_access_tokens.is_revoked("idled")
+        assert len(pings) == 1
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_read_holds_no_transaction_open(postgres_url: str) -> None:
+    """Reads send no BEGIN or COMMIT (two round trips each time): a statement of a read is
+    its own transaction, which also holds no snapshot back from vacuum while the request
+    goes on."""
+    database = Database(postgres_url)
+    try:
+        with database.reading() as connection:
+            connection.execute(sa.select(revoked_access_tokens.c.jti))
+            status = _transaction_status(connection)
+        assert status == psycopg.pq.TransactionStatus.IDLE
+        with database.transaction() as connection:
+            connection.execute(sa.select(revoked_access_tokens.c.jti))
+            assert _transaction_status(connection) == psycopg.pq.TransactionStatus.INTRANS
+    finally:
+        database.dispose()
+
+
+def _transaction_status(connection: sa.Connection) -> psycopg.pq.TransactionStatus:
+    dbapi_connection = connection.connection.dbapi_connection
+    assert isinstance(dbapi_connection, psycopg.Connection)
+    return dbapi_connection.info.transaction_status

@@ -11,7 +11,7 @@ from idplus.protocol.bearer import (
     InsufficientScope,
     InvalidToken,
     PresentedToken,
-    check_not_revoked,
+    standing_of,
     verify_access_token,
 )
 from idplus.protocol.context import AppContext
@@ -52,16 +52,15 @@ def userinfo(
     check_presentation(ctx, access, presented, dpop)
     if "openid" not in access.scopes:
         raise InsufficientScope("the access token lacks the openid scope")
-    session_id = access.claims.get("sid")
-    client_id = str(access.claims.get("client_id"))
-    client = ctx.clients.find(client_id)
+    client = ctx.clients.find(str(access.claims.get("client_id")))
     with ctx.store.reading() as uow:
-        check_not_revoked(uow, access)
         # Read now, not from the client cache: a removed client's tokens die with it at once.
-        registered_at = uow.clients.registered_at(client_id)
-        session = uow.sessions.find(str(session_id)) if session_id else None
-        session = usable_session(session, now)
+        standing = standing_of(uow, access)
+        if standing.revoked:
+            raise InvalidToken("the access token was revoked")
+        session = usable_session(standing.session, now)
         user = uow.users.find(session.user_id) if session is not None else None
+    registered_at = standing.client_registered_at
     if (
         user is None
         or client is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,20 +65,47 @@ class PoolSizing:
 
 def create_database_engine(url: str, pool: PoolSizing | None = None) -> Engine:
     parsed = normalise_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(parsed)
     pool = pool or PoolSizing()
-    # pool_pre_ping: a connection the server dropped (a restart) is replaced, not handed out.
+    if parsed.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(parsed, pool)
     # hide_parameters: an error's message never quotes what a request put in a statement.
-    return sa.create_engine(
+    engine = sa.create_engine(
         parsed,
-        pool_pre_ping=True,
         pool_size=pool.size,
         max_overflow=pool.max_overflow,
         pool_timeout=pool.timeout_seconds,
         connect_args=pool.connect_args(),
         hide_parameters=True,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+# A connection back in use within this long is not pinged: under load every checkout would
+# otherwise pay a round trip (SQLAlchemy's pool_pre_ping) for what its own statement shows.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A connection the server dropped while it sat in the pool (a restart, a failover, an
+    idle timeout) is replaced before a request gets it. One that dies under a request fails
+    that request (503), and SQLAlchemy then discards every connection as old as it."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+            dbapi_connection.rollback()
+        except Exception as exc:
+            # The pool closes it and tries another (a fresh one when all are gone).
+            raise sa.exc.DisconnectionError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _create_probe_engine(url: str, pool: PoolSizing | None) -> Engine | None:
@@ -92,10 +120,18 @@ def _create_probe_engine(url: str, pool: PoolSizing | None) -> Engine | None:
     )
 
 
-def _create_sqlite_engine(url: sa.URL) -> Engine:
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
+def _create_sqlite_engine(url: sa.URL, pool: PoolSizing) -> Engine:
+    """A file's connections are pooled as PostgreSQL's are (each new one pays its PRAGMAs);
+    an in-memory database keeps SQLAlchemy's single shared connection."""
+    in_file = bool(url.database) and url.database != ":memory:"
+    if in_file:
+        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+    sizing: dict[str, Any] = (
+        {"pool_size": pool.size, "max_overflow": pool.max_overflow} if in_file else {}
+    )
+    engine = sa.create_engine(
+        url, connect_args={"check_same_thread": False}, hide_parameters=True, **sizing
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -112,8 +148,9 @@ def _create_sqlite_engine(url: sa.URL) -> Engine:
     def _begin_immediate(connection: Connection) -> None:
         # Take the write lock up front: a read-then-write transaction can then never fail
         # half-way with "database is locked", which is what makes one-time consumption safe.
-        mode = "DEFERRED" if connection.get_execution_options().get(_READ_ONLY) else "IMMEDIATE"
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # A read sends no BEGIN: each of its statements is its own transaction.
+        if not connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -144,9 +181,14 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A transaction that only reads: on SQLite it takes no write lock."""
+        """Reads, each statement on its own: it sees what was committed when it started, as
+        every statement of a PostgreSQL READ COMMITTED transaction does. No BEGIN or COMMIT is
+        sent (two round trips of PostgreSQL's on every read), and on SQLite no lock is taken."""
         with self.engine.connect() as connection:
-            connection = connection.execution_options(**{_READ_ONLY: True})
+            if self.dialect_name == "sqlite":
+                connection = connection.execution_options(**{_READ_ONLY: True})
+            else:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             with connection.begin():
                 yield connection
 

@@ -27,7 +27,7 @@ def _touch_interval(session: SsoSession) -> timedelta:
     return min(timedelta(seconds=60), timedelta(seconds=session.lifetime_seconds / 100))
 
 
-def _session_from_row(row: Any) -> SsoSession:
+def session_from_row(row: Any) -> SsoSession:
     return SsoSession(
         id=row["id"],
         user_id=row["user_id"],
@@ -78,11 +78,11 @@ class SqlSessions:
 
     def find(self, session_id: str) -> SsoSession | None:
         row = self._conn.execute(_FIND, {"session_id": session_id}).first()
-        return _session_from_row(row._mapping) if row is not None else None
+        return session_from_row(row._mapping) if row is not None else None
 
     def find_by_handle(self, handle_hash: str) -> SsoSession | None:
         row = self._conn.execute(_FIND_BY_HANDLE, {"handle_hash": handle_hash}).first()
-        return _session_from_row(row._mapping) if row is not None else None
+        return session_from_row(row._mapping) if row is not None else None
 
     def ids_by_handle(self, handle_hashes: list[str]) -> dict[str, str]:
         """handle hash → session id, for the handles that name a session."""
@@ -186,7 +186,7 @@ class SqlSessions:
             )
             .order_by(sso_sessions.c.last_seen_at.desc())
         ).all()
-        return [_session_from_row(row._mapping) for row in rows]
+        return [session_from_row(row._mapping) for row in rows]
 
     def page_live(
         self, now: datetime, *, after: str | None, limit: int, user_id: str | None = None
@@ -201,7 +201,7 @@ class SqlSessions:
             query = query.where(sso_sessions.c.id > after)
         if user_id is not None:
             query = query.where(sso_sessions.c.user_id == user_id)
-        return [_session_from_row(row._mapping) for row in self._conn.execute(query).all()]
+        return [session_from_row(row._mapping) for row in self._conn.execute(query).all()]
 
     def set_passkey(self, session_id: str, passkey_id: str | None) -> None:
         """Record the passkey the session's latest login used (None: a login without one)."""

@@ -40,6 +40,7 @@ from idplus.store.sql.signing_keys import SqlSigningKeys
 from idplus.store.sql.subscriptions import SqlSubscriptionRequests
 from idplus.store.sql.tables import client_assertion_jtis, dpop_proof_jtis
 from idplus.store.sql.throttle import SqlThrottles
+from idplus.store.sql.token_standing import SqlAccessTokenStanding
 from idplus.store.sql.upstream_accounts import SqlUpstreamAccounts
 from idplus.store.sql.upstream_providers import SqlUpstreamProviders
 from idplus.store.sql.upstream_sessions import SqlUpstreamLogouts, SqlUpstreamSessionTokens
@@ -98,6 +99,10 @@ class SqlUnitOfWork:
     @cached_property
     def refresh_tokens(self) -> SqlRefreshTokens:
         return SqlRefreshTokens(self._conn)
+
+    @cached_property
+    def access_token_standing(self) -> SqlAccessTokenStanding:
+        return SqlAccessTokenStanding(self._conn)
 
     @cached_property
     def revoked_access_tokens(self) -> SqlRevokedAccessTokens:
