@@ -1,16 +1,102 @@
 """What every entry point (web endpoints, pages, the gateway) reads off an HTTP request: the
-application context, the peer's address, and the OAuth parameters the request carries."""
+application context, the peer's address, and the OAuth parameters the request carries; and
+how it runs blocking work (the database, upstream calls) off the event loop."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 from starlette.requests import Request
 
 from idplus.errors import InvalidRequest
 from idplus.protocol.context import AppContext
+from idplus.store.base import StoreUnavailable
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+T = TypeVar("T")
+DEFAULT_THREADS = 10
+DEFAULT_WAIT_SECONDS = 5.0
+
+
+class BlockingThreads:
+    """The worker threads of one event loop, and how long a request waits for one.
+
+    A thread pool of its own rather than anyio's to_thread: the hand-off is a measurable part
+    of every request that reads the database (cancel scopes, task lookups), and a semaphore
+    with a timeout is what bounds the wait."""
+
+    def __init__(self, threads: int, wait_seconds: float) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="idplus")
+        self.slots = asyncio.Semaphore(threads)
+        self.wait_seconds = wait_seconds
+
+    async def run(self, func: Callable[[], T]) -> T:
+        if self.slots.locked():
+            try:
+                async with asyncio.timeout(self.wait_seconds):
+                    await self.slots.acquire()
+            except TimeoutError:
+                raise StoreUnavailable("no worker thread became free in time") from None
+        else:
+            await self.slots.acquire()  # free: taken at once, no suspension
+        try:
+            # The request's context (its id in every log line) goes with the call.
+            call = partial(contextvars.copy_context().run, func)
+            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+        finally:
+            self.slots.release()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False)
+
+
+_THREADS: RunVar[BlockingThreads] = RunVar("idplus_blocking_threads")
+_PROBE_THREADS: RunVar[CapacityLimiter] = RunVar("idplus_probe_threads")
+
+
+@contextmanager
+def blocking_threads(threads: int, wait_seconds: float) -> Iterator[BlockingThreads]:
+    """On the serving event loop (the lifespan): how many threads blocking work may use at
+    once, and how long a request waits for one before it is answered 503."""
+    pool = BlockingThreads(threads, wait_seconds)
+    _THREADS.set(pool)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+async def run_blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`func(*args, **kwargs)` on a worker thread. When every thread stays busy (a saturated
+    database, stalled upstreams) for longer than the wait, the request is answered 503 with
+    Retry-After (StoreUnavailable), as one that waits that long for a connection is: a quick
+    refusal a client or balancer retries, never a queue that grows without bound."""
+    try:
+        pool = _THREADS.get()
+    except LookupError:  # an app served without its lifespan (tests of a single endpoint)
+        pool = BlockingThreads(DEFAULT_THREADS, DEFAULT_WAIT_SECONDS)
+        _THREADS.set(pool)
+    return await pool.run(partial(func, *args, **kwargs))
+
+
+async def run_probe(func: Callable[[], T]) -> T:
+    """A readiness probe's blocking call, on threads of its own: requests holding every worker
+    thread are load, not an outage, and must not take the instance out of a balancer."""
+    try:
+        limiter = _PROBE_THREADS.get()
+    except LookupError:
+        limiter = CapacityLimiter(2)
+        _PROBE_THREADS.set(limiter)
+    return await to_thread.run_sync(func, limiter=limiter)
 
 
 def context_of(request: Request) -> AppContext:

@@ -4,7 +4,6 @@ key-encryption key would live in the database it protects."""
 from __future__ import annotations
 
 import pytest
-from anyio import to_thread
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
@@ -68,21 +67,3 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(
         assert http.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 200
     (line,) = [line for line in capsys.readouterr().out.splitlines() if '"/healthz"' in line]
     assert f'"client": "{seen}"' in line
-
-
-def _blocking_threads(client: TestClient) -> int:
-    """How many threads the app's event loop lends blocking work (anyio's default limiter)."""
-    assert client.portal is not None
-    return int(client.portal.call(lambda: to_thread.current_default_thread_limiter().total_tokens))
-
-
-@pytest.mark.parametrize(("overrides", "threads"), [({}, 10), ({"database_pool_size": 4}, 4),
-                                                    ({"worker_threads": 6}, 6)])  # fmt: skip
-def test_blocking_work_gets_as_many_threads_as_the_pool_has_connections(
-    settings: Settings, overrides: dict[str, int], threads: int
-) -> None:
-    """A thread beyond the pool's connections only waits for one, and switching between
-    forty of them cost a core up to half its requests (make bench)."""
-    app = create_app(settings.model_copy(update=overrides))
-    with TestClient(app) as client:
-        assert _blocking_threads(client) == threads

@@ -236,3 +236,27 @@ def test_verify_refuses_odd_headers_as_an_invalid_signature(ring: KeyRing, heade
     """Never an unexpected exception (a 500) for what anyone can send as a token."""
     with pytest.raises(InvalidSignature):
         ring.verify(f"{_b64(header)}.eyJzdWIiOiJ4In0.c2ln")
+
+
+def test_a_token_verified_before_is_refused_by_a_ring_that_no_longer_publishes_its_key(
+    ring: KeyRing,
+) -> None:
+    """A ring remembers the tokens it verified (resource servers present one token many
+    times); a ring reloaded without the key (retired, removed) must not."""
+    token = ring.sign({"sub": "alice"}, typ="at+jwt")
+    assert ring.verify(token).claims["sub"] == "alice"
+    assert ring.verify(token).claims["sub"] == "alice"
+
+    without_the_key = ring.with_published([])
+    with pytest.raises(InvalidSignature):
+        without_the_key.verify(token)
+
+
+def test_a_refused_token_stays_refused(ring: KeyRing) -> None:
+    """Only good answers are remembered; a forgery is checked (and refused) every time."""
+    token = ring.sign({"sub": "alice"}, typ="at+jwt")
+    header, _payload, signature = token.split(".")
+    forged = f"{header}.{_segment({'sub': 'mallory'})}.{signature}"
+    for _ in range(2):
+        with pytest.raises(InvalidSignature):
+            ring.verify(forged)

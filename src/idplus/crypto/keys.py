@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -113,6 +113,11 @@ def is_encrypted(stored: SigningKey) -> bool:
     return b"ENCRYPTED" in stored.private_pem.split(b"\n", 1)[0]
 
 
+# About 10 MB at most for tokens of typical size; longer ones are checked, not remembered.
+VERIFIED_TOKENS_REMEMBERED = 4096
+MAX_REMEMBERED_TOKEN_LENGTH = 2048
+
+
 class KeyRing:
     """The signing key of the moment for each algorithm plus every key still published."""
 
@@ -123,6 +128,10 @@ class KeyRing:
         self._published = [dict(jwk) for jwk in published]
         # Imported once per ring: verify runs on every userinfo and introspection request.
         self._verifying = _verification_keys(self._published)
+        # A token is presented many times (a resource server introspects it per call) and
+        # whether this ring's keys signed it never changes: its check is remembered, bounded.
+        # Only the signature: expiry, revocation and the session are checked every time.
+        self._verified = lru_cache(maxsize=VERIFIED_TOKENS_REMEMBERED)(self._verify)
 
     @property
     def signing_kid(self) -> str:
@@ -162,11 +171,17 @@ class KeyRing:
         return key
 
     def verify(self, token: str) -> jwt.Token:
-        """Check the signature against the published keys; claims are the caller's to check.
+        """Check the signature against the published keys; claims are the caller's to check
+        (and not to change: the answer is shared with the next caller of the same token).
 
         The header's `kid` picks the key and its `alg` must be that key's own: a token cannot
         choose how it is checked (no PS256 on an RS256 key, no HS256 keyed with a public key,
-        no `none`)."""
+        no `none`). A refusal is not remembered."""
+        if len(token) > MAX_REMEMBERED_TOKEN_LENGTH:
+            return self._verify(token)
+        return self._verified(token)
+
+    def _verify(self, token: str) -> jwt.Token:
         try:
             return jwt.decode(token, self._key_for, algorithms=SIGNING_ALGORITHMS)
         except Exception as exc:  # joserfc raises TypeError, KeyError … on odd headers too

@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.errors import (
     GATEWAY_ERRORS,
     GatewayError,
@@ -153,7 +152,7 @@ async def token(request: Request) -> Response:
         raise gateway_error("invalid_grant_type", "send a url-encoded form") from None
     params = parse_params(items)
     try:
-        answer = await run_in_threadpool(
+        answer = await run_blocking(
             issue_gateway_tokens, server, request.headers.get("authorization"), params
         )
     except OAuthError as problem:
@@ -164,7 +163,7 @@ async def token(request: Request) -> Response:
 @numbered_errors
 async def logout(request: Request) -> Response:
     server = context_of(request)
-    await run_in_threadpool(logout_gateway_token, server, request.headers.get("authorization"))
+    await run_blocking(logout_gateway_token, server, request.headers.get("authorization"))
     return PlainTextResponse("OK!", headers=NO_STORE)
 
 
@@ -173,6 +172,6 @@ async def authorize(request: Request) -> Response:
     """Gateway checks first; then the identity front runs the login and issues the code."""
     server = context_of(request)
     params = parse_params(request.query_params.multi_items())
-    await run_in_threadpool(check_gateway_authorize, server, params)
+    await run_blocking(check_gateway_authorize, server, params)
     query = urlencode(list(request.query_params.multi_items()))
     return RedirectResponse(f"/connect/authorize?{query}", status_code=302)

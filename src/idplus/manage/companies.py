@@ -207,7 +207,9 @@ def list_members(store: Store, caller: Caller, company_id: str) -> list[Member]:
     """Any member may see who else is one."""
     with store.reading() as uow:
         company_role(uow, caller, company_id)
-        return [_member(uow, m) for m in uow.companies.members(company_id)]
+        found = [(m, uow.users.find(m.user_id)) for m in uow.companies.members(company_id)]
+    # A read is statement by statement: a user removed between the two is left out.
+    return [_as_member(m, user) for m, user in found if user is not None]
 
 
 def change_member_role(
@@ -313,8 +315,13 @@ def _membership(uow: UnitOfWork, company_id: str, user_id: str) -> Membership:
 
 
 def _member(uow: UnitOfWork, membership: Membership) -> Member:
+    """In a transaction, where the membership row locked out the user's removal."""
     user = uow.users.find(membership.user_id)
     assert user is not None, "a member's row goes with the user (ON DELETE CASCADE)"
+    return _as_member(membership, user)
+
+
+def _as_member(membership: Membership, user: User) -> Member:
     names = [part for part in (user.given_name, user.family_name) if part]
     return Member(
         user_id=user.id,

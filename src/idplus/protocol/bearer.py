@@ -160,14 +160,17 @@ def verify_access_token(
     return AccessTokenClaims(claims)
 
 
-def standing_of(uow: UnitOfWork, token: AccessTokenClaims) -> AccessTokenStanding:
+def standing_of(
+    uow: UnitOfWork, token: AccessTokenClaims, *, with_user: bool = False
+) -> AccessTokenStanding:
     """Whether the token or one it was exchanged from was revoked, when its client was
-    registered, and the session its `sid` names: one read."""
+    registered, and the session its `sid` names (with its user if asked): one read."""
     session_id = token.claims.get("sid")
     return uow.access_token_standing.of(
         _revocable_jtis(token),
         str(token.claims.get("client_id")),
         str(session_id) if session_id is not None else None,
+        with_user=with_user,
     )
 
 

@@ -60,8 +60,15 @@ def live_session(uow: UnitOfWork, session_id: str | None, now: datetime) -> SsoS
 def live_login(
     uow: UnitOfWork, session_id: str | None, now: datetime
 ) -> tuple[SsoSession, User] | None:
-    """The live session and its user: what every grant for a user needs (SPEC §2)."""
-    return _with_user(uow, live_session(uow, session_id, now))
+    """The live session and its user: what every grant for a user needs (SPEC §2). A locked
+    user's session is no login (`account_lock`): the lock ended it, unless a login raced it."""
+    found = uow.sessions.find_with_user(session_id) if session_id is not None else None
+    if found is None:
+        return None
+    session, user = found
+    if not session.is_active(now) or is_locked(user):
+        return None
+    return session, user
 
 
 def session_handle_hash(key: bytes, handle: str) -> str:

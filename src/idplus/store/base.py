@@ -296,6 +296,10 @@ class SessionRepository(Protocol):
 
     def find(self, session_id: str) -> SsoSession | None: ...
 
+    def find_with_user(self, session_id: str) -> tuple[SsoSession, User] | None:
+        """The session and its user, read together (every grant for a user asks both)."""
+        ...
+
     def find_by_handle(self, handle_hash: str) -> SsoSession | None: ...
 
     def ids_by_handle(self, handle_hashes: list[str]) -> dict[str, str]:
@@ -459,6 +463,8 @@ class AccessTokenStanding:
     client_registered_at: datetime | None
     # The session the token's `sid` names (None: no `sid`, or no such session).
     session: SsoSession | None
+    # The session's user, when asked for (userinfo).
+    user: User | None = None
 
 
 class AccessTokenStandingRepository(Protocol):
@@ -466,9 +472,15 @@ class AccessTokenStandingRepository(Protocol):
     it on every request, so it costs one round trip, not one per table."""
 
     def of(
-        self, jtis: Sequence[str], client_id: str, session_id: str | None
+        self,
+        jtis: Sequence[str],
+        client_id: str,
+        session_id: str | None,
+        *,
+        with_user: bool = False,
     ) -> AccessTokenStanding:
-        """`jtis`: the token's own first, then those it was exchanged from."""
+        """`jtis`: the token's own first, then those it was exchanged from; `with_user`: the
+        session's user too (its profiles one more statement)."""
         ...
 
 

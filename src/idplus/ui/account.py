@@ -17,14 +17,13 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idplus.auth.local import mask_phone_number
 from idplus.auth.providers import LOCAL_PROVIDER_ID
 from idplus.crypto.hashing import HashingBusy
-from idplus.entry import client_address, context_of
+from idplus.entry import client_address, context_of, run_blocking
 from idplus.models import Client, SsoSession, User
 from idplus.policies import ACCOUNT_CLIENT_ID
 from idplus.protocol.assurance import AMR_PASSKEY, AMR_SMS_OTP
@@ -108,7 +107,7 @@ def _current_session(server: AppContext, request: Request) -> SsoSession | None:
 
 async def show_account(request: Request) -> Response:
     server, locale = context_of(request), page_locale(request)
-    session = await run_in_threadpool(_current_session, server, request)
+    session = await run_blocking(_current_session, server, request)
     if session is None:
         return await _login_first(request, server, locale)
     asked = request.query_params.get("notice", "")
@@ -123,7 +122,7 @@ async def _login_first(request: Request, server: AppContext, locale: str) -> Res
         assert client is not None, "the account client is created at start-up"
         return client
 
-    client = await run_in_threadpool(account_client)
+    client = await run_blocking(account_client)
     return_to = f"{ACCOUNT_PATH}?{urlencode({'locale': locale})}"
     return await redirect_to_internal_login(request, server, client, return_to, locale)
 
@@ -138,12 +137,12 @@ async def _render(
     *,
     confirm_passkey: str | None = None,
 ) -> Response:
-    view = await run_in_threadpool(account_view, server, session.user_id)
+    view = await run_blocking(account_view, server, session.user_id)
     if view is None:
         return await _login_first(request, server, locale)
     translator = gettext_for(locale)
     zone = server.settings.zone
-    passkeys = await run_in_threadpool(
+    passkeys = await run_blocking(
         passkey_rows, server, view.user, lambda moment: _local_time(moment, zone, locale)
     )
     return pages_of(request).render(
@@ -255,24 +254,24 @@ async def act(request: Request) -> Response:
         server.secrets.cookie_key, browser_id(request), form.get("csrf_token")
     ):
         return pages_of(request).form_check_failed(request, server, locale)
-    session = await run_in_threadpool(_current_session, server, request)
+    session = await run_blocking(_current_session, server, request)
     if session is None:
         return await _login_first(request, server, locale)
     # Read before anything ends: an ended session's handle no longer names it.
-    cookies = await run_in_threadpool(browser_session_ids, server, request)
+    cookies = await run_blocking(browser_session_ids, server, request)
     action = form.get("action", "")
     ended: list[EndedSession] = []
     notice, status = action, 200
     if action == "end_session":
-        ended = await run_in_threadpool(
+        ended = await run_blocking(
             end_own_session, server, session.user_id, form.get("session_id", "")
         )
     elif action == "logout_others":
-        ended = await run_in_threadpool(end_other_sessions, server, session.user_id, session.id)
+        ended = await run_blocking(end_other_sessions, server, session.user_id, session.id)
     elif action == "revoke_app":
-        await run_in_threadpool(revoke_app, server, session.user_id, form.get("client_id", ""))
+        await run_blocking(revoke_app, server, session.user_id, form.get("client_id", ""))
     elif action == "unlink_account":
-        unlinked = await run_in_threadpool(
+        unlinked = await run_blocking(
             unlink_upstream_account, server, session.user_id,
             form.get("provider_id", ""), form.get("subject", ""),
         )  # fmt: skip
@@ -285,7 +284,7 @@ async def act(request: Request) -> Response:
         if form.get("confirmed") != "yes":
             return await _render(request, server, session, locale, None,
                                  confirm_passkey=passkey_id)  # fmt: skip
-        removed = await run_in_threadpool(
+        removed = await run_blocking(
             partial(remove_passkey, locale=locale), server, session.user_id, passkey_id
         )
         if removed is None:  # an unknown id, another user's, or removed in another tab
@@ -294,7 +293,7 @@ async def act(request: Request) -> Response:
     elif action == "change_password":
         address = client_address(request)
         try:
-            ended = await run_in_threadpool(_change_password, server, session, form, address)
+            ended = await run_blocking(_change_password, server, session, form, address)
         except PasswordChangeRefused as refused:
             notice, status = refused.reason, 429 if refused.reason == "locked" else 400
         except HashingBusy:

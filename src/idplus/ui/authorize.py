@@ -7,11 +7,10 @@ client_id / redirect_uri — shows an error page without redirecting.
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idplus.entry import context_of, read_parameters
+from idplus.entry import context_of, read_parameters, run_blocking
 from idplus.errors import FatalAuthorizeError, InvalidRequest
 from idplus.logs import get_logger
 from idplus.policies import MAX_CLIENT_ID_LENGTH
@@ -41,7 +40,7 @@ async def authorize(request: Request) -> Response:
         )
     browser, is_new = ensure_browser_id(request)
     try:
-        outcome = await run_in_threadpool(
+        outcome = await run_blocking(
             start_authorization,
             server,
             params,

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.models import SsoSession
 from idplus.protocol.ciba.approval import (
     ApprovalGone,
@@ -48,20 +47,20 @@ async def show_approval(request: Request) -> Response:
     server, locale = context_of(request), page_locale(request)
     token = request.query_params.get("token", "")
     try:
-        pending = await run_in_threadpool(open_approval, server, token)
+        pending = await run_blocking(open_approval, server, token)
     except ApprovalGone:
         return _message(request, server, locale, GONE, 400)
     if request.query_params.get("error") == "access_denied":
         # The user cancelled the login this link led to.
-        denied = await run_in_threadpool(deny_cancelled, server, pending)
+        denied = await run_blocking(deny_cancelled, server, pending)
         return _message(request, server, locale, DENIED if denied else GONE, 200 if denied else 400)
-    session = await run_in_threadpool(_session_for, server, request, pending)
+    session = await run_blocking(_session_for, server, request, pending)
     if session is None or not pending.accepts(session):
         return await _login_first(request, server, pending, token, locale)
     if session.user_id != pending.user.id:
         return _wrong_user(request, server, locale, token)
     try:
-        await run_in_threadpool(hold, server, pending, session)
+        await run_blocking(hold, server, pending, session)
     except HeldElsewhere:
         return _message(request, server, locale, HELD, 409)
     except ApprovalGone:
@@ -89,10 +88,10 @@ async def decide_approval(request: Request) -> Response:
         return pages_of(request).form_check_failed(request, server, locale)
     token, action = form.get("token", ""), form.get("action", "")
     try:
-        pending = await run_in_threadpool(open_approval, server, token)
+        pending = await run_blocking(open_approval, server, token)
     except ApprovalGone:
         return _message(request, server, locale, GONE, 400)
-    session = await run_in_threadpool(_session_for, server, request, pending)
+    session = await run_blocking(_session_for, server, request, pending)
     if action == "switch" or session is None or not pending.accepts(session):
         return await _login_first(request, server, pending, token, locale)
     if session.user_id != pending.user.id:
@@ -101,7 +100,7 @@ async def decide_approval(request: Request) -> Response:
         return _message(request, server, locale, GONE, 400)
     approve = action == "approve"
     try:
-        decided = await run_in_threadpool(lambda: decide(server, pending, session, approve=approve))
+        decided = await run_blocking(lambda: decide(server, pending, session, approve=approve))
     except ApprovalGone:
         decided = False
     if not decided:

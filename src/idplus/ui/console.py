@@ -11,10 +11,10 @@ import json
 import re
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idplus.entry import run_blocking
 from idplus.errors import IdplusError, ValidationError
 from idplus.manage import api_products, audit, clients, keys
 from idplus.models import SIGNING_ALGORITHMS, AuditEvent, Client
@@ -95,7 +95,7 @@ async def _dashboard(staff: Staff) -> dict[str, Any]:
 @staff_page(CONSOLE)
 async def show_clients(staff: Staff) -> Response:
     search, cursor = staff.query("q")[:MAX_QUERY], staff.query("cursor")
-    everyone = await run_in_threadpool(clients.list_clients, staff.server.store)
+    everyone = await run_blocking(clients.list_clients, staff.server.store)
     found = [c for c in everyone if matches(search, c.client_id, c.name, c.company_id)]
     listing = page_after(found, lambda c: c.client_id, cursor)
     return staff.listing(
@@ -142,7 +142,7 @@ def _client_page(staff: Staff, client: Client, **context: Any) -> Response:
 
 async def _client(staff: Staff) -> Client:
     client_id = str(staff.request.path_params["client_id"])
-    return await run_in_threadpool(clients.get_client, staff.server.store, client_id)
+    return await run_blocking(clients.get_client, staff.server.store, client_id)
 
 
 @staff_page(CONSOLE)
@@ -158,7 +158,7 @@ async def act_on_client(staff: Staff) -> Response:
         )
     server = staff.server
     try:
-        await run_in_threadpool(
+        await run_blocking(
             lambda: clients.remove_client(
                 server.store, server.clock, client.client_id, actor=staff.caller.actor
             )
@@ -194,7 +194,7 @@ async def _api_products_page(staff: Staff, status_code: int = 200, **context: An
 async def _api_products_context(staff: Staff) -> dict[str, Any]:
     from idplus.ui.console_people import pending_requests
 
-    products = await run_in_threadpool(api_products.list_api_products, staff.server.store)
+    products = await run_blocking(api_products.list_api_products, staff.server.store)
     return {
         "products": [api_products.describe_api_product(p) for p in products],
         **await pending_requests(staff, API_PRODUCTS_PATH),
@@ -215,7 +215,7 @@ async def act_on_api_products(staff: Staff) -> Response:
     scope, name = staff.field("scope"), staff.field("name")
     server = staff.server
     try:
-        await run_in_threadpool(
+        await run_blocking(
             lambda: api_products.add_api_product(
                 server.store, server.clock, scope, name=name or None,
                 actor=staff.caller.actor, only_new=True,
@@ -238,7 +238,7 @@ async def show_keys(staff: Staff) -> Response:
 
 async def _keys_page(staff: Staff, **context: Any) -> Response:
     server = staff.server
-    listed = await run_in_threadpool(keys.list_signing_keys, server.store, server.clock)
+    listed = await run_blocking(keys.list_signing_keys, server.store, server.clock)
     return staff.render(
         "console/keys.html",
         keys=listed,
@@ -259,7 +259,7 @@ async def act_on_keys(staff: Staff) -> Response:
             question, action="rotate", button=staff.text(MESSAGES["rotate"]), fields={"alg": alg}
         )
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         lambda: keys.rotate_signing_key(
             server.store, server.settings, server.clock, alg or None, actor=staff.caller.actor
         )
@@ -309,7 +309,7 @@ async def _audit_events(staff: Staff, filters: dict[str, str]) -> list[AuditEven
         before_id=int(before) if before else None,
     )
     server = staff.server
-    return await run_in_threadpool(audit.list_events, server.store, server.clock, query)
+    return await run_blocking(audit.list_events, server.store, server.clock, query)
 
 
 def _event_row(staff: Staff, event: AuditEvent) -> dict[str, Any]:

@@ -9,9 +9,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from idplus.entry import run_blocking
 from idplus.manage import session_admin, subscriptions
 from idplus.models import SUBSCRIPTION_PENDING, SubscriptionRequest
 from idplus.protocol.oidc.end_session import BackChannelEnding
@@ -54,7 +54,7 @@ async def pending_requests(staff: Staff, path: str) -> dict[str, Any]:
     """One page of the pending requests, oldest first, after the query's cursor: the rows
     and the link to the next page of `path` (the dashboard or the API products' page)."""
     after = _after_request(staff.query("cursor"))
-    listed = await run_in_threadpool(
+    listed = await run_blocking(
         lambda: subscriptions.list_requests(
             staff.server.store, staff.caller, status=SUBSCRIPTION_PENDING, after=after,
             limit=PAGE_SIZE + 1,
@@ -101,12 +101,12 @@ async def decide_request(staff: Staff, action: str, back: str) -> Response:
     """Approve at once; reject after a confirmation that may say why."""
     server, request_id = staff.server, staff.field("request_id")
     if action == "approve":
-        await run_in_threadpool(
+        await run_blocking(
             subscriptions.approve, server.store, server.clock, staff.caller, request_id
         )
         return staff.see_other(back, notice="approved")
     if not staff.confirmed():
-        asked = await run_in_threadpool(
+        asked = await run_blocking(
             subscriptions.get_request, server.store, staff.caller, request_id
         )
         return staff.confirm(
@@ -118,7 +118,7 @@ async def decide_request(staff: Staff, action: str, back: str) -> Response:
             reason_label=staff.text(MESSAGES["reason"]),
         )
     reason = staff.field("reason") or None
-    await run_in_threadpool(
+    await run_blocking(
         subscriptions.reject, server.store, server.clock, staff.caller, request_id, reason
     )
     return staff.see_other(back, notice="rejected")
@@ -134,7 +134,7 @@ async def show_sessions(staff: Staff) -> Response:
     if cursor and (after is None or not _SESSION_ID.fullmatch(after)):
         raise BadCursor("not a cursor of these pages")
     server = staff.server
-    views = await run_in_threadpool(
+    views = await run_blocking(
         lambda: session_admin.list_sessions(
             server.store, server.clock, staff.caller,
             user_id=user_id or None, after=after, limit=PAGE_SIZE + 1,
@@ -186,7 +186,7 @@ async def act_on_sessions(staff: Staff) -> Response:
             fields={"session_id": session_id, "back": back},
             back=back,
         )
-    await run_in_threadpool(_end_session, staff, session_id)
+    await run_blocking(_end_session, staff, session_id)
     return staff.see_other(back, notice="session_ended")
 
 

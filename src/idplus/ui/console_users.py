@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from idplus.entry import run_blocking
 from idplus.errors import Conflict, ValidationError
 from idplus.manage import user_admin
 from idplus.models import User
@@ -63,7 +63,7 @@ async def show_users(staff: Staff) -> Response:
     if cursor and (after is None or not _USER_ID.fullmatch(after)):
         raise BadCursor("not a cursor of these pages")
     server = staff.server
-    found = await run_in_threadpool(
+    found = await run_blocking(
         lambda: user_admin.search_users(
             server.store, server.clock, staff.caller, search, after=after, limit=PAGE_SIZE + 1
         )
@@ -99,7 +99,7 @@ async def show_user(staff: Staff) -> Response:
 async def _details(staff: Staff) -> user_admin.UserDetails:
     user_id = str(staff.request.path_params["user_id"])
     server = staff.server
-    return await run_in_threadpool(
+    return await run_blocking(
         user_admin.get_user, server.store, server.clock, staff.caller, user_id
     )
 
@@ -162,13 +162,13 @@ async def _lock(staff: Staff, user: User) -> Response:
         )
         ending.finish()
 
-    await run_in_threadpool(lock)
+    await run_blocking(lock)
     return _back(staff, user, "locked")
 
 
 async def _unlock(staff: Staff, user: User) -> Response:
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         lambda: user_admin.unlock_user(
             server.store, server.clock, staff.caller, user.id, settings=server.settings
         )
@@ -196,13 +196,13 @@ async def _reset_second_factor(staff: Staff, user: User) -> Response:
         )  # fmt: skip
         ending.finish()
 
-    await run_in_threadpool(reset)
+    await run_blocking(reset)
     return _back(staff, user, "second_factor_reset")
 
 
 async def _grant_operator(staff: Staff, user: User) -> Response:
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         user_admin.grant_role, server.store, server.clock, staff.caller, user.id, OPERATOR_ROLE
     )
     return _back(staff, user, "role_granted")
@@ -217,7 +217,7 @@ async def _revoke_operator(staff: Staff, user: User) -> Response:
             back=f"{USERS_PATH}/{user.id}",
         )
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         user_admin.revoke_role, server.store, server.clock, staff.caller, user.id, OPERATOR_ROLE
     )
     if user.id == staff.user.id:

@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.errors import InvalidClient
 from idplus.models import Client
 from idplus.protocol.client_auth import ClientCredentials, authenticate_client
@@ -92,7 +91,7 @@ async def show_debugger(request: Request) -> Response:
     server = _enabled(request)
     if "state" in request.query_params:
         return await _back_from_logout(request, server)
-    clients = await run_in_threadpool(_debuggable_clients, server)
+    clients = await run_blocking(_debuggable_clients, server)
     return _form(request, server, _locale(request), clients)
 
 
@@ -117,7 +116,7 @@ async def start_flow(request: Request) -> Response:
         if not checked:
             return pages_of(request).form_check_failed(request, server, locale)
         return await _press(request, server, locale, action)
-    clients = await run_in_threadpool(_debuggable_clients, server)
+    clients = await run_blocking(_debuggable_clients, server)
     if not checked:
         return _form(request, server, locale, clients, fields, MESSAGES["form_check"])
     return await _preview(request, server, locale, clients, fields)
@@ -165,7 +164,7 @@ async def _preview(
     if client is None:
         return _form(request, server, locale, clients, fields, MESSAGES["unlisted"])
     secret = fields.get("client_secret") or None
-    problem = await run_in_threadpool(_secret_problem, server, client, secret)
+    problem = await run_blocking(_secret_problem, server, client, secret)
     if problem is not None:
         return _form(request, server, locale, clients, fields, problem)
     flow = Flow(
@@ -326,7 +325,7 @@ async def _back_from_logout(request: Request, server: AppContext) -> Response:
     tokens = read_tokens(server, request)
     locale = tokens.locale if tokens else _locale(request)
     if tokens is None or request.query_params.get("state") != tokens.logout_state:
-        clients = await run_in_threadpool(_debuggable_clients, server)
+        clients = await run_blocking(_debuggable_clients, server)
         return _form(request, server, locale, clients, problem=MESSAGES["logout_state"])
     came_back = pretty(dict(request.query_params))
     back = AnswerView("Back from the logout", f"GET {DEBUGGER_PATH}", None, came_back)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idplus.entry import run_blocking
 from idplus.models import Client
 from idplus.protocol.context import AppContext
 from idplus.ui.context import pages_of
@@ -62,7 +62,7 @@ async def render_result(
     _ = gettext_for(locale).gettext
     client = None
     if tokens is not None:
-        client = await run_in_threadpool(server.clients.find, tokens.client_id)
+        client = await run_blocking(server.clients.find, tokens.client_id)
     return pages_of(request).render(
         request,
         server,
@@ -86,7 +86,7 @@ async def _token_views(server: AppContext, tokens: Tokens | None, locale: str) -
     if tokens is None:
         return []
     _ = gettext_for(locale).gettext
-    ring = await run_in_threadpool(server.keys.current)
+    ring = await run_blocking(server.keys.current)
     now = server.clock.now()
     held = {"access": tokens.access_token, "id": tokens.id_token, "refresh": tokens.refresh_token}
     return [

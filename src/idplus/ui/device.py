@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idplus.entry import client_address, context_of
+from idplus.entry import client_address, context_of, run_blocking
 from idplus.models import SsoSession, User
 from idplus.protocol.context import AppContext
 from idplus.protocol.device import (
@@ -58,10 +57,10 @@ async def show_device(request: Request) -> Response:
     if not raw:
         return _code_form(request, server, locale, "", None)
     try:
-        pending = await run_in_threadpool(find_pending_device, server, raw, client_address(request))
+        pending = await run_blocking(find_pending_device, server, raw, client_address(request))
     except UnknownUserCode as unknown:
         return _unknown(request, server, locale, raw, unknown)
-    session = await run_in_threadpool(_session_for, server, request, pending)
+    session = await run_blocking(_session_for, server, request, pending)
     if session is None:
         # A script or a TV's browser following verification_uri_complete meets the login at
         # once (INTERFACE); the login page offers the QR to go on on a phone.
@@ -80,10 +79,10 @@ async def decide(request: Request) -> Response:
         return pages_of(request).form_check_failed(request, server, locale)
     raw, action = fields.get("user_code", ""), fields.get("action", "continue")
     try:
-        pending = await run_in_threadpool(find_pending_device, server, raw, client_address(request))
+        pending = await run_blocking(find_pending_device, server, raw, client_address(request))
     except UnknownUserCode as unknown:
         return _unknown(request, server, locale, raw, unknown)
-    session = await run_in_threadpool(_session_for, server, request, pending)
+    session = await run_blocking(_session_for, server, request, pending)
     if action == "switch" and session is not None:
         return await _not_you(request, server, pending, session, locale)
     if session is None:
@@ -100,13 +99,13 @@ async def show_qr(request: Request) -> Response:
     if not raw or len(raw) > MAX_CODE_INPUT:
         return _no_qr()
     try:
-        pending = await run_in_threadpool(find_pending_device, server, raw, client_address(request))
+        pending = await run_blocking(find_pending_device, server, raw, client_address(request))
     except UnknownUserCode as unknown:
         if unknown.retry_after_minutes:
             retry = {"Retry-After": str(unknown.retry_after_minutes * 60)}
             return Response(status_code=429, headers={"Cache-Control": "no-store", **retry})
         return _no_qr()
-    svg = await run_in_threadpool(qr_document, _complete_uri(server, pending))
+    svg = await run_blocking(qr_document, _complete_uri(server, pending))
     headers = {"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'"}
     return Response(svg, media_type="image/svg+xml", headers=headers)
 
@@ -147,7 +146,7 @@ async def _not_you(
     """End this browser's session for the device's app the way /logout does (its apps are told,
     an upstream login ends upstream too), then log in afresh, even at an upstream provider."""
     browser = browser_id(request) or ""  # present: the CSRF check above needed it
-    handle = await run_in_threadpool(
+    handle = await run_blocking(
         lambda: start_internal_login(
             server,
             pending.client,
@@ -169,7 +168,7 @@ async def _approval_page(
     session: SsoSession,
     locale: str,
 ) -> Response:
-    user = await run_in_threadpool(_user_of, server, session)
+    user = await run_blocking(_user_of, server, session)
     gettext = gettext_for(locale).gettext
     return pages_of(request).render(
         request,
@@ -198,7 +197,7 @@ async def _decided(
     *,
     approve: bool,
 ) -> Response:
-    done = await run_in_threadpool(
+    done = await run_blocking(
         lambda: decide_device(server, pending.request.user_code, session, approve=approve)
     )
     if not done:

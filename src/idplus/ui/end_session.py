@@ -7,11 +7,10 @@ user confirms first.
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.entry import context_of, read_parameters
+from idplus.entry import context_of, read_parameters, run_blocking
 from idplus.errors import InvalidRequest
 from idplus.models import Client
 from idplus.protocol.oidc.end_session import (
@@ -45,10 +44,10 @@ async def end_session(request: Request) -> Response:
         return confirmation_page(request, server, locale)
     if client_id is not None and client_id != hint.client_id:
         # The hint was signed here: its client is the app the user logged in to.
-        client = await run_in_threadpool(server.clients.find, hint.client_id)
+        client = await run_blocking(server.clients.find, hint.client_id)
         return _invalid(request, locale, OTHER_CLIENT, client)
     redirect_uri = params.get("post_logout_redirect_uri")
-    client = await run_in_threadpool(valid_post_logout_redirect, server, hint, redirect_uri)
+    client = await run_blocking(valid_post_logout_redirect, server, hint, redirect_uri)
     after = AfterLogout(locale)
     if client is not None and redirect_uri is not None:
         after = AfterLogout(locale, after_logout_uri(redirect_uri, params.get("state")))
@@ -60,7 +59,7 @@ async def _hint(request: Request, token: str | None) -> IdTokenHint | None:
     if token is None:
         return None
     try:
-        return await run_in_threadpool(read_id_token_hint, context_of(request), token)
+        return await run_blocking(read_id_token_hint, context_of(request), token)
     except InvalidIdTokenHint:
         return None
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.protocol.authenticators.upstream import callback
 from idplus.protocol.federation.logout import LOGGED_OUT_PAGE, back_from_upstream_logout
 from idplus.protocol.login.results import Cancelled, LoginFinished, UpstreamFailed
@@ -33,7 +32,7 @@ async def upstream_callback(request: Request) -> Response:
     server = context_of(request)
     provider_id = str(request.path_params["provider_id"])
     query = dict(request.query_params.items())
-    result = await run_in_threadpool(
+    result = await run_blocking(
         callback,
         server,
         provider_id,
@@ -60,7 +59,7 @@ async def upstream_logged_out(request: Request) -> Response:
     server = context_of(request)
     provider_id = str(request.path_params["provider_id"])
     state = request.query_params.get("state", "")
-    next_url = await run_in_threadpool(back_from_upstream_logout, server, provider_id, state)
+    next_url = await run_blocking(back_from_upstream_logout, server, provider_id, state)
     if next_url is None or next_url.startswith(LOGGED_OUT_PAGE):
         locale = next_url[len(LOGGED_OUT_PAGE) :] if next_url else None
         return logged_out_page(request, server, locale or page_locale(request))

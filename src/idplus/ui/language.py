@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.protocol.authorize import choose_ui_locale, locale_of_tag
 from idplus.protocol.context import AppContext
 from idplus.protocol.login.language import switch_login_language, without_locale_parameters
@@ -123,7 +122,7 @@ async def switch_language(request: Request) -> Response:
         return response
     handle, browser = _login_handle(target), browser_id(request)
     if handle is not None and browser is not None:
-        await run_in_threadpool(switch_login_language, server, handle, browser, locale)
+        await run_blocking(switch_login_language, server, handle, browser, locale)
     remember_language(server, response, locale)
     return response
 

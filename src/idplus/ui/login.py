@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import assert_never
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idplus.entry import client_address, context_of
+from idplus.entry import client_address, context_of, run_blocking
 from idplus.models import Client
 from idplus.protocol.context import AppContext
 from idplus.protocol.device import display_user_code, verification_uri_complete
@@ -140,7 +139,7 @@ async def show_login(request: Request) -> Response:
     server = context_of(request)
     handle = request.query_params.get("interaction", "")
     agent = request.headers.get("user-agent")
-    result = await run_in_threadpool(show, server, handle, browser_id(request) or "", agent)
+    result = await run_blocking(show, server, handle, browser_id(request) or "", agent)
     if isinstance(result, Gone):
         return _gone(request, server)
     if isinstance(result, LoginFinished):
@@ -163,7 +162,7 @@ async def submit_login(request: Request) -> Response:
     assert browser is not None
     fields = {k: v for k, v in form.items() if isinstance(v, str) and k not in _CONTROL_FIELDS}
     inputs = Inputs(fields, client_address(request), request.headers.get("user-agent"))
-    result = await run_in_threadpool(
+    result = await run_blocking(
         advance, server, _field(form, "interaction"), browser, _field(form, "action"), inputs
     )
     return _respond(request, server, result, form)
@@ -335,7 +334,7 @@ async def redirect_to_internal_login(
 ) -> Response:
     """Send the browser through the login pages on behalf of one of idplus's own pages."""
     browser, is_new = ensure_browser_id(request)
-    handle = await run_in_threadpool(
+    handle = await run_blocking(
         lambda: start_internal_login(
             server,
             client,

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.protocol.authorization_response import AuthorizationResponse
 from idplus.protocol.context import AppContext
 from idplus.protocol.federation.logout import (
@@ -84,24 +83,20 @@ async def finish_logout(
     `after`, others (an id_token_hint needs no cookie) by revoking the upstream refresh token,
     so an upstream ID token only ever goes to the browser that logged in with it."""
     targets = list(session_ids)
-    cookies = await run_in_threadpool(browser_session_ids, server, request)
+    cookies = await run_blocking(browser_session_ids, server, request)
     held = set(cookies.values())
     # Without an initiating client, the user confirmed on /logout: this browser's sessions.
     via = LogoutVia.END_SESSION if initiator is not None else LogoutVia.CONFIRMED
     audit = logged_out(via, initiator, browser_sessions=held)
-    ended = await run_in_threadpool(
+    ended = await run_blocking(
         lambda: end_sessions(server, targets, initiator=initiator, audit=audit)
     )
     upstreams = [e.upstream for e in ended if e.upstream is not None and e.session.id in held]
     elsewhere = [e.upstream for e in ended if e.upstream is not None and e.session.id not in held]
     if elsewhere:
-        await run_in_threadpool(revoke_upstream_sessions, server, elsewhere)
+        await run_blocking(revoke_upstream_sessions, server, elsewhere)
     final = after.redirect_uri or LOGGED_OUT_PAGE + after.locale
-    first = (
-        await run_in_threadpool(upstream_logout_url, server, upstreams, final)
-        if upstreams
-        else None
-    )
+    first = await run_blocking(upstream_logout_url, server, upstreams, final) if upstreams else None
     if first is not None:
         response = redirect_no_store(first)
     elif after.redirect_uri is not None:
@@ -124,5 +119,5 @@ async def confirm_logout(request: Request) -> Response:
         server.secrets.cookie_key, browser_id(request), token if isinstance(token, str) else None
     ):
         return pages_of(request).form_check_failed(request, server, locale)
-    sessions = (await run_in_threadpool(browser_session_ids, server, request)).values()
+    sessions = (await run_blocking(browser_session_ids, server, request)).values()
     return await finish_logout(request, server, AfterLogout(locale), sessions, None)

@@ -14,13 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idplus.auth.local import mask_email
 from idplus.crypto.hashing import HashingBusy
-from idplus.entry import client_address, context_of
+from idplus.entry import client_address, context_of, run_blocking
 from idplus.protocol.authorize import choose_ui_locale
 from idplus.protocol.context import AppContext
 from idplus.protocol.password_reset.code import resend_code, verify_code
@@ -102,7 +101,7 @@ async def show_reset(request: Request) -> Response:
     if not handle:
         return await _start_page(request, server, request.query_params, page_locale(request))
     try:
-        view = await run_in_threadpool(load_reset, server, handle, browser_id(request) or "")
+        view = await run_blocking(load_reset, server, handle, browser_id(request) or "")
     except ResetGone:
         return await _start_page(request, server, {}, page_locale(request), problem=GONE)
     notice = NOTICES.get(request.query_params.get("notice", ""))
@@ -121,7 +120,7 @@ async def submit_reset(request: Request) -> Response:
     if not handle:
         return await _start(request, server, form, browser)
     try:
-        view = await run_in_threadpool(load_reset, server, handle, browser)
+        view = await run_blocking(load_reset, server, handle, browser)
     except ResetGone:
         locale = choose_ui_locale(form.get("locale"), page_locale(request))
         return await _start_page(request, server, {}, locale, problem=GONE)
@@ -137,7 +136,7 @@ async def _start(
         message = _problem_text(problem, locale)
         return await _start_page(request, server, form, locale, problem=message, status_code=400)
     try:
-        started = await run_in_threadpool(
+        started = await run_blocking(
             lambda: start_reset(
                 server,
                 username=form.get("username", ""),
@@ -171,9 +170,7 @@ async def _start_page(
     """The start form; from a login in progress it keeps that login (and its language) to
     go back to."""
     interaction = values.get("interaction", "")
-    login = await run_in_threadpool(
-        login_in_progress, server, interaction, browser_id(request) or ""
-    )
+    login = await run_blocking(login_in_progress, server, interaction, browser_id(request) or "")
     if login is not None:
         locale = login.interaction.request.ui_locale
     return pages_of(request).render(
@@ -197,9 +194,9 @@ async def _act(
     locale = choose_ui_locale(form.get("locale"), view.reset.locale)
     try:
         if action == "verify":
-            await run_in_threadpool(verify_code, server, view, form.get("otp", ""))
+            await run_blocking(verify_code, server, view, form.get("otp", ""))
         elif action == "resend":
-            await run_in_threadpool(resend_code, server, view)
+            await run_blocking(resend_code, server, view)
             url = _step_url(view.handle, locale, notice="code_sent")
             return RedirectResponse(url, status_code=303)
         elif action == "reset":
@@ -218,12 +215,10 @@ async def _reset(
     request: Request, server: AppContext, view: ResetView, password: str, locale: str
 ) -> Response:
     # Read before anything ends: an ended session's handle no longer names it.
-    cookies = await run_in_threadpool(browser_session_ids, server, request)
+    cookies = await run_blocking(browser_session_ids, server, request)
     login = reset_login_handle(request)
     try:
-        changed = await run_in_threadpool(
-            lambda: set_new_password(server, view, password, login=login)
-        )
+        changed = await run_blocking(lambda: set_new_password(server, view, password, login=login))
     except HashingBusy:
         response = pages_of(request).error(
             request, server, locale=locale, message=BUSY_MESSAGE, status_code=503
@@ -288,7 +283,7 @@ async def show_email_link(request: Request) -> Response:
     """The page the e-mail link opens: a button, so a mail scanner's fetch uses nothing."""
     server = context_of(request)
     token = request.query_params.get("token", "")
-    check = await run_in_threadpool(check_link, server, token, browser_id(request))
+    check = await run_blocking(check_link, server, token, browser_id(request))
     if check.state is not LinkState.USABLE:
         return _link_refused(request, server, check)
     return pages_of(request).render(
@@ -307,7 +302,7 @@ async def use_email_link(request: Request) -> Response:
     browser = browser_id(request)
     if not csrf_token_is_valid(server.secrets.cookie_key, browser, form.get("csrf_token")):
         return pages_of(request).form_check_failed(request, server, page_locale(request))
-    used = await run_in_threadpool(use_link, server, form.get("token", ""), browser)
+    used = await run_blocking(use_link, server, form.get("token", ""), browser)
     if isinstance(used, LinkCheck):
         return _link_refused(request, server, used)
     return RedirectResponse(_step_url(used.handle, used.locale), status_code=303)

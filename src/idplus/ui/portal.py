@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.errors import Forbidden, ValidationError
 from idplus.manage import companies, invitations
 from idplus.models import COMPANY_ADMIN, COMPANY_ROLES, Invitation
@@ -104,7 +103,7 @@ async def show_home(staff: Staff) -> Response:
     after = decode_cursor(cursor) if cursor else None
     if cursor and (after is None or not companies.COMPANY_ID_PATTERN.fullmatch(after)):
         raise BadCursor("not a cursor of these pages")
-    views = await run_in_threadpool(
+    views = await run_blocking(
         lambda: companies.list_companies(
             staff.server.store, staff.caller, after=after, limit=PAGE_SIZE + 1
         )
@@ -144,7 +143,7 @@ async def create_company(staff: Staff) -> Response:
         return staff.error("refused", 400)
     server = staff.server
     try:
-        view = await run_in_threadpool(
+        view = await run_blocking(
             companies.create_company, server.store, server.clock, staff.caller, name
         )
     except ValidationError as refused:
@@ -167,12 +166,12 @@ async def company_page(staff: Staff, status_code: int = 200, **context: Any) -> 
 
     company_id = str(staff.request.path_params["company_id"])
     server, caller = staff.server, staff.caller
-    view = await run_in_threadpool(companies.get_company, server.store, caller, company_id)
-    members = await run_in_threadpool(companies.list_members, server.store, caller, company_id)
+    view = await run_blocking(companies.get_company, server.store, caller, company_id)
+    members = await run_blocking(companies.list_members, server.store, caller, company_id)
     is_admin = view.role == COMPANY_ADMIN
     pending = []
     if is_admin:
-        pending = await run_in_threadpool(
+        pending = await run_blocking(
             invitations.list_invitations, server.store, server.clock, caller, company_id
         )
     return staff.render(
@@ -230,7 +229,7 @@ async def _invite(staff: Staff, company_id: str) -> Response:
         server.sender, server.settings.issuer, server.secrets.handle_key, server.random
     )
     email, role = staff.field("email"), staff.field("role") or "developer"
-    await run_in_threadpool(
+    await run_blocking(
         lambda: invitations.invite(
             server.store, server.clock, mail, staff.caller, company_id, email, role
         )
@@ -241,7 +240,7 @@ async def _invite(staff: Staff, company_id: str) -> Response:
 async def _revoke_invitation(staff: Staff, company_id: str) -> Response:
     invitation_id = staff.field("invitation_id")
     if not staff.confirmed():
-        pending = await run_in_threadpool(
+        pending = await run_blocking(
             invitations.list_invitations,
             staff.server.store, staff.server.clock, staff.caller, company_id,
         )  # fmt: skip
@@ -253,7 +252,7 @@ async def _revoke_invitation(staff: Staff, company_id: str) -> Response:
             fields={"invitation_id": invitation_id},
         )
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         invitations.revoke_invitation,
         server.store, server.clock, staff.caller, company_id, invitation_id,
     )  # fmt: skip
@@ -262,7 +261,7 @@ async def _revoke_invitation(staff: Staff, company_id: str) -> Response:
 
 async def _change_role(staff: Staff, company_id: str) -> Response:
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         companies.change_member_role,
         server.store, server.clock, staff.caller, company_id,
         staff.field("user_id"), staff.field("role"),
@@ -274,12 +273,8 @@ async def _remove_member(staff: Staff, company_id: str) -> Response:
     server, user_id = staff.server, staff.field("user_id")
     leaving = user_id == staff.user.id
     if not staff.confirmed():
-        view = await run_in_threadpool(
-            companies.get_company, server.store, staff.caller, company_id
-        )
-        members = await run_in_threadpool(
-            companies.list_members, server.store, staff.caller, company_id
-        )
+        view = await run_blocking(companies.get_company, server.store, staff.caller, company_id)
+        members = await run_blocking(companies.list_members, server.store, staff.caller, company_id)
         if not leaving:
             _admins_only(view, "remove other members")
         member = next((m.username for m in members if m.user_id == user_id), user_id)
@@ -294,7 +289,7 @@ async def _remove_member(staff: Staff, company_id: str) -> Response:
             button=staff.text(button),
             fields={"user_id": user_id},
         )
-    await run_in_threadpool(
+    await run_blocking(
         companies.remove_member, server.store, server.clock, staff.caller, company_id, user_id
     )
     if leaving:
@@ -304,7 +299,7 @@ async def _remove_member(staff: Staff, company_id: str) -> Response:
 
 async def _rename(staff: Staff, company_id: str) -> Response:
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         lambda: companies.rename_company(
             server.store, server.clock, staff.caller, company_id, staff.field("name")
         )
@@ -315,16 +310,14 @@ async def _rename(staff: Staff, company_id: str) -> Response:
 async def _delete(staff: Staff, company_id: str) -> Response:
     server = staff.server
     if not staff.confirmed():
-        view = await run_in_threadpool(
-            companies.get_company, server.store, staff.caller, company_id
-        )
+        view = await run_blocking(companies.get_company, server.store, staff.caller, company_id)
         _admins_only(view, "delete the company")
         return staff.confirm(
             staff.text(MESSAGES["delete_company"], company=view.company.name),
             action="delete",
             button=staff.text(MESSAGES["delete"]),
         )
-    await run_in_threadpool(
+    await run_blocking(
         lambda: companies.delete_company(server.store, server.clock, staff.caller, company_id)
     )
     return staff.see_other(PORTAL_PATH, notice="company_deleted")
@@ -361,7 +354,7 @@ async def _invitation_page(staff: Staff) -> Response:
     server = staff.server
     token = staff.query("token") or invitation_token(staff.request)
     try:
-        preview = await run_in_threadpool(
+        preview = await run_blocking(
             invitations.find_invitation, server.store, server.clock, server.secrets.handle_key,
             token,
         )  # fmt: skip
@@ -405,7 +398,7 @@ async def accept_invitation(staff: Staff) -> Response:
         return staff.error("refused", 400)
     server = staff.server
     try:
-        accepted = await run_in_threadpool(
+        accepted = await run_blocking(
             invitations.accept_invitation,
             server.store, server.clock, server.secrets.handle_key, staff.caller,
             staff.field("token"),

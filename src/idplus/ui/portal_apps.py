@@ -13,9 +13,9 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from idplus.entry import run_blocking
 from idplus.errors import Conflict, ValidationError
 from idplus.manage import api_products, apps, clients, companies, subscriptions
 from idplus.models import SUBSCRIPTION_PENDING, Client
@@ -82,7 +82,7 @@ def app_path(client_id: str) -> str:
 
 async def apps_of_company(staff: Staff, company_id: str) -> list[dict[str, str]]:
     """The company's apps for its page (the first 200: a company has a handful)."""
-    listed = await run_in_threadpool(
+    listed = await run_blocking(
         lambda: apps.list_apps(staff.server.store, staff.caller, company_id=company_id, limit=200)
     )
     return [
@@ -108,9 +108,7 @@ async def show_new_app(staff: Staff) -> Response:
 async def _new_app_page(
     staff: Staff, company_id: str, status_code: int = 200, **context: Any
 ) -> Response:
-    view = await run_in_threadpool(
-        companies.get_company, staff.server.store, staff.caller, company_id
-    )
+    view = await run_blocking(companies.get_company, staff.server.store, staff.caller, company_id)
     context.setdefault("values", {"type": "Confidential", "grant_types": [], "name": ""})
     return staff.render(
         "portal/app_new.html",
@@ -144,7 +142,7 @@ async def create_app(staff: Staff) -> Response:
     )
     server = staff.server
     try:
-        registered = await run_in_threadpool(
+        registered = await run_blocking(
             apps.create_app, server.store, server.clock, staff.caller, request
         )
     except ValidationError as refused:
@@ -172,7 +170,7 @@ async def show_app(staff: Staff) -> Response:
 
 async def _app(staff: Staff) -> Client:
     client_id = str(staff.request.path_params["client_id"])
-    return await run_in_threadpool(apps.get_app, staff.server.store, staff.caller, client_id)
+    return await run_blocking(apps.get_app, staff.server.store, staff.caller, client_id)
 
 
 async def app_page(
@@ -185,10 +183,8 @@ async def app_page(
 ) -> Response:
     server = staff.server
     assert app.company_id is not None, "an app belongs to a company"
-    view = await run_in_threadpool(
-        companies.get_company, server.store, staff.caller, app.company_id
-    )
-    products = await run_in_threadpool(api_products.list_api_products, server.store)
+    view = await run_blocking(companies.get_company, server.store, staff.caller, app.company_id)
+    products = await run_blocking(api_products.list_api_products, server.store)
     requests = await _requests_of(staff, app.client_id)
     current = clients.current_secret(app)
     return staff.render(
@@ -275,7 +271,7 @@ def _examples(staff: Staff, app: Client) -> dict[str, str | None]:
 async def _requests_of(staff: Staff, client_id: str) -> list[dict[str, Any]]:
     """The app's subscription requests, newest first: the latest ones and every pending one
     (its history may be long; what waits is always shown)."""
-    mine = await run_in_threadpool(
+    mine = await run_blocking(
         lambda: subscriptions.requests_of_app(
             staff.server.store, staff.caller, client_id, limit=REQUESTS_SHOWN
         )
@@ -321,7 +317,7 @@ async def _update(staff: Staff, app: Client) -> Response:
         "post_logout_redirect_uris": staff.lines("post_logout_redirect_uris"),
     }
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         lambda: apps.update_app(
             server.store, server.clock, staff.caller, app.client_id, changes,
             expected_versions=_expected(staff),
@@ -343,7 +339,7 @@ async def _rotate(staff: Staff, app: Client) -> Response:
             back=app_path(app.client_id),
         )
     server = staff.server
-    rotated = await run_in_threadpool(
+    rotated = await run_blocking(
         lambda: apps.rotate_app_secret(
             server.store, server.clock, staff.caller, app.client_id,
             overlap=timedelta(hours=int(hours)), expected_versions=_expected(staff),
@@ -364,7 +360,7 @@ async def _revoke_secret(staff: Staff, app: Client) -> Response:
             back=app_path(app.client_id),
         )
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         lambda: apps.revoke_app_secret(
             server.store, server.clock, staff.caller, app.client_id, secret_id,
             expected_versions=_expected(staff),
@@ -383,7 +379,7 @@ async def _delete(staff: Staff, app: Client) -> Response:
             back=app_path(app.client_id),
         )
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         lambda: apps.delete_app(
             server.store, server.clock, staff.caller, app.client_id,
             expected_versions=_expected(staff),
@@ -395,7 +391,7 @@ async def _delete(staff: Staff, app: Client) -> Response:
 
 async def _request_api(staff: Staff, app: Client) -> Response:
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         subscriptions.request_subscription,
         server.store, server.clock, staff.caller, app.client_id, staff.field("scope"),
     )  # fmt: skip
@@ -404,7 +400,7 @@ async def _request_api(staff: Staff, app: Client) -> Response:
 
 async def _cancel_request(staff: Staff, app: Client) -> Response:
     server = staff.server
-    await run_in_threadpool(
+    await run_blocking(
         subscriptions.cancel, server.store, server.clock, staff.caller, staff.field("request_id")
     )
     return staff.see_other(app_path(app.client_id), notice="request_cancelled")

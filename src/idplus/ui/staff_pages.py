@@ -25,12 +25,11 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from babel.dates import format_datetime
-from starlette.concurrency import run_in_threadpool
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.errors import (
     Conflict,
     Forbidden,
@@ -285,7 +284,7 @@ async def enter(request: Request, area: Area, login_return: str | None = None) -
     form = dict(items)
     if not _readable(request, [value for _, value in items]):
         return _plain_error(request, server, locale, MESSAGES["too_long"], 400)
-    found = await run_in_threadpool(_who, server, request)
+    found = await run_blocking(_who, server, request)
     if found is None:
         return await _login_first(request, server, area, locale, login_return)
     user, operator = found
@@ -358,7 +357,7 @@ async def _login_first(
         assert client is not None, "the built-in clients are registered at start-up"
         return client
 
-    client = await run_in_threadpool(built_in_client)
+    client = await run_blocking(built_in_client)
     # Back to the page asked for (a POST's page is found again by a GET of its path).
     query = request.url.query if request.method == "GET" else ""
     return_to = login_return or request.url.path + (f"?{query}" if query else "")

@@ -28,11 +28,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from idplus.entry import client_address, context_of
+from idplus.entry import client_address, context_of, run_blocking
 from idplus.logs import get_logger
 from idplus.models import Client, SsoSession, User
 from idplus.policies import ACCOUNT_CLIENT_ID
@@ -181,10 +180,10 @@ async def login_options(request: Request) -> Response:
         body = await _checked_body(request, "login_options")
         started = "interaction" not in body
         if started:
-            handle = await run_in_threadpool(_account_page_login, request)
+            handle = await run_blocking(_account_page_login, request)
         else:
             handle = _handle(body, "login_options", request)
-        options = await run_in_threadpool(
+        options = await run_blocking(
             _login_step, passkey_login_options, request, "login_options", handle
         )
     except Refused as refused:
@@ -199,7 +198,7 @@ async def login_verify(request: Request) -> Response:
         body = await _checked_body(request, "login_verify")
         handle = _handle(body, "login_verify", request)
         credential = _credential(body, "login_verify", request)
-        await run_in_threadpool(
+        await run_blocking(
             _login_step,
             verify_passkey,
             request,
@@ -242,7 +241,7 @@ def _login_url(handle: str) -> str:
 async def register_options(request: Request) -> Response:
     try:
         await _checked_body(request, "register_options")
-        options = await run_in_threadpool(_registration_options, request)
+        options = await run_blocking(_registration_options, request)
     except Refused as refused:
         return _refusal(refused)
     return JSONResponse(options, headers=NO_STORE)
@@ -253,7 +252,7 @@ async def register_verify(request: Request) -> Response:
         body = await _checked_body(request, "register_verify")
         credential = _credential(body, "register_verify", request)
         name = body.get("name", "")
-        added = await run_in_threadpool(
+        added = await run_blocking(
             _register, request, credential, name if isinstance(name, str) else ""
         )
     except Refused as refused:

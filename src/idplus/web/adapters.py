@@ -37,7 +37,12 @@ class CompactJSONResponse(JSONResponse):
     measurable part of them."""
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        try:
+            return orjson.dumps(content)
+        except orjson.JSONEncodeError:
+            # What orjson cannot write (an integer beyond 64 bits in a legacy claim, say)
+            # is written as Starlette would.
+            return super().render(content)
 
 
 def json_response(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from idplus.crypto.keys import KeyRing
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 
 
 async def current_key_ring(request: Request) -> KeyRing:
     keys = context_of(request).keys
     ring = keys.fresh()
     if ring is None:
-        ring = await run_in_threadpool(keys.current)
+        ring = await run_blocking(keys.current)
     return ring

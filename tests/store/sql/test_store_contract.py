@@ -706,3 +706,35 @@ def test_an_access_tokens_standing_is_read_in_one_go(store: Store) -> None:
     assert exchanged.revoked
     assert unbound.session is None and unbound.client_registered_at == NOW
     assert orphan.client_registered_at is None and orphan.session is None and not orphan.revoked
+    assert standing.user is None
+
+
+def test_an_access_tokens_standing_brings_the_sessions_user_when_asked(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.users.insert(_user(), NOW)
+        uow.clients.insert(_client(), NOW)
+        uow.sessions.insert(_session(), "handle-hash-1")
+
+    with store.reading() as uow:
+        with_user = uow.access_token_standing.of(["jti-1"], "web", "sid-1", with_user=True)
+        no_session = uow.access_token_standing.of(["jti-1"], "web", "sid-gone", with_user=True)
+        user = uow.users.find("u1")
+
+    assert user is not None and user.tnuids == ("t-u1-1", "t-u1-2")
+    assert with_user.user == user
+    assert with_user.session == _session()
+    assert no_session.user is None and no_session.session is None
+
+
+def test_a_session_is_read_with_its_user(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.users.insert(_user(), NOW)
+        uow.sessions.insert(_session(), "handle-hash-1")
+
+    with store.reading() as uow:
+        found = uow.sessions.find_with_user("sid-1")
+        missing = uow.sessions.find_with_user("sid-gone")
+        user = uow.users.find("u1")
+
+    assert found == (_session(), user)
+    assert missing is None

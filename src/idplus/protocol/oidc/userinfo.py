@@ -55,11 +55,11 @@ def userinfo(
     client = ctx.clients.find(str(access.claims.get("client_id")))
     with ctx.store.reading() as uow:
         # Read now, not from the client cache: a removed client's tokens die with it at once.
-        standing = standing_of(uow, access)
-        if standing.revoked:
-            raise InvalidToken("the access token was revoked")
-        session = usable_session(standing.session, now)
-        user = uow.users.find(session.user_id) if session is not None else None
+        standing = standing_of(uow, access, with_user=True)
+    if standing.revoked:
+        raise InvalidToken("the access token was revoked")
+    session = usable_session(standing.session, now)
+    user = standing.user if session is not None else None
     registered_at = standing.client_registered_at
     if (
         user is None

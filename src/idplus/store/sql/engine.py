@@ -28,9 +28,9 @@ def normalise_url(url: str) -> sa.URL:
 
 @dataclass(frozen=True, slots=True)
 class PoolSizing:
-    """A worker's PostgreSQL connections (SQLite opens its file per connection, unpooled), and
-    the bounds that make a down, frozen or saturated server a quick error rather than a hang.
-    A bound of 0 is none: migrations may run long statements, never wait long for a lock."""
+    """A worker's database connections (a SQLite file's too: each new one pays its PRAGMAs),
+    and the bounds that make a down, frozen or saturated server a quick error rather than a
+    hang. A bound of 0 is none: migrations may run long statements, never wait long for a lock."""
 
     size: int = 10
     max_overflow: int = 10
@@ -54,7 +54,7 @@ class PoolSizing:
             "connect_timeout": self.connect_timeout_seconds,
             "options": options,
             # A server that vanished without closing (a frozen host, a cut network) is noticed
-            # by TCP within seconds, also by the pool's pre-ping, instead of the kernel's hours.
+            # by TCP within seconds, also by the idle ping below, instead of the kernel's hours.
             "keepalives": 1,
             "keepalives_idle": 5,
             "keepalives_interval": 2,
@@ -104,8 +104,9 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
             dbapi_connection.rollback()
         except Exception as exc:
-            # The pool closes it and tries another (a fresh one when all are gone).
-            raise sa.exc.DisconnectionError(f"{type(exc).__name__}: {exc}") from exc
+            # A dead connection means the server went away: every pooled one is as old, so the
+            # pool drops them all (as pool_pre_ping did) and this checkout gets a fresh one.
+            raise sa.exc.InvalidatePoolError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _create_probe_engine(url: str, pool: PoolSizing | None) -> Engine | None:
@@ -122,7 +123,7 @@ def _create_probe_engine(url: str, pool: PoolSizing | None) -> Engine | None:
 
 def _create_sqlite_engine(url: sa.URL, pool: PoolSizing) -> Engine:
     """A file's connections are pooled as PostgreSQL's are (each new one pays its PRAGMAs);
-    an in-memory database keeps SQLAlchemy's single shared connection."""
+    an in-memory database keeps SQLAlchemy's own pool (a connection per thread)."""
     in_file = bool(url.database) and url.database != ":memory:"
     if in_file:
         Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)

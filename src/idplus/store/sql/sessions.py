@@ -8,11 +8,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from idplus.models import SsoSession
+from idplus.models import SsoSession, User
 from idplus.store.sql.dialect import insert_if_absent
-from idplus.store.sql.tables import session_clients, sso_sessions
+from idplus.store.sql.tables import session_clients, sso_sessions, users
+from idplus.store.sql.users import PREFIXED_USER_COLUMNS, user_from_prefixed_row
 
 _FIND = sa.select(sso_sessions).where(sso_sessions.c.id == sa.bindparam("session_id"))
+_FIND_WITH_USER = (
+    sa.select(sso_sessions, *PREFIXED_USER_COLUMNS)
+    .join(users, users.c.id == sso_sessions.c.user_id)
+    .where(sso_sessions.c.id == sa.bindparam("session_id"))
+)
 _FIND_BY_HANDLE = sa.select(sso_sessions).where(
     sso_sessions.c.handle_hash == sa.bindparam("handle_hash")
 )
@@ -79,6 +85,13 @@ class SqlSessions:
     def find(self, session_id: str) -> SsoSession | None:
         row = self._conn.execute(_FIND, {"session_id": session_id}).first()
         return session_from_row(row._mapping) if row is not None else None
+
+    def find_with_user(self, session_id: str) -> tuple[SsoSession, User] | None:
+        row = self._conn.execute(_FIND_WITH_USER, {"session_id": session_id}).first()
+        if row is None:
+            return None
+        user = user_from_prefixed_row(self._conn, row._mapping)
+        return (session_from_row(row._mapping), user) if user is not None else None
 
     def find_by_handle(self, handle_hash: str) -> SsoSession | None:
         row = self._conn.execute(_FIND_BY_HANDLE, {"handle_hash": handle_hash}).first()

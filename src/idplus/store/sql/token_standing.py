@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection
 
 from idplus.store.base import AccessTokenStanding
 from idplus.store.sql.sessions import session_from_row
-from idplus.store.sql.tables import clients, revoked_access_tokens, sso_sessions
+from idplus.store.sql.tables import clients, revoked_access_tokens, sso_sessions, users
+from idplus.store.sql.users import PREFIXED_USER_COLUMNS, user_from_prefixed_row
 
 _REVOKED = (
     sa.exists()
@@ -23,11 +24,13 @@ _REGISTERED_AT = (
     .scalar_subquery()
     .label("client_registered_at")
 )
-# One row whatever matches: the session's columns are NULL when `sid` names none.
+# One row whatever matches: the session's (and user's) columns are NULL when `sid` names none.
 _ONE_ROW = sa.select(sa.literal_column("1").label("one")).subquery("one_row")
-_STANDING = sa.select(_REVOKED, _REGISTERED_AT, *sso_sessions.c).select_from(
-    _ONE_ROW.outerjoin(sso_sessions, sso_sessions.c.id == sa.bindparam("session_id"))
-)
+_WITH_SESSION = _ONE_ROW.outerjoin(sso_sessions, sso_sessions.c.id == sa.bindparam("session_id"))
+_STANDING = sa.select(_REVOKED, _REGISTERED_AT, *sso_sessions.c).select_from(_WITH_SESSION)
+_STANDING_WITH_USER = sa.select(
+    _REVOKED, _REGISTERED_AT, *sso_sessions.c, *PREFIXED_USER_COLUMNS
+).select_from(_WITH_SESSION.outerjoin(users, users.c.id == sso_sessions.c.user_id))
 
 
 class SqlAccessTokenStanding:
@@ -35,14 +38,21 @@ class SqlAccessTokenStanding:
         self._conn = conn
 
     def of(
-        self, jtis: Sequence[str], client_id: str, session_id: str | None
+        self,
+        jtis: Sequence[str],
+        client_id: str,
+        session_id: str | None,
+        *,
+        with_user: bool = False,
     ) -> AccessTokenStanding:
+        query = _STANDING_WITH_USER if with_user else _STANDING
         row = self._conn.execute(
-            _STANDING, {"jtis": list(jtis), "client_id": client_id, "session_id": session_id}
+            query, {"jtis": list(jtis), "client_id": client_id, "session_id": session_id}
         ).one()
-        session = session_from_row(row._mapping) if row.id is not None else None
+        found = row.id is not None
         return AccessTokenStanding(
             revoked=bool(row.revoked),
             client_registered_at=row.client_registered_at,
-            session=session,
+            session=session_from_row(row._mapping) if found else None,
+            user=user_from_prefixed_row(self._conn, row._mapping) if found and with_user else None,
         )

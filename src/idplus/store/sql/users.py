@@ -23,12 +23,33 @@ _PROFILES = (
 )
 
 
+# The user's columns beside another table's in one statement (a session's, a token's).
+USER_PREFIX = "user__"
+PREFIXED_USER_COLUMNS = [column.label(USER_PREFIX + column.name) for column in users.c]
+
+
 def _find_one(conn: Connection, query: sa.Select[Any], value: str) -> User | None:
     row = conn.execute(query, {"value": value}).first()
     if row is None:
         return None
-    tnuids = conn.execute(_PROFILES, {"user_id": row.id}).scalars()
-    return _user_from_row(row._mapping, tuple(tnuids))
+    return _user_from_row(row._mapping, profiles_of(conn, row.id))
+
+
+def profiles_of(conn: Connection, user_id: str) -> tuple[str, ...]:
+    return tuple(conn.execute(_PROFILES, {"user_id": user_id}).scalars())
+
+
+def user_from_prefixed_row(conn: Connection, row: Any) -> User | None:
+    """The user of a row selected with PREFIXED_USER_COLUMNS (None when the join found none),
+    with its profiles read."""
+    user_id = row[USER_PREFIX + "id"]
+    if user_id is None:
+        return None
+    columns = {name.removeprefix(USER_PREFIX): row[name] for name in _PREFIXED_NAMES}
+    return _user_from_row(columns, profiles_of(conn, user_id))
+
+
+_PREFIXED_NAMES = tuple(USER_PREFIX + column.name for column in users.c)
 
 
 def _user_from_row(row: Any, tnuids: tuple[str, ...]) -> User:

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.errors import (
     Conflict,
     Forbidden,
@@ -131,7 +130,7 @@ async def _answer(operation: Operation, request: Request) -> Response:
             body=_parsed(operation.body, await _json_body(request)) if operation.body else None,
             if_match=request.headers.get("if-match"),
         )
-        result = await run_in_threadpool(operation.run, call)
+        result = await run_blocking(operation.run, call)
     except OAuthError as error:
         return oauth_error_response(error)
     except IdplusError as error:
@@ -144,7 +143,7 @@ async def _caller(server: AppContext, request: Request, operation: Operation) ->
     dpop = DpopEvidence.of(request.headers.getlist("dpop"), request.method, request.url.path)
     ring = await current_key_ring(request)
     try:
-        caller = await run_in_threadpool(admin_caller, server, ring, presented, dpop)
+        caller = await run_blocking(admin_caller, server, ring, presented, dpop)
         if operation.operators_only and not caller.operator:
             raise InsufficientScope(f"the access token lacks the {ADMIN_SCOPE} scope")
         return caller

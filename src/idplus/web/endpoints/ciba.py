@@ -3,11 +3,10 @@ flow's login_hint_token). Form bodies only; client authentication as at the toke
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.entry import context_of, read_parameters
+from idplus.entry import context_of, read_parameters, run_blocking
 from idplus.errors import OAuthError, UnauthorizedClient
 from idplus.models import Client
 from idplus.policies import GRANT_CIBA
@@ -24,7 +23,7 @@ async def backchannel_authentication(request: Request) -> Response:
     try:
         params = parse_params(await read_parameters(request))
         authorization = request.headers.get("authorization")
-        started = await run_in_threadpool(_start, server, authorization, params)
+        started = await run_blocking(_start, server, authorization, params)
     except OAuthError as error:
         return oauth_error_response(error)
     return json_response(started.to_json())
@@ -35,7 +34,7 @@ async def prepare(request: Request) -> Response:
     try:
         params = parse_params(await read_parameters(request))
         authorization = request.headers.get("authorization")
-        prepared = await run_in_threadpool(_prepare, server, authorization, params)
+        prepared = await run_blocking(_prepare, server, authorization, params)
     except OAuthError as error:
         return oauth_error_response(error)
     return json_response(prepared.to_json())

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.entry import context_of, read_parameters
+from idplus.entry import context_of, read_parameters, run_blocking
 from idplus.errors import InvalidRequest, OAuthError
 from idplus.protocol.client_auth import authenticate_request
 from idplus.protocol.context import AppContext
@@ -25,7 +24,7 @@ async def device_authorization(request: Request) -> Response:
     try:
         params = parse_params(await _read(request))
         authorization = request.headers.get("authorization")
-        answer = await run_in_threadpool(_start, server, authorization, params)
+        answer = await run_blocking(_start, server, authorization, params)
     except OAuthError as error:
         return oauth_error_response(error)
     return json_response(answer.to_json())

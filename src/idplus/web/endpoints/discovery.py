@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 
 
 async def openid_configuration(request: Request) -> JSONResponse:
@@ -18,7 +17,7 @@ async def jwks(request: Request) -> Response:
     services = context_of(request)
     ring = services.keys.fresh()
     if ring is None:
-        ring = await run_in_threadpool(services.keys.current)
+        ring = await run_blocking(services.keys.current)
     max_age = services.settings.key_cache_seconds
     return Response(
         ring.jwks_json,

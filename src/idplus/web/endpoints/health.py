@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_probe
 from idplus.logs import get_logger
 from idplus.store.base import StoreUnavailable
 
@@ -19,7 +18,7 @@ async def healthz(_request: Request) -> JSONResponse:
 
 async def readyz(request: Request) -> JSONResponse:
     try:
-        await run_in_threadpool(context_of(request).store.ping)
+        await run_probe(context_of(request).store.ping)
     except StoreUnavailable as exc:
         log.warning("readiness_failed", detail=str(exc))
         return JSONResponse(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idplus.crypto.keys import KeyRing
-from idplus.entry import context_of, read_parameters
+from idplus.entry import context_of, read_parameters, run_blocking
 from idplus.errors import OAuthError
 from idplus.protocol.client_auth import authenticate_request
 from idplus.protocol.context import AppContext
@@ -25,7 +24,7 @@ async def introspection(request: Request) -> Response:
         params = parse_params(await read_parameters(request))
         ring = await current_key_ring(request)
         authorization = request.headers.get("authorization")
-        answer = await run_in_threadpool(_introspect, server, ring, authorization, params)
+        answer = await run_blocking(_introspect, server, ring, authorization, params)
     except OAuthError as error:
         return oauth_error_response(error)
     return json_response(answer)

@@ -8,13 +8,12 @@ IDPLUS_METRICS_PORT they are served on that port alone, and this path is like an
 from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idplus.config import Settings
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.metrics_exposition import bearer_matches, multiprocess_directory, scrape
 
 
@@ -25,7 +24,7 @@ async def metrics(request: Request) -> Response:
         return refusal
     # Summing every worker's files reads the disk: not on the event loop.
     if multiprocess_directory() is not None:
-        body = await run_in_threadpool(scrape, services.metrics)
+        body = await run_blocking(scrape, services.metrics)
     else:
         body = scrape(services.metrics)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

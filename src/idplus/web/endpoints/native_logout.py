@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.protocol.federation.logout import revoke_upstream_sessions
 from idplus.protocol.oidc.end_session import (
     InvalidIdTokenHint,
@@ -42,18 +41,18 @@ async def native_logout(request: Request) -> JSONResponse:
     if not isinstance(token, str) or not token:
         return _answer("id_token_hint is null", 400)
     try:
-        hint = await run_in_threadpool(read_id_token_hint, server, token)
+        hint = await run_blocking(read_id_token_hint, server, token)
     except InvalidIdTokenHint:
         return _answer("Invalid token", 401)
     sessions = [hint.session_id] if hint.session_id else []
     audit = logged_out(LogoutVia.NATIVE, hint.client_id)
-    ended = await run_in_threadpool(
+    ended = await run_blocking(
         lambda: end_sessions(server, sessions, initiator=hint.client_id, audit=audit)
     )
     if not ended:
         return _answer("Already logged out", 200)
     upstreams = [e.upstream for e in ended if e.upstream is not None]
-    if upstreams and not await run_in_threadpool(revoke_upstream_sessions, server, upstreams):
+    if upstreams and not await run_blocking(revoke_upstream_sessions, server, upstreams):
         return _answer("Upstream logout failed", 424)
     # The session's other clients are told by the outbox (enqueued as the session ended).
     return _answer(state if isinstance(state, str) else "", 200)

@@ -4,11 +4,10 @@ bounded like every body (web.body_limit)."""
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.entry import context_of, read_parameters
+from idplus.entry import context_of, read_parameters, run_blocking
 from idplus.errors import OAuthError
 from idplus.logs import get_logger
 from idplus.policies import MAX_CLIENT_ID_LENGTH
@@ -30,7 +29,7 @@ async def pushed_authorization_request(request: Request) -> Response:
     params: Params | None = None
     try:
         params = parse_params(await read_parameters(request))
-        pushed = await run_in_threadpool(_push, server, authorization, params, dpop)
+        pushed = await run_blocking(_push, server, authorization, params, dpop)
     except OAuthError as error:
         log.info("par_refused", error=error.error, client_id=_claimed_client(authorization, params))
         return oauth_error_response(error)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.entry import context_of
+from idplus.entry import context_of, run_blocking
 from idplus.errors import OAuthError
 from idplus.protocol.bearer import (
     InsufficientScope,
@@ -29,7 +28,7 @@ async def self_service(request: Request) -> Response:
         presented = read_access_token(request.headers.get("authorization"), None)
         ring = await current_key_ring(request)
         locale = request.query_params.get("locale")
-        url = await run_in_threadpool(self_service_url, server, ring, presented, dpop, locale)
+        url = await run_blocking(self_service_url, server, ring, presented, dpop, locale)
     except (InvalidToken, InsufficientScope) as invalid:
         error = in_the_scheme_used(presented, invalid) if presented is not None else invalid
         return oauth_error_response(error)

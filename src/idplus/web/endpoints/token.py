@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.entry import context_of, read_parameters
+from idplus.entry import context_of, read_parameters, run_blocking
 from idplus.errors import OAuthError
 from idplus.logs import get_logger
 from idplus.policies import MAX_CLIENT_ID_LENGTH
@@ -37,7 +36,7 @@ async def token(request: Request) -> Response:
         if answerable_without_io(server.clients, token_request):
             answer = handle_token_request(server, ring, token_request)
         else:
-            answer = await run_in_threadpool(handle_token_request, server, ring, token_request)
+            answer = await run_blocking(handle_token_request, server, ring, token_request)
     except OAuthError as error:
         _log_refusal(token_request, error)
         return oauth_error_response(error)

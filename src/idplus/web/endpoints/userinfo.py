@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idplus.entry import context_of, read_parameters
+from idplus.entry import context_of, read_parameters, run_blocking
 from idplus.errors import OAuthError
 from idplus.protocol.bearer import (
     InsufficientScope,
@@ -31,7 +30,7 @@ async def userinfo(request: Request) -> Response:
         params = parse_params(await read_parameters(request)) if request.method == "POST" else None
         presented = read_access_token(request.headers.get("authorization"), params)
         ring = await current_key_ring(request)
-        claims = await run_in_threadpool(userinfo_claims, server, ring, presented, dpop)
+        claims = await run_blocking(userinfo_claims, server, ring, presented, dpop)
     except (InvalidToken, InsufficientScope) as invalid:
         error = in_the_scheme_used(presented, invalid) if presented is not None else invalid
         return oauth_error_response(error)
