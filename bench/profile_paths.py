@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import cProfile
 import os
 import pstats
@@ -41,11 +40,10 @@ from common import (
     login_for_tokens,
     publish,
     run_wrk,
-    scratch_postgres_database,
     server_env,
     serving,
 )
-from run import Scenario, scenarios_with
+from run import Scenario, fresh_database, scenarios_with
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
 LABELS = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
@@ -187,15 +185,6 @@ def markdown(sections: dict[str, list[Rows]], database: str) -> str:
     return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def database_url(database: str, workdir: Path) -> Iterator[str]:
-    if database == "postgres":
-        with scratch_postgres_database("idplus_profile") as url:
-            yield url
-    else:
-        yield f"sqlite:///{workdir / 'profile.db'}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
@@ -214,7 +203,7 @@ def main() -> None:
         workdir = Path(tmp)
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        with database_url(args.database, workdir) as url:
+        with fresh_database(args.database, workdir) as url:
             env = server_env(base_url, url, workdir)
             idplus(env, "db", "upgrade")
             seed = idplus(env, "demo", "seed")

@@ -95,3 +95,39 @@ def test_blocking_work_gets_as_many_threads_as_the_pool_has_connections(
 
     assert one_left.status_code == 401
     assert none_left.status_code == 503
+
+
+def test_a_cancelled_request_keeps_its_thread_counted_until_the_thread_ends(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    """A request cancelled (a shutdown's deadline) while its thread still runs: the thread is
+    not free, so the next request waits for it (and is refused after the wait) rather than a
+    thread beyond the limit running or the queue growing unseen."""
+    one_thread = settings.model_copy(
+        update={"worker_threads": 1, "database_pool_timeout_seconds": 0.3}
+    )
+    release = threading.Event()
+    running = threading.Event()
+
+    def hold() -> None:
+        running.set()
+        release.wait()
+
+    with TestClient(create_app(one_thread, clock=clock), base_url=settings.issuer) as client:
+        assert client.portal is not None
+        holder = client.portal.start_task_soon(run_blocking, hold)
+        assert running.wait(timeout=5)
+        holder.cancel()
+        # The held thread ends by itself later: were its slot free, the next request would
+        # queue behind it unseen and be served then, not refused.
+        ending = threading.Timer(1.5, release.set)
+        ending.start()
+        try:
+            refused = _introspect(client)
+        finally:
+            ending.join()
+        time.sleep(0.1)  # the thread's end reaches the event loop
+        served = _introspect(client)
+
+    assert refused.status_code == 503
+    assert served.status_code == 401

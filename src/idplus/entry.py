@@ -5,6 +5,7 @@ how it runs blocking work (the database, upstream calls) off the event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -48,12 +49,18 @@ class BlockingThreads:
                 raise StoreUnavailable("no worker thread became free in time") from None
         else:
             await self.slots.acquire()  # free: taken at once, no suspension
+        # The request's context (its id in every log line) goes with the call.
+        running = self.executor.submit(contextvars.copy_context().run, func)
         try:
-            # The request's context (its id in every log line) goes with the call.
-            call = partial(contextvars.copy_context().run, func)
-            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+            return await asyncio.wrap_future(running)
         finally:
-            self.slots.release()
+            if running.done():
+                self.slots.release()
+            else:
+                # The request was cancelled while its thread still runs: the slot stays taken
+                # until the thread is done, so no more threads run than there are slots.
+                loop = asyncio.get_running_loop()
+                running.add_done_callback(lambda _: _call_soon(loop, self.slots.release))
 
     def close(self) -> None:
         self.executor.shutdown(wait=False)
@@ -68,10 +75,11 @@ def blocking_threads(threads: int, wait_seconds: float) -> Iterator[BlockingThre
     """On the serving event loop (the lifespan): how many threads blocking work may use at
     once, and how long a request waits for one before it is answered 503."""
     pool = BlockingThreads(threads, wait_seconds)
-    _THREADS.set(pool)
+    token = _THREADS.set(pool)
     try:
         yield pool
     finally:
+        _THREADS.reset(token)
         pool.close()
 
 
@@ -86,6 +94,11 @@ async def run_blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         pool = BlockingThreads(DEFAULT_THREADS, DEFAULT_WAIT_SECONDS)
         _THREADS.set(pool)
     return await pool.run(partial(func, *args, **kwargs))
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nothing is waiting
+        loop.call_soon_threadsafe(callback)
 
 
 async def run_probe(func: Callable[[], T]) -> T:

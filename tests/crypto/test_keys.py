@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import weakref
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -260,3 +261,13 @@ def test_a_refused_token_stays_refused(ring: KeyRing) -> None:
     for _ in range(2):
         with pytest.raises(InvalidSignature):
             ring.verify(forged)
+
+
+def test_a_dropped_ring_is_freed_at_once_with_the_tokens_it_remembers(ring: KeyRing) -> None:
+    """No reference cycle: a replaced ring (a rotation) does not wait for the cyclic
+    collector, which startup objects are frozen out of."""
+    replaced = ring.with_published(ring.jwks()["keys"])
+    replaced.verify(ring.sign({"sub": "alice"}, typ="at+jwt"))
+    freed = weakref.ref(replaced)
+    del replaced
+    assert freed() is None

@@ -220,3 +220,21 @@ def test_the_first_keys_are_recorded_once_with_their_public_facts(
         ({"kid": k["kid"], "alg": k["alg"], "activate_at": k["activate_at"]} for k in keys),
         key=lambda d: str(d["alg"]),
     )
+
+
+def test_a_reload_that_finds_the_same_keys_keeps_the_ring(
+    store: SqlStore, clock: FrozenClock
+) -> None:
+    """The ring remembers the tokens it verified: a reload every few seconds that finds no
+    change keeps it (and them); a rotation makes a new one."""
+    settings = _settings(store)
+    cache = KeyRingCache(store, settings, clock)
+    ensure_signing_key(store, settings, clock)
+    first = cache.current()
+
+    clock.advance(timedelta(seconds=settings.key_cache_seconds))
+    assert cache.current() is first
+
+    rotate_signing_key(store, settings, clock)
+    clock.advance(timedelta(seconds=settings.key_cache_seconds))
+    assert cache.current() is not first

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -131,6 +131,8 @@ class KeyRing:
         # A token is presented many times (a resource server introspects it per call) and
         # whether this ring's keys signed it never changes: its check is remembered, bounded.
         # Only the signature: expiry, revocation and the session are checked every time.
+        # Over the keys alone, not the ring: no reference cycle keeps a replaced ring alive.
+        self._verify = partial(_verify, self._verifying)
         self._verified = lru_cache(maxsize=VERIFIED_TOKENS_REMEMBERED)(self._verify)
 
     @property
@@ -181,19 +183,31 @@ class KeyRing:
             return self._verify(token)
         return self._verified(token)
 
-    def _verify(self, token: str) -> jwt.Token:
-        try:
-            return jwt.decode(token, self._key_for, algorithms=SIGNING_ALGORITHMS)
-        except Exception as exc:  # joserfc raises TypeError, KeyError … on odd headers too
-            raise InvalidSignature(type(exc).__name__) from exc
+    def has_keys(
+        self, signing: Iterable[SigningJwk], published: Iterable[Mapping[str, str]]
+    ) -> bool:
+        """Whether a ring of these keys would be this one (a reload that found no change
+        keeps the ring, and with it the tokens it remembers)."""
+        signing_kids = {str(key.alg): key.kid for key in signing}
+        return (
+            signing_kids == {alg: key.kid for alg, key in self._signing.items()}
+            and [dict(jwk) for jwk in published] == self._published
+        )
 
-    def _key_for(self, token: GuestProtocol) -> SigningJwk:
-        header = token.headers()
+
+def _verify(verifying: Mapping[str, tuple[str, SigningJwk]], token: str) -> jwt.Token:
+    def key_for(guest: GuestProtocol) -> SigningJwk:
+        header = guest.headers()
         kid, alg = header.get("kid"), header.get("alg")
-        found = self._verifying.get(kid) if isinstance(kid, str) else None
+        found = verifying.get(kid) if isinstance(kid, str) else None
         if found is None or found[0] != alg:
             raise InvalidSignature("no published key for this kid and alg")
         return found[1]
+
+    try:
+        return jwt.decode(token, key_for, algorithms=SIGNING_ALGORITHMS)
+    except Exception as exc:  # joserfc raises TypeError, KeyError … on odd headers too
+        raise InvalidSignature(type(exc).__name__) from exc
 
 
 def _verification_keys(published: Iterable[Mapping[str, str]]) -> dict[str, tuple[str, SigningJwk]]:

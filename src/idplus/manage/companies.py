@@ -315,9 +315,9 @@ def _membership(uow: UnitOfWork, company_id: str, user_id: str) -> Membership:
 
 
 def _member(uow: UnitOfWork, membership: Membership) -> Member:
-    """In a transaction, where the membership row locked out the user's removal."""
     user = uow.users.find(membership.user_id)
-    assert user is not None, "a member's row goes with the user (ON DELETE CASCADE)"
+    if user is None:  # removed meanwhile (its memberships go with it)
+        raise NotFoundError(f"no member {membership.user_id!r} in this company")
     return _as_member(membership, user)
 
 

@@ -225,7 +225,12 @@ class KeyRingCache:
             assert len(signing) == len(SIGNING_ALGORITHMS)
         # Decrypting a PEM is slow: each key is opened once, and forgotten once it stops signing.
         self._opened = {key.kid: self._open(key) for key in signing.values()}
-        ring = KeyRing(self._opened.values(), [k.public_jwk for k in published_keys(keys, now)])
+        published = [k.public_jwk for k in published_keys(keys, now)]
+        previous = self._ring
+        if previous is not None and previous.has_keys(self._opened.values(), published):
+            ring = previous
+        else:
+            ring = KeyRing(self._opened.values(), published)
         self._ring = ring
         self._loaded_at = now if epoch == self._epoch else None
         return ring

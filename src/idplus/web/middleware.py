@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -160,7 +160,8 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == REQUEST_ID_HEADER and _ACCEPTABLE_REQUEST_ID.match(value):
             return str(value.decode())
-    return uuid.uuid4().hex
+    # As random as uuid4().hex, without building a UUID object on every request.
+    return secrets.token_hex(16)
 
 
 async def _send_unavailable(scope: Scope, send: Send) -> None:
