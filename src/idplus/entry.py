@@ -102,8 +102,9 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) 
 
 
 async def run_probe(func: Callable[[], T]) -> T:
-    """A readiness probe's blocking call, on threads of its own: requests holding every worker
-    thread are load, not an outage, and must not take the instance out of a balancer."""
+    """A readiness probe's or a metrics scrape's blocking call, on threads of its own: requests
+    holding every worker thread are load, not an outage; they must not take the instance out
+    of a balancer, nor hide the numbers that show the load."""
     try:
         limiter = _PROBE_THREADS.get()
     except LookupError:

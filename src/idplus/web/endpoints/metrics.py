@@ -7,13 +7,15 @@ IDPLUS_METRICS_PORT they are served on that port alone, and this path is like an
 
 from __future__ import annotations
 
+from functools import partial
+
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idplus.config import Settings
-from idplus.entry import context_of, run_blocking
+from idplus.entry import context_of, run_probe
 from idplus.metrics_exposition import bearer_matches, multiprocess_directory, scrape
 
 
@@ -22,9 +24,10 @@ async def metrics(request: Request) -> Response:
     refusal = _refusal(services.settings, request.headers.get("authorization"))
     if refusal is not None:
         return refusal
-    # Summing every worker's files reads the disk: not on the event loop.
+    # Summing every worker's files reads the disk: not on the event loop, and not on the
+    # request threads either, which may all be busy exactly when the numbers are wanted.
     if multiprocess_directory() is not None:
-        body = await run_blocking(scrape, services.metrics)
+        body = await run_probe(partial(scrape, services.metrics))
     else:
         body = scrape(services.metrics)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
