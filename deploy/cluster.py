@@ -207,6 +207,16 @@ def free_port() -> int:
         return port
 
 
+def reserved_port() -> socket.socket:
+    """A free port held until HAProxy has bound it too (both with SO_REUSEPORT, which HAProxy
+    sets on Linux): between the choice and HAProxy's start (the migration, the seed, the
+    instances) no other process can be handed it, as parallel test runs otherwise were."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 def pool_sizing(free_connections: int, processes: int) -> tuple[int, int]:
     """(pool size, overflow) per worker process so that every worker at its peak together
     stays within the connections the server has free, less what is kept back for operators.
@@ -294,7 +304,11 @@ def start_cluster(
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     ensure_database(database_url)
-    balancer_port = port or free_port()
+    reservation = None
+    if port is None:
+        reservation = reserved_port()
+        port = int(reservation.getsockname()[1])
+    balancer_port = port
     url = f"http://127.0.0.1:{balancer_port}"
     size, overflow = pool_sizing(server_free_connections(database_url), instances * workers)
     env = {
@@ -347,6 +361,9 @@ def start_cluster(
     except BaseException:
         cluster.stop()
         raise
+    finally:
+        if reservation is not None:
+            reservation.close()
     return cluster
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
-from deploy.cluster import ClusterError, Instance, pool_sizing, write_haproxy_config
+from deploy.cluster import (
+    ClusterError,
+    Instance,
+    pool_sizing,
+    reserved_port,
+    write_haproxy_config,
+)
 
 from tests.flows.cluster import haproxy_reason
 
@@ -68,3 +75,19 @@ def test_haproxy_accepts_the_configuration(tmp_path: Path) -> None:
         ["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_reserved_balancer_port_is_given_to_nobody_else_until_released() -> None:
+    """Clusters start side by side in parallel test runs: the balancer's port, chosen before
+    the migration and the instances, must not be taken before HAProxy binds it."""
+    reservation = reserved_port()
+    port = reservation.getsockname()[1]
+    try:
+        with socket.socket() as other, pytest.raises(OSError, match="in use"):
+            other.bind(("127.0.0.1", port))
+        with socket.socket() as haproxy_like:
+            haproxy_like.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            haproxy_like.bind(("127.0.0.1", port))
+            haproxy_like.listen()
+    finally:
+        reservation.close()

@@ -137,7 +137,8 @@ def read_access_token(authorization: str | None, params: Params | None) -> Prese
 def verify_access_token(
     ring: KeyRing, token: str, *, issuer: str, now: datetime
 ) -> AccessTokenClaims:
-    """Signature, type, issuer and time checks; revocation is `check_not_revoked`'s job."""
+    """Signature, type, issuer and time checks; revocation is `standing_of`'s (one read with
+    the client and session) or `check_not_revoked`'s job."""
     try:
         decoded = ring.verify(token)
     except InvalidSignature:

@@ -26,6 +26,7 @@ _PROFILES = (
 # The user's columns beside another table's in one statement (a session's, a token's).
 USER_PREFIX = "user__"
 PREFIXED_USER_COLUMNS = [column.label(USER_PREFIX + column.name) for column in users.c]
+_PREFIXED_NAMES = tuple(USER_PREFIX + column.name for column in users.c)
 
 
 def _find_one(conn: Connection, query: sa.Select[Any], value: str) -> User | None:
@@ -47,9 +48,6 @@ def user_from_prefixed_row(conn: Connection, row: Any) -> User | None:
         return None
     columns = {name.removeprefix(USER_PREFIX): row[name] for name in _PREFIXED_NAMES}
     return _user_from_row(columns, profiles_of(conn, user_id))
-
-
-_PREFIXED_NAMES = tuple(USER_PREFIX + column.name for column in users.c)
 
 
 def _user_from_row(row: Any, tnuids: tuple[str, ...]) -> User:
